@@ -1,0 +1,11 @@
+"""A local Celonis team over real HTTP, for tests, ``make demo`` and developing DAGs.
+
+Run it with ``python -m airflow_provider_celonis.emulator --port 8765`` and point a
+``celonis`` connection at ``http://127.0.0.1:8765`` with client ``demo-client`` /
+``demo-secret`` (client_secret_post) or ``basic-client`` / ``basic-secret``
+(client_secret_basic). Steer it from Python with
+:class:`~airflow_provider_celonis.emulator.client.EmulatorClient`.
+
+Importing this package imports nothing heavy; FastAPI and uvicorn load only when the app
+is built.
+"""

@@ -1,0 +1,12 @@
+"""One module per emulated Celonis API.
+
+Each module exposes ``router`` (a FastAPI ``APIRouter``) and may expose
+``init_state(state)``, called on start and on every reset to seed its data under
+``state.ext``. Add a module here to make the emulator serve a new API.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_celonis.emulator.apis import team
+
+API_MODULES = [team]

@@ -1,0 +1,131 @@
+"""Start the emulator as a child process and steer it through its ``/_emulator`` control API.
+
+Used by the test suite, ``make demo`` and the benchmarks; DAG developers can use it too::
+
+    with start_emulator() as emulator:
+        emulator.add_faults([{"path": "/api/external/members", "kind": "rate_limit", "times": 2}])
+        ...  # run hooks against emulator.base_url
+        print(emulator.stats()["token_requests"])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+DEMO_CLIENT = ("demo-client", "demo-secret")
+BASIC_CLIENT = ("basic-client", "basic-secret")
+
+
+class EmulatorClient:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = requests.Session()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = self._http.request(method, f"{self.base_url}/_emulator{path}", json=body, timeout=30)
+        if response.status_code >= 400:
+            raise RuntimeError(f"emulator control {method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def health(self) -> bool:
+        try:
+            return bool(self._call("GET", "/health")["status"] == "ok")
+        except (requests.RequestException, RuntimeError):
+            return False
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/stats")
+        return result
+
+    def requests_to(self, method: str, path: str) -> int:
+        """How many requests reached ``method path`` (faulted ones included)."""
+        return int(self.stats()["requests"].get(f"{method.upper()} {path}", 0))
+
+    def add_faults(self, rules: list[dict[str, Any]]) -> None:
+        self._call("POST", "/faults", rules)
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def add_client(self, client_id: str, client_secret: str, *, auth_method: str = "client_secret_post",
+                   scopes: list[str] | None = None, permissions: list[str] | None = None) -> None:
+        spec: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret, "auth_method": auth_method}
+        if scopes is not None:
+            spec["scopes"] = scopes
+        if permissions is not None:
+            spec["permissions"] = permissions
+        self._call("POST", "/clients", spec)
+
+    def configure(self, **settings: Any) -> None:
+        """Change settings: token_lifetime, scope_denied_status, disabled_apis, legacy_keys, ..."""
+        self._call("POST", "/settings", settings)
+
+    def expire_tokens(self) -> int:
+        return int(self._call("POST", "/tokens/expire")["expired"])
+
+    def advance_clock(self, seconds: float) -> None:
+        self._call("POST", "/clock/advance", {"seconds": seconds})
+
+    def connection_json(self, client: tuple[str, str] = DEMO_CLIENT, **extra: Any) -> str:
+        """An ``AIRFLOW_CONN_...`` value (JSON form) pointing at this emulator."""
+        if client == BASIC_CLIENT and "auth_method" not in extra:
+            extra["auth_method"] = "client_secret_basic"
+        return json.dumps({"conn_type": "celonis", "host": self.base_url, "login": client[0],
+                           "password": client[1], "extra": extra})
+
+
+class EmulatorProcess(EmulatorClient):
+    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
+        super().__init__(base_url)
+        self.process = process
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextlib.contextmanager
+def start_emulator(port: int = 0, *, host: str = "127.0.0.1", token_lifetime: int = 899,
+                   settings: dict[str, Any] | None = None, ready_timeout: float = 30.0) -> Iterator[EmulatorProcess]:
+    """Run ``python -m airflow_provider_celonis.emulator`` until the block ends."""
+    command = [sys.executable, "-m", "airflow_provider_celonis.emulator", "--host", host, "--port", str(port),
+               "--token-lifetime", str(token_lifetime)]
+    if settings:
+        command += ["--settings", json.dumps(settings)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    emulator: EmulatorProcess | None = None
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "listening on " not in line:
+            raise RuntimeError(f"emulator did not start: {line!r}")
+        emulator = EmulatorProcess(process, line.rsplit("listening on ", 1)[1].strip())
+        deadline = time.monotonic() + ready_timeout
+        while not emulator.health():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("emulator did not become healthy")
+            time.sleep(0.05)
+        yield emulator
+    finally:
+        if emulator is not None:
+            emulator.stop()
+        elif process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,134 @@
+"""Typed exceptions for everything that can go wrong between Airflow and Celonis.
+
+Each exception keeps what a caller needs to decide (the HTTP status, Celonis's own error
+code and message) and its text ends with what to do about it, because the person reading it
+is usually an on-call engineer looking at a failed task log, not the DAG author.
+
+None of these messages ever contains a client secret, an access token or an API key: they
+are built from the connection id, the request path and Celonis's error body only.
+"""
+
+from __future__ import annotations
+
+from airflow.exceptions import AirflowException
+
+
+class CelonisError(AirflowException):
+    """Base class of all errors raised by this provider."""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        self.fix = fix
+        full = f"{message} Fix: {fix}" if fix else message
+        super().__init__(full)
+
+
+class CelonisConfigurationError(CelonisError, ValueError):
+    """Bad input, found before any network call: a connection field or operator argument."""
+
+    def __init__(self, field: str, problem: str, fix: str, *, where: str | None = None) -> None:
+        self.field = field
+        self.problem = problem
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}'{field}' {problem}.", fix=fix)
+
+
+class CelonisAuthenticationError(CelonisError):
+    """The OAuth token endpoint refused to issue a token."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None,
+        error: str | None = None,
+        error_description: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.error_description = error_description
+        super().__init__(message, fix=fix)
+
+
+class CelonisInvalidClientError(CelonisAuthenticationError):
+    """Wrong client ID or secret, or the client authenticates with the other method."""
+
+
+class CelonisInvalidScopeError(CelonisAuthenticationError):
+    """The OAuth client is not allowed one of the requested scopes."""
+
+    def __init__(self, message: str, *, scopes: tuple[str, ...] = (), **kwargs: object) -> None:
+        self.scopes = scopes
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class CelonisApiError(CelonisError):
+    """A Celonis API answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        path: str,
+        error_code: str | None = None,
+        detail: str | None = None,
+        title: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.path = path
+        self.error_code = error_code
+        self.detail = detail
+        self.title = title
+        super().__init__(message, fix=fix)
+
+
+class CelonisBadRequestError(CelonisApiError):
+    """400 or 422: Celonis rejected a parameter or the body."""
+
+
+class CelonisUnauthorizedError(CelonisApiError):
+    """401 even after a fresh token: scope or permission missing, or the key was revoked."""
+
+
+class CelonisPermissionError(CelonisApiError):
+    """403: the OAuth client lacks the scope or the Celonis permission."""
+
+
+class CelonisApiDisabledError(CelonisPermissionError):
+    """403 with an empty body: the API is not enabled for the team."""
+
+
+class CelonisNotFoundError(CelonisApiError):
+    """404: wrong id, or the path does not exist on this team."""
+
+
+class CelonisConflictError(CelonisApiError):
+    """409: the object is busy (e.g. a job already running, a conversation in flight)."""
+
+
+class CelonisRateLimitError(CelonisApiError):
+    """429 that outlasted the hook's retries."""
+
+    def __init__(self, message: str, *, reset_in: float | None = None, **kwargs: object) -> None:
+        self.reset_in = reset_in
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class CelonisServerError(CelonisApiError):
+    """5xx that outlasted the hook's retries."""
+
+
+class CelonisTransportError(CelonisError):
+    """The request never got an HTTP answer (connection refused, reset, timed out)."""
+
+
+class CelonisRequestMaybeSentError(CelonisTransportError):
+    """A non-idempotent request failed after it may have reached Celonis.
+
+    The hook does not replay such requests (starting a job twice is worse than failing);
+    the caller must look at the remote state instead.
+    """

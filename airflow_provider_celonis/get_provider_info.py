@@ -1,0 +1,104 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
+
+Pure data: Airflow calls this while building its list of providers, so it imports nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTEGRATION = "Celonis"
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port"],
+    "relabeling": {"host": "Team URL", "login": "Client ID", "password": "Client Secret"},
+    "placeholders": {
+        "host": "https://<team>.<realm>.celonis.cloud",
+        "login": "OAuth client ID from Admin & Settings > Applications",
+        "password": "OAuth client secret",
+        "extra": '{"auth_method": "client_secret_post"}',
+    },
+}
+
+CONN_FIELDS: dict[str, Any] = {
+    "auth_method": {
+        "label": "Client authentication method",
+        "description": "As chosen for the OAuth client in Admin & Settings > Applications.",
+        "schema": {
+            "type": ["string", "null"],
+            "enum": ["client_secret_post", "client_secret_basic", None],
+            "default": "client_secret_post",
+        },
+    },
+    "scopes": {
+        "label": "Scopes override",
+        "description": "Space-separated scopes requested for every API instead of each API's default; "
+        "leave empty to request exactly the scope of the API being called.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "token_url": {
+        "label": "Token URL",
+        "description": "Defaults to <Team URL>/oauth2/token.",
+        "schema": {"type": ["string", "null"], "format": "uri"},
+    },
+    "verify": {
+        "label": "Verify TLS",
+        "description": "true (default), false, or the path of a CA bundle.",
+        "schema": {"type": ["string", "boolean", "null"], "default": True},
+    },
+    "timeout": {
+        "label": "Request timeout (seconds)",
+        "schema": {"type": ["number", "null"], "minimum": 1, "default": 60},
+    },
+    "proxies": {
+        "label": "Proxies",
+        "description": 'JSON object, e.g. {"https": "http://proxy:3128"}.',
+        "schema": {"type": ["object", "null"]},
+    },
+    "allow_insecure_http": {
+        "label": "Allow plain http:// to a non-local host",
+        "description": "Only for a trusted local emulator, e.g. the docker-compose service.",
+        "schema": {"type": ["boolean", "null"], "default": False},
+    },
+    "api_key": {
+        "label": "Legacy API / application key (deprecated)",
+        "description": "Only while migrating to OAuth; leave Client ID empty to use it.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "key_type": {
+        "label": "Legacy key type",
+        "schema": {"type": ["string", "null"], "enum": ["AppKey", "Bearer", None], "default": "AppKey"},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-celonis",
+        "name": "Celonis",
+        "description": "`Celonis <https://www.celonis.com/>`__ process-mining platform: OAuth 2.0 client "
+        "credentials, data jobs, data models, data push, usage extracts, SCIM and Process Intelligence APIs.",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://developer.celonis.com/celonis-apis/migrating-to-oauth/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_celonis.hooks.celonis"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "celonis",
+                "hook-class-name": "airflow_provider_celonis.hooks.celonis.CelonisOAuthHook",
+                "hook-name": "Celonis",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
+    }

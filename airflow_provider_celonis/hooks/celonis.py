@@ -1,0 +1,461 @@
+"""``CelonisOAuthHook``: authenticated, retried, well-diagnosed calls to one Celonis team.
+
+This is the transport layer. API-specific methods (audit log pages, data job execution...)
+live in their own modules and call :meth:`CelonisOAuthHook.request` /
+:meth:`CelonisOAuthHook.arequest` with the :class:`~airflow_provider_celonis.apis.CelonisApi`
+they belong to, so the hook requests exactly that API's scope.
+
+It subclasses providers-http's ``HttpHook`` so ``run()`` and ``run_with_advanced_retry()``
+keep working (with a bearer token and typed errors), but sends its own requests: ``HttpHook``
+turns 429/5xx into a bare ``AirflowException`` a retry predicate cannot inspect, and
+``HttpAsyncHook`` neither retries 429 nor sleeps between attempts. Sync and async paths
+share one policy (:mod:`airflow_provider_celonis.retry_policy`).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import requests
+import tenacity
+from airflow.providers.http.hooks.http import HttpHook
+
+from airflow_provider_celonis.apis import ALL_APIS, TEAM, CelonisApi, get_api
+from airflow_provider_celonis.auth.token import (
+    AccessToken,
+    TokenResponseError,
+    build_token_request,
+    cache_key,
+    granted_report,
+    parse_token_response,
+)
+from airflow_provider_celonis.auth.token_cache import TOKEN_CACHE
+from airflow_provider_celonis.connection import (
+    MIGRATION_DOC,
+    CelonisConnectionConfig,
+    aiohttp_options,
+    parse_connection,
+    requests_options,
+    unknown_extras,
+)
+from airflow_provider_celonis.error_mapping import api_error, parse_error_body, token_error
+from airflow_provider_celonis.exceptions import (
+    CelonisAuthenticationError,
+    CelonisError,
+    CelonisInvalidClientError,
+    CelonisInvalidScopeError,
+    CelonisRequestMaybeSentError,
+    CelonisTransportError,
+)
+from airflow_provider_celonis.hooks import _transport as transport
+from airflow_provider_celonis.retry_policy import (
+    RetryableStatus,
+    RetryableTransport,
+    RetryPolicy,
+    is_idempotent,
+    retrying_kwargs,
+    status_is_retryable,
+    transport_is_retryable,
+    wait_hint_from_headers,
+)
+
+if TYPE_CHECKING:
+    from airflow.models import Connection
+
+log = logging.getLogger(__name__)
+
+
+class CelonisOAuthHook(HttpHook):
+    """Talk to a Celonis team with OAuth 2.0 client credentials (or, while migrating, an API key).
+
+    :param celonis_conn_id: connection of type ``celonis``: host = team URL, login = client ID,
+        password = client secret.
+    :param max_attempts: attempts per request, the first included, for 429/502/503/504 and
+        network errors.
+    :param min_wait: first backoff step in seconds; doubles per attempt, with jitter.
+    :param max_wait: cap of one backoff step in seconds.
+    :param max_rate_limit_wait: cap in seconds of a wait announced by a 429's reset header.
+    :param timeout: per-request timeout in seconds; overrides the connection's extra ``timeout``.
+    :param api_prefixes: per-API path prefix overrides, e.g. ``{"scim": "/user-provisioning"}``.
+    """
+
+    conn_name_attr = "celonis_conn_id"
+    default_conn_name = "celonis_default"
+    conn_type = "celonis"
+    hook_name = "Celonis"
+
+    def __init__(
+        self,
+        celonis_conn_id: str = default_conn_name,
+        *,
+        max_attempts: int = 6,
+        min_wait: float = 1.0,
+        max_wait: float = 30.0,
+        max_rate_limit_wait: float = 300.0,
+        timeout: float | None = None,
+        api_prefixes: dict[str, str] | None = None,
+        method: str = "GET",
+    ) -> None:
+        super().__init__(method=method, http_conn_id=celonis_conn_id)
+        self.celonis_conn_id = celonis_conn_id
+        self.retry_policy = RetryPolicy(max_attempts, min_wait, max_wait, max_rate_limit_wait)
+        self.timeout = timeout
+        self.api_prefixes = dict(api_prefixes or {})
+        self._config: CelonisConnectionConfig | None = None
+        self._session: requests.Session | None = None
+
+    # -- connection form -------------------------------------------------------------------
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from airflow_provider_celonis.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return UI_FIELD_BEHAVIOUR
+
+    # -- configuration ---------------------------------------------------------------------
+    def _config_from(self, conn: Connection) -> CelonisConnectionConfig:
+        config = parse_connection(
+            self.celonis_conn_id,
+            host=conn.host,
+            login=conn.login,
+            password=conn.password,
+            extra=conn.extra,
+            port=conn.port,
+        )
+        if self.timeout is not None:
+            from dataclasses import replace
+
+            config = replace(config, timeout=float(self.timeout))
+        if not config.uses_oauth:
+            warnings.warn(
+                f"Celonis connection '{self.celonis_conn_id}' authenticates with a legacy "
+                f"{config.key_type} API key. Celonis is retiring API and application keys: create an "
+                f"OAuth client and follow {MIGRATION_DOC}.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        extra = conn.extra_dejson if conn.extra else {}
+        if unknown := unknown_extras(extra):
+            self.log.warning("Celonis connection '%s' ignores unknown extras %s", self.celonis_conn_id, unknown)
+        return config
+
+    def get_config(self) -> CelonisConnectionConfig:
+        """Validated connection settings; looked up once per hook, never at DAG parse time."""
+        if self._config is None:
+            self._config = self._config_from(self.get_connection(self.celonis_conn_id))
+            transport.mask(self._config.api_key)
+        return self._config
+
+    async def aget_config(self) -> CelonisConnectionConfig:
+        """Async variant using Airflow's async-safe connection API (for triggers)."""
+        if self._config is None:
+            aget = getattr(self, "aget_connection", None)
+            if aget is not None:
+                conn = await aget(self.celonis_conn_id)
+            else:  # pragma: no cover - Airflow without aget_connection
+                from asgiref.sync import sync_to_async
+
+                conn = await sync_to_async(self.get_connection)(self.celonis_conn_id)
+            self._config = self._config_from(conn)
+            await transport.amask(self._config.api_key)
+        return self._config
+
+    def api_url(self, api: CelonisApi | str, path: str, config: CelonisConnectionConfig | None = None) -> str:
+        """Team URL + the API's prefix (hook argument, then extra ``api_prefixes``, then default) + path."""
+        api = get_api(api)
+        config = config or self.get_config()
+        prefix = self.api_prefixes.get(api.key, config.api_prefixes.get(api.key, api.prefix))
+        return f"{config.base_url}{prefix.rstrip('/')}/{path.lstrip('/')}"
+
+    def scope_for(self, api: CelonisApi | str, config: CelonisConnectionConfig | None = None) -> str:
+        api = get_api(api)
+        return (config or self.get_config()).scopes_for(api.key, api.scope)
+
+    # -- tokens ----------------------------------------------------------------------------
+    def _token_error(self, status: int | None, text: str, config: CelonisConnectionConfig, scope: str,
+                     api: CelonisApi | None) -> CelonisAuthenticationError:
+        return token_error(
+            status=status, body=parse_error_body(text), conn_id=self.celonis_conn_id,
+            client_id=config.client_id or "", auth_method=config.auth_method, scope=scope,
+            token_url=config.token_url, api=api,
+        )
+
+    def _parse_token(self, status: int, text: str, config: CelonisConnectionConfig, scope: str,
+                     api: CelonisApi | None) -> AccessToken:
+        if status >= 400:
+            raise self._token_error(status, text, config, scope, api)
+        try:
+            return parse_token_response(text, scope)
+        except TokenResponseError as err:
+            raise CelonisAuthenticationError(
+                f"Celonis token endpoint {config.token_url} answered {status} but {err}.",
+                status=status,
+                fix="check the connection's host and the extra token_url",
+            ) from None
+
+    def fetch_token(self, scope: str, api: CelonisApi | None = None) -> AccessToken:
+        """Request a new token (no cache). Retries 429/5xx/network errors: the grant is safe to repeat."""
+        config = self.get_config()
+        req = build_token_request(config, scope)
+        try:
+            response = self._send("POST", req.url, config, idempotent=True, data=req.data, headers=req.headers)
+        except RetryableStatus as final:
+            raise self._token_error(final.status, final.body, config, scope, api) from None
+        with response:
+            token = self._parse_token(response.status_code, response.text, config, scope, api)
+        transport.mask(token.value)
+        return token
+
+    async def afetch_token(self, scope: str, api: CelonisApi | None = None) -> AccessToken:
+        config = await self.aget_config()
+        req = build_token_request(config, scope)
+        try:
+            response = await self._asend("POST", req.url, config, idempotent=True, data=req.data,
+                                         headers=req.headers)
+        except RetryableStatus as final:
+            raise self._token_error(final.status, final.body, config, scope, api) from None
+        token = self._parse_token(response.status, response.text, config, scope, api)
+        await transport.amask(token.value)
+        return token
+
+    def _authorization(self, config: CelonisConnectionConfig, api: CelonisApi) -> tuple[str, AccessToken | None]:
+        if not config.uses_oauth:
+            return f"{config.key_type} {config.api_key}", None
+        scope = self.scope_for(api, config)
+        token = TOKEN_CACHE.get(cache_key(config, scope), lambda: self.fetch_token(scope, api))
+        return f"Bearer {token.value}", token
+
+    async def _aauthorization(self, config: CelonisConnectionConfig,
+                              api: CelonisApi) -> tuple[str, AccessToken | None]:
+        if not config.uses_oauth:
+            return f"{config.key_type} {config.api_key}", None
+        scope = self.scope_for(api, config)
+        token = await TOKEN_CACHE.aget(cache_key(config, scope), lambda: self.afetch_token(scope, api))
+        return f"Bearer {token.value}", token
+
+    # -- sending with the retry policy -----------------------------------------------------
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning("Celonis request failed (%s); attempt %d, retrying in %.1f s",
+                         error, state.attempt_number, wait)
+
+    def get_session(self) -> requests.Session:
+        if self._session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = transport.user_agent()
+            self._session = session
+        return self._session
+
+    def _send(self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool,
+              **kwargs: Any) -> requests.Response:
+        session = self.get_session()
+        options = {**requests_options(config), **kwargs}
+
+        def attempt() -> requests.Response:
+            try:
+                response = session.request(method, url, **options)
+            except requests.RequestException as err:
+                self._raise_transport(err, transport.requests_error_sent(err), idempotent, method, url)
+            if status_is_retryable(response.status_code, idempotent):
+                body = response.text
+                response.close()
+                raise RetryableStatus(response.status_code, response.headers, body,
+                                      wait_hint_from_headers(response.headers))
+            return response
+
+        return self._retrying(attempt)
+
+    async def _asend(self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool,
+                     **kwargs: Any) -> transport.CelonisResponse:
+        import aiohttp
+
+        session = transport.loop_session()
+        options = {**aiohttp_options(config), **kwargs}
+        options["timeout"] = aiohttp.ClientTimeout(total=config.timeout)
+
+        async def attempt() -> transport.CelonisResponse:
+            try:
+                async with session.request(method, url, **options) as response:
+                    text = await response.text()
+                    headers = {k.lower(): v for k, v in response.headers.items()}
+                    status = response.status
+            except (aiohttp.ClientError, TimeoutError) as err:
+                self._raise_transport(err, transport.aiohttp_error_sent(err), idempotent, method, url)
+            if status_is_retryable(status, idempotent):
+                raise RetryableStatus(status, headers, text, wait_hint_from_headers(headers))
+            return transport.CelonisResponse(status, headers, text)
+
+        try:
+            return await tenacity.AsyncRetrying(**retrying_kwargs(self.retry_policy, self._before_sleep))(attempt)
+        except RetryableTransport as final:
+            raise self._unreachable(final) from None
+
+    def _retrying(self, attempt: Any) -> Any:
+        try:
+            return tenacity.Retrying(**retrying_kwargs(self.retry_policy, self._before_sleep))(attempt)
+        except RetryableTransport as final:
+            raise self._unreachable(final) from None
+
+    def _unreachable(self, final: RetryableTransport) -> CelonisTransportError:
+        return CelonisTransportError(
+            f"Could not reach Celonis after {self.retry_policy.max_attempts} attempts: {final.description}.",
+            fix="check the team URL, proxies and network access from the Airflow workers",
+        )
+
+    def _raise_transport(self, err: BaseException, sent: bool, idempotent: bool, method: str,
+                         url: str) -> NoReturn:
+        path = url.split("?")[0]
+        if transport.is_tls_error(err):
+            raise CelonisTransportError(
+                f"TLS verification failed for {path}: {transport.describe(err)}.",
+                fix="if a corporate proxy re-signs TLS, set the extra verify to its CA bundle path",
+            ) from None
+        if transport_is_retryable(sent, idempotent):
+            raise RetryableTransport(transport.describe(err), sent=sent) from None
+        raise CelonisRequestMaybeSentError(
+            f"{method} {path} failed after it may have reached Celonis ({transport.describe(err)}); "
+            "it was not sent again, so that a job is not started twice.",
+            fix="check in Celonis whether the operation started before retrying the task",
+        ) from None
+
+    # -- the request core ------------------------------------------------------------------
+    def request(self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None,
+                **kwargs: Any) -> requests.Response:
+        """Send one authenticated request to an API and return the successful response.
+
+        ``kwargs`` go to ``requests`` (``params``, ``json``, ``data``, ``files``, ``headers``,
+        ``stream``). Error statuses raise typed exceptions; a 401 re-grants the token once.
+        """
+        api, method = get_api(api), method.upper()
+        config = self.get_config()
+        url = self.api_url(api, path, config)
+        idem = is_idempotent(method, idempotent)
+        headers = dict(kwargs.pop("headers", None) or {})
+        for replay in (False, True):
+            authorization, token = self._authorization(config, api)
+            try:
+                response = self._send(method, url, config, idempotent=idem,
+                                      headers={**headers, "Authorization": authorization}, **kwargs)
+            except RetryableStatus as final:
+                raise self._api_error(final.status, final.body, final.headers, api, config, method, path,
+                                      retried=True) from None
+            if response.status_code == 401 and token is not None and not replay:
+                response.close()
+                self.log.info("Celonis refused the cached token for %s; requesting a new one", api.title)
+                TOKEN_CACHE.invalidate(cache_key(config, self.scope_for(api, config)), token)
+                continue
+            break
+        if response.status_code >= 400:
+            with response:
+                raise self._api_error(response.status_code, response.text, response.headers, api, config,
+                                      method, path)
+        return response
+
+    def request_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
+        """:meth:`request` and decode JSON; an empty body (204) gives None."""
+        with self.request(method, path, api=api, **kwargs) as response:
+            return response.json() if response.content.strip() else None
+
+    async def arequest(self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None,
+                       **kwargs: Any) -> transport.CelonisResponse:
+        """Async twin of :meth:`request` (for triggers): same policy, never blocks the loop."""
+        api, method = get_api(api), method.upper()
+        config = await self.aget_config()
+        url = self.api_url(api, path, config)
+        idem = is_idempotent(method, idempotent)
+        headers = dict(kwargs.pop("headers", None) or {})
+        for replay in (False, True):
+            authorization, token = await self._aauthorization(config, api)
+            try:
+                response = await self._asend(method, url, config, idempotent=idem,
+                                             headers={**headers, "Authorization": authorization}, **kwargs)
+            except RetryableStatus as final:
+                raise self._api_error(final.status, final.body, final.headers, api, config, method, path,
+                                      retried=True) from None
+            if response.status == 401 and token is not None and not replay:
+                TOKEN_CACHE.invalidate(cache_key(config, self.scope_for(api, config)), token)
+                continue
+            break
+        if response.status >= 400:
+            raise self._api_error(response.status, response.text, response.headers, api, config, method, path)
+        return response
+
+    async def arequest_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
+        return (await self.arequest(method, path, api=api, **kwargs)).json()
+
+    def _api_error(self, status: int, text: str, headers: Any, api: CelonisApi, config: CelonisConnectionConfig,
+                   method: str, path: str, retried: bool = False) -> CelonisError:
+        return api_error(
+            status=status, body=parse_error_body(text), api=api, scope=self.scope_for(api, config),
+            method=method, path=path.split("?")[0], conn_id=self.celonis_conn_id,
+            reset_in=wait_hint_from_headers(dict(headers)) if status == 429 else None, retried=retried,
+        )
+
+    # -- HttpHook compatibility ------------------------------------------------------------
+    def get_conn(self, headers: dict[Any, Any] | None = None,
+                 extra_options: dict[str, Any] | None = None) -> requests.Session:
+        """A ``requests`` session for ``HttpHook.run()``: team URL as base, bearer token for the team API."""
+        config = self.get_config()
+        self.base_url = config.base_url
+        self._base_url_initialized = True
+        self.merged_extra = {**requests_options(config), **(extra_options or {})}
+        session = requests.Session()
+        session.headers["User-Agent"] = transport.user_agent()
+        session.headers["Authorization"] = self._authorization(config, TEAM)[0]
+        if headers:
+            session.headers.update(headers)
+        return session
+
+    def check_response(self, response: requests.Response) -> None:
+        if response.status_code >= 400:
+            path = response.request.path_url if response.request else ""
+            raise self._api_error(response.status_code, response.text, response.headers, TEAM,
+                                  self.get_config(), response.request.method or "", path)
+
+    # -- the UI's Test button --------------------------------------------------------------
+    def test_connection(self) -> tuple[bool, str]:
+        """Fetch tokens (no API call, no side effect) and report which scopes were granted.
+
+        With the extra ``scopes`` set as one string, that set is requested once. Otherwise each
+        API's default scope is requested on its own, because Celonis refuses a whole request
+        when any one scope is not allowed.
+        """
+        try:
+            self._config = None
+            config = self.get_config()
+        except CelonisError as err:
+            return False, str(err)
+        if not config.uses_oauth:
+            try:
+                self.request_json("GET", "/api/team", api=TEAM)
+            except CelonisError as err:
+                return False, str(err)
+            return True, f"Connected to {config.base_url} with a legacy {config.key_type} key (deprecated)."
+        wanted = [config.scopes] if isinstance(config.scopes, str) else sorted(
+            {config.scopes_for(api.key, api.scope) for api in ALL_APIS.values() if api.scope}
+        )
+        granted: list[str] = []
+        missing: list[str] = []
+        for scope in wanted:
+            try:
+                token = self.fetch_token(scope)
+            except CelonisInvalidScopeError:
+                missing.extend(scope.split())
+                continue
+            except (CelonisInvalidClientError, CelonisError) as err:
+                return False, str(err)
+            ok, not_granted = granted_report(scope, token.scope)
+            granted.extend(ok)
+            missing.extend(not_granted)
+        who = f"Connected to {config.base_url} as OAuth client '{config.client_id}' ({config.auth_method})."
+        if not granted:
+            return False, (f"{who} The token endpoint accepted the client but granted none of the scopes "
+                           f"{', '.join(missing)}. Add the scopes you need to the client in "
+                           "Admin & Settings > Applications.")
+        text = f"{who} Granted scopes: {', '.join(granted)}."
+        if missing:
+            text += (f" Not allowed for this client: {', '.join(missing)} (add them in Admin & Settings > "
+                     "Applications if you use those APIs).")
+        return True, text
