@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+GATEWAY_STATUSES = frozenset({502, 504})
+
 
 class CelonisOAuthHook(HttpHook):
     """Talk to a Celonis team with OAuth 2.0 client credentials (or, while migrating, an API key).
@@ -350,7 +352,7 @@ class CelonisOAuthHook(HttpHook):
         if response.status_code >= 400:
             with response:
                 raise self._api_error(response.status_code, response.text, response.headers, api, config,
-                                      method, path)
+                                      method, path, idempotent=idem)
         return response
 
     def request_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
@@ -379,14 +381,22 @@ class CelonisOAuthHook(HttpHook):
                 continue
             break
         if response.status >= 400:
-            raise self._api_error(response.status, response.text, response.headers, api, config, method, path)
+            raise self._api_error(response.status, response.text, response.headers, api, config, method, path,
+                                  idempotent=idem)
         return response
 
     async def arequest_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
         return (await self.arequest(method, path, api=api, **kwargs)).json()
 
     def _api_error(self, status: int, text: str, headers: Any, api: CelonisApi, config: CelonisConnectionConfig,
-                   method: str, path: str, retried: bool = False) -> CelonisError:
+                   method: str, path: str, retried: bool = False, idempotent: bool = True) -> CelonisError:
+        if not idempotent and status in GATEWAY_STATUSES:
+            # A gateway gave up waiting: Celonis may have acted on the request, e.g. started the job.
+            return CelonisRequestMaybeSentError(
+                f"{method} {path.split('?')[0]} got HTTP {status} from a gateway; Celonis may have acted on it, "
+                "so it was not sent again (a job must not start twice).",
+                fix="check in Celonis whether the operation started before retrying the task",
+            )
         return api_error(
             status=status, body=parse_error_body(text), api=api, scope=self.scope_for(api, config),
             method=method, path=path.split("?")[0], conn_id=self.celonis_conn_id,

@@ -1,0 +1,132 @@
+"""Connection validation: every bad input fails before any network call, naming field and fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_celonis.connection import (
+    CelonisConnectionConfig,
+    aiohttp_options,
+    parse_connection,
+    requests_options,
+    unknown_extras,
+)
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+TEAM = "https://acme.eu-1.celonis.cloud"
+
+
+def parse(host: str | None = TEAM, login: str | None = "cid", password: str | None = "s3cret",
+          extra: object = None, port: int | None = None) -> CelonisConnectionConfig:
+    raw = json.dumps(extra) if isinstance(extra, dict) else extra
+    return parse_connection("celonis_default", host=host, login=login, password=password,
+                            extra=raw, port=port)  # type: ignore[arg-type]
+
+
+def test_defaults() -> None:
+    config = parse()
+    assert config.base_url == TEAM
+    assert config.token_url == f"{TEAM}/oauth2/token"
+    assert config.auth_method == "client_secret_post"
+    assert config.verify is True
+    assert config.timeout == 60.0
+    assert config.uses_oauth
+    assert "s3cret" not in repr(config)
+
+
+def test_trailing_slash_and_port() -> None:
+    assert parse(host=f"{TEAM}/").base_url == TEAM
+    assert parse(host="http://127.0.0.1", port=8765).base_url == "http://127.0.0.1:8765"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fix_words"),
+    [
+        ({"host": None}, "host", "team URL"),
+        ({"host": "  "}, "host", "team URL"),
+        ({"host": "acme.eu-1.celonis.cloud"}, "host", "JSON form"),
+        ({"host": "ftp://acme.eu-1.celonis.cloud"}, "host", "https://"),
+        ({"host": "http://acme.eu-1.celonis.cloud"}, "host", "allow_insecure_http"),
+        ({"login": None, "password": None}, "login", "Admin & Settings > Applications"),
+        ({"password": ""}, "password", "client secret"),
+        ({"extra": {"auth_method": "private_key_jwt"}}, "extra.auth_method", "client_secret_basic"),
+        ({"extra": "{not json"}, "extra", "JSON object"),
+        ({"extra": "[1, 2]"}, "extra", "JSON object"),
+        ({"extra": {"timeout": "soon"}}, "extra.timeout", "seconds"),
+        ({"extra": {"timeout": -5}}, "extra.timeout", "seconds"),
+        ({"extra": {"verify": 3}}, "extra.verify", "true or false"),
+        ({"extra": {"proxies": "http://proxy"}}, "extra.proxies", "https"),
+        ({"extra": {"scopes": 42}}, "extra.scopes", "space-separated"),
+        ({"extra": {"scopes": {"audit": "audit.log"}}}, "extra.scopes", "audit_log"),
+        ({"extra": {"token_url": "oauth2/token"}}, "extra.token_url", "full URL"),
+        ({"extra": {"api_prefixes": {"nope": "/x"}}}, "extra.api_prefixes", "scim"),
+        ({"login": None, "extra": {"api_key": "k", "key_type": "Token"}}, "extra.key_type", "AppKey"),
+        ({"extra": {"allow_insecure_http": "maybe"}, "host": "http://celonis-emulator:8765"},
+         "extra.allow_insecure_http", "true or false"),
+    ],
+)
+def test_invalid_inputs_name_field_and_fix(kwargs: dict, field: str, fix_words: str) -> None:
+    with pytest.raises(CelonisConfigurationError) as info:
+        parse(**kwargs)
+    assert info.value.field == field
+    text = str(info.value)
+    assert f"'{field}'" in text
+    assert "Fix:" in text
+    assert fix_words in text
+    assert "celonis_default" in text
+    assert "s3cret" not in text
+
+
+@pytest.mark.parametrize("host", ["http://localhost:8765", "http://127.0.0.1:8765", "http://[::1]:8765",
+                                  "http://127.0.0.2"])
+def test_plain_http_allowed_to_loopback(host: str) -> None:
+    assert parse(host=host).base_url == host
+
+
+def test_plain_http_elsewhere_needs_opt_in() -> None:
+    config = parse(host="http://celonis-emulator:8765", extra={"allow_insecure_http": "true"})
+    assert config.base_url == "http://celonis-emulator:8765"
+
+
+def test_extras_are_coerced_from_ui_strings() -> None:
+    config = parse(extra={"verify": "false", "timeout": "12.5", "auth_method": "client_secret_basic",
+                          "proxies": '{"https": "http://proxy:3128"}'})
+    assert config.verify is False
+    assert config.timeout == 12.5
+    assert config.auth_method == "client_secret_basic"
+    assert requests_options(config) == {"verify": False, "timeout": 12.5,
+                                        "proxies": {"https": "http://proxy:3128"}}
+    assert aiohttp_options(config) == {"ssl": False, "proxy": "http://proxy:3128"}
+
+
+def test_ca_bundle_path_is_kept() -> None:
+    assert parse(extra={"verify": "/etc/ssl/corp-ca.pem"}).verify == "/etc/ssl/corp-ca.pem"
+
+
+@pytest.mark.parametrize(
+    ("scopes", "expected_audit", "expected_scim"),
+    [
+        ("audit.log team.login-history", "audit.log team.login-history", "audit.log team.login-history"),
+        ("audit.log,  studio", "audit.log studio", "audit.log studio"),
+        (["audit.log", "studio"], "audit.log studio", "audit.log studio"),
+        ({"audit_log": "audit.log"}, "audit.log", "user-provisioning.scim"),
+        ('{"audit_log": "audit.log"}', "audit.log", "user-provisioning.scim"),
+    ],
+)
+def test_scopes_override(scopes: object, expected_audit: str, expected_scim: str) -> None:
+    config = parse(extra={"scopes": scopes})
+    assert config.scopes_for("audit_log", "audit.log:read") == expected_audit
+    assert config.scopes_for("scim", "user-provisioning.scim") == expected_scim
+
+
+def test_legacy_key() -> None:
+    config = parse(login=None, password=None, extra={"api_key": "legacy", "key_type": "Bearer"})
+    assert not config.uses_oauth
+    assert config.key_type == "Bearer"
+    assert "legacy" not in repr(config)
+
+
+def test_unknown_extras_are_reported() -> None:
+    assert unknown_extras({"auth_method": "x", "scope": "typo", "verfy": True}) == ["scope", "verfy"]
