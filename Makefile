@@ -31,7 +31,7 @@ pytest: install
 test: lint typecheck pytest
 
 demo: install
-	$(PY) -m airflow_provider_celonis.demo
+	$(PY) scripts/demo.py
 
 bench: install
 	$(PY) bench/run_all.py

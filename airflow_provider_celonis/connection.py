@@ -99,7 +99,7 @@ def _parse_extra(raw: str | dict[str, Any] | None, where: str) -> dict[str, Any]
         return dict(raw)
     try:
         extra = json.loads(raw)
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         raise CelonisConfigurationError(
             "extra",
             f"is not valid JSON ({err.msg} at position {err.pos})",
@@ -129,16 +129,16 @@ def _parse_base_url(host: str | None, port: int | None, extra: dict[str, Any], w
             "scheme, so use the JSON form of the connection instead",
             where=where,
         )
-    if parts.scheme == "http" and not _is_local(parts.hostname):
-        if not _as_bool("allow_insecure_http", extra.get("allow_insecure_http", False), where):
-            raise CelonisConfigurationError(
-                "host",
-                f"({host!r}) uses plain http:// to a non-local host, which would send the client "
-                "secret unencrypted",
-                "use https://, or set the extra allow_insecure_http to true for a trusted local "
-                "emulator (e.g. the docker-compose service)",
-                where=where,
-            )
+    insecure_ok = _as_bool("allow_insecure_http", extra.get("allow_insecure_http", False), where)
+    if parts.scheme == "http" and not _is_local(parts.hostname) and not insecure_ok:
+        raise CelonisConfigurationError(
+            "host",
+            f"({host!r}) uses plain http:// to a non-local host, which would send the client "
+            "secret unencrypted",
+            "use https://, or set the extra allow_insecure_http to true for a trusted local "
+            "emulator (e.g. the docker-compose service)",
+            where=where,
+        )
     if port and parts.port is None:
         host = f"{host}:{port}"
     return host
@@ -274,7 +274,9 @@ def parse_connection(
         )
     prefixes = {}
     if extras.get("api_prefixes"):
-        prefixes = _parse_str_map("api_prefixes", extras["api_prefixes"], where, '{"scim": "/user-provisioning"}')
+        prefixes = _parse_str_map(
+            "api_prefixes", extras["api_prefixes"], where, '{"scim": "/user-provisioning"}'
+        )
         unknown = sorted(set(prefixes) - set(ALL_APIS))
         if unknown:
             raise CelonisConfigurationError(

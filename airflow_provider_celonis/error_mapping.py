@@ -150,8 +150,7 @@ def api_error(
     if status == 403 and body.empty:
         return CelonisApiDisabledError(
             head + f" An empty 403 means the {api.title} is not enabled for this team.",
-            fix=f"ask a team admin (or Celonis support) to enable the {api.title}; then check that "
-            + needs,
+            fix=f"ask a team admin (or Celonis support) to enable the {api.title}; then check that " + needs,
             **common,
         )
     if status == 403:

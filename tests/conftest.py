@@ -17,8 +17,8 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="celonis-tests-air
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
-from airflow_provider_celonis.auth.token_cache import clear_token_cache  # noqa: E402
-from airflow_provider_celonis.emulator.client import BASIC_CLIENT, EmulatorProcess, start_emulator  # noqa: E402
+from airflow_provider_celonis.auth.token_cache import clear_token_cache
+from airflow_provider_celonis.emulator.client import BASIC_CLIENT, EmulatorProcess, start_emulator
 
 FAST_RETRIES = {"min_wait": 0.01, "max_wait": 0.05, "max_attempts": 4}
 """Hook parameters that keep retry tests quick; pass as ``hook_params`` to operators."""

@@ -18,11 +18,17 @@ from airflow_provider_celonis.exceptions import CelonisConfigurationError
 TEAM = "https://acme.eu-1.celonis.cloud"
 
 
-def parse(host: str | None = TEAM, login: str | None = "cid", password: str | None = "s3cret",
-          extra: object = None, port: int | None = None) -> CelonisConnectionConfig:
+def parse(
+    host: str | None = TEAM,
+    login: str | None = "cid",
+    password: str | None = "s3cret",
+    extra: object = None,
+    port: int | None = None,
+) -> CelonisConnectionConfig:
     raw = json.dumps(extra) if isinstance(extra, dict) else extra
-    return parse_connection("celonis_default", host=host, login=login, password=password,
-                            extra=raw, port=port)  # type: ignore[arg-type]
+    return parse_connection(
+        "celonis_default", host=host, login=login, password=password, extra=raw, port=port
+    )  # type: ignore[arg-type]
 
 
 def test_defaults() -> None:
@@ -63,8 +69,11 @@ def test_trailing_slash_and_port() -> None:
         ({"extra": {"token_url": "oauth2/token"}}, "extra.token_url", "full URL"),
         ({"extra": {"api_prefixes": {"nope": "/x"}}}, "extra.api_prefixes", "scim"),
         ({"login": None, "extra": {"api_key": "k", "key_type": "Token"}}, "extra.key_type", "AppKey"),
-        ({"extra": {"allow_insecure_http": "maybe"}, "host": "http://celonis-emulator:8765"},
-         "extra.allow_insecure_http", "true or false"),
+        (
+            {"extra": {"allow_insecure_http": "maybe"}, "host": "http://celonis-emulator:8765"},
+            "extra.allow_insecure_http",
+            "true or false",
+        ),
     ],
 )
 def test_invalid_inputs_name_field_and_fix(kwargs: dict, field: str, fix_words: str) -> None:
@@ -79,8 +88,9 @@ def test_invalid_inputs_name_field_and_fix(kwargs: dict, field: str, fix_words: 
     assert "s3cret" not in text
 
 
-@pytest.mark.parametrize("host", ["http://localhost:8765", "http://127.0.0.1:8765", "http://[::1]:8765",
-                                  "http://127.0.0.2"])
+@pytest.mark.parametrize(
+    "host", ["http://localhost:8765", "http://127.0.0.1:8765", "http://[::1]:8765", "http://127.0.0.2"]
+)
 def test_plain_http_allowed_to_loopback(host: str) -> None:
     assert parse(host=host).base_url == host
 
@@ -91,13 +101,22 @@ def test_plain_http_elsewhere_needs_opt_in() -> None:
 
 
 def test_extras_are_coerced_from_ui_strings() -> None:
-    config = parse(extra={"verify": "false", "timeout": "12.5", "auth_method": "client_secret_basic",
-                          "proxies": '{"https": "http://proxy:3128"}'})
+    config = parse(
+        extra={
+            "verify": "false",
+            "timeout": "12.5",
+            "auth_method": "client_secret_basic",
+            "proxies": '{"https": "http://proxy:3128"}',
+        }
+    )
     assert config.verify is False
     assert config.timeout == 12.5
     assert config.auth_method == "client_secret_basic"
-    assert requests_options(config) == {"verify": False, "timeout": 12.5,
-                                        "proxies": {"https": "http://proxy:3128"}}
+    assert requests_options(config) == {
+        "verify": False,
+        "timeout": 12.5,
+        "proxies": {"https": "http://proxy:3128"},
+    }
     assert aiohttp_options(config) == {"ssl": False, "proxy": "http://proxy:3128"}
 
 

@@ -26,17 +26,32 @@ from airflow_provider_celonis.exceptions import (
 @pytest.mark.parametrize(
     ("text", "summary"),
     [
-        (json.dumps({"title": "Access Denied.", "status": 403, "detail": "Access is denied",
-                     "errorCode": "ADMIN_ACCESS_ERROR"}), "Access Denied. - Access is denied [ADMIN_ACCESS_ERROR]"),
+        (
+            json.dumps(
+                {
+                    "title": "Access Denied.",
+                    "status": 403,
+                    "detail": "Access is denied",
+                    "errorCode": "ADMIN_ACCESS_ERROR",
+                }
+            ),
+            "Access Denied. - Access is denied [ADMIN_ACCESS_ERROR]",
+        ),
         ('{"error": "invalid_scope", "error_description": "bad scope x"}', "invalid_scope: bad scope x"),
         ('{"error": "Unauthorized"}', "Unauthorized"),
         ('{"reference": "R-1", "message": "NPE", "shortMessage": "boom"}', "NPE [reference R-1]"),
-        ('{"frontendErrorKey": "DP_TABLE_MISSING", "errorInformation": "no table"}',
-         "no table [DP_TABLE_MISSING]"),
+        (
+            '{"frontendErrorKey": "DP_TABLE_MISSING", "errorInformation": "no table"}',
+            "no table [DP_TABLE_MISSING]",
+        ),
         ('{"errors": [{"attribute": "keys", "error": "must not be empty"}]}', "keys: must not be empty"),
         ('[{"error": "required", "attribute": "query"}]', "Validation failed - query: required"),
-        ('{"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "409", "scimType": "uniqueness",'
-         ' "detail": "userName exists"}', "userName exists [uniqueness]"),
+        (
+            '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "409", '
+            '"scimType": "uniqueness",'
+            ' "detail": "userName exists"}',
+            "userName exists [uniqueness]",
+        ),
         ("Too many requests", "Too many requests"),
         ("", "(empty body)"),
     ],
@@ -46,14 +61,27 @@ def test_parse_every_shape(text: str, summary: str) -> None:
 
 
 def _api(status: int, text: str = "", **kw: object) -> Exception:
-    return api_error(status=status, body=parse_error_body(text), api=kw.pop("api", AUDIT_LOG),  # type: ignore[arg-type]
-                     scope="audit.log:read", method="GET", path="/log/api/external/audit", conn_id="celonis_default",
-                     **kw)  # type: ignore[arg-type]
+    return api_error(
+        status=status,
+        body=parse_error_body(text),
+        api=kw.pop("api", AUDIT_LOG),  # type: ignore[arg-type]
+        scope="audit.log:read",
+        method="GET",
+        path="/log/api/external/audit",
+        conn_id="celonis_default",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_api_error_types_and_fixes() -> None:
-    problem = json.dumps({"title": "Access Denied.", "status": 403, "detail": "Access is denied",
-                          "errorCode": "ADMIN_ACCESS_ERROR"})
+    problem = json.dumps(
+        {
+            "title": "Access Denied.",
+            "status": 403,
+            "detail": "Access is denied",
+            "errorCode": "ADMIN_ACCESS_ERROR",
+        }
+    )
     err = _api(403, problem)
     assert isinstance(err, CelonisPermissionError) and not isinstance(err, CelonisApiDisabledError)
     assert err.status == 403 and err.error_code == "ADMIN_ACCESS_ERROR"
@@ -77,8 +105,11 @@ def test_api_error_types_and_fixes() -> None:
     assert isinstance(limited, CelonisRateLimitError) and limited.reset_in == 42.0
     assert "resets in about 42 s" in str(limited)
 
-    server = _api(500, json.dumps({"detail": "Celonis Support ID: 123e", "errorCode": "ADMIN_FATAL_ERROR"}),
-                  retried=True)
+    server = _api(
+        500,
+        json.dumps({"detail": "Celonis Support ID: 123e", "errorCode": "ADMIN_FATAL_ERROR"}),
+        retried=True,
+    )
     assert isinstance(server, CelonisServerError)
     assert "Support ID: 123e" in str(server) and "after retries" in str(server)
 
@@ -88,9 +119,16 @@ def test_member_api_names_its_permission() -> None:
 
 
 def _token(text: str, status: int = 400, method: str = "client_secret_post", api: object = None) -> Exception:
-    return token_error(status=status, body=parse_error_body(text), conn_id="celonis_default", client_id="cid",
-                       auth_method=method, scope="audit.log:read", token_url="https://t/oauth2/token",
-                       api=api)  # type: ignore[arg-type]
+    return token_error(
+        status=status,
+        body=parse_error_body(text),
+        conn_id="celonis_default",
+        client_id="cid",
+        auth_method=method,
+        scope="audit.log:read",
+        token_url="https://t/oauth2/token",
+        api=api,
+    )  # type: ignore[arg-type]
 
 
 def test_invalid_client_names_the_other_method() -> None:

@@ -56,7 +56,8 @@ async def test_two_hundred_concurrent_async_calls_one_token(emulator) -> None:
     hooks = [CelonisOAuthHook() for _ in range(200)]
     try:
         pages = await asyncio.gather(
-            *[h.arequest_json("GET", MEMBERS, api=TEAM_MEMBERS, params=PARAMS) for h in hooks])
+            *[h.arequest_json("GET", MEMBERS, api=TEAM_MEMBERS, params=PARAMS) for h in hooks]
+        )
     finally:
         await close_loop_session()
     assert all(len(p["content"]) == 5 for p in pages)
@@ -108,15 +109,19 @@ def test_wrong_secret(emulator, monkeypatch) -> None:
 
 
 def test_wrong_auth_method_names_the_right_one(emulator, monkeypatch) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT",
-                       emulator.connection_json(("basic-client", "basic-secret"), auth_method="client_secret_post"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT",
+        emulator.connection_json(("basic-client", "basic-secret"), auth_method="client_secret_post"),
+    )
     with pytest.raises(CelonisInvalidClientError, match="set the extra auth_method to client_secret_basic"):
         members(CelonisOAuthHook())
 
 
 def test_missing_scope(emulator, monkeypatch) -> None:
     emulator.add_client("auditor", "auditor-secret", scopes=["audit.log:read"])
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(("auditor", "auditor-secret")))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(("auditor", "auditor-secret"))
+    )
     with pytest.raises(CelonisInvalidScopeError) as info:
         members(CelonisOAuthHook())
     assert info.value.scopes == ("team.user-group-info:read",)
@@ -125,16 +130,20 @@ def test_missing_scope(emulator, monkeypatch) -> None:
 
 def test_scope_override_from_connection(emulator, monkeypatch) -> None:
     emulator.add_client("old-style", "s", scopes=["team.user-group-info"])
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(
-        ("old-style", "s"), scopes={"team_members": "team.user-group-info"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT",
+        emulator.connection_json(("old-style", "s"), scopes={"team_members": "team.user-group-info"}),
+    )
     assert members(CelonisOAuthHook())["totalCount"] == 57
 
 
 def test_legacy_api_key_works_with_a_deprecation_warning(emulator, monkeypatch) -> None:
     emulator.configure(legacy_keys={"legacy-app-key": "AppKey"})
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT",
-                       f'{{"conn_type": "celonis", "host": "{emulator.base_url}", '
-                       '"extra": {"api_key": "legacy-app-key", "key_type": "AppKey"}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT",
+        f'{{"conn_type": "celonis", "host": "{emulator.base_url}", '
+        '"extra": {"api_key": "legacy-app-key", "key_type": "AppKey"}}',
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert members(CelonisOAuthHook())["totalCount"] == 57

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 
@@ -37,8 +38,9 @@ def retry_waits(capsys: pytest.CaptureFixture[str]) -> list[float]:
 
 @pytest.mark.parametrize("reset_format", ["seconds", "datetime", "retry_after"])
 def test_429_waits_for_the_announced_reset(emulator, capsys, reset_format: str) -> None:
-    emulator.add_faults([{"path": MEMBERS, "kind": "rate_limit", "times": 2, "reset": 1,
-                          "reset_format": reset_format}])
+    emulator.add_faults(
+        [{"path": MEMBERS, "kind": "rate_limit", "times": 2, "reset": 1, "reset_format": reset_format}]
+    )
     assert len(members(CelonisOAuthHook(**FAST))["content"]) == 5
     waits = retry_waits(capsys)
     assert len(waits) == 2
@@ -148,9 +150,17 @@ def _closed_port() -> int:
 
 
 def test_unreachable_team_fails_after_retries(monkeypatch) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT",
-                       '{"conn_type": "celonis", "host": "http://127.0.0.1:%d", "login": "a", "password": "b"}'
-                       % _closed_port())
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "celonis",
+                "host": f"http://127.0.0.1:{_closed_port()}",
+                "login": "a",
+                "password": "b",
+            }
+        ),
+    )
     with pytest.raises(CelonisTransportError, match="after 4 attempts") as info:
         post_execute(CelonisOAuthHook(**FAST))
     assert not isinstance(info.value, CelonisRequestMaybeSentError)
@@ -158,11 +168,13 @@ def test_unreachable_team_fails_after_retries(monkeypatch) -> None:
 
 # -- the async path shares the policy ----------------------------------------------------------
 async def test_async_path_survives_429_5xx_and_drops(emulator) -> None:
-    emulator.add_faults([
-        {"path": MEMBERS, "kind": "rate_limit", "times": 1, "reset": 0.2, "reset_format": "datetime"},
-        {"path": MEMBERS, "status": 502, "times": 1},
-        {"path": MEMBERS, "kind": "drop", "times": 1},
-    ])
+    emulator.add_faults(
+        [
+            {"path": MEMBERS, "kind": "rate_limit", "times": 1, "reset": 0.2, "reset_format": "datetime"},
+            {"path": MEMBERS, "status": 502, "times": 1},
+            {"path": MEMBERS, "kind": "drop", "times": 1},
+        ]
+    )
     try:
         page = await CelonisOAuthHook(**FAST).arequest_json("GET", MEMBERS, api=TEAM_MEMBERS, params=PARAMS)
     finally:

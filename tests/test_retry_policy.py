@@ -56,9 +56,19 @@ def test_retry_after_wins_and_headers_are_case_insensitive() -> None:
 @pytest.mark.parametrize(
     ("status", "idempotent", "expected"),
     [
-        (429, True, True), (502, True, True), (503, True, True), (504, True, True),
-        (500, True, False), (400, True, False), (401, True, False), (404, True, False),
-        (429, False, True), (503, False, True), (502, False, False), (504, False, False), (500, False, False),
+        (429, True, True),
+        (502, True, True),
+        (503, True, True),
+        (504, True, True),
+        (500, True, False),
+        (400, True, False),
+        (401, True, False),
+        (404, True, False),
+        (429, False, True),
+        (503, False, True),
+        (502, False, False),
+        (504, False, False),
+        (500, False, False),
     ],
 )
 def test_status_retry_decision(status: int, idempotent: bool, expected: bool) -> None:

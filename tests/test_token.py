@@ -23,15 +23,24 @@ from airflow_provider_celonis.connection import parse_connection
 
 
 def config(method: str = "client_secret_post", secret: str = "se:cr/et"):  # type: ignore[no-untyped-def]
-    return parse_connection("c", host="https://t.eu-1.celonis.cloud", login="client id", password=secret,
-                            extra={"auth_method": method})
+    return parse_connection(
+        "c",
+        host="https://t.eu-1.celonis.cloud",
+        login="client id",
+        password=secret,
+        extra={"auth_method": method},
+    )
 
 
 def test_post_puts_credentials_in_the_form() -> None:
     req = build_token_request(config(), "audit.log:read")
     assert req.url == "https://t.eu-1.celonis.cloud/oauth2/token"
-    assert req.data == {"grant_type": "client_credentials", "scope": "audit.log:read",
-                        "client_id": "client id", "client_secret": "se:cr/et"}
+    assert req.data == {
+        "grant_type": "client_credentials",
+        "scope": "audit.log:read",
+        "client_id": "client id",
+        "client_secret": "se:cr/et",
+    }
     assert "Authorization" not in req.headers
     assert "se:cr/et" not in repr(req)
 
@@ -47,7 +56,10 @@ def test_basic_puts_form_encoded_credentials_in_the_header() -> None:
 
 def test_parse_success_uses_seconds_not_days() -> None:
     token = parse_token_response(
-        '{"access_token": "abc", "scope": "s1 s2", "token_type": "bearer", "expires_in": 899}', "s1", now=1000.0)
+        '{"access_token": "abc", "scope": "s1 s2", "token_type": "bearer", "expires_in": 899}',
+        "s1",
+        now=1000.0,
+    )
     assert token.lifetime == 899
     assert token.scope == "s1 s2"
     assert token.refresh_at == 1000.0 + 899 - 60
@@ -98,7 +110,9 @@ def test_threads_share_one_fetch() -> None:
         return _token("t", time.monotonic())
 
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get("k", fetch).value)) for _ in range(32)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get("k", fetch).value)) for _ in range(32)
+    ]
     for t in threads:
         t.start()
     for t in threads:

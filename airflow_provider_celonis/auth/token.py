@@ -89,7 +89,11 @@ def parse_token_response(text: str, requested_scope: str, now: float | None = No
         data = json.loads(text)
     except ValueError:
         raise TokenResponseError("the token endpoint answered 2xx without JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("access_token"), str)
+        or not data["access_token"]
+    ):
         raise TokenResponseError("the token endpoint's answer has no access_token")
     token_type = str(data.get("token_type") or "Bearer")
     if token_type.lower() != "bearer":

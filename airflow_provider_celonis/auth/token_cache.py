@@ -29,9 +29,9 @@ class TokenCache:
         self._guard = threading.Lock()
         self._tokens: dict[Hashable, AccessToken] = {}
         self._thread_locks: dict[Hashable, threading.Lock] = {}
-        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._loop_locks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
 
     def peek(self, key: Hashable) -> AccessToken | None:
         """The cached token if it is still fresh."""

@@ -22,8 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_celonis.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
-    parser.add_argument("--token-lifetime", type=int, default=899, help="expires_in of issued tokens, seconds")
-    parser.add_argument("--settings", help="JSON object of further settings, e.g. '{\"scope_denied_status\": 401}'")
+    parser.add_argument(
+        "--token-lifetime", type=int, default=899, help="expires_in of issued tokens, seconds"
+    )
+    parser.add_argument(
+        "--settings", help="JSON object of further settings, e.g. '{\"scope_denied_status\": 401}'"
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
 
@@ -41,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     shown = f"[{host}]" if ":" in host else host
     print(f"Celonis emulator listening on http://{shown}:{port}", flush=True)
 
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level, access_log=False,
-                            timeout_keep_alive=30)
+    config = uvicorn.Config(
+        create_app(settings), log_level=args.log_level, access_log=False, timeout_keep_alive=30
+    )
     server = uvicorn.Server(config)
     asyncio.run(server.serve(sockets=[sock]))
     return 0

@@ -17,8 +17,13 @@ from airflow_provider_celonis.emulator.state import EmulatorState, Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     initializers = [m.init_state for m in API_MODULES if hasattr(m, "init_state")]
     state = EmulatorState(settings, initializers)
-    app = FastAPI(title="Celonis emulator (airflow-provider-celonis)", version=__version__,
-                  docs_url="/_emulator/docs", openapi_url="/_emulator/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="Celonis emulator (airflow-provider-celonis)",
+        version=__version__,
+        docs_url="/_emulator/docs",
+        openapi_url="/_emulator/openapi.json",
+        redoc_url=None,
+    )
     app.state.emulator = state
     app.include_router(oauth.router)
     app.include_router(control.router)

@@ -83,17 +83,26 @@ class FaultMiddleware:
 
     async def _answer(self, rule: FaultRule, send: Any) -> None:
         if rule.kind == "drop":
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                }
+            )
             await send({"type": "http.response.body", "body": b'{"content": [', "more_body": True})
             raise ConnectionDropped("fault injection: connection dropped mid-response")
         if rule.kind == "rate_limit":
             response = problems.problem(
-                429, "Rate limit for API_RATE_LIMIT is exceeded. Please try again later.", "LIMIT_RATE_EXCEEDED",
+                429,
+                "Rate limit for API_RATE_LIMIT is exceeded. Please try again later.",
+                "LIMIT_RATE_EXCEEDED",
                 headers=rate_limit_headers(rule, self.state.now()),
             )
         elif rule.status in _GATEWAY_BODIES:
-            await _send_response(send, rule.status, _GATEWAY_BODIES[rule.status], {"content-type": "text/html"})
+            await _send_response(
+                send, rule.status, _GATEWAY_BODIES[rule.status], {"content-type": "text/html"}
+            )
             return
         elif rule.status >= 500:
             response = problems.server_fault()
@@ -113,4 +122,3 @@ def rule_from_json(data: dict[str, Any]) -> FaultRule:
     if unknown:
         raise ValueError(f"unknown fault fields {sorted(unknown)}; known: {sorted(known)}")
     return FaultRule(**data)
-

@@ -33,6 +33,7 @@ class AccessRefused(Exception):
 class Principal:
     client_id: str
     scopes: frozenset[str]
+    permissions: frozenset[str]
     legacy_key: bool = False
 
 
@@ -78,7 +79,9 @@ async def token(request: Request) -> Response:
     requested = frozenset(params.get("scope", "").split())
     denied = sorted(requested - client.scopes)
     if denied:
-        return problems.oauth_error(400, "invalid_scope", f"The requested scope is invalid: {' '.join(denied)}")
+        return problems.oauth_error(
+            400, "invalid_scope", f"The requested scope is invalid: {' '.join(denied)}"
+        )
     value, issued = state.issue_token(client, requested)
     return JSONResponse(
         {
@@ -105,12 +108,12 @@ def authorize(request: Request, api: str) -> Principal:
     if legacy is not None:
         if legacy.lower() != kind.lower():
             raise AccessRefused(problems.unauthorized())
-        principal = Principal("legacy-key", frozenset(), legacy_key=True)
+        principal = Principal("legacy-key", frozenset(), frozenset(), legacy_key=True)
     else:
         token = state.tokens.get(credential) if kind.lower() == "bearer" else None
         if token is None or token.expires_at <= state.now():
             raise AccessRefused(problems.unauthorized())
-        principal = Principal(token.client_id, token.scopes)
+        principal = Principal(token.client_id, token.scopes, token.permissions)
 
     if api in state.settings.disabled_apis:
         raise AccessRefused(problems.api_disabled())
@@ -122,10 +125,15 @@ def authorize(request: Request, api: str) -> Principal:
         status = state.settings.scope_denied_status
         if status == 401:
             raise AccessRefused(problems.unauthorized())
-        raise AccessRefused(problems.problem(
-            403, f"The access token lacks the scope required by this API ({access.scopes[0]})",
-            "ADMIN_ACCESS_ERROR", title="Access Denied."))
-    if access.permission and access.permission not in token.permissions:
+        raise AccessRefused(
+            problems.problem(
+                403,
+                f"The access token lacks the scope required by this API ({access.scopes[0]})",
+                "ADMIN_ACCESS_ERROR",
+                title="Access Denied.",
+            )
+        )
+    if access.permission and access.permission not in principal.permissions:
         raise AccessRefused(problems.access_denied())
     return principal
 
@@ -142,4 +150,3 @@ def requires(api: str):  # type: ignore[no-untyped-def]
 async def refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AccessRefused)
     return exc.response
-

@@ -20,11 +20,17 @@ TITLES = {
 }
 
 
-def problem(status: int, detail: str, error_code: str, title: str | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
+def problem(
+    status: int, detail: str, error_code: str, title: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The common catalogue envelope ``{title, status, detail, errorCode}``."""
     return JSONResponse(
-        {"title": title or TITLES.get(status, "Error"), "status": status, "detail": detail, "errorCode": error_code},
+        {
+            "title": title or TITLES.get(status, "Error"),
+            "status": status,
+            "detail": detail,
+            "errorCode": error_code,
+        },
         status_code=status,
         headers=headers,
     )
@@ -36,7 +42,8 @@ def unauthorized() -> JSONResponse:
 
 def malformed_authorization() -> PlainTextResponse:
     return PlainTextResponse(
-        'Invalid "Authorization" header format. It should start with "Bearer " or "AppKey " (case insensitive)',
+        'Invalid "Authorization" header format. '
+        'It should start with "Bearer " or "AppKey " (case insensitive)',
         status_code=401,
     )
 
@@ -58,9 +65,14 @@ def not_found_path(path: str) -> JSONResponse:
 
 
 def server_fault() -> JSONResponse:
-    return problem(500, f"An unexpected error occurred. Celonis Support ID: {uuid.uuid4()}", "ADMIN_FATAL_ERROR")
+    return problem(
+        500, f"An unexpected error occurred. Celonis Support ID: {uuid.uuid4()}", "ADMIN_FATAL_ERROR"
+    )
 
 
 def oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )

@@ -45,15 +45,21 @@ class ApiAccess:
 API_ACCESS: dict[str, ApiAccess] = {
     "audit_log": ApiAccess(("audit.log:read",), "USE_AUDIT_LOGS_API", ("audit.log",)),
     "platform_adoption": ApiAccess(
-        ("platform-adoption.tracking-events:read",), "USE_STUDIO_ADOPTION_API",
+        ("platform-adoption.tracking-events:read",),
+        "USE_STUDIO_ADOPTION_API",
         ("platform-adoption.tracking-events",),
     ),
-    "login_history": ApiAccess(("team.login-history:read",), "USE_LOGIN_HISTORY_API", ("team.login-history",)),
-    "team_members": ApiAccess(("team.user-group-info:read",), "USE_USER_GROUP_INFO_API", ("team.user-group-info",)),
+    "login_history": ApiAccess(
+        ("team.login-history:read",), "USE_LOGIN_HISTORY_API", ("team.login-history",)
+    ),
+    "team_members": ApiAccess(
+        ("team.user-group-info:read",), "USE_USER_GROUP_INFO_API", ("team.user-group-info",)
+    ),
     "data_jobs": ApiAccess(("integration.data-pools",), "DATA_POOL_MANAGE"),
     "data_models": ApiAccess(("integration.data-pools",), "DATA_POOL_MANAGE"),
     "data_push": ApiAccess(
-        ("integration.data-pools", "integration.data-pools:data-push"), "DATA_PUSH_API",
+        ("integration.data-pools", "integration.data-pools:data-push"),
+        "DATA_PUSH_API",
         ("integration.data-pools:data_push",),
     ),
     "scim": ApiAccess(("user-provisioning.scim",), "SCIM"),
@@ -129,8 +135,11 @@ DEFAULT_CLIENTS = (
 
 
 class EmulatorState:
-    def __init__(self, base_settings: Settings | None = None,
-                 initializers: list[Callable[[EmulatorState], None]] | None = None) -> None:
+    def __init__(
+        self,
+        base_settings: Settings | None = None,
+        initializers: list[Callable[[EmulatorState], None]] | None = None,
+    ) -> None:
         self._base_settings = base_settings or Settings()
         self._initializers = list(initializers or [])
         self.lock = threading.RLock()
@@ -139,8 +148,13 @@ class EmulatorState:
     def reset(self) -> None:
         with self.lock:
             s = self._base_settings
-            self.settings = Settings(s.token_lifetime, s.scope_denied_status, s.accept_scope_variants,
-                                     set(s.disabled_apis), dict(s.legacy_keys))
+            self.settings = Settings(
+                s.token_lifetime,
+                s.scope_denied_status,
+                s.accept_scope_variants,
+                set(s.disabled_apis),
+                dict(s.legacy_keys),
+            )
             self.clients: dict[str, Client] = {c.client_id: Client(**c.__dict__) for c in DEFAULT_CLIENTS}
             self.tokens: dict[str, Token] = {}
             self.clock_offset = 0.0

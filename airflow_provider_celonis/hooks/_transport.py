@@ -82,8 +82,13 @@ def is_tls_error(error: BaseException) -> bool:
     import requests
 
     return isinstance(
-        error, (requests.exceptions.SSLError, aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch,
-                ssl.SSLError)
+        error,
+        (
+            requests.exceptions.SSLError,
+            aiohttp.ClientSSLError,
+            aiohttp.ServerFingerprintMismatch,
+            ssl.SSLError,
+        ),
     )
 
 

@@ -62,7 +62,7 @@ from airflow_provider_celonis.retry_policy import (
 )
 
 if TYPE_CHECKING:
-    from airflow.models import Connection
+    from airflow.sdk import Connection
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,9 @@ class CelonisOAuthHook(HttpHook):
             )
         extra = conn.extra_dejson if conn.extra else {}
         if unknown := unknown_extras(extra):
-            self.log.warning("Celonis connection '%s' ignores unknown extras %s", self.celonis_conn_id, unknown)
+            self.log.warning(
+                "Celonis connection '%s' ignores unknown extras %s", self.celonis_conn_id, unknown
+            )
         return config
 
     def get_config(self) -> CelonisConnectionConfig:
@@ -175,16 +177,28 @@ class CelonisOAuthHook(HttpHook):
         return (config or self.get_config()).scopes_for(api.key, api.scope)
 
     # -- tokens ----------------------------------------------------------------------------
-    def _token_error(self, status: int | None, text: str, config: CelonisConnectionConfig, scope: str,
-                     api: CelonisApi | None) -> CelonisAuthenticationError:
+    def _token_error(
+        self,
+        status: int | None,
+        text: str,
+        config: CelonisConnectionConfig,
+        scope: str,
+        api: CelonisApi | None,
+    ) -> CelonisAuthenticationError:
         return token_error(
-            status=status, body=parse_error_body(text), conn_id=self.celonis_conn_id,
-            client_id=config.client_id or "", auth_method=config.auth_method, scope=scope,
-            token_url=config.token_url, api=api,
+            status=status,
+            body=parse_error_body(text),
+            conn_id=self.celonis_conn_id,
+            client_id=config.client_id or "",
+            auth_method=config.auth_method,
+            scope=scope,
+            token_url=config.token_url,
+            api=api,
         )
 
-    def _parse_token(self, status: int, text: str, config: CelonisConnectionConfig, scope: str,
-                     api: CelonisApi | None) -> AccessToken:
+    def _parse_token(
+        self, status: int, text: str, config: CelonisConnectionConfig, scope: str, api: CelonisApi | None
+    ) -> AccessToken:
         if status >= 400:
             raise self._token_error(status, text, config, scope, api)
         try:
@@ -201,7 +215,9 @@ class CelonisOAuthHook(HttpHook):
         config = self.get_config()
         req = build_token_request(config, scope)
         try:
-            response = self._send("POST", req.url, config, idempotent=True, data=req.data, headers=req.headers)
+            response = self._send(
+                "POST", req.url, config, idempotent=True, data=req.data, headers=req.headers
+            )
         except RetryableStatus as final:
             raise self._token_error(final.status, final.body, config, scope, api) from None
         with response:
@@ -213,23 +229,27 @@ class CelonisOAuthHook(HttpHook):
         config = await self.aget_config()
         req = build_token_request(config, scope)
         try:
-            response = await self._asend("POST", req.url, config, idempotent=True, data=req.data,
-                                         headers=req.headers)
+            response = await self._asend(
+                "POST", req.url, config, idempotent=True, data=req.data, headers=req.headers
+            )
         except RetryableStatus as final:
             raise self._token_error(final.status, final.body, config, scope, api) from None
         token = self._parse_token(response.status, response.text, config, scope, api)
         await transport.amask(token.value)
         return token
 
-    def _authorization(self, config: CelonisConnectionConfig, api: CelonisApi) -> tuple[str, AccessToken | None]:
+    def _authorization(
+        self, config: CelonisConnectionConfig, api: CelonisApi
+    ) -> tuple[str, AccessToken | None]:
         if not config.uses_oauth:
             return f"{config.key_type} {config.api_key}", None
         scope = self.scope_for(api, config)
         token = TOKEN_CACHE.get(cache_key(config, scope), lambda: self.fetch_token(scope, api))
         return f"Bearer {token.value}", token
 
-    async def _aauthorization(self, config: CelonisConnectionConfig,
-                              api: CelonisApi) -> tuple[str, AccessToken | None]:
+    async def _aauthorization(
+        self, config: CelonisConnectionConfig, api: CelonisApi
+    ) -> tuple[str, AccessToken | None]:
         if not config.uses_oauth:
             return f"{config.key_type} {config.api_key}", None
         scope = self.scope_for(api, config)
@@ -240,8 +260,9 @@ class CelonisOAuthHook(HttpHook):
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        self.log.warning("Celonis request failed (%s); attempt %d, retrying in %.1f s",
-                         error, state.attempt_number, wait)
+        self.log.warning(
+            "Celonis request failed (%s); attempt %d, retrying in %.1f s", error, state.attempt_number, wait
+        )
 
     def get_session(self) -> requests.Session:
         if self._session is None:
@@ -250,8 +271,9 @@ class CelonisOAuthHook(HttpHook):
             self._session = session
         return self._session
 
-    def _send(self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool,
-              **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool, **kwargs: Any
+    ) -> requests.Response:
         session = self.get_session()
         options = {**requests_options(config), **kwargs}
 
@@ -263,14 +285,16 @@ class CelonisOAuthHook(HttpHook):
             if status_is_retryable(response.status_code, idempotent):
                 body = response.text
                 response.close()
-                raise RetryableStatus(response.status_code, response.headers, body,
-                                      wait_hint_from_headers(response.headers))
+                raise RetryableStatus(
+                    response.status_code, response.headers, body, wait_hint_from_headers(response.headers)
+                )
             return response
 
         return self._retrying(attempt)
 
-    async def _asend(self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool,
-                     **kwargs: Any) -> transport.CelonisResponse:
+    async def _asend(
+        self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool, **kwargs: Any
+    ) -> transport.CelonisResponse:
         import aiohttp
 
         session = transport.loop_session()
@@ -290,7 +314,9 @@ class CelonisOAuthHook(HttpHook):
             return transport.CelonisResponse(status, headers, text)
 
         try:
-            return await tenacity.AsyncRetrying(**retrying_kwargs(self.retry_policy, self._before_sleep))(attempt)
+            return await tenacity.AsyncRetrying(**retrying_kwargs(self.retry_policy, self._before_sleep))(
+                attempt
+            )
         except RetryableTransport as final:
             raise self._unreachable(final) from None
 
@@ -306,8 +332,9 @@ class CelonisOAuthHook(HttpHook):
             fix="check the team URL, proxies and network access from the Airflow workers",
         )
 
-    def _raise_transport(self, err: BaseException, sent: bool, idempotent: bool, method: str,
-                         url: str) -> NoReturn:
+    def _raise_transport(
+        self, err: BaseException, sent: bool, idempotent: bool, method: str, url: str
+    ) -> NoReturn:
         path = url.split("?")[0]
         if transport.is_tls_error(err):
             raise CelonisTransportError(
@@ -323,8 +350,9 @@ class CelonisOAuthHook(HttpHook):
         ) from None
 
     # -- the request core ------------------------------------------------------------------
-    def request(self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None,
-                **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None, **kwargs: Any
+    ) -> requests.Response:
         """Send one authenticated request to an API and return the successful response.
 
         ``kwargs`` go to ``requests`` (``params``, ``json``, ``data``, ``files``, ``headers``,
@@ -338,11 +366,18 @@ class CelonisOAuthHook(HttpHook):
         for replay in (False, True):
             authorization, token = self._authorization(config, api)
             try:
-                response = self._send(method, url, config, idempotent=idem,
-                                      headers={**headers, "Authorization": authorization}, **kwargs)
+                response = self._send(
+                    method,
+                    url,
+                    config,
+                    idempotent=idem,
+                    headers={**headers, "Authorization": authorization},
+                    **kwargs,
+                )
             except RetryableStatus as final:
-                raise self._api_error(final.status, final.body, final.headers, api, config, method, path,
-                                      retried=True) from None
+                raise self._api_error(
+                    final.status, final.body, final.headers, api, config, method, path, retried=True
+                ) from None
             if response.status_code == 401 and token is not None and not replay:
                 response.close()
                 self.log.info("Celonis refused the cached token for %s; requesting a new one", api.title)
@@ -351,8 +386,16 @@ class CelonisOAuthHook(HttpHook):
             break
         if response.status_code >= 400:
             with response:
-                raise self._api_error(response.status_code, response.text, response.headers, api, config,
-                                      method, path, idempotent=idem)
+                raise self._api_error(
+                    response.status_code,
+                    response.text,
+                    response.headers,
+                    api,
+                    config,
+                    method,
+                    path,
+                    idempotent=idem,
+                )
         return response
 
     def request_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
@@ -360,8 +403,9 @@ class CelonisOAuthHook(HttpHook):
         with self.request(method, path, api=api, **kwargs) as response:
             return response.json() if response.content.strip() else None
 
-    async def arequest(self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None,
-                       **kwargs: Any) -> transport.CelonisResponse:
+    async def arequest(
+        self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None, **kwargs: Any
+    ) -> transport.CelonisResponse:
         """Async twin of :meth:`request` (for triggers): same policy, never blocks the loop."""
         api, method = get_api(api), method.upper()
         config = await self.aget_config()
@@ -371,41 +415,67 @@ class CelonisOAuthHook(HttpHook):
         for replay in (False, True):
             authorization, token = await self._aauthorization(config, api)
             try:
-                response = await self._asend(method, url, config, idempotent=idem,
-                                             headers={**headers, "Authorization": authorization}, **kwargs)
+                response = await self._asend(
+                    method,
+                    url,
+                    config,
+                    idempotent=idem,
+                    headers={**headers, "Authorization": authorization},
+                    **kwargs,
+                )
             except RetryableStatus as final:
-                raise self._api_error(final.status, final.body, final.headers, api, config, method, path,
-                                      retried=True) from None
+                raise self._api_error(
+                    final.status, final.body, final.headers, api, config, method, path, retried=True
+                ) from None
             if response.status == 401 and token is not None and not replay:
                 TOKEN_CACHE.invalidate(cache_key(config, self.scope_for(api, config)), token)
                 continue
             break
         if response.status >= 400:
-            raise self._api_error(response.status, response.text, response.headers, api, config, method, path,
-                                  idempotent=idem)
+            raise self._api_error(
+                response.status, response.text, response.headers, api, config, method, path, idempotent=idem
+            )
         return response
 
     async def arequest_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
         return (await self.arequest(method, path, api=api, **kwargs)).json()
 
-    def _api_error(self, status: int, text: str, headers: Any, api: CelonisApi, config: CelonisConnectionConfig,
-                   method: str, path: str, retried: bool = False, idempotent: bool = True) -> CelonisError:
+    def _api_error(
+        self,
+        status: int,
+        text: str,
+        headers: Any,
+        api: CelonisApi,
+        config: CelonisConnectionConfig,
+        method: str,
+        path: str,
+        retried: bool = False,
+        idempotent: bool = True,
+    ) -> CelonisError:
         if not idempotent and status in GATEWAY_STATUSES:
             # A gateway gave up waiting: Celonis may have acted on the request, e.g. started the job.
             return CelonisRequestMaybeSentError(
-                f"{method} {path.split('?')[0]} got HTTP {status} from a gateway; Celonis may have acted on it, "
+                f"{method} {path.split('?')[0]} got HTTP {status} from a gateway; Celonis may have acted on "
+                "it, "
                 "so it was not sent again (a job must not start twice).",
                 fix="check in Celonis whether the operation started before retrying the task",
             )
         return api_error(
-            status=status, body=parse_error_body(text), api=api, scope=self.scope_for(api, config),
-            method=method, path=path.split("?")[0], conn_id=self.celonis_conn_id,
-            reset_in=wait_hint_from_headers(dict(headers)) if status == 429 else None, retried=retried,
+            status=status,
+            body=parse_error_body(text),
+            api=api,
+            scope=self.scope_for(api, config),
+            method=method,
+            path=path.split("?")[0],
+            conn_id=self.celonis_conn_id,
+            reset_in=wait_hint_from_headers(dict(headers)) if status == 429 else None,
+            retried=retried,
         )
 
     # -- HttpHook compatibility ------------------------------------------------------------
-    def get_conn(self, headers: dict[Any, Any] | None = None,
-                 extra_options: dict[str, Any] | None = None) -> requests.Session:
+    def get_conn(
+        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> requests.Session:
         """A ``requests`` session for ``HttpHook.run()``: team URL as base, bearer token for the team API."""
         config = self.get_config()
         self.base_url = config.base_url
@@ -421,8 +491,15 @@ class CelonisOAuthHook(HttpHook):
     def check_response(self, response: requests.Response) -> None:
         if response.status_code >= 400:
             path = response.request.path_url if response.request else ""
-            raise self._api_error(response.status_code, response.text, response.headers, TEAM,
-                                  self.get_config(), response.request.method or "", path)
+            raise self._api_error(
+                response.status_code,
+                response.text,
+                response.headers,
+                TEAM,
+                self.get_config(),
+                response.request.method or "",
+                path,
+            )
 
     # -- the UI's Test button --------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
@@ -443,8 +520,10 @@ class CelonisOAuthHook(HttpHook):
             except CelonisError as err:
                 return False, str(err)
             return True, f"Connected to {config.base_url} with a legacy {config.key_type} key (deprecated)."
-        wanted = [config.scopes] if isinstance(config.scopes, str) else sorted(
-            {config.scopes_for(api.key, api.scope) for api in ALL_APIS.values() if api.scope}
+        wanted = (
+            [config.scopes]
+            if isinstance(config.scopes, str)
+            else sorted({config.scopes_for(api.key, api.scope) for api in ALL_APIS.values() if api.scope})
         )
         granted: list[str] = []
         missing: list[str] = []
@@ -461,11 +540,15 @@ class CelonisOAuthHook(HttpHook):
             missing.extend(not_granted)
         who = f"Connected to {config.base_url} as OAuth client '{config.client_id}' ({config.auth_method})."
         if not granted:
-            return False, (f"{who} The token endpoint accepted the client but granted none of the scopes "
-                           f"{', '.join(missing)}. Add the scopes you need to the client in "
-                           "Admin & Settings > Applications.")
+            return False, (
+                f"{who} The token endpoint accepted the client but granted none of the scopes "
+                f"{', '.join(missing)}. Add the scopes you need to the client in "
+                "Admin & Settings > Applications."
+            )
         text = f"{who} Granted scopes: {', '.join(granted)}."
         if missing:
-            text += (f" Not allowed for this client: {', '.join(missing)} (add them in Admin & Settings > "
-                     "Applications if you use those APIs).")
+            text += (
+                f" Not allowed for this client: {', '.join(missing)} (add them in Admin & Settings > "
+                "Applications if you use those APIs)."
+            )
         return True, text

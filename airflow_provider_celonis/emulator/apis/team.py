@@ -24,10 +24,25 @@ TEAM_ID = "3f1c2a9e-5d4b-4c1e-9a7f-0b6d2e8c1a55"
 MEMBER_COUNT = 57
 INTERNAL_EVERY = 10  # every tenth member is an internal (Celonis) account
 _ROLES = ["MEMBER", "ADMIN", "MEMBER", "ANALYST", "VIEWER"]
-_GROUPS = [("Process Analysts", "ANALYST"), ("Data Engineers", "MEMBER"), ("Admins", "ADMIN"),
-           ("Viewers", "VIEWER")]
+_GROUPS = [
+    ("Process Analysts", "ANALYST"),
+    ("Data Engineers", "MEMBER"),
+    ("Admins", "ADMIN"),
+    ("Viewers", "VIEWER"),
+]
 _FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Niklaus"]
-_LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Wirth"]
+_LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Wirth",
+]
 
 
 def display_time(when: datetime) -> str:
@@ -51,16 +66,18 @@ def make_members(seed: int = 7) -> list[dict[str, Any]]:
         elif i % 17 == 16:
             last_login = "Never"
         groups = rng.sample(_GROUPS, k=rng.randint(0, 2))
-        members.append({
-            "userId": f"{rng.getrandbits(128):032x}"[:8] + f"-0000-4000-8000-{i:012d}",
-            "nameAndEmail": f"{first} {last} ({email})",
-            "status": "Active" if i % 11 else "Pending",
-            "userRole": _ROLES[i % len(_ROLES)],
-            "lastLogin": last_login,
-            "inactivityPeriod": (base - login).days,
-            "group": [{"name": name, "teamRole": role} for name, role in groups],
-            "_internal": internal,
-        })
+        members.append(
+            {
+                "userId": f"{rng.getrandbits(128):032x}"[:8] + f"-0000-4000-8000-{i:012d}",
+                "nameAndEmail": f"{first} {last} ({email})",
+                "status": "Active" if i % 11 else "Pending",
+                "userRole": _ROLES[i % len(_ROLES)],
+                "lastLogin": last_login,
+                "inactivityPeriod": (base - login).days,
+                "group": [{"name": name, "teamRole": role} for name, role in groups],
+                "_internal": internal,
+            }
+        )
     return members
 
 
@@ -98,10 +115,12 @@ def cloud(principal: Principal = Depends(requires("team"))) -> dict[str, Any]:
 def members(request: Request, principal: Principal = Depends(requires("team_members"))) -> Response:
     include = request.query_params.get("includeInternal")
     if include not in ("true", "false"):
-        return problems.bad_parameter("Required request parameter 'includeInternal' is not present or not boolean")
+        return problems.bad_parameter(
+            "Required request parameter 'includeInternal' is not present or not boolean"
+        )
     number, size = page_params(request)
     rows = [m for m in state_of(request).ext["team"]["members"] if include == "true" or not m["_internal"]]
-    page = rows[number * size:(number + 1) * size]
+    page = rows[number * size : (number + 1) * size]
     if not page:
         return Response(status_code=204)
     content = [{k: v for k, v in m.items() if not k.startswith("_")} for m in page]
