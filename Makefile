@@ -19,8 +19,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 install: $(VENV)/.installed
 
 lint: install
-	$(VENV)/bin/ruff check airflow_provider_celonis tests dags_examples bench
-	$(VENV)/bin/ruff format --check airflow_provider_celonis tests dags_examples bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 typecheck: install
 	$(VENV)/bin/mypy

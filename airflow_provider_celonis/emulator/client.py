@@ -59,9 +59,20 @@ class EmulatorClient:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
-    def add_client(self, client_id: str, client_secret: str, *, auth_method: str = "client_secret_post",
-                   scopes: list[str] | None = None, permissions: list[str] | None = None) -> None:
-        spec: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret, "auth_method": auth_method}
+    def add_client(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        auth_method: str = "client_secret_post",
+        scopes: list[str] | None = None,
+        permissions: list[str] | None = None,
+    ) -> None:
+        spec: dict[str, Any] = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "auth_method": auth_method,
+        }
         if scopes is not None:
             spec["scopes"] = scopes
         if permissions is not None:
@@ -82,8 +93,15 @@ class EmulatorClient:
         """An ``AIRFLOW_CONN_...`` value (JSON form) pointing at this emulator."""
         if client == BASIC_CLIENT and "auth_method" not in extra:
             extra["auth_method"] = "client_secret_basic"
-        return json.dumps({"conn_type": "celonis", "host": self.base_url, "login": client[0],
-                           "password": client[1], "extra": extra})
+        return json.dumps(
+            {
+                "conn_type": "celonis",
+                "host": self.base_url,
+                "login": client[0],
+                "password": client[1],
+                "extra": extra,
+            }
+        )
 
 
 class EmulatorProcess(EmulatorClient):
@@ -102,14 +120,31 @@ class EmulatorProcess(EmulatorClient):
 
 
 @contextlib.contextmanager
-def start_emulator(port: int = 0, *, host: str = "127.0.0.1", token_lifetime: int = 899,
-                   settings: dict[str, Any] | None = None, ready_timeout: float = 30.0) -> Iterator[EmulatorProcess]:
+def start_emulator(
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    token_lifetime: int = 899,
+    settings: dict[str, Any] | None = None,
+    ready_timeout: float = 30.0,
+) -> Iterator[EmulatorProcess]:
     """Run ``python -m airflow_provider_celonis.emulator`` until the block ends."""
-    command = [sys.executable, "-m", "airflow_provider_celonis.emulator", "--host", host, "--port", str(port),
-               "--token-lifetime", str(token_lifetime)]
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_provider_celonis.emulator",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--token-lifetime",
+        str(token_lifetime),
+    ]
     if settings:
         command += ["--settings", json.dumps(settings)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(  # noqa: S603 - our own module, with the running interpreter
+        command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     emulator: EmulatorProcess | None = None
     try:
         assert process.stdout is not None
