@@ -83,6 +83,21 @@ class EmulatorClient:
         """Change settings: token_lifetime, scope_denied_status, disabled_apis, legacy_keys, ..."""
         self._call("POST", "/settings", settings)
 
+    def configure_usage(self, **settings: Any) -> dict[str, Any]:
+        """Change the usage APIs' switches (``UsageSettings`` in ``emulator/apis/usage.py``)."""
+        result: dict[str, Any] = self._call("POST", "/usage/settings", settings)
+        return result
+
+    def usage_count(self, stream: str, start: str, end: str) -> int:
+        """Events of ``stream`` (audit, login, adoption) the emulator holds in ``[start, end)``."""
+        response = self._http.get(
+            f"{self.base_url}/_emulator/usage/count",
+            timeout=30,
+            params={"stream": stream, "start": start, "end": end},
+        )
+        response.raise_for_status()
+        return int(response.json()["count"])
+
     def expire_tokens(self) -> int:
         return int(self._call("POST", "/tokens/expire")["expired"])
 
@@ -102,6 +117,39 @@ class EmulatorClient:
                 "extra": extra,
             }
         )
+
+    # -- data pools: data jobs and data models (emulator/apis/data_jobs.py, data_models.py) --
+    def configure_data_job(self, pool_id: str, job_id: str, **config: Any) -> dict[str, Any]:
+        """Create or change a data job (and its pool): ``queued_seconds``, ``running_seconds``,
+        ``outcome`` (SUCCESS, FAIL, CANCEL, SKIPPED or any string), ``error_lines``,
+        ``stale_seconds``, ``cancel_seconds``, ``second_execute`` ("refuse" or "queue"),
+        ``refuse_status``, ``name``, ``pool_name``."""
+        result: dict[str, Any] = self._call("POST", f"/data-pools/{pool_id}/data-jobs/{job_id}", config)
+        return result
+
+    def seed_execution(self, pool_id: str, job_id: str, status: str = "SUCCESS", **spec: Any) -> str:
+        """Add an execution not started through the API (a finished previous run, or a RUNNING
+        one as if a Celonis schedule started it); returns its execution id."""
+        path = f"/data-pools/{pool_id}/data-jobs/{job_id}/executions"
+        result = self._call("POST", path, {"status": status, **spec})
+        return str(result["executionId"])
+
+    def data_job_report(self, pool_id: str, job_id: str) -> dict[str, Any]:
+        """``{"config", "executions", "refused", "cancels", "runs"}``: ``executions`` counts runs
+        started through the execute endpoints, so a test can prove a run never started twice."""
+        result: dict[str, Any] = self._call("GET", f"/data-pools/{pool_id}/data-jobs/{job_id}")
+        return result
+
+    def configure_data_model(self, pool_id: str, model_id: str, **config: Any) -> dict[str, Any]:
+        """Create or change a data model: ``tables``, ``load_seconds``, ``outcome`` (SUCCESS,
+        WARNING, ERROR, CANCELED or any string), ``message``, ``transient``, ``stale_seconds``."""
+        result: dict[str, Any] = self._call("POST", f"/data-pools/{pool_id}/data-models/{model_id}", config)
+        return result
+
+    def data_model_report(self, pool_id: str, model_id: str) -> dict[str, Any]:
+        """``{"config", "load_requests", "loads", "table_ids"}`` of a data model."""
+        result: dict[str, Any] = self._call("GET", f"/data-pools/{pool_id}/data-models/{model_id}")
+        return result
 
 
 class EmulatorProcess(EmulatorClient):

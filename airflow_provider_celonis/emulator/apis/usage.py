@@ -1,0 +1,302 @@
+"""Usage APIs: Audit Log (v1 pages, v2 cursor), Platform (Studio) Adoption (v1, v2), Login History.
+
+Follows shared/celonis-api.md 2.1-2.3 and the checklist in 3.2-3.3. Data comes from
+:mod:`~airflow_provider_celonis.emulator.usage_data` (computed by index, so a window may hold
+millions of events). Every [guess] in the reference is a setting in :class:`UsageSettings`,
+changed through ``POST /_emulator/usage/settings`` (``EmulatorClient.configure_usage``), so
+DAGs and tests can be run against each plausible variant of the real service.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import json
+import random
+import re
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from airflow_provider_celonis.emulator import problems
+from airflow_provider_celonis.emulator import usage_data as data
+from airflow_provider_celonis.emulator.apis.team import raise_bad
+from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
+from airflow_provider_celonis.emulator.state import EmulatorState
+
+router = APIRouter()
+STREAMS = ("audit", "login", "adoption")
+_LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
+
+
+@dataclass
+class UsageSettings:
+    """Switches for the usage APIs; defaults are the reference's defaults."""
+
+    audit_per_hour: int = 120
+    login_per_hour: int = 60
+    adoption_per_hour: int = 90
+    burst: int = 3
+    """Events sharing one millisecond."""
+    max_page_size: int = 200
+    oversize: str = "reject"
+    """[guess] pageSize above the maximum: ``reject`` (400) or ``clamp``."""
+    newest_first: bool = True
+    """[guess] server order before the in-page shuffle; no order is documented."""
+    shuffle: bool = True
+    """Items in no particular order within a page, as the real API (XSOAR sorts them itself)."""
+    to_inclusive: bool = False
+    """[guess] whether ``to`` is inclusive."""
+    v2_last_page: str = "absent"
+    """[guess] the last v2 page's ``nextPageToken``: ``absent``, ``empty`` ("") or ``null``."""
+    login_empty_status: int = 204
+    """[guess] Login History past the end: 204 with no body, or 200 with ``content: []``."""
+    arrivals_per_request: int = 0
+    """Events arriving (inside the requested window) after each page served, so pages shift."""
+    adoption_timestamp_field: str = "timestamp"
+    """[guess] name of the adoption event's timestamp field."""
+    adoption_params: dict[str, str] = field(
+        default_factory=lambda: {
+            "pageNumber": "pageNumber",
+            "pageSize": "pageSize",
+            "from": "from",
+            "to": "to",
+        }
+    )
+    """[guess] query parameter names of the adoption API (v2 uses pageSize/from/to of this map)."""
+    adoption_asset_types: list[str] = field(default_factory=lambda: ["STUDIO_ASSET"])
+
+
+def init_state(state: EmulatorState) -> None:
+    state.ext["usage"] = {"settings": UsageSettings(), "arrivals": {s: [] for s in STREAMS}, "seq": 0}
+
+
+def _settings(request: Request) -> UsageSettings:
+    settings: UsageSettings = state_of(request).ext["usage"]["settings"]
+    return settings
+
+
+def _rate(settings: UsageSettings, stream: str) -> int:
+    return int(getattr(settings, f"{stream}_per_hour"))
+
+
+# -- parameters ----------------------------------------------------------------------------
+def _parse_time(value: str | None, name: str, *, local_only: bool) -> int | None:
+    """Milliseconds since epoch; Login History takes ``yyyy-MM-ddTHH:mm:ss`` (UTC, no zone)."""
+    if value is None or value == "":
+        return None
+    if local_only and not _LOCAL_TIME.match(value):
+        raise_bad(f"Failed to convert '{name}' value '{value}': expected yyyy-MM-dd'T'HH:mm:ss")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise_bad(f"Failed to convert '{name}' value '{value}' to a date-time (ISO 8601 expected)")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise_bad(f"Parameter '{name}' must be an integer, got '{raw}'")
+
+
+def _page_size(request: Request, settings: UsageSettings, name: str = "pageSize") -> int:
+    size = _int_param(request, name, settings.max_page_size)
+    if size < 1:
+        raise_bad(f"'{name}' must be at least 1")
+    if size > settings.max_page_size:
+        if settings.oversize != "clamp":
+            raise_bad(f"'{name}' must not be greater than {settings.max_page_size}")
+        size = settings.max_page_size
+    return size
+
+
+def _window(request: Request, stream: str, names: dict[str, str], *, local_only: bool = False) -> data.Window:
+    state = state_of(request)
+    settings = _settings(request)
+    now_ms = int(state.now() * 1000)
+    from_ms = _parse_time(request.query_params.get(names["from"]), names["from"], local_only=local_only)
+    to_ms = _parse_time(request.query_params.get(names["to"]), names["to"], local_only=local_only)
+    start = data.EPOCH_MS if from_ms is None else from_ms
+    end = now_ms + 1 if to_ms is None else to_ms + (1 if settings.to_inclusive else 0)
+    with state.lock:
+        arrivals = list(state.ext["usage"]["arrivals"][stream])
+    return data.build_window(
+        start, end, now_ms, _rate(settings, stream), settings.burst, arrivals, settings.newest_first
+    )
+
+
+def _arrive(request: Request, stream: str, window: data.Window, names: dict[str, str]) -> None:
+    """After serving a page: new events land in the requested window, shifting later pages."""
+    state = state_of(request)
+    count = _settings(request).arrivals_per_request
+    if count <= 0:
+        return
+    now_ms = int(state.now() * 1000)
+    from_ms = _parse_time(request.query_params.get(names["from"]), "from", local_only=False) or data.EPOCH_MS
+    to_ms = _parse_time(request.query_params.get(names["to"]), "to", local_only=False) or now_ms + 1
+    with state.lock:
+        usage = state.ext["usage"]
+        for item in data.arrival_times(from_ms, to_ms, now_ms, count, usage["seq"]):
+            bisect.insort(usage["arrivals"][stream], item)
+        usage["seq"] += count
+
+
+# -- pages ---------------------------------------------------------------------------------
+def _items(
+    request: Request, stream: str, window: data.Window, offset: int, size: int
+) -> list[dict[str, Any]]:
+    settings = _settings(request)
+    ts_field = settings.adoption_timestamp_field
+    rows = window.page(offset, size)
+    if stream == "audit":
+        items = [data.audit_event(i, ms) for i, ms in rows]
+    elif stream == "login":
+        items = [data.login_event(i, ms) for i, ms in rows]
+    else:
+        items = [data.adoption_event(i, ms, ts_field) for i, ms in rows]
+    if settings.shuffle:
+        random.Random(offset * 7919 + size).shuffle(items)
+    return items
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+def _v1_page(request: Request, stream: str, names: dict[str, str], *, local_only: bool = False) -> Response:
+    settings = _settings(request)
+    number = _int_param(request, names["pageNumber"], 0)
+    if number < 0:
+        raise_bad(f"'{names['pageNumber']}' must be at least 0")
+    size = _page_size(request, settings, names["pageSize"])
+    window = _window(request, stream, names, local_only=local_only)
+    items = _items(request, stream, window, number * size, size)
+    _arrive(request, stream, window, names)
+    if not items and stream == "login" and settings.login_empty_status == 204:
+        return Response(status_code=204)
+    return _json({"content": items, "pageNumber": number, "pageSize": size, "totalCount": len(window)})
+
+
+def _encode_token(offset: int, request: Request, names: dict[str, str]) -> str:
+    raw = json.dumps([offset, request.query_params.get(names["from"]), request.query_params.get(names["to"])])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))[0]
+    except (binascii.Error, ValueError, TypeError, IndexError, KeyError):
+        offset = None
+    if not isinstance(offset, int) or offset < 0:
+        raise_bad(f"Invalid pageToken '{token[:40]}'")
+    return offset
+
+
+def _v2_page(request: Request, stream: str, names: dict[str, str]) -> Response:
+    settings = _settings(request)
+    token = request.query_params.get("pageToken")
+    offset = _decode_token(token) if token else 0
+    size = _page_size(request, settings, names["pageSize"])
+    window = _window(request, stream, names)
+    items = _items(request, stream, window, offset, size)
+    _arrive(request, stream, window, names)
+    body: dict[str, Any] = {"content": items}
+    if offset + size < len(window):
+        body["nextPageToken"] = _encode_token(offset + size, request, names)
+    elif settings.v2_last_page == "empty":
+        body["nextPageToken"] = ""
+    elif settings.v2_last_page == "null":
+        body["nextPageToken"] = None
+    return _json(body)
+
+
+_STANDARD = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from", "to": "to"}
+
+
+@router.get("/log/api/external/audit")
+def audit_v1(request: Request, principal: Principal = Depends(requires("audit_log"))) -> Response:
+    return _v1_page(request, "audit", _STANDARD)
+
+
+@router.get("/log/api/external/v2/audit")
+def audit_v2(request: Request, principal: Principal = Depends(requires("audit_log"))) -> Response:
+    return _v2_page(request, "audit", _STANDARD)
+
+
+@router.get("/api/external/authentication-events")
+def login_history(request: Request, principal: Principal = Depends(requires("login_history"))) -> Response:
+    return _v1_page(request, "login", _STANDARD, local_only=True)
+
+
+def _adoption_names(request: Request, asset_type: str) -> dict[str, str]:
+    settings = _settings(request)
+    if asset_type not in settings.adoption_asset_types:
+        raise_bad(f"Unknown asset type '{asset_type}'")
+    return {**_STANDARD, **settings.adoption_params}
+
+
+@router.get("/platform-adoption/api/external/adoption-tracking-events/{asset_type}")
+def adoption_v1(
+    request: Request, asset_type: str, principal: Principal = Depends(requires("platform_adoption"))
+) -> Response:
+    return _v1_page(request, "adoption", _adoption_names(request, asset_type))
+
+
+@router.get("/platform-adoption/api/external/v2/adoption-tracking-events/{asset_type}")
+def adoption_v2(
+    request: Request, asset_type: str, principal: Principal = Depends(requires("platform_adoption"))
+) -> Response:
+    return _v2_page(request, "adoption", _adoption_names(request, asset_type))
+
+
+# -- control -------------------------------------------------------------------------------
+@router.get("/_emulator/usage/settings")
+def get_settings(request: Request) -> dict[str, Any]:
+    return asdict(_settings(request))
+
+
+@router.post("/_emulator/usage/settings")
+def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONResponse:
+    settings = _settings(request)
+    known = {f.name for f in fields(UsageSettings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        return JSONResponse(
+            {"error": f"unknown usage settings {unknown}; known: {sorted(known)}"}, status_code=400
+        )
+    if (
+        values.get("oversize", "reject") not in ("reject", "clamp")
+        or values.get("v2_last_page", "absent") not in ("absent", "empty", "null")
+        or values.get("login_empty_status", 204) not in (200, 204)
+    ):
+        return JSONResponse(
+            {"error": "oversize: reject|clamp; v2_last_page: absent|empty|null; login_empty_status: 200|204"},
+            status_code=400,
+        )
+    for stream in STREAMS:
+        if int(values.get(f"{stream}_per_hour", 1)) < 1:
+            return JSONResponse({"error": f"{stream}_per_hour must be >= 1"}, status_code=400)
+    with state_of(request).lock:
+        for name, value in values.items():
+            setattr(settings, name, value)
+    return JSONResponse(asdict(settings))
+
+
+@router.get("/_emulator/usage/count")
+def count(request: Request, stream: str, start: str, end: str) -> JSONResponse:
+    """How many events of ``stream`` exist in ``[start, end)`` right now (for tests and benchmarks)."""
+    if stream not in STREAMS:
+        return problems.bad_parameter(f"stream must be one of {STREAMS}")
+    names = {"from": "start", "to": "end"}
+    return JSONResponse({"count": len(_window(request, stream, names))})
