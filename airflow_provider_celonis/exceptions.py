@@ -132,3 +132,48 @@ class CelonisRequestMaybeSentError(CelonisTransportError):
     The hook does not replay such requests (starting a job twice is worse than failing);
     the caller must look at the remote state instead.
     """
+
+
+# -- data jobs and data model loads (issue 4) --------------------------------------------------
+class CelonisJobFailedError(CelonisError):
+    """A data job execution or data model load ended in FAIL, CANCEL, ERROR, CANCELED or an unknown status.
+
+    ``error_lines`` holds Celonis's own ERROR log lines of the execution (possibly empty),
+    which are also in the message: they are what the on-call engineer needs first.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: str | None = None,
+        execution_id: str | None = None,
+        error_lines: list[str] | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.status = status
+        self.execution_id = execution_id
+        self.error_lines = list(error_lines or [])
+        if self.error_lines:
+            message += " Celonis error log: " + " | ".join(self.error_lines)
+        super().__init__(message, fix=fix)
+
+
+class CelonisJobTimeoutError(CelonisError):
+    """The wait passed its wall-clock ``timeout``; ``cancelled`` tells whether the remote run was cancelled."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        execution_id: str | None = None,
+        cancelled: bool = False,
+        fix: str | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.cancelled = cancelled
+        super().__init__(message, fix=fix)
+
+
+class CelonisJobAlreadyRunningError(CelonisError):
+    """The job was already QUEUED or RUNNING and the operator was told not to reuse that execution."""

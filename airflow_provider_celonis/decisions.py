@@ -1,0 +1,175 @@
+"""One poll's verdict: given what Celonis answered, is the wait over, and how did it end?
+
+Pure functions of (snapshot, wait spec, now), shared by the sync operator loop and the
+async triggers, so "previous run's SUCCESS is not ours", "unknown status fails closed" and
+"deadline passed" are decided in exactly one place. ``None`` means "keep polling".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from airflow_provider_celonis.status import (
+    ERROR,
+    SKIPPED,
+    SUCCESS,
+    TIMEOUT,
+    DataJobExecutionStatus,
+    DataModelLoadStatus,
+    RunMarker,
+    belongs_to_new_run,
+    deadline_passed,
+    event,
+    newest,
+)
+
+
+def execution_id_of(item: dict[str, Any]) -> str | None:
+    """An execution item's execution id (``executionId``; ``id`` when Celonis leaves it out)."""
+    value = item.get("executionId") or item.get("id")
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class JobWait:
+    """Everything needed to wait for one data job execution; JSON-serializable via ``asdict``."""
+
+    data_pool_id: str
+    data_job_id: str
+    marker: RunMarker = field(default_factory=RunMarker)
+    execution_id: str | None = None
+    """Wait for exactly this execution (reused, or already identified)."""
+    deadline: float | None = None
+    """Epoch seconds; past it the wait ends with a ``timeout`` event."""
+    appear_deadline: float | None = None
+    """Epoch seconds; a new execution must show up by then (stale-status grace period)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobWait:
+        return cls(**{**data, "marker": RunMarker(**data.get("marker") or {})})
+
+
+def find_job_execution(items: list[dict[str, Any]], wait: JobWait) -> dict[str, Any] | None:
+    """The execution item this wait is about, if Celonis shows it yet."""
+    jobs = [i for i in items if str(i.get("type") or "JOB").upper() == "JOB"]
+    if wait.execution_id is not None:
+        return next((i for i in jobs if execution_id_of(i) == wait.execution_id), None)
+    ours = [i for i in jobs if belongs_to_new_run(execution_id_of(i), i.get("startDate"), wait.marker)]
+    return newest(ours)
+
+
+def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = None) -> dict[str, Any] | None:
+    """Verdict on one snapshot of a job's execution history (None: keep polling)."""
+    ids: dict[str, Any] = {"data_pool_id": wait.data_pool_id, "data_job_id": wait.data_job_id}
+    item = find_job_execution(items, wait)
+    if item is None:
+        if deadline_passed(wait.deadline, now):
+            return event(
+                TIMEOUT,
+                "the timeout passed before the execution was visible in Celonis",
+                execution_id=wait.execution_id,
+                **ids,
+            )
+        if deadline_passed(wait.appear_deadline, now):
+            return event(
+                ERROR,
+                "no new execution of the job appeared in Celonis's execution history after "
+                "the execute call (still showing the previous run); raise start_grace_period if "
+                "Celonis is slow to register runs",
+                execution_id=None,
+                execution_status=None,
+                **ids,
+            )
+        return None
+    ids.update(
+        execution_id=execution_id_of(item),
+        execution_status=item.get("status"),
+        start_ms=item.get("startDate"),
+    )
+    status = DataJobExecutionStatus.parse(item.get("status"))
+    if status is None:
+        return event(
+            ERROR,
+            f"Celonis reported the unknown execution status {item.get('status')!r}; "
+            "treating it as a failure (fail closed)",
+            **ids,
+        )
+    if status.in_progress:
+        if deadline_passed(wait.deadline, now):
+            return event(TIMEOUT, f"the timeout passed while the execution was {status.value}", **ids)
+        return None
+    if status.succeeded:
+        return event(SUCCESS, "the data job execution succeeded", **ids)
+    if status.skipped:
+        return event(SKIPPED, "Celonis skipped the data job execution", **ids)
+    verb = "was cancelled" if status is DataJobExecutionStatus.CANCEL else "failed"
+    return event(ERROR, f"the data job execution {verb} (status {status.value})", **ids)
+
+
+@dataclass(frozen=True)
+class LoadWait:
+    """Everything needed to wait for one data model load; JSON-serializable via ``asdict``."""
+
+    data_pool_id: str
+    data_model_id: str
+    marker: RunMarker = field(default_factory=RunMarker)
+    deadline: float | None = None
+    appear_deadline: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadWait:
+        return cls(**{**data, "marker": RunMarker(**data.get("marker") or {})})
+
+
+def current_load(load_info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``loadInfo.currentComputeLoad`` of a ``load-info-sync`` answer (None before the first load)."""
+    info = (load_info or {}).get("loadInfo") or {}
+    load = info.get("currentComputeLoad")
+    return load if isinstance(load, dict) else None
+
+
+def judge_load(
+    load_info: dict[str, Any] | None, wait: LoadWait, now: float | None = None
+) -> dict[str, Any] | None:
+    """Verdict on one ``load-info-sync`` answer (None: keep polling)."""
+    ids: dict[str, Any] = {"data_pool_id": wait.data_pool_id, "data_model_id": wait.data_model_id}
+    load = current_load(load_info)
+    if load is None or not belongs_to_new_run(load.get("dataLoadId"), load.get("startDate"), wait.marker):
+        if deadline_passed(wait.deadline, now):
+            return event(TIMEOUT, "the timeout passed before the new load was visible in Celonis", **ids)
+        if deadline_passed(wait.appear_deadline, now):
+            return event(
+                ERROR,
+                "no new data model load appeared in load-info-sync after the load request "
+                "(still showing the previous load); raise start_grace_period if Celonis is slow",
+                **ids,
+            )
+        return None
+    ids.update(
+        data_load_id=load.get("dataLoadId"),
+        load_status=load.get("loadStatus"),
+        celonis_message=load.get("message"),
+    )
+    status = DataModelLoadStatus.parse(load.get("loadStatus"))
+    if status is None:
+        return event(
+            ERROR,
+            f"Celonis reported the unknown load status {load.get('loadStatus')!r}; "
+            "treating it as a failure (fail closed)",
+            **ids,
+        )
+    if status.in_progress:
+        if deadline_passed(wait.deadline, now):
+            return event(TIMEOUT, f"the timeout passed while the load was {status.value}", **ids)
+        return None
+    if status.succeeded:
+        note = " with warnings" if status is DataModelLoadStatus.WARNING else ""
+        return event(SUCCESS, f"the data model load succeeded{note}", **ids)
+    return event(ERROR, f"the data model load ended with {status.value}", **ids)

@@ -1,0 +1,492 @@
+"""Data Job Execution API (shared/celonis-api.md 2.5 and 3.4): pools, jobs and their executions.
+
+Each execution is a small state machine evaluated lazily against the emulator clock
+(``state.now()``), so ``advance_clock`` moves it and no background thread is needed:
+QUEUED for ``queued_seconds`` (``startDate`` null), RUNNING for ``running_seconds``, then the
+job's ``outcome`` (SUCCESS, FAIL with ERROR log lines, CANCEL, SKIPPED, or any other string to
+test fail-closed handling). ``cancel`` ends a QUEUED or RUNNING execution with CANCEL after
+``cancel_seconds``.
+
+[guess] switches, per job: ``stale_seconds`` (after an execute, ``logs/status``,
+``jobs/{id}`` and the history keep showing the previous run), ``second_execute`` (``refuse``
+with ``refuse_status``, or ``queue`` behind the running execution).
+
+Control API (not Celonis): ``POST /_emulator/data-pools/{pool}/data-jobs/{job}`` creates or
+reconfigures a job, ``POST .../executions`` seeds an execution (e.g. a finished previous
+run or one started by a Celonis schedule), ``GET .../{job}`` reports executions started
+through the API, refused starts and cancels, so tests can prove a run never started twice.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from airflow_provider_celonis.emulator import problems
+from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX
+from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
+from airflow_provider_celonis.emulator.state import EmulatorState
+
+router = APIRouter()
+KEY = "data_jobs"
+
+DEFAULT_POOL_ID = "0f5c1e9a-3b7d-4e21-8a6f-2d9c4b8e1a01"
+DEFAULT_POOL_NAME = "Emulated SAP ECC pool"
+DEFAULT_JOB_ID = "7a2d4f6e-9c1b-4d3a-b5e8-6f0a2c4d8e02"
+DEFAULT_JOB_NAME = "Daily delta load"
+PREVIOUS_EXECUTION_ID = "00000000-0000-4000-8000-0000000000e1"
+TERMINAL = ("SUCCESS", "FAIL", "CANCEL", "SKIPPED")
+
+
+@dataclass
+class JobConfig:
+    id: str
+    name: str = DEFAULT_JOB_NAME
+    queued_seconds: float = 0.5
+    running_seconds: float = 2.0
+    outcome: str = "SUCCESS"
+    error_lines: list[str] = field(
+        default_factory=lambda: [
+            "Transformation 'Create activity table' failed: SQL compilation error: "
+            'column "VBELN" not found',
+        ]
+    )
+    stale_seconds: float = 0.5
+    cancel_seconds: float = 0.3
+    second_execute: str = "refuse"  # or "queue"
+    refuse_status: int = 409
+
+
+@dataclass
+class Run:
+    execution_id: str
+    item_id: str
+    mode: str
+    created: float
+    queued_until: float
+    running_seconds: float
+    outcome: str
+    error_lines: list[str]
+    stale_until: float
+    cancel_seconds: float
+    source: str = "API"
+    configuration: dict[str, Any] | None = None
+    cancel_requested_at: float | None = None
+    fixed: tuple[str, float | None, float | None] | None = None
+    """Seeded run: (status, start, end) that never changes."""
+
+    def view(self, now: float) -> tuple[str, float | None, float | None]:
+        """(status, start, end) at emulator time ``now``."""
+        if self.fixed is not None:
+            return self.fixed
+        natural_end = self.queued_until + self.running_seconds
+        if self.cancel_requested_at is not None:
+            cancelled_at = self.cancel_requested_at + self.cancel_seconds
+            if cancelled_at < natural_end and now >= cancelled_at:
+                started = self.queued_until if self.queued_until <= cancelled_at else None
+                return "CANCEL", started, cancelled_at
+        if now < self.queued_until:
+            return "QUEUED", None, None
+        if now < natural_end:
+            return "RUNNING", self.queued_until, None
+        return self.outcome, self.queued_until, natural_end
+
+
+def _ms(value: float | None) -> int | None:
+    return None if value is None else int(value * 1000)
+
+
+def init_state(state: EmulatorState) -> None:
+    now = state.now()
+    job = JobConfig(DEFAULT_JOB_ID)
+    previous = Run(
+        PREVIOUS_EXECUTION_ID,
+        str(uuid.uuid4()),
+        "DELTA",
+        now - 3600,
+        now - 3600,
+        60,
+        "SUCCESS",
+        [],
+        now - 3600,
+        0.0,
+        source="SCHEDULE",
+        fixed=("SUCCESS", now - 3600, now - 3540),
+    )
+    state.ext[KEY] = {
+        "pools": {DEFAULT_POOL_ID: DEFAULT_POOL_NAME},
+        "jobs": {(DEFAULT_POOL_ID, DEFAULT_JOB_ID): job},
+        "runs": {(DEFAULT_POOL_ID, DEFAULT_JOB_ID): [previous]},
+        "counters": {},
+    }
+
+
+def _data(request: Request) -> tuple[EmulatorState, dict[str, Any]]:
+    state = state_of(request)
+    return state, state.ext[KEY]
+
+
+def _job(data: dict[str, Any], pool_id: str, job_id: str) -> JobConfig | None:
+    return data["jobs"].get((pool_id, job_id))
+
+
+def _not_found(pool_id: str, job_id: str | None = None) -> JSONResponse:
+    what = f"Data job {job_id} in data pool {pool_id}" if job_id else f"Data pool {pool_id}"
+    return problems.problem(404, f"{what} not found", "INTEGRATION_NOT_FOUND")
+
+
+def _count(data: dict[str, Any], pool_id: str, job_id: str, name: str) -> None:
+    counters = data["counters"].setdefault(
+        f"{pool_id}/{job_id}", {"executions": 0, "refused": 0, "cancels": 0}
+    )
+    counters[name] += 1
+
+
+def _visible(runs: list[Run], now: float) -> list[Run]:
+    return [r for r in runs if r.fixed is not None or now >= r.stale_until]
+
+
+def _item(
+    run: Run, pool_id: str, data: dict[str, Any], job: JobConfig, now: float, order: int
+) -> dict[str, Any]:
+    status, start, end = run.view(now)
+    return {
+        "id": run.item_id,
+        "poolId": pool_id,
+        "poolName": data["pools"].get(pool_id),
+        "executionId": run.execution_id,
+        "schedulingId": None,
+        "jobId": job.id,
+        "taskId": None,
+        "stepId": None,
+        "name": job.name,
+        "status": status,
+        "dataPoolVersion": 1,
+        "startDate": _ms(start),
+        "endDate": _ms(end),
+        "type": "JOB",
+        "mode": run.mode,
+        "schedulingName": "Nightly" if run.source == "SCHEDULE" else None,
+        "executionOrder": order,
+        "monitored": False,
+    }
+
+
+def _start(
+    state: EmulatorState,
+    data: dict[str, Any],
+    pool_id: str,
+    job_id: str,
+    mode: str,
+    configuration: dict[str, Any] | None,
+) -> Response:
+    job = _job(data, pool_id, job_id)
+    if job is None:
+        return _not_found(pool_id, job_id)
+    if mode not in ("FULL", "DELTA"):
+        return problems.bad_parameter(f"mode must be FULL or DELTA, not {mode!r}")
+    with state.lock:
+        now = state.now()
+        runs = data["runs"].setdefault((pool_id, job_id), [])
+        live = [r for r in runs if r.view(now)[0] in ("QUEUED", "RUNNING")]
+        not_before = now
+        if live:
+            if job.second_execute != "queue":
+                _count(data, pool_id, job_id, "refused")
+                return problems.problem(
+                    job.refuse_status,
+                    f"Data job {job.name} is already running",
+                    "INTEGRATION_JOB_ALREADY_RUNNING",
+                )
+            last = live[-1]
+            not_before = last.queued_until + last.running_seconds
+        runs.append(
+            Run(
+                str(uuid.uuid4()),
+                str(uuid.uuid4()),
+                mode,
+                now,
+                max(now + job.queued_seconds, not_before),
+                job.running_seconds,
+                job.outcome,
+                list(job.error_lines),
+                now + job.stale_seconds,
+                job.cancel_seconds,
+                configuration=configuration,
+            )
+        )
+        _count(data, pool_id, job_id, "executions")
+    return Response(status_code=200)  # the real body is undocumented: clients must not depend on it
+
+
+# -- Celonis routes ------------------------------------------------------------------------------
+@router.post("/integration/api/v2/data-pools/{pool_id}/data-jobs/{job_id}/execute")
+@router.post("/integration/api/v1/data-pools/{pool_id}/data-jobs/{job_id}/execute")
+def execute(
+    request: Request, pool_id: str, job_id: str, principal: Principal = Depends(requires("data_jobs"))
+) -> Response:
+    state, data = _data(request)
+    mode = request.query_params.get("mode")
+    if mode is None:
+        return problems.bad_parameter("Required request parameter 'mode' is not present")
+    return _start(state, data, pool_id, job_id, mode, None)
+
+
+@router.post("/integration/api/pools/{pool_id}/jobs/{job_id}/execute")
+def execute_with_configuration(
+    request: Request,
+    pool_id: str,
+    job_id: str,
+    body: dict[str, Any] = Body(...),
+    principal: Principal = Depends(requires("data_jobs")),
+) -> Response:
+    state, data = _data(request)
+    if body.get("poolId") not in (None, pool_id) or body.get("jobId") not in (None, job_id):
+        return problems.bad_parameter("poolId and jobId in the body must match the path")
+    for flag, key in (
+        ("executeOnlySubsetOfTransformations", "transformations"),
+        ("executeOnlySubsetOfExtractions", "extractions"),
+        ("loadOnlySubsetOfDataModels", "dataModels"),
+    ):
+        if body.get(flag) and not isinstance(body.get(key), list):
+            return problems.bad_parameter(f"{flag} is true but {key} is not a list")
+    return _start(state, data, pool_id, job_id, str(body.get("mode", "DELTA")), body)
+
+
+@router.post("/integration/api/pools/{pool_id}/jobs/{job_id}/cancel")
+def cancel(
+    request: Request, pool_id: str, job_id: str, principal: Principal = Depends(requires("data_jobs"))
+) -> Response:
+    state, data = _data(request)
+    if _job(data, pool_id, job_id) is None:
+        return _not_found(pool_id, job_id)
+    with state.lock:
+        now = state.now()
+        _count(data, pool_id, job_id, "cancels")
+        for run in data["runs"].get((pool_id, job_id), []):
+            if run.cancel_requested_at is None and run.view(now)[0] in ("QUEUED", "RUNNING"):
+                run.cancel_requested_at = now
+    return Response(status_code=200)  # cancelling a finished run is a no-op [guess]
+
+
+@router.get("/integration/api/pools/{pool_id}/logs/status")
+def pool_status(
+    request: Request, pool_id: str, principal: Principal = Depends(requires("data_jobs"))
+) -> Response:
+    state, data = _data(request)
+    if pool_id not in data["pools"]:
+        return _not_found(pool_id)
+    now, result = state.now(), []
+    for pool, job_id in data["jobs"]:
+        if pool != pool_id:
+            continue
+        visible = _visible(data["runs"].get((pool, job_id), []), now)
+        status, start, _ = visible[-1].view(now) if visible else (None, None, None)
+        result.append({"id": job_id, "status": status, "lastExecutionStartDate": _ms(start)})
+    return JSONResponse(result)
+
+
+@router.get("/integration/api/pools/{pool_id}/jobs/{job_id}")
+def job_transport(
+    request: Request, pool_id: str, job_id: str, principal: Principal = Depends(requires("data_jobs"))
+) -> Response:
+    state, data = _data(request)
+    job = _job(data, pool_id, job_id)
+    if job is None:
+        return _not_found(pool_id, job_id)
+    visible = _visible(data["runs"].get((pool_id, job_id), []), state.now())
+    last = visible[-1] if visible else None
+    return JSONResponse(
+        {
+            "id": job_id,
+            "name": job.name,
+            "dataPoolId": pool_id,
+            "dataSourceId": None,
+            "timeStamp": _ms(state.now()),
+            "status": last.view(state.now())[0] if last else None,
+            "currentExecutionId": last.execution_id if last else None,
+            "dagBasedExecutionEnabled": False,
+            "latestExecutionItemId": last.item_id if last else None,
+        }
+    )
+
+
+def _page_args(request: Request, default: int) -> tuple[int, int] | Response:
+    try:
+        limit = int(request.query_params.get("limit", default))
+        page = int(request.query_params.get("page", 0))
+    except ValueError:
+        return problems.bad_parameter("limit and page must be integers")
+    if limit < 1 or page < 0:
+        return problems.bad_parameter("limit must be >= 1 and page >= 0")
+    return limit, page
+
+
+@router.get("/integration/api/pools/{pool_id}/logs/{job_id}/executions")
+def executions(
+    request: Request, pool_id: str, job_id: str, principal: Principal = Depends(requires("data_jobs"))
+) -> Response:
+    state, data = _data(request)
+    job = _job(data, pool_id, job_id)
+    if job is None:
+        return _not_found(pool_id, job_id)
+    args = _page_args(request, 50)
+    if isinstance(args, Response):
+        return args
+    limit, page = args
+    now = state.now()
+    runs = _visible(data["runs"].get((pool_id, job_id), []), now)
+    items = [_item(run, pool_id, data, job, now, n) for n, run in enumerate(runs)]
+    items.sort(key=lambda i: (i["startDate"] is None, i["startDate"] or 0, i["executionOrder"]), reverse=True)
+    return JSONResponse(
+        {
+            "executionItems": items[page * limit : (page + 1) * limit],
+            "numOfPages": math.ceil(len(items) / limit),
+        }
+    )
+
+
+@router.get("/integration/api/pools/{pool_id}/logs/executions/detail")
+def log_detail(
+    request: Request, pool_id: str, principal: Principal = Depends(requires("data_jobs"))
+) -> Response:
+    state, data = _data(request)
+    execution_id = request.query_params.get("executionId")
+    if not execution_id:
+        return problems.bad_parameter("Required request parameter 'executionId' is not present")
+    args = _page_args(request, 100)
+    if isinstance(args, Response):
+        return args
+    limit, page = args
+    levels = {lv.strip().upper() for lv in request.query_params.get("logLevels", "").split(",") if lv.strip()}
+    now, lines = state.now(), []
+    for (pool, _job_id), runs in data["runs"].items():
+        for run in runs:
+            if pool != pool_id or run.execution_id != execution_id:
+                continue
+            status, start, end = run.view(now)
+            entries = [("INFO", start or run.created, "Execution started")]
+            if status == "FAIL":
+                entries += [("ERROR", end or now, text) for text in run.error_lines]
+            if status in TERMINAL:
+                entries.append(("INFO", end or now, f"Execution finished with status {status}"))
+            lines += [
+                {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{run.item_id}/{n}")),
+                    "executionItemId": run.item_id,
+                    "level": level,
+                    "date": _ms(when),
+                    "logMessage": text,
+                    "logTranslationCode": None,
+                    "logTranslationParameters": [],
+                }
+                for n, (level, when, text) in enumerate(entries)
+            ]
+    if levels:
+        lines = [line for line in lines if line["level"] in levels]
+    return JSONResponse(
+        {"logMessages": lines[page * limit : (page + 1) * limit], "numOfPages": math.ceil(len(lines) / limit)}
+    )
+
+
+# -- control API (not Celonis) ------------------------------------------------------------------
+@router.post(CONTROL_PREFIX + "/data-pools/{pool_id}/data-jobs/{job_id}")
+def control_job(
+    request: Request, pool_id: str, job_id: str, spec: dict[str, Any] = Body(default={})
+) -> Response:
+    """Create or reconfigure a job (creating its pool); unknown fields are refused."""
+    state, data = _data(request)
+    pool_name = spec.pop("pool_name", None)
+    unknown = set(spec) - set(JobConfig.__dataclass_fields__) - {"id"}
+    if unknown:
+        return JSONResponse({"error": f"unknown job fields {sorted(unknown)}"}, status_code=400)
+    with state.lock:
+        data["pools"].setdefault(pool_id, pool_name or f"Pool {pool_id[:8]}")
+        if pool_name:
+            data["pools"][pool_id] = pool_name
+        current = data["jobs"].get((pool_id, job_id)) or JobConfig(job_id, name=f"Job {job_id[:8]}")
+        job = JobConfig(**{**asdict(current), **spec, "id": job_id})
+        data["jobs"][(pool_id, job_id)] = job
+        data["runs"].setdefault((pool_id, job_id), [])
+    return JSONResponse(asdict(job))
+
+
+@router.post(CONTROL_PREFIX + "/data-pools/{pool_id}/data-jobs/{job_id}/executions")
+def control_seed(
+    request: Request, pool_id: str, job_id: str, spec: dict[str, Any] = Body(default={})
+) -> Response:
+    """Seed an execution not started through the API: ``{"status": "SUCCESS", "age": 60}`` is a
+    finished run that started ``age`` seconds ago; ``{"status": "RUNNING"}`` (or QUEUED) is a live
+    run with the job's durations, as if a Celonis schedule had started it."""
+    state, data = _data(request)
+    job = _job(data, pool_id, job_id)
+    if job is None:
+        return _not_found(pool_id, job_id)
+    status = str(spec.get("status", "SUCCESS")).upper()
+    with state.lock:
+        now = state.now()
+        if status in ("QUEUED", "RUNNING"):
+            queued_until = now + (job.queued_seconds if status == "QUEUED" else 0.0)
+            run = Run(
+                str(uuid.uuid4()),
+                str(uuid.uuid4()),
+                str(spec.get("mode", "DELTA")),
+                now,
+                queued_until,
+                float(spec.get("running_seconds", job.running_seconds)),
+                str(spec.get("outcome", job.outcome)),
+                list(job.error_lines),
+                now,
+                job.cancel_seconds,
+                source="SCHEDULE",
+            )
+        else:
+            start = now - float(spec.get("age", 60))
+            run = Run(
+                str(uuid.uuid4()),
+                str(uuid.uuid4()),
+                str(spec.get("mode", "DELTA")),
+                start,
+                start,
+                1.0,
+                status,
+                list(job.error_lines),
+                start,
+                0.0,
+                source="SCHEDULE",
+                fixed=(status, start, start + 1),
+            )
+        data["runs"].setdefault((pool_id, job_id), []).append(run)
+    return JSONResponse({"executionId": run.execution_id, "status": status})
+
+
+@router.get(CONTROL_PREFIX + "/data-pools/{pool_id}/data-jobs/{job_id}")
+def control_report(request: Request, pool_id: str, job_id: str) -> Response:
+    """Configuration, counters (API executions started, refused starts, cancel calls) and every run."""
+    state, data = _data(request)
+    job = _job(data, pool_id, job_id)
+    if job is None:
+        return _not_found(pool_id, job_id)
+    now = state.now()
+    runs = []
+    for run in data["runs"].get((pool_id, job_id), []):
+        status, start, end = run.view(now)
+        runs.append(
+            {
+                "executionId": run.execution_id,
+                "status": status,
+                "startDate": _ms(start),
+                "endDate": _ms(end),
+                "mode": run.mode,
+                "source": run.source,
+                "configuration": run.configuration,
+                "cancelRequested": run.cancel_requested_at is not None,
+            }
+        )
+    counters = data["counters"].get(f"{pool_id}/{job_id}", {"executions": 0, "refused": 0, "cancels": 0})
+    return JSONResponse({"config": asdict(job), **counters, "runs": runs})

@@ -1,0 +1,1 @@
+"""Celonis operators for Airflow; import the submodules directly."""

@@ -1,0 +1,86 @@
+"""Map a wait's final event to the task's outcome: return, skip, or a typed exception.
+
+Operators and sensors, sync and deferrable, all end here with the same event dict (built by
+:mod:`airflow_provider_celonis.decisions`), so "SKIPPED means skipped" and "failure carries
+Celonis's ERROR lines" hold in every mode. Timeouts are left to the caller: an operator that
+started a run cancels it first; a sensor that only watched does not.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow_provider_celonis.exceptions import CelonisError, CelonisJobFailedError
+from airflow_provider_celonis.status import ERROR, SKIPPED, SUCCESS, TIMEOUT
+
+log = logging.getLogger(__name__)
+
+KNOWN_EVENTS = (SUCCESS, SKIPPED, ERROR, TIMEOUT)
+
+
+def check_event(event: Any) -> dict[str, Any]:
+    """A malformed event (a bug, or a foreign trigger) fails loudly instead of passing as success."""
+    if not isinstance(event, dict) or event.get("status") not in KNOWN_EVENTS:
+        raise CelonisJobFailedError(f"Unexpected trigger event {event!r}; failing closed.")
+    return event
+
+
+def job_error_lines(hook: Any, event: dict[str, Any]) -> list[str]:
+    """Celonis's ERROR log lines of a failed execution; best effort (a failure to read them is logged)."""
+    execution_id = event.get("execution_id")
+    if not execution_id or event.get("execution_status") not in ("FAIL", "CANCEL"):
+        return []
+    try:
+        lines: list[str] = hook.get_error_lines(event["data_pool_id"], event["data_job_id"], execution_id)
+    except CelonisError as err:
+        log.warning("Could not read the execution's error log from Celonis: %s", err)
+        return []
+    return lines
+
+
+def finish_job(event: dict[str, Any], hook: Any) -> str | None:
+    """Success returns the execution id; SKIPPED raises AirflowSkipException; error CelonisJobFailedError."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    status = check_event(event)["status"]
+    where = f"Data job {event.get('data_job_id')} in pool {event.get('data_pool_id')}"
+    execution_id = event.get("execution_id")
+    if status == SUCCESS:
+        log.info("%s: %s (execution %s).", where, event["message"], execution_id)
+        return None if execution_id is None else str(execution_id)
+    if status == SKIPPED:
+        raise AirflowSkipException(f"{where}: {event['message']} (execution {execution_id}).")
+    if status == ERROR:
+        raise CelonisJobFailedError(
+            f"{where}: {event['message']} (execution {execution_id}).",
+            status=event.get("execution_status"),
+            execution_id=execution_id,
+            error_lines=job_error_lines(hook, event),
+            fix="open the job's execution log in Celonis (see the task's Celonis Data Job link)",
+        )
+    raise AssertionError(f"timeout events are handled by the caller: {event!r}")  # pragma: no cover
+
+
+def finish_load(event: dict[str, Any]) -> str | None:
+    """Success returns the data load id (WARNING is logged); error raises CelonisJobFailedError."""
+    status = check_event(event)["status"]
+    where = f"Data model {event.get('data_model_id')} in pool {event.get('data_pool_id')}"
+    load_id = event.get("data_load_id")
+    detail = f" Celonis says: {event['celonis_message']}" if event.get("celonis_message") else ""
+    if status == SUCCESS:
+        if event.get("load_status") == "WARNING":
+            log.warning("%s: load %s finished with WARNING.%s", where, load_id, detail)
+        else:
+            log.info("%s: %s (load %s).", where, event["message"], load_id)
+        return None if load_id is None else str(load_id)
+    if status == ERROR:
+        raise CelonisJobFailedError(
+            f"{where}: {event['message']} (load {load_id}).{detail}",
+            status=event.get("load_status"),
+            execution_id=load_id,
+            fix="open the data model's load history in Celonis",
+        )
+    if status == SKIPPED:  # loads have no SKIPPED; an event saying so is a bug: fail closed
+        raise CelonisJobFailedError(f"{where}: unexpected skipped event for a data model load.")
+    raise AssertionError(f"timeout events are handled by the caller: {event!r}")  # pragma: no cover

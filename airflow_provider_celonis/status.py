@@ -1,0 +1,180 @@
+"""Statuses, deadlines and the "does this execution belong to our run?" rule, written once.
+
+Operators (sync, in a worker) and triggers (async, in the triggerer) both import this module,
+so the two modes cannot drift apart: the same snapshot of Celonis state gives the same
+decision in both, and the decision is a plain dict (a trigger event payload) that the
+operator's ``execute_complete`` maps to success, skip or a typed exception.
+
+Why a wall-clock deadline (epoch seconds) and not a monotonic clock: a deferred task moves
+from a worker to the triggerer and back, possibly on other machines. Only an absolute
+time survives serialization; a monotonic reading means nothing in another process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+
+class DataJobExecutionStatus(str, Enum):
+    """``ExecutionStatus`` of the Data Job Execution API (shared/celonis-api.md 2.5)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    CANCEL = "CANCEL"
+    SKIPPED = "SKIPPED"
+
+    @classmethod
+    def parse(cls, value: Any) -> DataJobExecutionStatus | None:
+        """The member for a raw status, or None for anything unknown (callers fail closed)."""
+        try:
+            return cls(str(value).upper())
+        except ValueError:
+            return None
+
+    @property
+    def in_progress(self) -> bool:
+        return self in (DataJobExecutionStatus.QUEUED, DataJobExecutionStatus.RUNNING)
+
+    @property
+    def succeeded(self) -> bool:
+        return self is DataJobExecutionStatus.SUCCESS
+
+    @property
+    def skipped(self) -> bool:
+        return self is DataJobExecutionStatus.SKIPPED
+
+    @property
+    def failed(self) -> bool:
+        return self in (DataJobExecutionStatus.FAIL, DataJobExecutionStatus.CANCEL)
+
+
+class DataModelLoadStatus(str, Enum):
+    """``DataModelLoadStatus`` of the Process Data Model API (shared/celonis-api.md 2.6)."""
+
+    RUNNING = "RUNNING"
+    LOST_CONNECTION = "LOST_CONNECTION"
+    CANCELLING = "CANCELLING"
+    SUCCESS = "SUCCESS"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CANCELED = "CANCELED"
+
+    @classmethod
+    def parse(cls, value: Any) -> DataModelLoadStatus | None:
+        try:
+            return cls(str(value).upper())
+        except ValueError:
+            return None
+
+    @property
+    def in_progress(self) -> bool:
+        return self in (
+            DataModelLoadStatus.RUNNING,
+            DataModelLoadStatus.LOST_CONNECTION,
+            DataModelLoadStatus.CANCELLING,
+        )
+
+    @property
+    def succeeded(self) -> bool:
+        return self in (DataModelLoadStatus.SUCCESS, DataModelLoadStatus.WARNING)
+
+    @property
+    def failed(self) -> bool:
+        return self in (DataModelLoadStatus.ERROR, DataModelLoadStatus.CANCELED)
+
+
+# -- deadlines ---------------------------------------------------------------------------------
+def deadline_after(seconds: float | None, now: float | None = None) -> float | None:
+    """Absolute deadline (epoch seconds) ``seconds`` from now; None means wait without limit."""
+    if seconds is None:
+        return None
+    return (time.time() if now is None else now) + float(seconds)
+
+
+def deadline_passed(deadline: float | None, now: float | None = None) -> bool:
+    return deadline is not None and (time.time() if now is None else now) >= deadline
+
+
+def seconds_left(deadline: float | None, now: float | None = None) -> float | None:
+    if deadline is None:
+        return None
+    return max(deadline - (time.time() if now is None else now), 0.0)
+
+
+def to_epoch_ms(value: datetime | str | float | int | None) -> int | None:
+    """A user-supplied point in time (``started_after``) as epoch milliseconds, like Celonis dates.
+
+    Accepts a datetime (naive means UTC), an ISO 8601 string (a rendered template such as
+    ``{{ data_interval_end }}``) or a number (epoch seconds, or epoch ms when larger than 1e11).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return int(value if value > 1e11 else value * 1000)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return to_epoch_ms(float(text))
+        except ValueError:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return int(value.timestamp() * 1000)
+
+
+# -- which execution is ours -------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunMarker:
+    """What was newest before we started (or the bound a sensor was given).
+
+    ``run_id`` is the newest execution id (or data load id) seen before the trigger;
+    ``start_ms`` its start (Celonis clock, epoch ms). Comparing with these recorded values
+    rather than the local clock avoids trusting Airflow and Celonis clocks to agree.
+    """
+
+    run_id: str | None = None
+    start_ms: int | None = None
+    started_after_ms: int | None = None
+    """Only for sensors: the user's lower bound for the start of the execution."""
+
+
+def belongs_to_new_run(run_id: Any, start_ms: Any, marker: RunMarker) -> bool:
+    """True when an execution (or load) seen now cannot be the one that was newest before.
+
+    Rules: it must not carry the recorded id; it must not have started before the recorded
+    start; and it must not have started before ``started_after``. An execution still QUEUED
+    has no start date yet: it counts as new (it cannot be a finished previous run).
+    """
+    if marker.run_id is not None and run_id is not None and str(run_id) == marker.run_id:
+        return False
+    if start_ms is None:
+        return True
+    start = int(start_ms)
+    if marker.start_ms is not None and start < marker.start_ms:
+        return False
+    return not (marker.started_after_ms is not None and start < marker.started_after_ms)
+
+
+def newest(items: list[dict[str, Any]], start_key: str = "startDate") -> dict[str, Any] | None:
+    """The newest item: not-yet-started ones (start null) first, then by start date.
+
+    Celonis does not document the order of its lists, so the order is never trusted.
+    """
+    if not items:
+        return None
+    return max(items, key=lambda item: (item.get(start_key) is None, item.get(start_key) or 0))
+
+
+# -- events: the one vocabulary of outcomes --------------------------------------------------
+SUCCESS, SKIPPED, ERROR, TIMEOUT = "success", "skipped", "error", "timeout"
+
+
+def event(status: str, message: str, **ids: Any) -> dict[str, Any]:
+    """A trigger event payload; the sync path builds the same dict so one handler maps both."""
+    return {"status": status, "message": message, **ids}

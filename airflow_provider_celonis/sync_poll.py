@@ -1,0 +1,54 @@
+"""The worker-side twin of :class:`~airflow_provider_celonis.triggers.polling.CelonisPollingTrigger`.
+
+Same loop, same rules (transient errors do not fail the wait before its deadline; the
+deadline is wall-clock epoch seconds; the verdict comes from the shared judge), blocking
+with ``time.sleep`` because it runs in a worker (non-deferrable mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from airflow_provider_celonis.status import TIMEOUT, deadline_passed, event, seconds_left
+from airflow_provider_celonis.triggers.polling import MAX_ERROR_PAUSE, TRANSIENT_ERRORS
+
+log = logging.getLogger(__name__)
+
+
+def poll_until_done(
+    fetch: Callable[[], Any],
+    judge: Callable[[Any], dict[str, Any] | None],
+    *,
+    poll_interval: float,
+    deadline: float | None,
+    ids: dict[str, Any],
+    on_snapshot: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Call ``fetch`` every ``poll_interval`` seconds until ``judge`` returns an event."""
+    failures = 0
+    while True:
+        try:
+            snapshot = fetch()
+        except TRANSIENT_ERRORS as err:
+            failures += 1
+            if deadline_passed(deadline):
+                return event(TIMEOUT, f"the timeout passed while Celonis was unreachable ({err})", **ids)
+            pause = min(poll_interval * 2 ** min(failures, 10), MAX_ERROR_PAUSE)
+            log.warning("Celonis status poll failed (%s); polling again in %.1f s", err, pause)
+            time.sleep(_bounded(pause, deadline))
+            continue
+        failures = 0
+        if on_snapshot is not None:
+            on_snapshot(snapshot)
+        verdict = judge(snapshot)
+        if verdict is not None:
+            return verdict
+        time.sleep(_bounded(poll_interval, deadline))
+
+
+def _bounded(pause: float, deadline: float | None) -> float:
+    left = seconds_left(deadline)
+    return pause if left is None else max(min(pause, left), 0.0)

@@ -1,0 +1,1 @@
+"""Celonis triggers for Airflow; import the submodules directly."""

@@ -1,0 +1,70 @@
+"""Trigger that waits for one data job execution to finish (used by operator and sensor)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_celonis.decisions import JobWait, judge_job
+from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
+
+
+class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
+    """Poll a job's execution history until the awaited execution is finished or the deadline passes.
+
+    :param wait: :meth:`JobWait.to_dict` output: pool and job ids, the marker of the run that
+        was newest before the trigger, optionally the execution id to wait for, the deadline
+        and the start grace deadline (epoch seconds).
+    :param poll_interval: seconds between polls.
+    :param celonis_conn_id: the connection; the trigger looks it up itself, so no secret or
+        token is ever part of its serialized kwargs.
+    :param hook_params: non-secret hook arguments (retry bounds, ``timeout``, ``api_prefixes``).
+
+    Events: ``{"status": "success"|"skipped"|"error"|"timeout", "message", "data_pool_id",
+    "data_job_id", "execution_id", "execution_status", "start_ms"}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        wait: dict[str, Any],
+        poll_interval: float = 30.0,
+        celonis_conn_id: str = "celonis_default",
+        hook_params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            poll_interval=poll_interval, celonis_conn_id=celonis_conn_id, hook_params=hook_params
+        )
+        self.job_wait = JobWait.from_dict(wait)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "wait": self.job_wait.to_dict(),
+                "poll_interval": self.poll_interval,
+                "celonis_conn_id": self.celonis_conn_id,
+                "hook_params": self.hook_params,
+            },
+        )
+
+    @property
+    def deadline(self) -> float | None:
+        return self.job_wait.deadline
+
+    def ids(self) -> dict[str, Any]:
+        return {
+            "data_pool_id": self.job_wait.data_pool_id,
+            "data_job_id": self.job_wait.data_job_id,
+            "execution_id": self.job_wait.execution_id,
+        }
+
+    def make_hook(self) -> Any:
+        from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
+
+        return CelonisDataJobHook(self.celonis_conn_id, **self.hook_params)
+
+    async def poll(self, hook: Any) -> Any:
+        return await hook.alist_executions(self.job_wait.data_pool_id, self.job_wait.data_job_id)
+
+    def judge(self, snapshot: Any) -> dict[str, Any] | None:
+        return judge_job(snapshot, self.job_wait)

@@ -1,0 +1,106 @@
+"""The poll loop every Celonis trigger runs: GET, judge, sleep; survive blips; exactly one event.
+
+Subclasses say what to fetch (``poll``, GETs only: a trigger may run twice after a triggerer
+restart, so it must never start or cancel anything) and how to judge it (``judge``, one of
+the pure functions in :mod:`airflow_provider_celonis.decisions`).
+
+Error handling, in order:
+
+* The hook already retries 429/5xx/network errors with backoff inside one request.
+* When those retries are exhausted (a longer outage, a dropped connection), the trigger
+  keeps polling with its own growing pause, until the wait's deadline; then it reports a
+  ``timeout`` event, so the operator can still cancel the remote run.
+* Any other error (403, 404, a bug) ends the wait with one ``error`` event naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_celonis.exceptions import (
+    CelonisRateLimitError,
+    CelonisServerError,
+    CelonisTransportError,
+)
+from airflow_provider_celonis.status import ERROR, TIMEOUT, deadline_passed, event, seconds_left
+
+TRANSIENT_ERRORS = (CelonisTransportError, CelonisServerError, CelonisRateLimitError)
+MAX_ERROR_PAUSE = 60.0
+
+
+class CelonisPollingTrigger(BaseTrigger):
+    """Base of the Celonis wait triggers; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        *,
+        poll_interval: float = 30.0,
+        celonis_conn_id: str = "celonis_default",
+        hook_params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.poll_interval = float(poll_interval)
+        self.celonis_conn_id = celonis_conn_id
+        self.hook_params = dict(hook_params or {})
+
+    # -- to implement ----------------------------------------------------------------------
+    @property
+    def deadline(self) -> float | None:
+        raise NotImplementedError
+
+    def ids(self) -> dict[str, Any]:
+        """Ids repeated in every event so ``execute_complete`` needs no other state."""
+        raise NotImplementedError
+
+    def make_hook(self) -> Any:
+        raise NotImplementedError
+
+    async def poll(self, hook: Any) -> Any:
+        raise NotImplementedError
+
+    def judge(self, snapshot: Any) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    # -- the loop --------------------------------------------------------------------------
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        yield TriggerEvent(await self.wait())
+
+    async def wait(self) -> dict[str, Any]:
+        """Poll until a verdict; always returns exactly one event payload."""
+        try:
+            hook = self.make_hook()
+            failures = 0
+            while True:
+                try:
+                    snapshot = await self.poll(hook)
+                except TRANSIENT_ERRORS as err:
+                    failures += 1
+                    if deadline_passed(self.deadline):
+                        return event(
+                            TIMEOUT, f"the timeout passed while Celonis was unreachable ({err})", **self.ids()
+                        )
+                    pause = min(self.poll_interval * 2 ** min(failures, 10), MAX_ERROR_PAUSE)
+                    self.log.warning("Celonis status poll failed (%s); polling again in %.1f s", err, pause)
+                    await asyncio.sleep(self._bounded(pause))
+                    continue
+                failures = 0
+                verdict = self.judge(snapshot)
+                if verdict is not None:
+                    return verdict
+                await asyncio.sleep(self._bounded(self.poll_interval))
+        except asyncio.CancelledError:
+            raise  # the triggerer moved or stopped this trigger; it will run again elsewhere
+        except Exception as err:
+            self.log.exception("Celonis trigger failed")
+            return event(
+                ERROR, f"the trigger could not read the status: {type(err).__name__}: {err}", **self.ids()
+            )
+
+    def _bounded(self, pause: float) -> float:
+        """Never sleep past the deadline, so the timeout (and the cancel) is not late."""
+        left = seconds_left(self.deadline)
+        return pause if left is None else max(min(pause, left), 0.0)

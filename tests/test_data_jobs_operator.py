@@ -1,0 +1,256 @@
+"""CelonisExecuteDataJobOperator against the emulator, in sync and deferrable mode.
+
+The emulator's state machine runs in sub-second steps; poll intervals are 0.05-0.1 s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
+from data_pool_helpers import make_context, run_op
+
+from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID as JOB
+from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
+from airflow_provider_celonis.emulator.apis.data_jobs import PREVIOUS_EXECUTION_ID
+from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
+    CelonisJobAlreadyRunningError,
+    CelonisJobFailedError,
+    CelonisJobTimeoutError,
+)
+from airflow_provider_celonis.links import CelonisDataJobLink
+from airflow_provider_celonis.operators.data_jobs import CelonisExecuteDataJobOperator
+
+MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
+FAST_JOB = {"queued_seconds": 0.2, "running_seconds": 0.4, "stale_seconds": 0.2, "cancel_seconds": 0.1}
+
+
+@pytest.fixture
+def job(emulator: Any) -> Any:
+    emulator.configure_data_job(POOL, JOB, **FAST_JOB)
+    return emulator
+
+
+def make_op(fast_retries: dict[str, float], deferrable: bool, **kwargs: Any) -> CelonisExecuteDataJobOperator:
+    params: dict[str, Any] = {
+        "task_id": "run_job",
+        "data_pool_id": POOL,
+        "data_job_id": JOB,
+        "poll_interval": 0.05,
+        "timeout": 20,
+        "start_grace_period": 5,
+        "hook_params": fast_retries,
+        "deferrable": deferrable,
+    }
+    return CelonisExecuteDataJobOperator(**{**params, **kwargs})
+
+
+def api_runs(emulator: Any) -> list[dict[str, Any]]:
+    return [r for r in emulator.data_job_report(POOL, JOB)["runs"] if r["source"] == "API"]
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_success_pushes_xcom_and_link(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    op, context = make_op(fast_retries, deferrable), make_context()
+    execution_id = await run_op(op, context, deferrable)
+    runs = api_runs(job)
+    assert len(runs) == 1
+    assert runs[0]["status"] == "SUCCESS"
+    assert execution_id == runs[0]["executionId"] != PREVIOUS_EXECUTION_ID
+    xcom = context["ti"].xcom
+    assert xcom["celonis_data_pool_id"] == POOL
+    assert xcom["celonis_data_job_id"] == JOB
+    assert xcom["celonis_execution_id"] == execution_id
+    assert xcom["celonis_execution_start_ms"] == runs[0]["startDate"]
+    url = f"{job.base_url}/integration/ui/pools/{POOL}/data-configuration/data-jobs?jobId={JOB}"
+    assert xcom["celonis_job_url"] == url
+    assert CelonisDataJobLink().get_link(op, ti_key=None) == url  # type: ignore[arg-type]
+    assert runs[0]["mode"] == "DELTA"
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_failure_carries_celonis_error_lines(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    job.configure_data_job(
+        POOL, JOB, outcome="FAIL", error_lines=["Table ORDERS: ORA-00942 table does not exist"]
+    )
+    with pytest.raises(CelonisJobFailedError, match="ORA-00942") as failure:
+        await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+    assert failure.value.status == "FAIL"
+    assert failure.value.error_lines == ["Table ORDERS: ORA-00942 table does not exist"]
+    assert failure.value.execution_id == api_runs(job)[0]["executionId"]
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_cancel_in_celonis_fails_the_task(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    job.configure_data_job(POOL, JOB, outcome="CANCEL")
+    with pytest.raises(CelonisJobFailedError, match="cancelled") as failure:
+        await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+    assert failure.value.status == "CANCEL"
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_skipped_skips_the_task(job: Any, fast_retries: dict[str, float], deferrable: bool) -> None:
+    job.configure_data_job(POOL, JOB, outcome="SKIPPED")
+    with pytest.raises(AirflowSkipException):
+        await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_unknown_status_fails_closed(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    job.configure_data_job(POOL, JOB, outcome="PARTIALLY_DONE")
+    with pytest.raises(CelonisJobFailedError, match="unknown execution status 'PARTIALLY_DONE'"):
+        await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_timeout_cancels_the_remote_execution(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    job.configure_data_job(POOL, JOB, running_seconds=30)
+    with pytest.raises(CelonisJobTimeoutError, match="cancelled it") as failure:
+        await run_op(make_op(fast_retries, deferrable, timeout=1.0), make_context(), deferrable)
+    assert failure.value.cancelled
+    report = job.data_job_report(POOL, JOB)
+    assert report["cancels"] == 1
+    assert api_runs(job)[0]["cancelRequested"]
+    time.sleep(0.2)  # cancel_seconds
+    assert api_runs(job)[0]["status"] == "CANCEL"
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_previous_success_is_not_taken_for_the_new_run(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    """The history shows only the previous SUCCESS for 0.6 s after execute; the new run FAILs."""
+    job.configure_data_job(POOL, JOB, outcome="FAIL", stale_seconds=0.6)
+    with pytest.raises(CelonisJobFailedError):
+        await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+    assert len(api_runs(job)) == 1
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_retry_while_running_reuses_the_execution(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    """Try 1 starts the job and dies (worker lost); try 2 must wait for that run, not start another."""
+    job.configure_data_job(POOL, JOB, running_seconds=1.0, stale_seconds=0.0)
+    first = make_op(fast_retries, deferrable, wait_for_completion=False)
+    first.execute(make_context())
+    started = api_runs(job)[0]["executionId"]
+    result = await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+    assert result == started
+    report = job.data_job_report(POOL, JOB)
+    assert report["executions"] == 1
+    assert report["refused"] == 0
+
+
+async def test_running_job_without_reuse_fails_without_starting(
+    job: Any, fast_retries: dict[str, float]
+) -> None:
+    job.seed_execution(POOL, JOB, "RUNNING", running_seconds=30)
+    with pytest.raises(CelonisJobAlreadyRunningError, match="reuse_running_execution"):
+        make_op(fast_retries, False, reuse_running_execution=False).execute(make_context())
+    assert job.data_job_report(POOL, JOB)["executions"] == 0
+
+
+async def test_on_kill_cancels_a_sync_wait(job: Any, fast_retries: dict[str, float]) -> None:
+    job.configure_data_job(POOL, JOB, running_seconds=30)
+    op = make_op(fast_retries, False)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute(make_context())
+        except BaseException as err:
+            errors.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not api_runs(job) or api_runs(job)[0]["status"] not in ("QUEUED", "RUNNING"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    op.on_kill()
+    worker.join(10)
+    assert api_runs(job)[0]["status"] == "CANCEL"
+    assert isinstance(errors[0], CelonisJobFailedError)  # the wait saw the CANCEL and ended
+
+
+async def test_on_kill_after_deferral_cancels_and_never_raises(
+    job: Any, fast_retries: dict[str, float]
+) -> None:
+    job.configure_data_job(POOL, JOB, running_seconds=30)
+    op = make_op(fast_retries, True)
+    with pytest.raises(TaskDeferred):
+        op.execute(make_context())
+    job.add_faults([{"path": "/cancel$", "status": 500, "times": -1}])
+    op.on_kill()  # Celonis answers 500: logged, not raised
+    assert job.data_job_report(POOL, JOB)["cancels"] == 0
+    job.clear_faults()
+    op.on_kill()
+    assert job.data_job_report(POOL, JOB)["cancels"] == 1
+
+
+async def test_subset_uses_the_execution_configuration(job: Any, fast_retries: dict[str, float]) -> None:
+    op = make_op(
+        fast_retries,
+        False,
+        mode="FULL",
+        transformations=["t-1"],
+        extractions=[{"extractionId": "e-1", "tables": ["VBAK"]}, "e-2"],
+        data_models=["dm-exec-1"],
+    )
+    op.execute(make_context())
+    config = api_runs(job)[0]["configuration"]
+    assert config["mode"] == "FULL"
+    assert config["executeOnlySubsetOfTransformations"] is True
+    assert config["transformations"] == ["t-1"]
+    assert config["extractions"][0] == {
+        "extractionId": "e-1",
+        "loadOnlySubsetOfTables": True,
+        "tables": ["VBAK"],
+    }
+    assert config["extractions"][1]["loadOnlySubsetOfTables"] is False
+    assert config["dataModels"] == [{"dataModelExecutionId": "dm-exec-1", "tables": []}]
+    assert job.requests_to("POST", f"/integration/api/pools/{POOL}/jobs/{JOB}/execute") == 1
+
+
+async def test_start_answer_lost_is_not_resent(job: Any, fast_retries: dict[str, float]) -> None:
+    """Celonis started the job but the answer was lost: no replay, the wait finds the run."""
+    path = f"/integration/api/v2/data-pools/{POOL}/data-jobs/{JOB}/execute"
+    job.add_faults([{"path": path, "kind": "drop", "process": True}])
+    result = make_op(fast_retries, False).execute(make_context())
+    assert job.requests_to("POST", path) == 1
+    assert result == api_runs(job)[0]["executionId"]
+
+
+async def test_bad_mode_fails_before_any_call(job: Any, fast_retries: dict[str, float]) -> None:
+    with pytest.raises(CelonisConfigurationError, match="mode"):
+        make_op(fast_retries, False, mode="INCREMENTAL").execute(make_context())
+    assert job.data_job_report(POOL, JOB)["executions"] == 0
+
+
+async def test_no_new_execution_within_grace_fails(job: Any, fast_retries: dict[str, float]) -> None:
+    job.configure_data_job(POOL, JOB, stale_seconds=30)
+    with pytest.raises(CelonisJobFailedError, match="no new execution"):
+        make_op(fast_retries, False, start_grace_period=0.5).execute(make_context())
+
+
+def test_constructor_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_CELONIS_DEFAULT", raising=False)
+    op = CelonisExecuteDataJobOperator(task_id="t", data_pool_id="{{ params.pool }}", data_job_id="j")
+    assert "data_pool_id" in op.template_fields
+    assert op.deferrable is False  # [operators] default_deferrable
+    assert op.timeout == 12 * 3600
