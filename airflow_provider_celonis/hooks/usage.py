@@ -1,0 +1,286 @@
+"""Generators over Celonis usage APIs: Audit Log, Login History, Studio Adoption, Team Members.
+
+Usable directly from ``@task`` code (``for event in hook.iter_audit_log(start, end): ...``) and
+by the extract operators. Each generator pages through one fixed window ``[start, end)``:
+it never moves ``from`` to the last timestamp seen, because several events share a
+millisecond and such clients lose records (shared/celonis-api.md section 4). Records outside
+the window are dropped client-side, so the window is half-open whatever the server's bound
+inclusivity, and consecutive intervals never overlap.
+
+Pages may repeat records when events arrive during pagination and pages are unordered; the
+generators yield what the API returned (possibly with duplicates) and the operators order and
+de-duplicate. Retries, 429 waits and token re-grants happen in :class:`CelonisOAuthHook`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_celonis.apis import (
+    AUDIT_LOG,
+    LOGIN_HISTORY,
+    PLATFORM_ADOPTION,
+    TEAM_MEMBERS,
+    CelonisApi,
+)
+from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
+from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+
+Record = dict[str, Any]
+DEFAULT_ADOPTION_PARAMS = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from", "to": "to"}
+_DISPLAY_TIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}), (\d{1,2}):(\d{2}):(\d{2}) ([AP]M) UTC$")
+
+
+def to_utc(value: datetime | str, name: str) -> datetime:
+    """An aware UTC datetime from a datetime (naive = UTC) or an ISO 8601 string."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise CelonisConfigurationError(
+                name, f"is {text!r}, not an ISO 8601 date-time", "use e.g. 2025-02-05T14:30:00Z"
+            ) from None
+    if not isinstance(value, datetime):
+        raise CelonisConfigurationError(name, f"is {value!r}", "pass a datetime or an ISO 8601 string")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def check_window(start: datetime | str, end: datetime | str) -> tuple[datetime, datetime]:
+    """Validated ``(start, end)`` in UTC; an end before the start is a configuration error."""
+    begin, finish = to_utc(start, "start"), to_utc(end, "end")
+    if finish < begin:
+        raise CelonisConfigurationError(
+            "end", f"({finish.isoformat()}) is before start ({begin.isoformat()})", "swap start and end"
+        )
+    return begin, finish
+
+
+def timestamp_ms(value: Any) -> int | None:
+    """Milliseconds since the epoch of an ISO 8601 timestamp as Celonis writes it; None if unparseable."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (int(when.timestamp()) * 1000) + when.microsecond // 1000
+
+
+def canonical_ts(value: Any) -> str | None:
+    """A timestamp as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC), whose string order is time order.
+
+    Celonis already writes that form, so the common case costs a few string checks; any
+    other ISO 8601 form is parsed and rewritten. None when absent or unparseable.
+    """
+    if (
+        isinstance(value, str)
+        and len(value) == 24
+        and value[23] == "Z"
+        and value[19] == "."
+        and value[10] == "T"
+    ):
+        return value
+    ms = timestamp_ms(value)
+    if ms is None:
+        return None
+    when = datetime.fromtimestamp(ms // 1000, timezone.utc)
+    return f"{when:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def iso_ms(when: datetime) -> str:
+    """``2025-02-05T14:30:00.000Z``, the form XSOAR sends to the Audit Log API."""
+    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"
+
+
+def local_seconds(when: datetime, *, ceil: bool = False) -> str:
+    """``yyyy-MM-ddTHH:mm:ss`` (UTC, no zone) as the Login History API documents."""
+    seconds = int(when.timestamp()) + (1 if ceil and when.microsecond else 0)
+    return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}"
+
+
+def parse_display_time(value: Any) -> str | None:
+    """``"12/10/2023, 6:49:07 AM UTC"`` -> ``"2023-12-10T06:49:07Z"``; None for other forms."""
+    match = _DISPLAY_TIME.match(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    month, day, year, hour, minute, second, half = match.groups()
+    hour24 = int(hour) % 12 + (12 if half == "PM" else 0)
+    try:
+        when = datetime(
+            int(year), int(month), int(day), hour24, int(minute), int(second), tzinfo=timezone.utc
+        )
+    except ValueError:
+        return None
+    return f"{when:%Y-%m-%dT%H:%M:%S}Z"
+
+
+class CelonisUsageHook(CelonisOAuthHook):
+    """:class:`CelonisOAuthHook` plus paging generators for the usage APIs.
+
+    Each generator requests only its own API's scope, so a client allowed just
+    ``audit.log:read`` can pull the audit log.
+    """
+
+    # -- paging styles ---------------------------------------------------------------------
+    def _page_number_pages(
+        self,
+        api: CelonisApi,
+        path: str,
+        params: Mapping[str, Any],
+        page_size: int,
+        names: Mapping[str, str] = DEFAULT_ADOPTION_PARAMS,
+    ) -> Iterator[list[Record]]:
+        """0-based ``pageNumber`` pages until an empty ``content`` or a 204.
+
+        ``totalCount`` is not trusted (whether it counts items or pages is undocumented) and a
+        short page does not end the loop, since a server may clamp ``pageSize``.
+        """
+        number = 0
+        while True:
+            query = {**params, names["pageNumber"]: number, names["pageSize"]: page_size}
+            body = self.request_json("GET", path, api=api, params=query)
+            content = body.get("content") if isinstance(body, dict) else None
+            if not content:
+                return
+            yield content
+            number += 1
+
+    def _cursor_pages(
+        self,
+        api: CelonisApi,
+        path: str,
+        params: Mapping[str, Any],
+        page_size: int,
+        size_name: str = "pageSize",
+    ) -> Iterator[list[Record]]:
+        """``pageToken`` -> ``nextPageToken`` pages; stop when the token is absent, null or empty."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            query = {**params, size_name: page_size}
+            if token:
+                query["pageToken"] = token
+            body = self.request_json("GET", path, api=api, params=query)
+            if not isinstance(body, dict):
+                return
+            content = body.get("content") or []
+            if content:
+                yield content
+            token = body.get("nextPageToken") or None
+            if token is None:
+                return
+            if token in seen:
+                raise CelonisApiError(
+                    f"{api.title} returned the same nextPageToken twice; stopping to avoid an endless loop.",
+                    status=200,
+                    method="GET",
+                    path=path,
+                    fix="report this to Celonis support; pull with api_version=1 meanwhile",
+                )
+            seen.add(token)
+
+    @staticmethod
+    def _within(
+        pages: Iterator[list[Record]], field: str, start: datetime, end: datetime
+    ) -> Iterator[Record]:
+        """Records of the pages whose ``field`` lies in ``[start, end)``; unparseable ones are kept."""
+        low, high = iso_ms(start), iso_ms(end)
+        for page in pages:
+            for record in page:
+                ts = canonical_ts(record.get(field)) if isinstance(record, dict) else None
+                if ts is None or low <= ts < high:
+                    yield record
+
+    # -- APIs ------------------------------------------------------------------------------
+    def iter_audit_log(
+        self, start: datetime | str, end: datetime | str, *, api_version: int = 1, page_size: int = 200
+    ) -> Iterator[Record]:
+        """Audit Log events with ``start <= timestamp < end`` (v1 page numbers or v2 cursor)."""
+        begin, finish = check_window(start, end)
+        if begin == finish:
+            return
+        window = {"from": iso_ms(begin), "to": iso_ms(finish)}
+        if api_version == 1:
+            pages = self._page_number_pages(AUDIT_LOG, "/api/external/audit", window, page_size)
+        elif api_version == 2:
+            pages = self._cursor_pages(AUDIT_LOG, "/api/external/v2/audit", window, page_size)
+        else:
+            raise CelonisConfigurationError("api_version", f"is {api_version!r}", "use 1 or 2")
+        yield from self._within(pages, "timestamp", begin, finish)
+
+    def iter_login_history(
+        self, start: datetime | str, end: datetime | str, *, page_size: int = 200
+    ) -> Iterator[Record]:
+        """Login History events with ``start <= timestamp < end``.
+
+        The API takes whole seconds without a zone (UTC assumed [guess]); the window is widened
+        to whole seconds and trimmed back client-side. A 204 is an empty page.
+        """
+        begin, finish = check_window(start, end)
+        if begin == finish:
+            return
+        window = {"from": local_seconds(begin), "to": local_seconds(finish, ceil=True)}
+        pages = self._page_number_pages(
+            LOGIN_HISTORY, "/api/external/authentication-events", window, page_size
+        )
+        yield from self._within(pages, "timestamp", begin, finish)
+
+    def iter_studio_adoption(
+        self,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        api_version: int = 1,
+        page_size: int = 200,
+        asset_type: str = "STUDIO_ASSET",
+        param_names: Mapping[str, str] | None = None,
+        timestamp_field: str = "timestamp",
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Iterator[Record]:
+        """Platform (Studio) Adoption tracking events with ``start <= <timestamp_field> < end``.
+
+        [guess] The adoption API's parameters and event schema are undocumented: the defaults
+        assume the Audit Log's (``pageNumber``, ``pageSize``, ``from``, ``to``; field
+        ``timestamp``). ``param_names`` renames any of them, e.g. ``{"from": "startDate"}``;
+        ``extra_params`` adds query parameters; ``timestamp_field`` names the event's time.
+        """
+        begin, finish = check_window(start, end)
+        if begin == finish:
+            return
+        names = {**DEFAULT_ADOPTION_PARAMS, **(param_names or {})}
+        unknown = sorted(set(names) - set(DEFAULT_ADOPTION_PARAMS))
+        if unknown:
+            raise CelonisConfigurationError(
+                "param_names", f"has unknown keys {unknown}", f"rename only {sorted(DEFAULT_ADOPTION_PARAMS)}"
+            )
+        params = {**(extra_params or {}), names["from"]: iso_ms(begin), names["to"]: iso_ms(finish)}
+        if api_version == 1:
+            path = f"/api/external/adoption-tracking-events/{asset_type}"
+            pages = self._page_number_pages(PLATFORM_ADOPTION, path, params, page_size, names)
+        elif api_version == 2:
+            path = f"/api/external/v2/adoption-tracking-events/{asset_type}"
+            pages = self._cursor_pages(PLATFORM_ADOPTION, path, params, page_size, names["pageSize"])
+        else:
+            raise CelonisConfigurationError("api_version", f"is {api_version!r}", "use 1 or 2")
+        yield from self._within(pages, timestamp_field, begin, finish)
+
+    def iter_team_members(self, *, include_internal: bool = True, page_size: int = 200) -> Iterator[Record]:
+        """Every team member (a snapshot). ``lastLogin`` stays as given (a display string such as
+        ``"12/10/2023, 6:49:07 AM UTC"``); ``lastLoginIso`` is added when it parses."""
+        params = {"includeInternal": "true" if include_internal else "false"}
+        for page in self._page_number_pages(TEAM_MEMBERS, "/api/external/members", params, page_size):
+            for member in page:
+                if isinstance(member, dict):
+                    iso = parse_display_time(member.get("lastLogin"))
+                    if iso is not None:
+                        member["lastLoginIso"] = iso
+                yield member
