@@ -1,0 +1,1 @@
+"""Celonis sensors for Airflow; import the submodules directly."""

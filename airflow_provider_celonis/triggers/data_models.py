@@ -1,0 +1,60 @@
+"""Trigger that waits for a data model load to finish (used by the reload operator and the sensor)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_celonis.decisions import LoadWait, judge_load
+from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
+
+
+class CelonisDataModelLoadTrigger(CelonisPollingTrigger):
+    """Poll ``load-info-sync`` until a load newer than the recorded marker is finished.
+
+    :param wait: :meth:`LoadWait.to_dict` output (ids, marker, deadlines in epoch seconds).
+
+    Events: ``{"status": "success"|"error"|"timeout", "message", "data_pool_id",
+    "data_model_id", "data_load_id", "load_status", "celonis_message"}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        wait: dict[str, Any],
+        poll_interval: float = 30.0,
+        celonis_conn_id: str = "celonis_default",
+        hook_params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            poll_interval=poll_interval, celonis_conn_id=celonis_conn_id, hook_params=hook_params
+        )
+        self.load_wait = LoadWait.from_dict(wait)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "wait": self.load_wait.to_dict(),
+                "poll_interval": self.poll_interval,
+                "celonis_conn_id": self.celonis_conn_id,
+                "hook_params": self.hook_params,
+            },
+        )
+
+    @property
+    def deadline(self) -> float | None:
+        return self.load_wait.deadline
+
+    def ids(self) -> dict[str, Any]:
+        return {"data_pool_id": self.load_wait.data_pool_id, "data_model_id": self.load_wait.data_model_id}
+
+    def make_hook(self) -> Any:
+        from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
+
+        return CelonisDataModelHook(self.celonis_conn_id, **self.hook_params)
+
+    async def poll(self, hook: Any) -> Any:
+        return await hook.aget_load_info(self.load_wait.data_pool_id, self.load_wait.data_model_id)
+
+    def judge(self, snapshot: Any) -> dict[str, Any] | None:
+        return judge_load(snapshot, self.load_wait)

@@ -1,0 +1,83 @@
+"""CelonisDataJobSensor: waits for an execution someone else started, never an older one."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+from data_pool_helpers import make_context, run_deferred
+
+from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID as JOB
+from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
+from airflow_provider_celonis.exceptions import CelonisJobFailedError
+from airflow_provider_celonis.sensors.data_jobs import CelonisDataJobSensor
+
+
+def make_sensor(fast_retries: dict[str, float], **kwargs: Any) -> CelonisDataJobSensor:
+    params: dict[str, Any] = {
+        "task_id": "wait_for_job",
+        "data_pool_id": POOL,
+        "data_job_id": JOB,
+        "started_after": time.time() - 5,
+        "poke_interval": 0.05,
+        "timeout": 20,
+        "hook_params": fast_retries,
+    }
+    return CelonisDataJobSensor(**{**params, **kwargs})
+
+
+async def test_poke_ignores_executions_before_started_after(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    sensor = make_sensor(fast_retries)
+    assert sensor.poke(make_context()) is False  # only the hour-old previous run exists
+    emulator.seed_execution(POOL, JOB, "SUCCESS", age=1)
+    assert sensor.poke(make_context()) is True
+
+
+async def test_poke_accepts_an_iso_string_bound(emulator: Any, fast_retries: dict[str, float]) -> None:
+    bound = datetime.fromtimestamp(time.time() - 5, timezone.utc).isoformat()
+    emulator.seed_execution(POOL, JOB, "SUCCESS", age=10)
+    assert make_sensor(fast_retries, started_after=bound).poke(make_context()) is False
+    assert make_sensor(fast_retries, started_after=None).poke(make_context()) is True
+
+
+async def test_poke_failure_carries_error_lines(emulator: Any, fast_retries: dict[str, float]) -> None:
+    emulator.configure_data_job(POOL, JOB, error_lines=["Extraction VBAK: connection refused by SAP"])
+    emulator.seed_execution(POOL, JOB, "FAIL", age=1)
+    with pytest.raises(CelonisJobFailedError, match="connection refused by SAP"):
+        make_sensor(fast_retries).poke(make_context())
+
+
+async def test_poke_skipped_skips(emulator: Any, fast_retries: dict[str, float]) -> None:
+    emulator.seed_execution(POOL, JOB, "SKIPPED", age=1)
+    with pytest.raises(AirflowSkipException):
+        make_sensor(fast_retries).poke(make_context())
+
+
+async def test_poke_mode_execute_waits_for_a_running_execution(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    emulator.configure_data_job(POOL, JOB, running_seconds=0.4)
+    emulator.seed_execution(POOL, JOB, "RUNNING")
+    make_sensor(fast_retries).execute(make_context())
+    assert [r["status"] for r in emulator.data_job_report(POOL, JOB)["runs"]] == ["SUCCESS", "SUCCESS"]
+
+
+async def test_deferrable_waits_then_succeeds(emulator: Any, fast_retries: dict[str, float]) -> None:
+    emulator.configure_data_job(POOL, JOB, running_seconds=0.4)
+    execution_id = emulator.seed_execution(POOL, JOB, "RUNNING")
+    result = await run_deferred(make_sensor(fast_retries, deferrable=True), make_context())
+    assert result == execution_id
+
+
+async def test_deferrable_failure_and_timeout(emulator: Any, fast_retries: dict[str, float]) -> None:
+    with pytest.raises(AirflowSensorTimeout):
+        await run_deferred(make_sensor(fast_retries, deferrable=True, timeout=0.5), make_context())
+    emulator.configure_data_job(POOL, JOB, running_seconds=0.2, outcome="PAUSED")
+    emulator.seed_execution(POOL, JOB, "RUNNING")
+    with pytest.raises(CelonisJobFailedError, match="fail closed"):
+        await run_deferred(make_sensor(fast_retries, deferrable=True), make_context())
