@@ -89,8 +89,43 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_celonis.hooks.celonis"],
+                "python-modules": [
+                    "airflow_provider_celonis.hooks.celonis",
+                    "airflow_provider_celonis.hooks.data_jobs",
+                    "airflow_provider_celonis.hooks.data_models",
+                ],
             }
+        ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_celonis.operators.data_jobs",
+                    "airflow_provider_celonis.operators.data_models",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_celonis.sensors.data_jobs",
+                    "airflow_provider_celonis.sensors.data_models",
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_celonis.triggers.data_jobs",
+                    "airflow_provider_celonis.triggers.data_models",
+                ],
+            }
+        ],
+        "extra-links": [
+            "airflow_provider_celonis.links.CelonisDataJobLink",
+            "airflow_provider_celonis.links.CelonisDataModelLink",
         ],
         "connection-types": [
             {
