@@ -1,0 +1,217 @@
+"""The shared base of the usage extract operators: window, validation, streaming, ordering, output.
+
+One pull is: validate every argument (no network), open a :class:`CelonisUsageHook`, stream
+the API's records through a prefetching thread (the next page downloads while this one is
+spilled), spill them into sorted runs, merge them in order without duplicates into a
+temporary file, rename it to ``output_path``. Only a small summary goes to XCom.
+
+Subclasses name the hook generator to call (:meth:`CelonisExtractOperator.fetch`) and the
+field records are ordered by.
+"""
+
+from __future__ import annotations
+
+import queue
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.models import BaseOperator
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_celonis.hooks.usage import CelonisUsageHook
+
+_DONE = object()
+
+
+def prefetched(records: Iterator[Any], depth: int = 16, chunk: int = 500) -> Iterator[Any]:
+    """Run ``records`` in a worker thread, up to ``depth`` chunks ahead, re-raising its error here.
+
+    Waiting for the network releases the GIL, so the next page downloads while the consumer
+    sorts and spills the previous one. Records cross the thread boundary in chunks, because
+    a queue operation per record would cost more than the work it overlaps. Leaving the loop
+    early stops the worker.
+    """
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            batch: list[Any] = []
+            for record in records:
+                batch.append(record)
+                if len(batch) >= chunk:
+                    if not put(batch):
+                        return
+                    batch = []
+            if put(batch):
+                put(_DONE)
+        except BaseException as err:  # handed to the consumer, which re-raises it
+            put(err)
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="celonis-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+
+
+class CelonisExtractOperator(BaseOperator):
+    """Pull one API's records for a window into ``output_path``, ordered and de-duplicated.
+
+    :param output_path: file path or ``ObjectStoragePath`` URI (``file://``, ``s3://``, ...);
+        templated, e.g. ``"/data/audit/{{ ds }}.jsonl"``.
+    :param celonis_conn_id: the ``celonis`` connection.
+    :param output_format: ``jsonl`` (default), ``csv`` or ``parquet`` (extra ``[parquet]``).
+    :param start: window start, templated; default the run's ``data_interval_start``.
+    :param end: window end (exclusive), templated; default the run's ``data_interval_end``.
+    :param page_size: records per request (the APIs allow at most 200).
+    :param hook_params: keyword arguments for :class:`CelonisUsageHook` (retries, timeout,
+        ``api_prefixes``).
+    :param spill_dir: where sorted runs go while pulling (default: the system temp dir).
+    """
+
+    template_fields: Sequence[str] = ("output_path", "start", "end")
+    ui_color = "#9cd6f9"
+    windowed = True
+    sort_field = "timestamp"
+    columns: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        celonis_conn_id: str = "celonis_default",
+        output_format: str = "jsonl",
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        page_size: int = 200,
+        hook_params: dict[str, Any] | None = None,
+        spill_dir: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.output_path = output_path
+        self.celonis_conn_id = celonis_conn_id
+        self.output_format = output_format
+        self.start = start
+        self.end = end
+        self.page_size = page_size
+        self.hook_params = dict(hook_params or {})
+        self.spill_dir = spill_dir
+
+    # -- subclass interface ----------------------------------------------------------------
+    def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def sort_key(self, record: dict[str, Any]) -> str:
+        """Records sort by this string (no tab or newline in it), then by their canonical JSON."""
+        from airflow_provider_celonis.hooks.usage import canonical_ts
+
+        return canonical_ts(record.get(self.sort_field)) or ""
+
+    # -- validation ------------------------------------------------------------------------
+    def _window(self, context: Context) -> tuple[datetime | None, datetime | None]:
+        from airflow_provider_celonis.hooks.usage import check_window
+
+        if not self.windowed:
+            return None, None
+        explicit_start, explicit_end = self.start not in (None, ""), self.end not in (None, "")
+        start = self.start if explicit_start else context.get("data_interval_start")
+        end = self.end if explicit_end else context.get("data_interval_end")
+        for name, value in (("start", start), ("end", end)):
+            if value is None:
+                raise CelonisConfigurationError(
+                    name,
+                    "is not set and the run has no data interval",
+                    "pass start and end explicitly, or run the task from a DAG with a schedule",
+                    where=self.task_id,
+                )
+        assert start is not None
+        assert end is not None
+        if not (explicit_start and explicit_end) and start == end:
+            # Airflow 3's cron schedules default to CronTriggerTimetable, whose runs have an
+            # empty data interval: a silent zero-record pull every night is worse than an error.
+            raise CelonisConfigurationError(
+                "start",
+                f"defaults to the run's data interval, which is empty ({start} to {end})",
+                "schedule the DAG with a timetable that has intervals, e.g. "
+                'CronDataIntervalTimetable("@daily", timezone="UTC"), or pass start and end',
+                where=self.task_id,
+            )
+        return check_window(start, end)
+
+    def _validate(self, context: Context) -> tuple[str, datetime | None, datetime | None]:
+        from airflow_provider_celonis.outputs import check_format, check_output_path
+
+        fmt = check_format(self.output_format)
+        check_output_path(str(self.output_path))
+        if not isinstance(self.page_size, int) or self.page_size < 1:
+            raise CelonisConfigurationError(
+                "page_size", f"is {self.page_size!r}", "use 1 to 200 (default 200)"
+            )
+        start, end = self._window(context)
+        return fmt, start, end
+
+    # -- execution -------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_celonis.hooks.usage import CelonisUsageHook
+        from airflow_provider_celonis.outputs import Columns, write_records
+        from airflow_provider_celonis.spill import SortedSpill, canonical
+
+        fmt, start, end = self._validate(context)
+        path = str(self.output_path)
+        hook = CelonisUsageHook(self.celonis_conn_id, **self.hook_params)
+        window = f" for [{start.isoformat()}, {end.isoformat()})" if start and end else ""
+        self.log.info("Pulling %s%s into %s (%s)", type(self).__name__, window, path, fmt)
+        columns = Columns(self.columns, types=fmt == "parquet")
+        with tempfile.TemporaryDirectory(prefix="celonis-extract-", dir=self.spill_dir) as scratch:
+            spill = SortedSpill(scratch)
+            for record in prefetched(self.fetch(hook, start, end)):  # type: ignore[arg-type]
+                if isinstance(record, dict):
+                    if fmt != "jsonl":
+                        columns.add(record)
+                    spill.add(self.sort_key(record), canonical(record))
+                else:  # the API promised objects; keep whatever came, first
+                    spill.add("", canonical(record))
+            count = write_records(path, fmt, spill.merged(), columns)
+        self.log.info(
+            "Wrote %d records (%d received, %d duplicates dropped) to %s",
+            count,
+            spill.added,
+            spill.added - count,
+            path,
+        )
+        return {
+            "path": path,
+            "records": count,
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
+        }

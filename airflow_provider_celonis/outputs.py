@@ -1,0 +1,241 @@
+"""Write extracted records to a local path or any ``ObjectStoragePath`` URI, atomically.
+
+Formats: ``jsonl`` (one canonical JSON object per line), ``csv`` (nested values as JSON) and
+``parquet`` (needs the optional extra ``airflow-provider-celonis[parquet]``). Columns of CSV
+and Parquet come from :class:`Columns`, filled while records stream past, so the writer knows
+every column before the first row without holding the rows.
+
+Atomicity: the file is written under a temporary name next to ``output_path`` (same directory
+or bucket prefix) and renamed when complete, so a failed or killed task never leaves a partial
+file at ``output_path``; a stray ``.<name>.*.tmp`` is all a killed task can leave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+FORMATS = ("jsonl", "csv", "parquet")
+_BATCH = 10_000
+
+
+def check_format(output_format: str) -> str:
+    fmt = str(output_format).strip().lower()
+    if fmt not in FORMATS:
+        raise CelonisConfigurationError(
+            "output_format", f"is {output_format!r}", f"use one of {', '.join(FORMATS)}"
+        )
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise CelonisConfigurationError(
+                "output_format",
+                "is 'parquet' but pyarrow is not installed",
+                "pip install 'airflow-provider-celonis[parquet]', or use jsonl or csv",
+            ) from None
+    return fmt
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def check_output_path(path: str) -> None:
+    """Fail before any network call when ``path`` cannot be written (local) or has no filesystem (URI)."""
+    if not path or not str(path).strip():
+        raise CelonisConfigurationError(
+            "output_path", "is empty", "give a file path or URI, e.g. /data/audit.jsonl"
+        )
+    if is_uri(path):
+        protocol = path.split("://", 1)[0]
+        try:
+            import fsspec
+
+            fsspec.get_filesystem_class(protocol)
+        except (ImportError, ValueError) as err:
+            raise CelonisConfigurationError(
+                "output_path",
+                f"({path}) uses {protocol}:// which no installed filesystem handles ({err})",
+                "install the Airflow provider for that storage (e.g. apache-airflow-providers-amazon for s3://)",
+            ) from None
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CelonisConfigurationError("output_path", f"({path}) is a directory", "name a file inside it")
+    ancestor = target.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise CelonisConfigurationError(
+            "output_path",
+            f"({path}) is not writable: {ancestor} is not a writable directory",
+            "choose a folder the Airflow worker may write to",
+        )
+
+
+class Columns:
+    """Union of top-level keys (and, for Parquet, their value types) in a deterministic order."""
+
+    def __init__(self, preferred: Sequence[str] = (), *, types: bool = False) -> None:
+        self.preferred = list(preferred)
+        self.track_types = types
+        self.keys: set[str] = set()
+        self.types: dict[str, set[str]] = {}
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.keys.update(record)
+        if self.track_types:
+            for key, value in record.items():
+                seen = self.types.get(key)
+                if seen is None:
+                    seen = self.types[key] = set()
+                seen.add(type(value).__name__)
+
+    def names(self) -> list[str]:
+        first = [c for c in self.preferred if c in self.keys]
+        return first + sorted(self.keys - set(first))
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return value
+
+
+def write_jsonl(out: IO[bytes], lines: Iterable[str], columns: Columns) -> int:
+    counted = _Counted(lines)
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="\n")
+    try:
+        text.writelines(counted)
+        text.flush()
+    finally:
+        text.detach()
+    return counted.count
+
+
+class _Counted:
+    """Count the items of an iterable as they pass (so ``writelines`` can consume it)."""
+
+    def __init__(self, items: Iterable[str]) -> None:
+        self.items = items
+        self.count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self.items:
+            self.count += 1
+            yield item
+
+
+def write_csv(out: IO[bytes], lines: Iterable[str], columns: Columns) -> int:
+    names = columns.names()
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    count = 0
+    try:
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(names)
+        for line in lines:
+            record = json.loads(line)
+            writer.writerow(["" if record.get(n) is None else _cell(record.get(n)) for n in names])
+            count += 1
+        text.flush()
+    finally:
+        text.detach()
+    return count
+
+
+def _arrow_type(seen: set[str]) -> Any:
+    import pyarrow as pa
+
+    kinds = seen - {"NoneType"}
+    if kinds == {"bool"}:
+        return pa.bool_()
+    if kinds == {"int"}:
+        return pa.int64()
+    if kinds and kinds <= {"int", "float"}:
+        return pa.float64()
+    return pa.string()
+
+
+def write_parquet(out: IO[bytes], lines: Iterable[str], columns: Columns) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = columns.names() or ["value"]
+    schema = pa.schema([(n, _arrow_type(columns.types.get(n, set()))) for n in names])
+    as_text = {n for n in names if schema.field(n).type == pa.string()}
+    count = 0
+    with pq.ParquetWriter(out, schema) as writer:
+        batch: dict[str, list[Any]] = {n: [] for n in names}
+
+        def flush() -> None:
+            if batch[names[0]]:
+                writer.write_table(pa.table(batch, schema=schema))
+                for values in batch.values():
+                    values.clear()
+
+        for line in lines:
+            record = json.loads(line)
+            for n in names:
+                value = record.get(n)
+                if n in as_text and value is not None and not isinstance(value, str):
+                    value = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                batch[n].append(value)
+            count += 1
+            if len(batch[names[0]]) >= _BATCH:
+                flush()
+        flush()
+    return count
+
+
+WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "parquet": write_parquet}
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[IO[bytes]]:
+    """A binary file that appears at ``path`` only if the block completes."""
+    if not is_uri(path):
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return
+
+    from airflow.sdk import ObjectStoragePath
+
+    final = ObjectStoragePath(path)
+    staging = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with staging.open("wb") as remote:
+            yield remote
+        staging.rename(final)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            staging.unlink(missing_ok=True)
+        raise
+
+
+def write_records(path: str, output_format: str, lines: Iterable[str], columns: Columns) -> int:
+    """Write canonical JSON ``lines`` (newline-terminated) to ``path`` atomically; returns the count."""
+    with atomic_output(path) as out:
+        return WRITERS[output_format](out, lines, columns)

@@ -1,0 +1,127 @@
+"""Sorted spill runs, atomic writes and output path checks (local files only, no emulator)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.operators._extract import prefetched
+from airflow_provider_celonis.outputs import (
+    Columns,
+    atomic_output,
+    check_format,
+    check_output_path,
+    write_records,
+)
+from airflow_provider_celonis.spill import SortedSpill, canonical
+
+
+def spill_lines(tmp_path: Path, records: list[dict[str, object]], **kwargs: int) -> list[str]:
+    spill = SortedSpill(str(tmp_path), **kwargs)
+    for record in records:
+        spill.add(str(record["ts"]), canonical(record))
+    return list(spill.merged())
+
+
+@pytest.mark.parametrize(("run_size", "fan_in"), [(100_000, 64), (7, 64), (5, 2), (1, 3)])
+def test_spill_orders_and_deduplicates_across_runs_and_merge_rounds(
+    tmp_path: Path, run_size: int, fan_in: int
+) -> None:
+    rng = random.Random(3)
+    unique = [{"ts": f"2025-01-01T00:00:{rng.randint(0, 9):02d}.000Z", "n": n} for n in range(150)]
+    stream = unique + rng.sample(unique, 60)
+    rng.shuffle(stream)
+    lines = spill_lines(tmp_path, stream, run_size=run_size, fan_in=fan_in)
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 150
+    assert records == sorted(unique, key=lambda r: (r["ts"], canonical(r)))
+    assert all(line.endswith("\n") for line in lines)
+
+
+def test_canonical_form_is_independent_of_key_order() -> None:
+    assert canonical({"b": 1, "a": {"d": "ü", "c": None}}) == canonical({"a": {"c": None, "d": "ü"}, "b": 1})
+    assert "\t" not in canonical({"a": "tab\there\nnewline"})
+
+
+def test_atomic_output_removes_the_temporary_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "out.jsonl"
+
+    def write_then_fail() -> None:
+        with atomic_output(str(target)) as out:
+            out.write(b"partial")
+            raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_write_records_in_each_format(tmp_path: Path) -> None:
+    records = [{"ts": "b", "n": 2, "tags": ["x"]}, {"ts": "a", "n": 1, "extra": True}]
+    lines = [canonical(r) + "\n" for r in records]
+    columns = Columns(("ts",), types=True)
+    for record in records:
+        columns.add(record)
+    assert columns.names() == ["ts", "extra", "n", "tags"]
+    assert write_records(str(tmp_path / "o.jsonl"), "jsonl", lines, columns) == 2
+    assert (tmp_path / "o.jsonl").read_text().splitlines()[0] == '{"n":2,"tags":["x"],"ts":"b"}'
+    assert write_records(str(tmp_path / "o.csv"), "csv", lines, columns) == 2
+    assert (tmp_path / "o.csv").read_text().splitlines() == ["ts,extra,n,tags", 'b,,2,"[""x""]"', "a,True,1,"]
+    pq = pytest.importorskip("pyarrow.parquet")
+    assert write_records(str(tmp_path / "o.parquet"), "parquet", lines, columns) == 2
+    table = pq.read_table(tmp_path / "o.parquet")
+    assert table.to_pylist() == [
+        {"ts": "b", "extra": None, "n": 2, "tags": '["x"]'},
+        {"ts": "a", "extra": True, "n": 1, "tags": None},
+    ]
+
+
+def test_format_and_path_checks(tmp_path: Path) -> None:
+    assert check_format(" JSONL ") == "jsonl"
+    with pytest.raises(CelonisConfigurationError, match="output_format"):
+        check_format("excel")
+    check_output_path(str(tmp_path / "new" / "deeper" / "file.jsonl"))
+    check_output_path("file:///tmp/x.jsonl")
+    for bad in ("", str(tmp_path), "unknownfs://bucket/key"):
+        with pytest.raises(CelonisConfigurationError, match="output_path"):
+            check_output_path(bad)
+
+
+def test_prefetched_passes_records_and_errors_through() -> None:
+    assert list(prefetched(iter(range(1234)), chunk=100)) == list(range(1234))
+
+    def failing() -> object:
+        yield from range(10)
+        raise ValueError("page 3 failed")
+
+    got: list[object] = []
+
+    def consume() -> None:
+        for item in prefetched(failing(), chunk=4):  # type: ignore[arg-type]
+            got.append(item)
+
+    with pytest.raises(ValueError, match="page 3"):
+        consume()
+    assert got == list(range(8))  # the last partial chunk is dropped with the error
+
+
+def test_prefetched_stops_its_worker_when_the_consumer_leaves() -> None:
+    closed: list[bool] = []
+
+    def endless() -> object:
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.append(True)
+
+    stream = prefetched(endless(), depth=2, chunk=10)  # type: ignore[arg-type]
+    assert next(stream) == 0
+    stream.close()
+    assert closed == [True]
