@@ -93,6 +93,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.hooks.celonis",
                     "airflow_provider_celonis.hooks.data_jobs",
                     "airflow_provider_celonis.hooks.data_models",
+                    "airflow_provider_celonis.hooks.usage",
                 ],
             }
         ],
@@ -102,6 +103,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_celonis.operators.data_jobs",
                     "airflow_provider_celonis.operators.data_models",
+                    "airflow_provider_celonis.operators.usage",
                 ],
             }
         ],
