@@ -21,109 +21,34 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator import problems
+from airflow_provider_celonis.emulator.data_jobs_model import (
+    DEFAULT_JOB_ID,
+    DEFAULT_POOL_ID,
+    KEY,
+    PREVIOUS_EXECUTION_ID,
+    TERMINAL,
+    JobConfig,
+    Run,
+    count,
+    init_state,
+    job_of,
+    ms,
+    visible,
+)
 from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX
 from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
 from airflow_provider_celonis.emulator.state import EmulatorState
 
+__all__ = ["DEFAULT_JOB_ID", "DEFAULT_POOL_ID", "PREVIOUS_EXECUTION_ID", "init_state", "router"]
+
 router = APIRouter()
-KEY = "data_jobs"
-
-DEFAULT_POOL_ID = "0f5c1e9a-3b7d-4e21-8a6f-2d9c4b8e1a01"
-DEFAULT_POOL_NAME = "Emulated SAP ECC pool"
-DEFAULT_JOB_ID = "7a2d4f6e-9c1b-4d3a-b5e8-6f0a2c4d8e02"
-DEFAULT_JOB_NAME = "Daily delta load"
-PREVIOUS_EXECUTION_ID = "00000000-0000-4000-8000-0000000000e1"
-TERMINAL = ("SUCCESS", "FAIL", "CANCEL", "SKIPPED")
-
-
-@dataclass
-class JobConfig:
-    id: str
-    name: str = DEFAULT_JOB_NAME
-    queued_seconds: float = 0.5
-    running_seconds: float = 2.0
-    outcome: str = "SUCCESS"
-    error_lines: list[str] = field(
-        default_factory=lambda: [
-            "Transformation 'Create activity table' failed: SQL compilation error: "
-            'column "VBELN" not found',
-        ]
-    )
-    stale_seconds: float = 0.5
-    cancel_seconds: float = 0.3
-    second_execute: str = "refuse"  # or "queue"
-    refuse_status: int = 409
-
-
-@dataclass
-class Run:
-    execution_id: str
-    item_id: str
-    mode: str
-    created: float
-    queued_until: float
-    running_seconds: float
-    outcome: str
-    error_lines: list[str]
-    stale_until: float
-    cancel_seconds: float
-    source: str = "API"
-    configuration: dict[str, Any] | None = None
-    cancel_requested_at: float | None = None
-    fixed: tuple[str, float | None, float | None] | None = None
-    """Seeded run: (status, start, end) that never changes."""
-
-    def view(self, now: float) -> tuple[str, float | None, float | None]:
-        """(status, start, end) at emulator time ``now``."""
-        if self.fixed is not None:
-            return self.fixed
-        natural_end = self.queued_until + self.running_seconds
-        if self.cancel_requested_at is not None:
-            cancelled_at = self.cancel_requested_at + self.cancel_seconds
-            if cancelled_at < natural_end and now >= cancelled_at:
-                started = self.queued_until if self.queued_until <= cancelled_at else None
-                return "CANCEL", started, cancelled_at
-        if now < self.queued_until:
-            return "QUEUED", None, None
-        if now < natural_end:
-            return "RUNNING", self.queued_until, None
-        return self.outcome, self.queued_until, natural_end
-
-
-def _ms(value: float | None) -> int | None:
-    return None if value is None else int(value * 1000)
-
-
-def init_state(state: EmulatorState) -> None:
-    now = state.now()
-    job = JobConfig(DEFAULT_JOB_ID)
-    previous = Run(
-        PREVIOUS_EXECUTION_ID,
-        str(uuid.uuid4()),
-        "DELTA",
-        now - 3600,
-        now - 3600,
-        60,
-        "SUCCESS",
-        [],
-        now - 3600,
-        0.0,
-        source="SCHEDULE",
-        fixed=("SUCCESS", now - 3600, now - 3540),
-    )
-    state.ext[KEY] = {
-        "pools": {DEFAULT_POOL_ID: DEFAULT_POOL_NAME},
-        "jobs": {(DEFAULT_POOL_ID, DEFAULT_JOB_ID): job},
-        "runs": {(DEFAULT_POOL_ID, DEFAULT_JOB_ID): [previous]},
-        "counters": {},
-    }
 
 
 def _data(request: Request) -> tuple[EmulatorState, dict[str, Any]]:
@@ -131,24 +56,9 @@ def _data(request: Request) -> tuple[EmulatorState, dict[str, Any]]:
     return state, state.ext[KEY]
 
 
-def _job(data: dict[str, Any], pool_id: str, job_id: str) -> JobConfig | None:
-    return data["jobs"].get((pool_id, job_id))
-
-
 def _not_found(pool_id: str, job_id: str | None = None) -> JSONResponse:
     what = f"Data job {job_id} in data pool {pool_id}" if job_id else f"Data pool {pool_id}"
     return problems.problem(404, f"{what} not found", "INTEGRATION_NOT_FOUND")
-
-
-def _count(data: dict[str, Any], pool_id: str, job_id: str, name: str) -> None:
-    counters = data["counters"].setdefault(
-        f"{pool_id}/{job_id}", {"executions": 0, "refused": 0, "cancels": 0}
-    )
-    counters[name] += 1
-
-
-def _visible(runs: list[Run], now: float) -> list[Run]:
-    return [r for r in runs if r.fixed is not None or now >= r.stale_until]
 
 
 def _item(
@@ -167,8 +77,8 @@ def _item(
         "name": job.name,
         "status": status,
         "dataPoolVersion": 1,
-        "startDate": _ms(start),
-        "endDate": _ms(end),
+        "startDate": ms(start),
+        "endDate": ms(end),
         "type": "JOB",
         "mode": run.mode,
         "schedulingName": "Nightly" if run.source == "SCHEDULE" else None,
@@ -185,7 +95,7 @@ def _start(
     mode: str,
     configuration: dict[str, Any] | None,
 ) -> Response:
-    job = _job(data, pool_id, job_id)
+    job = job_of(data, pool_id, job_id)
     if job is None:
         return _not_found(pool_id, job_id)
     if mode not in ("FULL", "DELTA"):
@@ -197,7 +107,7 @@ def _start(
         not_before = now
         if live:
             if job.second_execute != "queue":
-                _count(data, pool_id, job_id, "refused")
+                count(data, pool_id, job_id, "refused")
                 return problems.problem(
                     job.refuse_status,
                     f"Data job {job.name} is already running",
@@ -220,7 +130,7 @@ def _start(
                 configuration=configuration,
             )
         )
-        _count(data, pool_id, job_id, "executions")
+        count(data, pool_id, job_id, "executions")
     return Response(status_code=200)  # the real body is undocumented: clients must not depend on it
 
 
@@ -263,11 +173,11 @@ def cancel(
     request: Request, pool_id: str, job_id: str, principal: Principal = Depends(requires("data_jobs"))
 ) -> Response:
     state, data = _data(request)
-    if _job(data, pool_id, job_id) is None:
+    if job_of(data, pool_id, job_id) is None:
         return _not_found(pool_id, job_id)
     with state.lock:
         now = state.now()
-        _count(data, pool_id, job_id, "cancels")
+        count(data, pool_id, job_id, "cancels")
         for run in data["runs"].get((pool_id, job_id), []):
             if run.cancel_requested_at is None and run.view(now)[0] in ("QUEUED", "RUNNING"):
                 run.cancel_requested_at = now
@@ -285,9 +195,9 @@ def pool_status(
     for pool, job_id in data["jobs"]:
         if pool != pool_id:
             continue
-        visible = _visible(data["runs"].get((pool, job_id), []), now)
-        status, start, _ = visible[-1].view(now) if visible else (None, None, None)
-        result.append({"id": job_id, "status": status, "lastExecutionStartDate": _ms(start)})
+        shown = visible(data["runs"].get((pool, job_id), []), now)
+        status, start, _ = shown[-1].view(now) if shown else (None, None, None)
+        result.append({"id": job_id, "status": status, "lastExecutionStartDate": ms(start)})
     return JSONResponse(result)
 
 
@@ -296,18 +206,18 @@ def job_transport(
     request: Request, pool_id: str, job_id: str, principal: Principal = Depends(requires("data_jobs"))
 ) -> Response:
     state, data = _data(request)
-    job = _job(data, pool_id, job_id)
+    job = job_of(data, pool_id, job_id)
     if job is None:
         return _not_found(pool_id, job_id)
-    visible = _visible(data["runs"].get((pool_id, job_id), []), state.now())
-    last = visible[-1] if visible else None
+    shown = visible(data["runs"].get((pool_id, job_id), []), state.now())
+    last = shown[-1] if shown else None
     return JSONResponse(
         {
             "id": job_id,
             "name": job.name,
             "dataPoolId": pool_id,
             "dataSourceId": None,
-            "timeStamp": _ms(state.now()),
+            "timeStamp": ms(state.now()),
             "status": last.view(state.now())[0] if last else None,
             "currentExecutionId": last.execution_id if last else None,
             "dagBasedExecutionEnabled": False,
@@ -332,7 +242,7 @@ def executions(
     request: Request, pool_id: str, job_id: str, principal: Principal = Depends(requires("data_jobs"))
 ) -> Response:
     state, data = _data(request)
-    job = _job(data, pool_id, job_id)
+    job = job_of(data, pool_id, job_id)
     if job is None:
         return _not_found(pool_id, job_id)
     args = _page_args(request, 50)
@@ -340,7 +250,7 @@ def executions(
         return args
     limit, page = args
     now = state.now()
-    runs = _visible(data["runs"].get((pool_id, job_id), []), now)
+    runs = visible(data["runs"].get((pool_id, job_id), []), now)
     items = [_item(run, pool_id, data, job, now, n) for n, run in enumerate(runs)]
     items.sort(key=lambda i: (i["startDate"] is None, i["startDate"] or 0, i["executionOrder"]), reverse=True)
     return JSONResponse(
@@ -380,7 +290,7 @@ def log_detail(
                     "id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{run.item_id}/{n}")),
                     "executionItemId": run.item_id,
                     "level": level,
-                    "date": _ms(when),
+                    "date": ms(when),
                     "logMessage": text,
                     "logTranslationCode": None,
                     "logTranslationParameters": [],
@@ -424,7 +334,7 @@ def control_seed(
     finished run that started ``age`` seconds ago; ``{"status": "RUNNING"}`` (or QUEUED) is a live
     run with the job's durations, as if a Celonis schedule had started it."""
     state, data = _data(request)
-    job = _job(data, pool_id, job_id)
+    job = job_of(data, pool_id, job_id)
     if job is None:
         return _not_found(pool_id, job_id)
     status = str(spec.get("status", "SUCCESS")).upper()
@@ -469,7 +379,7 @@ def control_seed(
 def control_report(request: Request, pool_id: str, job_id: str) -> Response:
     """Configuration, counters (API executions started, refused starts, cancel calls) and every run."""
     state, data = _data(request)
-    job = _job(data, pool_id, job_id)
+    job = job_of(data, pool_id, job_id)
     if job is None:
         return _not_found(pool_id, job_id)
     now = state.now()
@@ -480,8 +390,8 @@ def control_report(request: Request, pool_id: str, job_id: str) -> Response:
             {
                 "executionId": run.execution_id,
                 "status": status,
-                "startDate": _ms(start),
-                "endDate": _ms(end),
+                "startDate": ms(start),
+                "endDate": ms(end),
                 "mode": run.mode,
                 "source": run.source,
                 "configuration": run.configuration,
