@@ -1,0 +1,98 @@
+"""The emulated usage APIs answer like the reference says, raw over HTTP (what DAG authors see)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from airflow_provider_celonis.emulator.client import EmulatorProcess
+from airflow_provider_celonis.exceptions import CelonisApiDisabledError
+from airflow_provider_celonis.hooks.usage import CelonisUsageHook
+
+WINDOW = {"from": "2025-01-01T00:00:00.000Z", "to": "2025-01-01T01:00:00.000Z"}
+
+
+def token(emulator: EmulatorProcess, scope: str) -> dict[str, str]:
+    answer = requests.post(
+        f"{emulator.base_url}/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "scope": scope,
+        },
+        timeout=10,
+    )
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def get(emulator: EmulatorProcess, path: str, scope: str, **params: object) -> requests.Response:
+    return requests.get(
+        f"{emulator.base_url}{path}", params=params, headers=token(emulator, scope), timeout=10
+    )
+
+
+def test_audit_v1_page_shape(emulator: EmulatorProcess) -> None:
+    body = get(emulator, "/log/api/external/audit", "audit.log:read", pageSize=50, **WINDOW).json()
+    assert set(body) == {"content", "pageNumber", "pageSize", "totalCount"}
+    assert (body["pageNumber"], body["pageSize"], body["totalCount"], len(body["content"])) == (
+        0,
+        50,
+        120,
+        50,
+    )
+    past = get(emulator, "/log/api/external/audit", "audit.log", pageNumber=9, **WINDOW)
+    assert past.status_code == 200
+    assert past.json()["content"] == []
+
+
+def test_each_api_checks_its_own_scope(emulator: EmulatorProcess) -> None:
+    refused = get(emulator, "/log/api/external/audit", "team.login-history:read", **WINDOW)
+    assert refused.status_code == 403
+    assert refused.json()["errorCode"] == "ADMIN_ACCESS_ERROR"
+    assert get(emulator, "/api/external/authentication-events", "audit.log:read").status_code == 403
+
+
+def test_login_history_takes_local_seconds_only(emulator: EmulatorProcess) -> None:
+    scope = "team.login-history:read"
+    path = "/api/external/authentication-events"
+    assert get(emulator, path, scope, **WINDOW).status_code == 400
+    ok = get(emulator, path, scope, **{"from": "2025-01-01T00:00:00", "to": "2025-01-01T01:00:00"})
+    assert ok.status_code == 200
+    assert ok.json()["totalCount"] == 60
+    assert (
+        requests.post(f"{emulator.base_url}{path}", headers=token(emulator, scope), timeout=10).status_code
+        == 405
+    )
+
+
+def test_bad_cursor_and_unknown_asset_type_are_400(emulator: EmulatorProcess) -> None:
+    bad = get(emulator, "/log/api/external/v2/audit", "audit.log:read", pageToken="not-a-token", **WINDOW)
+    assert bad.status_code == 400
+    assert bad.json()["errorCode"] == "GENERAL_PARAMETER_MISSMATCH"
+    path = "/platform-adoption/api/external/adoption-tracking-events/DASHBOARD"
+    assert get(emulator, path, "platform-adoption.tracking-events:read", **WINDOW).status_code == 400
+
+
+def test_tracking_service_off_is_403_with_empty_body(emulator: EmulatorProcess) -> None:
+    emulator.configure(disabled_apis=["platform_adoption"])
+    path = "/platform-adoption/api/external/adoption-tracking-events/STUDIO_ASSET"
+    refused = get(emulator, path, "platform-adoption.tracking-events:read", **WINDOW)
+    assert (refused.status_code, refused.content) == (403, b"")
+    with pytest.raises(CelonisApiDisabledError):
+        list(CelonisUsageHook().iter_studio_adoption(WINDOW["from"], WINDOW["to"]))
+
+
+def test_control_route_validates_settings_and_counts_events(emulator: EmulatorProcess) -> None:
+    with pytest.raises(RuntimeError, match="unknown usage settings"):
+        emulator.configure_usage(page_size_max=5)
+    with pytest.raises(RuntimeError, match="oversize"):
+        emulator.configure_usage(oversize="truncate")
+    emulator.configure_usage(audit_per_hour=1_000_000)
+    assert emulator.usage_count("audit", "2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z") == 1_000_002
+    emulator.reset()
+    assert emulator.usage_count("audit", "2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z") == 120
+
+
+def test_no_event_exists_in_the_future(emulator: EmulatorProcess) -> None:
+    assert emulator.usage_count("audit", "2999-01-01T00:00:00Z", "2999-01-02T00:00:00Z") == 0
