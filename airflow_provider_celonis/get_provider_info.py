@@ -94,6 +94,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.hooks.data_jobs",
                     "airflow_provider_celonis.hooks.data_models",
                     "airflow_provider_celonis.hooks.usage",
+                    "airflow_provider_celonis.hooks.scim",
                 ],
             }
         ],
@@ -104,6 +105,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.operators.data_jobs",
                     "airflow_provider_celonis.operators.data_models",
                     "airflow_provider_celonis.operators.usage",
+                    "airflow_provider_celonis.operators.scim",
                 ],
             }
         ],

@@ -151,6 +151,18 @@ class EmulatorClient:
         result: dict[str, Any] = self._call("GET", f"/data-pools/{pool_id}/data-models/{model_id}")
         return result
 
+    # -- SCIM (emulator/apis/scim.py) -------------------------------------------------------
+    def configure_scim(self, **settings: Any) -> dict[str, Any]:
+        """Change the SCIM switches: ``max_results`` (page cap), ``serve_prefixes`` (which of
+        ``/api/user-provisioning`` and ``/user-provisioning`` answer), ``patch_supported``."""
+        result: dict[str, Any] = self._call("POST", "/scim/settings", settings)
+        return result
+
+    def scim_state(self) -> dict[str, Any]:
+        """``{"users": [...], "groups": [...]}`` as the emulated team holds them now."""
+        result: dict[str, Any] = self._call("GET", "/scim/state")
+        return result
+
 
 class EmulatorProcess(EmulatorClient):
     def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:

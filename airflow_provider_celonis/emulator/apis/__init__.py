@@ -7,6 +7,6 @@ Each module exposes ``router`` (a FastAPI ``APIRouter``) and may expose
 
 from __future__ import annotations
 
-from airflow_provider_celonis.emulator.apis import data_jobs, data_models, team, usage
+from airflow_provider_celonis.emulator.apis import data_jobs, data_models, scim, team, usage
 
-API_MODULES = [team, usage, data_jobs, data_models]
+API_MODULES = [team, usage, data_jobs, data_models, scim]

@@ -1,0 +1,400 @@
+"""SCIM 2.0 user provisioning (shared/celonis-api.md 2.10 and 3.7) under both documented prefixes.
+
+Celonis's docs disagree on the prefix (``/api/user-provisioning`` or ``/user-provisioning``),
+so the same routes answer under both; ``serve_prefixes`` switches one off, to prove a DAG's
+``api_prefixes`` override works. Paging, filters, PatchOp, Bulk and the error schema follow
+RFC 7644 (all [guess]); the store lives in :mod:`~airflow_provider_celonis.emulator.scim_store`.
+Settings: ``POST /_emulator/scim/settings``; state: ``GET /_emulator/scim/state``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
+from airflow_provider_celonis.emulator.scim_store import (
+    BULK_REQUEST,
+    BULK_RESPONSE,
+    ERROR_SCHEMA,
+    GROUP_SCHEMA,
+    LIST_SCHEMA,
+    USER_SCHEMA,
+    ScimError,
+    ScimStore,
+    matches,
+    parse_filter,
+    seed,
+)
+from airflow_provider_celonis.emulator.state import EmulatorState
+
+PREFIXES = ("/api/user-provisioning", "/user-provisioning")
+SCIM_JSON = "application/scim+json"
+_scim = APIRouter()
+router = APIRouter()
+
+
+@dataclass
+class ScimSettings:
+    max_results: int = 100
+    """[guess] most resources per list page; a larger ``count`` is cut to it (RFC 7644 3.4.2.4)."""
+    serve_prefixes: list[str] = field(default_factory=lambda: list(PREFIXES))
+    """Which of the two documented prefixes answer; the other gives 404."""
+    patch_supported: bool = True
+    """[guess] whether PATCH is accepted (False: 501, as a server without PATCH support)."""
+
+
+def init_state(state: EmulatorState) -> None:
+    state.ext["scim"] = {"store": seed(state.now()), "settings": ScimSettings()}
+
+
+def _store(request: Request) -> ScimStore:
+    store: ScimStore = state_of(request).ext["scim"]["store"]
+    return store
+
+
+def _settings(request: Request) -> ScimSettings:
+    settings: ScimSettings = state_of(request).ext["scim"]["settings"]
+    return settings
+
+
+def scim_response(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status_code=status, media_type=SCIM_JSON)
+
+
+def scim_error(err: ScimError) -> Response:
+    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(err.status), "detail": err.detail}
+    if err.scim_type:
+        body["scimType"] = err.scim_type
+    return scim_response(body, err.status)
+
+
+def _location(request: Request) -> str:
+    path = request.url.path
+    return str(request.base_url).rstrip("/") + path[: path.index("/scim/v2") + len("/scim/v2")]
+
+
+def _prefix_served(request: Request) -> None:
+    path = request.url.path
+    if not any(path.startswith(p + "/") for p in _settings(request).serve_prefixes):
+        raise ScimError(404, f"No endpoint {path}")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise ScimError(400, "Request body is not JSON", "invalidSyntax") from None
+    if not isinstance(body, dict):
+        raise ScimError(400, "Request body must be a JSON object", "invalidSyntax")
+    return body
+
+
+def _handled(work: Callable[[], Any]) -> Any:
+    try:
+        return work()
+    except ScimError as err:
+        return scim_error(err)
+
+
+def _list(request: Request, resources: list[dict[str, Any]]) -> Response:
+    try:
+        start = int(request.query_params.get("startIndex", 1))
+        count = int(request.query_params.get("count", _settings(request).max_results))
+    except ValueError:
+        raise ScimError(400, "startIndex and count must be integers", "invalidValue") from None
+    start, count = max(start, 1), max(min(count, _settings(request).max_results), 0)
+    page = resources[start - 1 : start - 1 + count]
+    return scim_response(
+        {
+            "schemas": [LIST_SCHEMA],
+            "totalResults": len(resources),
+            "startIndex": start,
+            "itemsPerPage": len(page),
+            "Resources": page,
+        }
+    )
+
+
+# -- Users ---------------------------------------------------------------------------------
+@_scim.get("/scim/v2/Users")
+def list_users(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
+    def work() -> Response:
+        _prefix_served(request)
+        store, where = _store(request), parse_filter(request.query_params.get("filter"))
+        found = [store.user_view(u, _location(request)) for u in store.users.values() if matches(u, where)]
+        return _list(request, found)
+
+    return _handled(work)
+
+
+@_scim.post("/scim/v2/Users")
+async def create_user(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
+    try:
+        _prefix_served(request)
+        body = await _body(request)
+        with state_of(request).lock:
+            user = _store(request).create_user(body, state_of(request).now())
+        return scim_response(_store(request).user_view(user, _location(request)), 201)
+    except ScimError as err:
+        return scim_error(err)
+
+
+@_scim.get("/scim/v2/Users/{user_id}")
+def get_user(request: Request, user_id: str, principal: Principal = Depends(requires("scim"))) -> Response:
+    def work() -> Response:
+        _prefix_served(request)
+        store = _store(request)
+        return scim_response(store.user_view(store.user(user_id), _location(request)))
+
+    return _handled(work)
+
+
+@_scim.put("/scim/v2/Users/{user_id}")
+async def put_user(
+    request: Request, user_id: str, principal: Principal = Depends(requires("scim"))
+) -> Response:
+    try:
+        _prefix_served(request)
+        body = await _body(request)
+        with state_of(request).lock:
+            user = _store(request).replace_user(user_id, body, state_of(request).now())
+        return scim_response(_store(request).user_view(user, _location(request)))
+    except ScimError as err:
+        return scim_error(err)
+
+
+@_scim.patch("/scim/v2/Users/{user_id}")
+@_scim.patch("/scim/v2/Groups/{group_id}")
+async def patch_resource(
+    request: Request,
+    user_id: str | None = None,
+    group_id: str | None = None,
+    principal: Principal = Depends(requires("scim")),
+) -> Response:
+    try:
+        _prefix_served(request)
+        if not _settings(request).patch_supported:
+            raise ScimError(501, "PATCH is not supported")
+        body, store, state = await _body(request), _store(request), state_of(request)
+        with state.lock:
+            resource = store.user(user_id) if user_id else store.group(str(group_id))
+            store.patch(resource, body, state.now())
+        if user_id:
+            return scim_response(store.user_view(resource, _location(request)))
+        return Response(status_code=204)  # "OK, but no content to return" [doc]
+    except ScimError as err:
+        return scim_error(err)
+
+
+@_scim.delete("/scim/v2/Users/{user_id}")
+@_scim.delete("/scim/v2/Groups/{group_id}")
+def delete_resource(
+    request: Request,
+    user_id: str | None = None,
+    group_id: str | None = None,
+    principal: Principal = Depends(requires("scim")),
+) -> Response:
+    def work() -> Response:
+        _prefix_served(request)
+        store = _store(request)
+        with state_of(request).lock:
+            if user_id:
+                store.delete_user(user_id)
+            else:
+                store.group(str(group_id))
+                del store.groups[str(group_id)]
+        return Response(status_code=204)
+
+    return _handled(work)
+
+
+# -- Groups --------------------------------------------------------------------------------
+@_scim.get("/scim/v2/Groups")
+def list_groups(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
+    def work() -> Response:
+        _prefix_served(request)
+        store, where = _store(request), parse_filter(request.query_params.get("filter"))
+        found = [store.group_view(g, _location(request)) for g in store.groups.values() if matches(g, where)]
+        return _list(request, found)
+
+    return _handled(work)
+
+
+@_scim.post("/scim/v2/Groups")
+async def create_group(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
+    try:
+        _prefix_served(request)
+        body = await _body(request)
+        with state_of(request).lock:
+            group = _store(request).create_group(body, state_of(request).now())
+        return scim_response(_store(request).group_view(group, _location(request)), 201)
+    except ScimError as err:
+        return scim_error(err)
+
+
+@_scim.get("/scim/v2/Groups/{group_id}")
+def get_group(request: Request, group_id: str, principal: Principal = Depends(requires("scim"))) -> Response:
+    def work() -> Response:
+        _prefix_served(request)
+        store = _store(request)
+        return scim_response(store.group_view(store.group(group_id), _location(request)))
+
+    return _handled(work)
+
+
+# -- Bulk ----------------------------------------------------------------------------------
+@_scim.post("/scim/v2/Bulk")
+async def bulk(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
+    """RFC 7644 3.7 without ``bulkId`` references: each operation runs on its own."""
+    try:
+        _prefix_served(request)
+        body = await _body(request)
+        if BULK_REQUEST not in body.get("schemas", []):
+            raise ScimError(400, f"Bulk body must declare schema {BULK_REQUEST}", "invalidSyntax")
+        operations = body.get("Operations") or []
+        if len(operations) > 1000:
+            raise ScimError(413, "At most 1000 operations per bulk request", "tooMany")
+        fail_on = int(body.get("failOnErrors") or 0)
+        results, errors = [], 0
+        store, state, where = _store(request), state_of(request), _location(request)
+        for operation in operations:
+            method, path = str(operation.get("method", "")).upper(), str(operation.get("path", ""))
+            entry: dict[str, Any] = {"method": method}
+            if operation.get("bulkId"):
+                entry["bulkId"] = operation["bulkId"]
+            try:
+                with state.lock:
+                    entry.update(
+                        _bulk_one(store, method, path, operation.get("data") or {}, state.now(), where)
+                    )
+            except ScimError as err:
+                errors += 1
+                entry["status"] = str(err.status)
+                entry["response"] = {
+                    "schemas": [ERROR_SCHEMA],
+                    "status": str(err.status),
+                    "detail": err.detail,
+                }
+            results.append(entry)
+            if fail_on and errors >= fail_on:
+                break
+        return scim_response({"schemas": [BULK_RESPONSE], "Operations": results})
+    except ScimError as err:
+        return scim_error(err)
+
+
+def _bulk_one(
+    store: ScimStore, method: str, path: str, data: dict[str, Any], now: float, where: str
+) -> dict[str, Any]:
+    kind, _, ident = path.strip("/").partition("/")
+    if kind not in ("Users", "Groups"):
+        raise ScimError(400, f"Unsupported bulk path {path!r}", "invalidPath")
+    if method == "POST" and not ident:
+        created = store.create_user(data, now) if kind == "Users" else store.create_group(data, now)
+        return {"status": "201", "location": f"{where}/{kind}/{created['id']}"}
+    if method == "PATCH" and ident:
+        store.patch(store.user(ident) if kind == "Users" else store.group(ident), data, now)
+        return {"status": "200" if kind == "Users" else "204", "location": f"{where}/{kind}/{ident}"}
+    if method == "PUT" and ident and kind == "Users":
+        store.replace_user(ident, data, now)
+        return {"status": "200", "location": f"{where}/{kind}/{ident}"}
+    if method == "DELETE" and ident:
+        if kind == "Users":
+            store.delete_user(ident)
+        else:
+            store.group(ident)
+            del store.groups[ident]
+        return {"status": "204"}
+    raise ScimError(400, f"Unsupported bulk operation {method} {path}", "invalidSyntax")
+
+
+# -- discovery -----------------------------------------------------------------------------
+@_scim.get("/scim/v2/ServiceProviderConfig")
+def service_provider_config(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
+    def work() -> Response:
+        _prefix_served(request)
+        settings = _settings(request)
+        return scim_response(
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+                "patch": {"supported": settings.patch_supported},
+                "bulk": {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576},
+                "filter": {"supported": True, "maxResults": settings.max_results},
+                "changePassword": {"supported": False},
+                "sort": {"supported": False},
+                "etag": {"supported": False},
+                "authenticationSchemes": [
+                    {"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": True}
+                ],
+            }
+        )
+
+    return _handled(work)
+
+
+_SCHEMAS = {
+    USER_SCHEMA: {
+        "id": USER_SCHEMA,
+        "name": "User",
+        "attributes": [{"name": "userName", "uniqueness": "server"}],
+    },
+    GROUP_SCHEMA: {"id": GROUP_SCHEMA, "name": "Group", "attributes": [{"name": "displayName"}]},
+}
+_TYPES = {
+    "User": {"id": "User", "name": "User", "endpoint": "/Users", "schema": USER_SCHEMA},
+    "Group": {"id": "Group", "name": "Group", "endpoint": "/Groups", "schema": GROUP_SCHEMA},
+}
+
+
+@_scim.get("/scim/v2/Schemas")
+@_scim.get("/scim/v2/Schemas/{urn}")
+@_scim.get("/scim/v2/ResourceTypes")
+@_scim.get("/scim/v2/ResourceTypes/{urn}")
+def discovery(
+    request: Request, urn: str | None = None, principal: Principal = Depends(requires("scim"))
+) -> Response:
+    def work() -> Response:
+        _prefix_served(request)
+        table = _SCHEMAS if "/Schemas" in request.url.path else _TYPES
+        if urn is None:
+            return _list(request, list(table.values()))
+        if urn not in table:
+            raise ScimError(404, f"Resource {urn} not found")
+        return scim_response(table[urn])
+
+    return _handled(work)
+
+
+for _prefix in PREFIXES:
+    router.include_router(_scim, prefix=_prefix)
+
+
+# -- control -------------------------------------------------------------------------------
+@router.post("/_emulator/scim/settings")
+def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONResponse:
+    settings = _settings(request)
+    unknown = sorted(set(values) - {f.name for f in fields(ScimSettings)})
+    if unknown:
+        return JSONResponse({"error": f"unknown SCIM settings {unknown}"}, status_code=400)
+    with state_of(request).lock:
+        for name, value in values.items():
+            setattr(settings, name, value)
+    return JSONResponse(asdict(settings))
+
+
+@router.get("/_emulator/scim/state")
+def get_state(request: Request) -> JSONResponse:
+    """All users (with ``groups``) and groups, as the team now holds them."""
+    store = _store(request)
+    return JSONResponse(
+        {
+            "users": [store.user_view(u, "") for u in store.users.values()],
+            "groups": [store.group_view(g, "") for g in store.groups.values()],
+        }
+    )

@@ -1,0 +1,308 @@
+"""SCIM operators: export users and groups for access reviews; sync users from an HR system.
+
+Scope ``user-provisioning.scim``, permission "SCIM" (user-provisioning service). The SCIM
+prefix is a [guess] between two documented values: see :mod:`airflow_provider_celonis.hooks.scim`
+and docs/scim.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.models import BaseOperator
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisConflictError, CelonisError
+from airflow_provider_celonis.operators._extract import CelonisExtractOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_celonis.hooks.scim import CelonisScimHook
+    from airflow_provider_celonis.hooks.usage import CelonisUsageHook
+    from airflow_provider_celonis.scim_sync import SyncPlan
+
+__all__ = ["CelonisScimExportOperator", "CelonisScimSyncUsersOperator"]
+_TYPES = {"Users": "User", "Groups": "Group"}
+
+
+class CelonisScimExportOperator(CelonisExtractOperator):
+    """All SCIM users and groups of the team in one file, for an access review or a warehouse.
+
+    Each record is the SCIM resource with a top-level ``resourceType`` (``User`` or ``Group``)
+    added, ordered by type then id; users carry their ``groups``, groups their ``members``.
+    Output options are those of the usage extracts (``output_path`` templated; ``jsonl``,
+    ``csv``, ``parquet``; atomic write; local path or object-storage URI).
+
+    :param scim_resources: which of ``Users`` and ``Groups`` to export (default both).
+    :param filter_expr: a SCIM filter applied to every listed resource, e.g.
+        ``'userName eq "ada@example.com"'`` (the emulator supports ``eq`` on ``userName``,
+        ``externalId``, ``displayName`` and ``id``).
+    :param page_size: SCIM ``count`` per request (default 100; servers may return fewer).
+    """
+
+    template_fields: Sequence[str] = ("output_path", "filter_expr")
+    windowed = False
+    columns = ("resourceType", "id", "userName", "displayName", "externalId", "active", "name", "emails")
+
+    def __init__(
+        self,
+        *,
+        scim_resources: Sequence[str] = ("Users", "Groups"),
+        filter_expr: str | None = None,
+        page_size: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(page_size=page_size, **kwargs)
+        self.scim_resources = tuple(scim_resources)
+        self.filter_expr = filter_expr
+
+    def _validate(self, context: Context) -> tuple[str, datetime | None, datetime | None]:
+        unknown = [r for r in self.scim_resources if r not in _TYPES]
+        if unknown or not self.scim_resources:
+            raise CelonisConfigurationError(
+                "scim_resources",
+                f"is {list(self.scim_resources)!r}",
+                "use Users, Groups or both",
+                where=self.task_id,
+            )
+        return super()._validate(context)
+
+    def sort_key(self, record: dict[str, Any]) -> str:
+        return f"{record.get('resourceType', '')}/{record.get('id', '')}".replace("\t", " ").replace(
+            "\n", " "
+        )
+
+    def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Ignore the usage hook the base class made (no I/O in it) and page through SCIM instead."""
+        from airflow_provider_celonis.hooks.scim import CelonisScimHook
+
+        scim = CelonisScimHook(self.celonis_conn_id, **self.hook_params)
+        for resource in self.scim_resources:
+            for item in scim.iter_resources(
+                resource, filter_expr=self.filter_expr or None, count=self.page_size
+            ):
+                yield {"resourceType": _TYPES[resource], **item}
+
+
+class CelonisScimSyncUsersOperator(BaseOperator):
+    """Make the team's SCIM users match a desired list: create, update, optionally deactivate.
+
+    The plan is computed first and logged (one line per change), then applied unless
+    ``dry_run``. Only attributes the desired records set are managed (``userName``,
+    ``externalId``, ``displayName``, ``givenName``, ``familyName``, ``email``, ``active``, flat or
+    as a SCIM User). A user present in Celonis but absent from the desired set is deactivated
+    (``active: false``) only with ``deactivate_missing=True``; users are never deleted, so a
+    wrong input file costs a re-activation, not an account. A second run with the same input
+    plans nothing. Returns ``{"create", "update", "deactivate", "unchanged", "dry_run"}``.
+
+    :param users: desired users, a list (e.g. an XCom from an HR extract) or its JSON text.
+    :param users_file: or a ``.json``/``.jsonl``/``.csv`` file (local path or object-storage URI).
+    :param match_on: ``userName`` (default, case-insensitive) or ``externalId``.
+    :param deactivate_missing: deactivate active users absent from the desired set.
+    :param protected_users: ``userName`` values never deactivated (e.g. break-glass admins).
+    :param max_deactivations: refuse to apply a plan that deactivates more users than this;
+        a guard against a truncated HR export.
+    :param update_method: ``patch`` (PatchOp, default) or ``put`` (whole resource), a [guess]
+        about what the team accepts.
+    :param dry_run: log the plan and change nothing.
+    """
+
+    template_fields: Sequence[str] = ("users", "users_file", "is_dry_run", "deactivate_missing")
+    ui_color = "#c7e3b2"
+
+    def __init__(
+        self,
+        *,
+        users: list[dict[str, Any]] | str | None = None,
+        users_file: str | None = None,
+        match_on: str = "userName",
+        deactivate_missing: bool = False,
+        protected_users: Sequence[str] = (),
+        max_deactivations: int | None = None,
+        update_method: str = "patch",
+        dry_run: bool = False,
+        celonis_conn_id: str = "celonis_default",
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.users = users
+        self.users_file = users_file
+        self.match_on = match_on
+        self.deactivate_missing = deactivate_missing
+        self.protected_users = tuple(protected_users)
+        self.max_deactivations = max_deactivations
+        self.update_method = update_method
+        self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
+        self.celonis_conn_id = celonis_conn_id
+        self.hook_params = dict(hook_params or {})
+
+    # -- input -----------------------------------------------------------------------------
+    def _flag(self, name: str) -> bool:
+        value = getattr(self, name)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            field = "dry_run" if name == "is_dry_run" else name
+            raise CelonisConfigurationError(field, f"is {value!r}", "use True or False", where=self.task_id)
+        return value
+
+    def _read_file(self, path: str) -> str:
+        from airflow_provider_celonis.outputs import is_uri
+
+        if is_uri(path):
+            from airflow.sdk import ObjectStoragePath
+
+            return ObjectStoragePath(path).read_text(encoding="utf-8")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as err:
+            raise CelonisConfigurationError(
+                "users_file", f"({path}) cannot be read: {err.strerror}", "check the path", where=self.task_id
+            ) from None
+
+    def desired(self) -> dict[str, dict[str, Any]]:
+        """Validate every argument and the desired users; no network call happens before this passes."""
+        from airflow_provider_celonis.scim_sync import MATCH_KEYS, desired_users, load_users
+
+        if self.match_on not in MATCH_KEYS:
+            raise CelonisConfigurationError(
+                "match_on", f"is {self.match_on!r}", f"use one of {', '.join(MATCH_KEYS)}", where=self.task_id
+            )
+        if self.update_method not in ("patch", "put"):
+            raise CelonisConfigurationError(
+                "update_method", f"is {self.update_method!r}", "use patch or put", where=self.task_id
+            )
+        if self.max_deactivations is not None and (
+            not isinstance(self.max_deactivations, int) or self.max_deactivations < 0
+        ):
+            raise CelonisConfigurationError(
+                "max_deactivations", f"is {self.max_deactivations!r}", "use a number >= 0 or None"
+            )
+        given = [self.users not in (None, ""), bool(self.users_file)]
+        if given.count(True) != 1:
+            raise CelonisConfigurationError(
+                "users",
+                "and users_file are both set or both empty",
+                "pass exactly one of them",
+                where=self.task_id,
+            )
+        if self.users_file:
+            records: Any = load_users(self._read_file(str(self.users_file)), str(self.users_file))
+        else:
+            records = self.users
+        desired = desired_users(records, self.match_on)
+        if not desired and self._flag("deactivate_missing"):
+            raise CelonisConfigurationError(
+                "users",
+                "is empty while deactivate_missing is on, which would deactivate every user",
+                "check the HR export; to really deactivate everyone, do it in Celonis",
+                where=self.task_id,
+            )
+        return desired
+
+    # -- run -------------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_celonis.hooks.scim import CelonisScimHook
+        from airflow_provider_celonis.scim_sync import plan_sync
+
+        desired = self.desired()
+        dry_run, deactivate = self._flag("is_dry_run"), self._flag("deactivate_missing")
+        hook = CelonisScimHook(self.celonis_conn_id, **self.hook_params)
+        current = list(hook.iter_users())
+        plan = plan_sync(
+            desired,
+            current,
+            match_on=self.match_on,
+            deactivate_missing=deactivate,
+            protected=frozenset(u.casefold() for u in self.protected_users),
+        )
+        self._log_plan(plan, len(desired), len(current), dry_run)
+        too_many = self.max_deactivations is not None and len(plan.deactivate) > self.max_deactivations
+        if too_many and not dry_run:
+            raise CelonisConfigurationError(
+                "max_deactivations",
+                f"is {self.max_deactivations} but the plan deactivates {len(plan.deactivate)} users",
+                "check the desired users (a truncated export?) or raise max_deactivations",
+                where=self.task_id,
+            )
+        if too_many:
+            self.log.warning(
+                "The plan deactivates more users than max_deactivations=%s", self.max_deactivations
+            )
+        if not dry_run and not plan.empty:
+            self._apply(hook, plan, {str(u["id"]): u for u in current})
+        return {**plan.counts(), "dry_run": dry_run}
+
+    def _log_plan(self, plan: SyncPlan, desired: int, current: int, dry_run: bool) -> None:
+        mode = "DRY RUN, nothing will change" if dry_run else "applying"
+        counts = plan.counts()
+        self.log.info(
+            "SCIM sync plan (%s): %d desired, %d in Celonis -> "
+            "create %d, update %d, deactivate %d, unchanged %d",
+            mode,
+            desired,
+            current,
+            counts["create"],
+            counts["update"],
+            counts["deactivate"],
+            counts["unchanged"],
+        )
+        for flat in plan.create:
+            self.log.info("  create %s", flat["userName"])
+        for item in plan.update:
+            self.log.info("  update %s: %s", item.user_name, ", ".join(sorted(item.diff)))
+        for item in plan.deactivate:
+            self.log.info("  deactivate %s", item.user_name)
+
+    def _apply(self, hook: CelonisScimHook, plan: SyncPlan, current: dict[str, dict[str, Any]]) -> None:
+        from airflow_provider_celonis.scim_sync import changes, flatten, to_scim
+
+        failures: list[str] = []
+        for flat in plan.create:
+            try:
+                hook.create_user(to_scim(flat))
+            except CelonisConflictError:
+                # e.g. a create replayed after a 429, or a user added meanwhile: converge instead of failing
+                existing = hook.find_user(flat["userName"])
+                if existing is None:
+                    failures.append(f"create {flat['userName']}: 409 but the user cannot be found")
+                    continue
+                self.log.info("  %s exists already; updating it instead", flat["userName"])
+                diff = changes(flat, {**flatten(existing), "active": bool(existing.get("active", True))})
+                current[str(existing["id"])] = existing
+                if diff:
+                    failures += self._update(hook, str(existing["id"]), flat["userName"], diff, current)
+            except CelonisError as err:
+                failures.append(f"create {flat['userName']}: {err}")
+        for item in [*plan.update, *plan.deactivate]:
+            failures += self._update(hook, item.user_id, item.user_name, item.diff, current)
+        if failures:
+            planned = len(plan.create) + len(plan.update) + len(plan.deactivate)
+            raise CelonisError(
+                f"SCIM sync applied {planned - len(failures)} changes but {len(failures)} failed: "
+                + " | ".join(failures[:20]),
+                fix="fix the causes named above and re-run: the sync only repeats what is still missing",
+            )
+
+    def _update(
+        self,
+        hook: CelonisScimHook,
+        user_id: str,
+        name: str,
+        diff: dict[str, Any],
+        current: dict[str, dict[str, Any]],
+    ) -> list[str]:
+        from airflow_provider_celonis.scim_sync import merged_for_put, patch_operations
+
+        try:
+            if self.update_method == "put":
+                hook.replace_user(user_id, merged_for_put(current[user_id], diff))
+            else:
+                hook.patch_user(user_id, patch_operations(diff))
+        except CelonisError as err:
+            return [f"update {name}: {err}"]
+        return []
