@@ -276,8 +276,13 @@ class CelonisOAuthHook(HttpHook):
     ) -> requests.Response:
         session = self.get_session()
         options = {**requests_options(config), **kwargs}
+        # A streamed body (generator, open file) is consumed by the first attempt; a retry or
+        # the 401 re-grant needs a fresh one, so callers pass a factory instead of ``data``.
+        data_factory = options.pop("data_factory", None)
 
         def attempt() -> requests.Response:
+            if data_factory is not None:
+                options["data"] = data_factory()
             try:
                 response = session.request(method, url, **options)
             except requests.RequestException as err:
@@ -357,6 +362,8 @@ class CelonisOAuthHook(HttpHook):
 
         ``kwargs`` go to ``requests`` (``params``, ``json``, ``data``, ``files``, ``headers``,
         ``stream``). Error statuses raise typed exceptions; a 401 re-grants the token once.
+        ``data_factory``, a callable returning a fresh body, replaces ``data`` for streamed
+        uploads: it is called once per attempt, so a retried request resends the whole body.
         """
         api, method = get_api(api), method.upper()
         config = self.get_config()

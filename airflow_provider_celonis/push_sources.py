@@ -1,0 +1,164 @@
+"""Resolve a push operator's ``source`` into concrete files, and check them before any call.
+
+``source`` may be a local path, a glob, a ``file://``/``s3://``/... URI (an Airflow
+``ObjectStoragePath``, so object-storage connections work as everywhere else in Airflow),
+a list of any of these, or ``Path``/``ObjectStoragePath`` objects. Everything that can be
+wrong with the input (nothing matched, mixed CSV and Parquet, a file that cannot be read)
+raises :class:`~airflow_provider_celonis.exceptions.CelonisConfigurationError` here, before
+a push job exists in Celonis, so a typo never leaves an empty job behind.
+
+Files are only opened and sized here, never read whole.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from pathlib import Path
+from typing import IO, Any
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+FILE_TYPES = ("CSV", "PARQUET")
+EXTENSIONS = {".csv": "CSV", ".txt": "CSV", ".tsv": "CSV", ".parquet": "PARQUET", ".pq": "PARQUET"}
+GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class PushFile:
+    """One resolved input file: where it is, how big, and how to open it (binary, seekable)."""
+
+    uri: str
+    """Shown in logs and errors; a local path or a URI."""
+    name: str
+    size: int
+    opener: Callable[[], IO[bytes]] = dataclass_field(repr=False, compare=False)
+
+    def open(self) -> IO[bytes]:
+        return self.opener()
+
+    @property
+    def extension(self) -> str:
+        return os.path.splitext(self.name)[1].lower()
+
+
+def _local(path: str) -> PushFile:
+    def opener() -> IO[bytes]:
+        return open(path, "rb")
+
+    return PushFile(path, os.path.basename(path), os.path.getsize(path), opener)
+
+
+def _object(path: Any) -> PushFile:
+    def opener() -> IO[bytes]:
+        handle: IO[bytes] = path.open("rb")
+        return handle
+
+    return PushFile(str(path), path.name, int(path.stat()["size"]), opener)
+
+
+def _is_uri(text: str) -> bool:
+    return "://" in text
+
+
+def _expand(item: Any, field: str) -> list[PushFile]:
+    """One ``source`` item to files; globs match files only, sorted for a stable chunk order."""
+    from airflow.sdk import ObjectStoragePath
+
+    if isinstance(item, ObjectStoragePath):
+        return [_object(item)] if not GLOB_CHARS & set(str(item)) else _expand(str(item), field)
+    if isinstance(item, Path):
+        item = str(item)
+    if not isinstance(item, str) or not item.strip():
+        raise CelonisConfigurationError(
+            field, f"contains {item!r}", "give paths, globs or URIs as strings (or a list of them)"
+        )
+    text = item.strip()
+    if _is_uri(text):
+        if not GLOB_CHARS & set(text):
+            path = ObjectStoragePath(text)
+            return [_object(path)] if path.is_file() else []
+        parts = text.split("/")
+        first = next(i for i, part in enumerate(parts) if GLOB_CHARS & set(part))
+        base = ObjectStoragePath("/".join(parts[:first]) + "/")
+        matches = sorted(base.glob("/".join(parts[first:])), key=str)
+        return [_object(match) for match in matches if match.is_file()]
+    if GLOB_CHARS & set(text):
+        return [_local(m) for m in sorted(globlib.glob(text, recursive=True)) if os.path.isfile(m)]
+    return [_local(text)] if os.path.isfile(text) else []
+
+
+def resolve_sources(source: Any, field: str = "source") -> list[PushFile]:
+    """All files named by ``source``, in order, without duplicates; raises when nothing matched."""
+    items: Iterable[Any] = source if isinstance(source, (list, tuple)) else [source]
+    files: dict[str, PushFile] = {}
+    unmatched: list[str] = []
+    for item in items:
+        try:
+            found = _expand(item, field)
+        except CelonisConfigurationError:
+            raise
+        except (OSError, ValueError) as err:
+            raise CelonisConfigurationError(
+                field,
+                f"names {item!s} which cannot be read ({type(err).__name__}: {err})",
+                "check the path, its permissions and the object-storage connection",
+            ) from None
+        if not found:
+            unmatched.append(str(item))
+        for file in found:
+            files.setdefault(file.uri, file)
+    if not files:
+        raise CelonisConfigurationError(
+            field,
+            f"matched no files ({', '.join(unmatched) or 'empty list'})",
+            "check the path or glob; it is rendered at run time, so check the template too",
+        )
+    if unmatched:
+        raise CelonisConfigurationError(
+            field,
+            f"has entries that matched no files: {', '.join(unmatched)}",
+            "remove them or fix the paths; a partial push would replace a table with part of the data",
+        )
+    return list(files.values())
+
+
+def infer_file_type(files: list[PushFile], file_type: str | None, field: str = "file_type") -> str:
+    """The one file type of all files: the argument if given, else from the extensions."""
+    if file_type:
+        wanted = str(file_type).upper()
+        if wanted not in FILE_TYPES:
+            raise CelonisConfigurationError(field, f"is {file_type!r}", "use 'CSV' or 'PARQUET'")
+        return wanted
+    kinds = {file.uri: EXTENSIONS.get(file.extension) for file in files}
+    unknown = [uri for uri, kind in kinds.items() if kind is None]
+    if unknown:
+        raise CelonisConfigurationError(
+            field,
+            f"cannot be inferred from the extension of {', '.join(unknown)}",
+            "name files *.csv or *.parquet, or pass file_type='CSV' or 'PARQUET'",
+        )
+    found = sorted({k for k in kinds.values() if k})
+    if len(found) > 1:
+        raise CelonisConfigurationError(
+            "source",
+            f"mixes file types ({' and '.join(found)})",
+            "push CSV and Parquet files with separate tasks; one push job has one fileType",
+        )
+    return found[0]
+
+
+def check_readable(file: PushFile, field: str = "source") -> None:
+    """Open the file and read one byte, so a permission problem shows before the push job exists."""
+    try:
+        with file.open() as handle:
+            handle.read(1)
+    except OSError as err:
+        raise CelonisConfigurationError(
+            field,
+            f"names {file.uri}, which cannot be read ({type(err).__name__}: {err})",
+            "check the file's permissions and the object-storage connection",
+        ) from None
