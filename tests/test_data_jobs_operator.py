@@ -156,6 +156,18 @@ async def test_retry_while_running_reuses_the_execution(
     assert report["refused"] == 0
 
 
+async def test_retry_inside_the_stale_window_is_refused_then_reused(
+    job: Any, fast_retries: dict[str, float]
+) -> None:
+    """Try 2 cannot see try 1's run yet; Celonis refuses the second start and try 2 waits for run 1."""
+    job.configure_data_job(POOL, JOB, stale_seconds=0.5, running_seconds=0.5)
+    make_op(fast_retries, False, wait_for_completion=False).execute(make_context())
+    result = make_op(fast_retries, False).execute(make_context())
+    report = job.data_job_report(POOL, JOB)
+    assert (report["executions"], report["refused"]) == (1, 1)
+    assert result == api_runs(job)[0]["executionId"]
+
+
 async def test_running_job_without_reuse_fails_without_starting(
     job: Any, fast_retries: dict[str, float]
 ) -> None:

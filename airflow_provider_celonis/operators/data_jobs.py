@@ -168,6 +168,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
         pool, job = self.data_pool_id, self.data_job_id
         items = self.hook.list_executions(pool, job)
+        latest = newest(items)
+        marker = RunMarker(execution_id_of(latest), latest.get("startDate")) if latest else RunMarker()
         running = newest(
             [i for i in items if (s := DataJobExecutionStatus.parse(i.get("status"))) and s.in_progress]
         )
@@ -187,12 +189,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
                     execution_id_of(running),
                 )
                 return JobWait(pool, job, execution_id=execution_id_of(running), deadline=deadline)
+            # Celonis says running, but the history does not show it yet: wait for any execution
+            # newer than the newest one listed (never the previous, finished one).
             self.log.info("Data job %s is already running; waiting for that execution.", job)
             return JobWait(
-                pool, job, deadline=deadline, appear_deadline=deadline_after(self.start_grace_period)
+                pool, job, marker, deadline=deadline, appear_deadline=deadline_after(self.start_grace_period)
             )
-        latest = newest(items)
-        marker = RunMarker(execution_id_of(latest), latest.get("startDate")) if latest else RunMarker()
         try:
             self.hook.start_execution(pool, job, self.mode, **self._subset())
             self.log.info("Started data job %s in pool %s (%s).", job, pool, self.mode)
