@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
-from data_pool_helpers import make_context, run_op
+from data_pool_helpers import make_context, recreate, run_op
 
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID as JOB
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
@@ -22,8 +22,10 @@ from airflow_provider_celonis.exceptions import (
     CelonisJobFailedError,
     CelonisJobTimeoutError,
 )
+from airflow_provider_celonis.hooks._transport import close_loop_session
 from airflow_provider_celonis.links import CelonisDataJobLink
 from airflow_provider_celonis.operators.data_jobs import CelonisExecuteDataJobOperator
+from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
 
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 FAST_JOB = {"queued_seconds": 0.2, "running_seconds": 0.4, "stale_seconds": 0.2, "cancel_seconds": 0.1}
@@ -212,6 +214,27 @@ async def test_on_kill_after_deferral_cancels_and_never_raises(
     assert job.data_job_report(POOL, JOB)["cancels"] == 0
     job.clear_faults()
     op.on_kill()
+    assert job.data_job_report(POOL, JOB)["cancels"] == 1
+
+
+async def test_killing_the_deferred_task_cancels_through_the_trigger(
+    job: Any, fast_retries: dict[str, float]
+) -> None:
+    """While deferred, Airflow calls the trigger's on_kill (user kill only); it cancels, never raises."""
+    job.configure_data_job(POOL, JOB, running_seconds=30)
+    with pytest.raises(TaskDeferred) as deferred:
+        make_op(fast_retries, True).execute(make_context())
+    trigger = recreate(deferred.value.trigger)
+    job.add_faults([{"path": "/cancel$", "status": 400, "times": 1}])
+    await trigger.on_kill()  # refused: logged, not raised
+    await trigger.on_kill()
+    await close_loop_session()
+    assert job.data_job_report(POOL, JOB)["cancels"] == 1
+    time.sleep(0.2)
+    assert api_runs(job)[0]["status"] == "CANCEL"
+    sensor_like = CelonisDataJobExecutionTrigger(wait=trigger.job_wait.to_dict(), hook_params=fast_retries)
+    await sensor_like.on_kill()  # cancel_on_kill defaults to off: a watcher owns nothing
+    await close_loop_session()
     assert job.data_job_report(POOL, JOB)["cancels"] == 1
 
 

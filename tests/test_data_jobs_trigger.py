@@ -89,7 +89,7 @@ async def test_serialized_trigger_holds_no_secret(emulator: Any, running: str) -
     classpath, kwargs = trigger.serialize()
     text = json.dumps(kwargs)
     assert classpath == "airflow_provider_celonis.triggers.data_jobs.CelonisDataJobExecutionTrigger"
-    assert set(kwargs) == {"wait", "poll_interval", "celonis_conn_id", "hook_params"}
+    assert set(kwargs) == {"wait", "poll_interval", "celonis_conn_id", "hook_params", "cancel_on_kill"}
     for secret in ("demo-secret", "demo-client", "Bearer", "access_token", "password"):
         assert secret not in text
     from airflow_provider_celonis.auth.token_cache import TOKEN_CACHE

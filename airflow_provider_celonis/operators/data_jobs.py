@@ -226,6 +226,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             poll_interval=self.poll_interval,
             celonis_conn_id=self.celonis_conn_id,
             hook_params=self.hook_params,
+            cancel_on_kill=self.cancel_on_kill,
         )
         # No ``timeout=`` on purpose: Airflow would fail the task without calling back, leaving
         # the Celonis run alive. The trigger's own deadline brings us back to cancel it.

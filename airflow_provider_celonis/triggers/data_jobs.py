@@ -18,6 +18,8 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
     :param celonis_conn_id: the connection; the trigger looks it up itself, so no secret or
         token is ever part of its serialized kwargs.
     :param hook_params: non-secret hook arguments (retry bounds, ``timeout``, ``api_prefixes``).
+    :param cancel_on_kill: cancel the execution in :meth:`on_kill` (set by the operator that
+        started or joined the run).
 
     Events: ``{"status": "success"|"skipped"|"error"|"timeout", "message", "data_pool_id",
     "data_job_id", "execution_id", "execution_status", "start_ms"}``.
@@ -30,11 +32,13 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
         poll_interval: float = 30.0,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
+        cancel_on_kill: bool = False,
     ) -> None:
         super().__init__(
             poll_interval=poll_interval, celonis_conn_id=celonis_conn_id, hook_params=hook_params
         )
         self.job_wait = JobWait.from_dict(wait)
+        self.cancel_on_kill = cancel_on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -44,8 +48,26 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
                 "poll_interval": self.poll_interval,
                 "celonis_conn_id": self.celonis_conn_id,
                 "hook_params": self.hook_params,
+                "cancel_on_kill": self.cancel_on_kill,
             },
         )
+
+    async def on_kill(self) -> None:
+        """A user killed the deferred task (mark failed, clear): cancel the execution the operator owns.
+
+        The one POST a trigger sends, and only here: Airflow calls ``on_kill`` on an explicit
+        user action, never on a triggerer restart or redistribution, and cancel is safe to
+        repeat. The sensor, which owns nothing, leaves ``cancel_on_kill`` off. Never raises.
+        """
+        if not self.cancel_on_kill:
+            return
+        pool, job = self.job_wait.data_pool_id, self.job_wait.data_job_id
+        try:
+            await self.make_hook().acancel_execution(pool, job)
+        except Exception as err:
+            self.log.warning("Could not cancel data job %s in pool %s: %s", job, pool, err)
+        else:
+            self.log.warning("Cancelled data job %s in pool %s because the task was killed.", job, pool)
 
     @property
     def deadline(self) -> float | None:
