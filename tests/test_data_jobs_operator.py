@@ -271,6 +271,18 @@ async def test_start_answer_lost_is_not_resent(job: Any, fast_retries: dict[str,
     assert result == api_runs(job)[0]["executionId"]
 
 
+@pytest.mark.parametrize("order", ["newest_first", "oldest_first"])
+async def test_finds_the_new_run_whatever_the_history_order(
+    job: Any, fast_retries: dict[str, float], order: str
+) -> None:
+    """Pages of 2 and five older runs: the new run is on the first or on the last page."""
+    job.configure_data_job(POOL, JOB, history_order=order)
+    for age in (50, 40, 30, 20):
+        job.seed_execution(POOL, JOB, "SUCCESS", age=age)
+    op = make_op(fast_retries, False, hook_params={**fast_retries, "history_limit": 2})
+    assert op.execute(make_context()) == api_runs(job)[0]["executionId"]
+
+
 async def test_bad_mode_fails_before_any_call(job: Any, fast_retries: dict[str, float]) -> None:
     with pytest.raises(CelonisConfigurationError, match="mode"):
         make_op(fast_retries, False, mode="INCREMENTAL").execute(make_context())

@@ -123,7 +123,8 @@ class EmulatorClient:
         """Create or change a data job (and its pool): ``queued_seconds``, ``running_seconds``,
         ``outcome`` (SUCCESS, FAIL, CANCEL, SKIPPED or any string), ``error_lines``,
         ``stale_seconds``, ``cancel_seconds``, ``second_execute`` ("refuse" or "queue"),
-        ``refuse_status``, ``name``, ``pool_name``."""
+        ``refuse_status``, ``history_order`` ("newest_first" or "oldest_first"), ``name``,
+        ``pool_name``."""
         result: dict[str, Any] = self._call("POST", f"/data-pools/{pool_id}/data-jobs/{job_id}", config)
         return result
 

@@ -40,6 +40,7 @@ class JobConfig:
     cancel_seconds: float = 0.3
     second_execute: str = "refuse"  # or "queue"
     refuse_status: int = 409
+    history_order: str = "newest_first"  # [guess] or "oldest_first": Celonis does not document it
 
 
 @dataclass

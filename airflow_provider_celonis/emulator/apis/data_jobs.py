@@ -9,7 +9,8 @@ test fail-closed handling). ``cancel`` ends a QUEUED or RUNNING execution with C
 
 [guess] switches, per job: ``stale_seconds`` (after an execute, ``logs/status``,
 ``jobs/{id}`` and the history keep showing the previous run), ``second_execute`` (``refuse``
-with ``refuse_status``, or ``queue`` behind the running execution).
+with ``refuse_status``, or ``queue`` behind the running execution), ``history_order``
+(``newest_first`` or ``oldest_first`` pages of the execution history).
 
 Control API (not Celonis): ``POST /_emulator/data-pools/{pool}/data-jobs/{job}`` creates or
 reconfigures a job, ``POST .../executions`` seeds an execution (e.g. a finished previous
@@ -252,7 +253,10 @@ def executions(
     now = state.now()
     runs = visible(data["runs"].get((pool_id, job_id), []), now)
     items = [_item(run, pool_id, data, job, now, n) for n, run in enumerate(runs)]
-    items.sort(key=lambda i: (i["startDate"] is None, i["startDate"] or 0, i["executionOrder"]), reverse=True)
+    items.sort(
+        key=lambda i: (i["startDate"] is None, i["startDate"] or 0, i["executionOrder"]),
+        reverse=job.history_order != "oldest_first",
+    )
     return JSONResponse(
         {
             "executionItems": items[page * limit : (page + 1) * limit],
