@@ -1,0 +1,74 @@
+"""CelonisDataJobHook and CelonisDataModelHook: sync methods and their async twins give the same answers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID as JOB
+from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
+from airflow_provider_celonis.emulator.apis.data_jobs import PREVIOUS_EXECUTION_ID
+from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODEL_ID as MODEL
+from airflow_provider_celonis.exceptions import (
+    CelonisBadRequestError,
+    CelonisConflictError,
+    CelonisNotFoundError,
+)
+from airflow_provider_celonis.hooks._transport import close_loop_session
+from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
+from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
+
+
+async def test_job_lifecycle_sync_and_async(emulator: Any, fast_retries: dict[str, float]) -> None:
+    emulator.configure_data_job(
+        POOL, JOB, queued_seconds=0.0, running_seconds=30, stale_seconds=0.0, outcome="FAIL"
+    )
+    hook = CelonisDataJobHook(**fast_retries)
+    assert hook.get_job_status(POOL, JOB) == await hook.aget_job_status(POOL, JOB)
+    assert hook.get_job_status(POOL, JOB)["status"] == "SUCCESS"  # type: ignore[index]
+    await hook.astart_execution(POOL, JOB, "FULL")
+    with pytest.raises(CelonisConflictError):  # Celonis refuses a second run (emulator default)
+        hook.start_execution(POOL, JOB, "FULL")
+    items = await hook.alist_executions(POOL, JOB)
+    assert items == hook.list_executions(POOL, JOB)
+    new = next(i for i in items if i["executionId"] != PREVIOUS_EXECUTION_ID)
+    assert (new["status"], new["mode"]) == ("RUNNING", "FULL")
+    await hook.acancel_execution(POOL, JOB)
+    hook.cancel_execution(POOL, JOB)  # idempotent
+    time.sleep(0.5)
+    assert (await hook.aget_job_status(POOL, JOB))["status"] == "CANCEL"  # type: ignore[index]
+    assert await hook.aget_error_lines(POOL, JOB, new["executionId"]) == []  # cancelled, not failed
+    await close_loop_session()
+
+
+async def test_error_lines_of_a_failed_execution(emulator: Any, fast_retries: dict[str, float]) -> None:
+    emulator.configure_data_job(POOL, JOB, error_lines=["first problem", "second problem"])
+    execution_id = emulator.seed_execution(POOL, JOB, "FAIL", age=5)
+    hook = CelonisDataJobHook(**fast_retries)
+    assert hook.get_error_lines(POOL, JOB, execution_id) == ["first problem", "second problem"]
+    assert await hook.aget_error_lines(POOL, JOB, execution_id) == ["first problem", "second problem"]
+    await close_loop_session()
+
+
+async def test_unknown_job_is_not_found(emulator: Any, fast_retries: dict[str, float]) -> None:
+    with pytest.raises(CelonisNotFoundError):
+        CelonisDataJobHook(**fast_retries).list_executions(POOL, "no-such-job")
+
+
+async def test_data_model_sync_and_async(emulator: Any, fast_retries: dict[str, float]) -> None:
+    emulator.configure_data_model(
+        POOL, MODEL, load_seconds=0.2, stale_seconds=0.0, outcome="WARNING", message="m"
+    )
+    hook = CelonisDataModelHook(**fast_retries)
+    info = hook.get_load_info(POOL, MODEL)
+    assert info is not None
+    assert info["loadInfo"]["currentComputeLoad"] is None  # never loaded
+    await hook.astart_load(POOL, MODEL, full_reload=False)
+    time.sleep(0.3)
+    current = (await hook.aget_load_info(POOL, MODEL))["loadInfo"]["currentComputeLoad"]  # type: ignore[index]
+    assert (current["loadStatus"], current["message"], current["loadType"]) == ("WARNING", "m", "FROM_CACHE")
+    with pytest.raises(CelonisBadRequestError):
+        hook.start_load(POOL, MODEL, tables=["not-a-table"])
+    await close_loop_session()
