@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+from airflow.sdk import conf
 from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
 from data_pool_helpers import make_context, recreate, run_op
 
@@ -299,5 +300,5 @@ def test_constructor_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_CELONIS_DEFAULT", raising=False)
     op = CelonisExecuteDataJobOperator(task_id="t", data_pool_id="{{ params.pool }}", data_job_id="j")
     assert "data_pool_id" in op.template_fields
-    assert op.deferrable is False  # [operators] default_deferrable
+    assert op.deferrable is conf.getboolean("operators", "default_deferrable", fallback=False)
     assert op.timeout == 12 * 3600

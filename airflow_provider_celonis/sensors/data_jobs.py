@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
 
 
+def _seconds(value: timedelta | float | None) -> float | None:
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
 class CelonisDataJobSensor(BaseSensorOperator):
     """Succeed when the newest execution started at/after ``started_after`` has finished successfully.
 
@@ -93,14 +97,10 @@ class CelonisDataJobSensor(BaseSensorOperator):
         from airflow_provider_celonis.status import deadline_after
         from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
 
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout
+        timeout = _seconds(self.timeout)
         trigger = CelonisDataJobExecutionTrigger(
             wait=self._wait(deadline_after(timeout)).to_dict(),
-            poll_interval=float(
-                self.poke_interval.total_seconds()
-                if isinstance(self.poke_interval, timedelta)
-                else self.poke_interval
-            ),
+            poll_interval=float(_seconds(self.poke_interval) or 30.0),
             celonis_conn_id=self.celonis_conn_id,
             hook_params=self.hook_params,
         )
