@@ -148,7 +148,7 @@ async def test_retry_while_running_reuses_the_execution(
     job: Any, fast_retries: dict[str, float], deferrable: bool
 ) -> None:
     """Try 1 starts the job and dies (worker lost); try 2 must wait for that run, not start another."""
-    job.configure_data_job(POOL, JOB, running_seconds=1.0, stale_seconds=0.0)
+    job.configure_data_job(POOL, JOB, running_seconds=2.0, stale_seconds=0.0)
     first = make_op(fast_retries, deferrable, wait_for_completion=False)
     first.execute(make_context())
     started = api_runs(job)[0]["executionId"]
@@ -163,7 +163,7 @@ async def test_retry_inside_the_stale_window_is_refused_then_reused(
     job: Any, fast_retries: dict[str, float]
 ) -> None:
     """Try 2 cannot see try 1's run yet; Celonis refuses the second start and try 2 waits for run 1."""
-    job.configure_data_job(POOL, JOB, stale_seconds=0.5, running_seconds=0.5)
+    job.configure_data_job(POOL, JOB, stale_seconds=2.0, running_seconds=0.3)
     make_op(fast_retries, False, wait_for_completion=False).execute(make_context())
     result = make_op(fast_retries, False).execute(make_context())
     report = job.data_job_report(POOL, JOB)

@@ -131,6 +131,7 @@ async def test_from_cache_and_partial_reloads(model: Any, fast_retries: dict[str
 
 
 async def test_sensor_poke_and_deferrable(model: Any, fast_retries: dict[str, float]) -> None:
+    model.configure_data_model(POOL, MODEL, load_seconds=2.0, stale_seconds=0.2)
     sensor = CelonisDataModelLoadSensor(
         task_id="wait_for_model",
         data_pool_id=POOL,
