@@ -95,6 +95,10 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.hooks.data_models",
                     "airflow_provider_celonis.hooks.usage",
                     "airflow_provider_celonis.hooks.scim",
+                    "airflow_provider_celonis.hooks.knowledge_model",
+                    "airflow_provider_celonis.hooks.event_subscriptions",
+                    "airflow_provider_celonis.hooks.chat",
+                    "airflow_provider_celonis.hooks.tools",
                 ],
             }
         ],
@@ -106,6 +110,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.operators.data_models",
                     "airflow_provider_celonis.operators.usage",
                     "airflow_provider_celonis.operators.scim",
+                    "airflow_provider_celonis.operators.knowledge_model",
+                    "airflow_provider_celonis.operators.intelligence",
                 ],
             }
         ],

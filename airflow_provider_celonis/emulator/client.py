@@ -164,6 +164,33 @@ class EmulatorClient:
         result: dict[str, Any] = self._call("GET", "/scim/state")
         return result
 
+    # -- Process Intelligence (emulator/apis/knowledge_model.py, subscriptions.py, agents.py) --
+    def configure_knowledge_model(self, **settings: Any) -> dict[str, Any]:
+        """Knowledge Model switches: ``per_second``, ``per_day``, ``reset_format`` (datetime or
+        seconds), ``cut_at``, ``cut_total`` (full or capped), ``max_fields``, ``max_page_size``,
+        ``order_rows``, ``customer_rows``."""
+        result: dict[str, Any] = self._call("POST", "/knowledge-model/settings", settings)
+        return result
+
+    def configure_subscriptions(self, **settings: Any) -> dict[str, Any]:
+        """Event Subscription switches: ``events_page_size``, ``latest_offset``."""
+        result: dict[str, Any] = self._call("POST", "/subscriptions/settings", settings)
+        return result
+
+    def subscriptions_state(self) -> dict[str, Any]:
+        """``{"subscriptions": [...], "failed": {id: failed events left}}``."""
+        result: dict[str, Any] = self._call("GET", "/subscriptions")
+        return result
+
+    def set_conversation_busy(self, conversation_id: str, busy: bool = True) -> None:
+        """Mark a chat conversation as having a message in flight (its next message gets 409)."""
+        self._call("POST", f"/chat/conversations/{conversation_id}/busy", {"busy": busy})
+
+    def configure_tools(self, **settings: Any) -> dict[str, Any]:
+        """Tools switch ``tool_body``: ``plain`` (arguments are the body) or ``wrapped``."""
+        result: dict[str, Any] = self._call("POST", "/tools/settings", settings)
+        return result
+
 
 class EmulatorProcess(EmulatorClient):
     def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:

@@ -7,6 +7,15 @@ Each module exposes ``router`` (a FastAPI ``APIRouter``) and may expose
 
 from __future__ import annotations
 
-from airflow_provider_celonis.emulator.apis import data_jobs, data_models, scim, team, usage
+from airflow_provider_celonis.emulator.apis import (
+    agents,
+    data_jobs,
+    data_models,
+    knowledge_model,
+    scim,
+    subscriptions,
+    team,
+    usage,
+)
 
-API_MODULES = [team, usage, data_jobs, data_models, scim]
+API_MODULES = [team, usage, data_jobs, data_models, scim, knowledge_model, subscriptions, agents]

@@ -1,0 +1,57 @@
+"""``CelonisChatHook``: send a message to a Celonis AI agent and get its answer (Chat API).
+
+Scope ``intelligence.conversations:write``. ``POST /intelligence/api/ai/agents/{agentId}/
+conversations`` with ``{message, conversationId?}`` answers ``{conversationId, text,
+structuredOutput?}``; send the returned ``conversationId`` to continue the conversation. The
+POST is never replayed after it may have reached Celonis (the agent would answer twice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_celonis.apis import CHAT
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisConflictError
+from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+
+
+class CelonisChatHook(CelonisOAuthHook):
+    """Chat API calls; same arguments as :class:`CelonisOAuthHook`."""
+
+    def send_message(self, agent_id: str, message: str, conversation_id: str | None = None) -> dict[str, Any]:
+        """The agent's answer as ``{"conversationId", "text", "structuredOutput"}``.
+
+        A 409 means the conversation already has a message in progress (meaning not documented,
+        a [guess]); it is raised as :class:`CelonisConflictError` with that explanation.
+        """
+        if not agent_id:
+            raise CelonisConfigurationError("agent_id", "is empty", "give the agent's id from Celonis Studio")
+        if not isinstance(message, str) or not message.strip():
+            raise CelonisConfigurationError("message", "is empty", "pass the question to ask the agent")
+        body: dict[str, Any] = {"message": message}
+        if conversation_id:
+            body["conversationId"] = conversation_id
+        try:
+            result = (
+                self.request_json("POST", f"/api/ai/agents/{agent_id}/conversations", api=CHAT, json=body)
+                or {}
+            )
+        except CelonisConflictError as err:
+            which = f"conversation {conversation_id}" if conversation_id else "the new conversation"
+            raise CelonisConflictError(
+                f"Celonis agent {agent_id} refused the message with 409 Conflict: {which} already has a "
+                f"message in progress ({err.detail or 'no detail'}).",
+                status=409,
+                method="POST",
+                path=err.path,
+                error_code=err.error_code,
+                detail=err.detail,
+                title=err.title,
+                fix="do not send to one conversation from parallel tasks (use an Airflow pool of size 1, or "
+                "start a new conversation); retry the task once the previous answer has arrived",
+            ) from None
+        return {
+            "conversationId": result.get("conversationId"),
+            "text": result.get("text"),
+            "structuredOutput": result.get("structuredOutput"),
+        }

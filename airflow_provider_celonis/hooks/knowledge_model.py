@@ -1,0 +1,183 @@
+"""``CelonisKnowledgeModelHook``: Knowledge Model metadata and paged record data under ``/intelligence``.
+
+Documented limits (shared/celonis-api.md 1.4, 2.11): 20 requests/s and 6,000/day per team
+(the hook honours the 429's date-time ``X-RateLimit-Reset``), at most 200 fields per request,
+and ``/data`` returns only the **first 5,000 records of a filtered or sorted table**. The data
+generators stop at that cut instead of asking for pages that cannot come, and warn, because
+a silently truncated export is worse than a failed one. Scope: ``studio`` by default (the
+Intelligence getting-started page); override with the connection extra ``scopes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+
+BASE = "/api/knowledge-models"
+CUT_LIMIT = 5000
+MAX_FIELDS = 200
+MAX_PAGES = 100_000
+
+
+class KmData:
+    """Iterate the rows of one ``/data`` query; afterwards ``total``, ``fetched`` and ``cut`` tell
+    what the server reported and whether the 5,000-record cut truncated the result."""
+
+    def __init__(
+        self,
+        hook: CelonisKnowledgeModelHook,
+        path: str,
+        query: dict[str, Any],
+        *,
+        page_size: int,
+        method: str,
+        limited: bool,
+        cut_limit: int,
+    ) -> None:
+        self.hook, self.path, self.query = hook, path, query
+        self.page_size, self.method, self.limited, self.cut_limit = page_size, method, limited, cut_limit
+        self.total: int | None = None
+        self.fetched = 0
+        self.cut = False
+
+    def _page(self, number: int) -> dict[str, Any]:
+        api = KNOWLEDGE_MODEL
+        if self.method == "POST":
+            body = {**self.query, "page": number, "pageSize": self.page_size}
+            return self.hook.request_json("POST", self.path, api=api, json=body, idempotent=True) or {}
+        params = {**self.query, "page": number, "pageSize": self.page_size}
+        return self.hook.request_json("GET", self.path, api=api, params=params) or {}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for number in range(MAX_PAGES):
+            body = self._page(number)
+            content = body.get("content") or []
+            if isinstance(body.get("total"), int):
+                self.total = body["total"]
+            for row in content:
+                self.fetched += 1
+                yield row
+            if not content or (self.total is not None and self.fetched >= self.total):
+                break
+            if self.limited and self.fetched >= self.cut_limit:
+                break  # the server returns no more of a filtered or sorted table
+        self._check_cut()
+
+    def _check_cut(self) -> None:
+        capped = self.limited and self.fetched >= self.cut_limit
+        short = self.total is not None and self.total > self.fetched
+        if capped or short:
+            self.cut = True
+            self.hook.log.warning(
+                "Knowledge Model data %s stopped at %d records (server total: %s): Celonis returns only "
+                "the first %d records of a filtered or sorted table. Split the query (e.g. narrower "
+                "filterExpr ranges) or drop the sort to get every record.",
+                self.path,
+                self.fetched,
+                self.total,
+                self.cut_limit,
+            )
+
+
+class CelonisKnowledgeModelHook(CelonisOAuthHook):
+    """Knowledge Model API calls; same arguments as :class:`CelonisOAuthHook`."""
+
+    def iter_pages(
+        self, path: str, *, page_size: int = 50, params: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Items of an Intelligence page list (``page`` 0-based, ``{content, total}``)."""
+        seen = 0
+        for number in range(MAX_PAGES):
+            body = (
+                self.request_json(
+                    "GET",
+                    path,
+                    api=KNOWLEDGE_MODEL,
+                    params={**(params or {}), "page": number, "pageSize": page_size},
+                )
+                or {}
+            )
+            content = body.get("content") or []
+            yield from content
+            seen += len(content)
+            total = body.get("total")
+            if not content or (isinstance(total, int) and seen >= total):
+                return
+
+    def list_knowledge_models(self) -> list[dict[str, Any]]:
+        return list(self.iter_pages(BASE))
+
+    def get_knowledge_model(self, km_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request_json("GET", f"{BASE}/{km_id}", api=KNOWLEDGE_MODEL)
+        return result
+
+    def list_records(self, km_id: str) -> list[dict[str, Any]]:
+        return list(self.iter_pages(f"{BASE}/{km_id}/records"))
+
+    def list_kpis(self, km_id: str) -> list[dict[str, Any]]:
+        return list(self.iter_pages(f"{BASE}/{km_id}/kpis"))
+
+    def list_filters(self, km_id: str) -> list[dict[str, Any]]:
+        return list(self.iter_pages(f"{BASE}/{km_id}/filters"))
+
+    def data(
+        self,
+        km_id: str,
+        *,
+        record_id: str | None = None,
+        fields: list[str] | None = None,
+        filter_expr: str | None = None,
+        filters: list[str] | None = None,
+        kpis: list[str] | None = None,
+        sort: str | None = None,
+        page_size: int = 50,
+        method: str = "GET",
+        cut_limit: int = CUT_LIMIT,
+    ) -> KmData:
+        """The rows of the model's ``/data`` (``fields`` as ``RECORD.field``) or of one record's.
+
+        ``fields``, ``filters`` (ids of filters defined in the model) and ``kpis`` go as
+        repeated query parameters with GET, or in a ``KmQueryDataRequest`` body with
+        ``method="POST"`` (for long field lists).
+        """
+        fields, filters, kpis = list(fields or []), list(filters or []), list(kpis or [])
+        if not km_id:
+            raise CelonisConfigurationError("knowledge_model_id", "is empty", "give the Knowledge Model's id")
+        if record_id is None and not fields:
+            raise CelonisConfigurationError(
+                "fields", "is empty for a model-level query", "name RECORD.field ids, or set record_id"
+            )
+        if len(fields) + len(kpis) > MAX_FIELDS:
+            raise CelonisConfigurationError(
+                "fields",
+                f"and kpis name {len(fields) + len(kpis)} columns",
+                f"Celonis allows at most {MAX_FIELDS} per request: split the export",
+            )
+        if method.upper() not in ("GET", "POST"):
+            raise CelonisConfigurationError("method", f"is {method!r}", "use GET or POST")
+        if not isinstance(page_size, int) or page_size < 1:
+            raise CelonisConfigurationError(
+                "page_size", f"is {page_size!r}", "use a positive number, e.g. 500"
+            )
+        query: dict[str, Any] = {}
+        for key, value in (("fields", fields), ("filters", filters), ("kpis", kpis)):
+            if value:
+                query[key] = value
+        if filter_expr:
+            query["filterExpr"] = filter_expr
+        if sort:
+            query["sort"] = sort
+        path = f"{BASE}/{km_id}/records/{record_id}/data" if record_id else f"{BASE}/{km_id}/data"
+        return KmData(
+            self,
+            path,
+            query,
+            page_size=page_size,
+            method=method.upper(),
+            limited=bool(filter_expr or filters or sort),
+            cut_limit=cut_limit,
+        )

@@ -1,0 +1,304 @@
+"""Process Intelligence operators: event subscriptions, failed events, AI agent chat, Studio tools.
+
+Each validates its arguments before any call (``CelonisConfigurationError`` naming the field)
+and sends through the provider's hooks (retries, token re-grant, typed errors). Scopes:
+``intelligence.subscriptions:manage``, ``intelligence.conversations:write`` and
+``intelligence.tools:execute``; see docs/process-intelligence.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.models import BaseOperator
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = [
+    "CelonisAgentChatOperator",
+    "CelonisEventSubscriptionOperator",
+    "CelonisSubscriptionFailedEventsOperator",
+    "CelonisToolOperator",
+]
+ACTIONS = ("create", "update", "pause", "resume", "resume_from_latest", "replay", "delete")
+
+
+class _CelonisOperator(BaseOperator):
+    """Connection id and hook parameters, kept without any I/O until ``execute``."""
+
+    def __init__(
+        self,
+        *,
+        celonis_conn_id: str = "celonis_default",
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.celonis_conn_id = celonis_conn_id
+        self.hook_params = dict(hook_params or {})
+
+    def _require(self, **values: Any) -> None:
+        for name, value in values.items():
+            if value in (None, ""):
+                raise CelonisConfigurationError(name, "is not set", f"pass {name}", where=self.task_id)
+
+
+class CelonisEventSubscriptionOperator(_CelonisOperator):
+    """Create, update, pause, resume, resume from the latest event, replay or delete a subscription.
+
+    Returns the subscription id (for ``create``, the new one). The callback is checked before
+    any call: an ``https://`` URI, headers only among Authorization, Content-Type, User-Agent,
+    Host and Accept, at most 8,192 bytes. Header values are masked in logs; put secrets in an
+    Airflow connection or variable and template them in, e.g.
+    ``{"Authorization": "Bearer {{ conn.erp_webhook.password }}"}``.
+
+    :param action: one of ``create``, ``update``, ``pause``, ``resume``, ``resume_from_latest``,
+        ``replay``, ``delete``.
+    :param subscription_id: the subscription (all actions but ``create``).
+    :param knowledge_model_id: and :param trigger_id: what ``create`` subscribes to.
+    :param name: subscription name, 1-1024 characters (``create``, ``update``).
+    :param callback_uri: HTTPS URI events are pushed to (``create``, ``update``).
+    :param callback_headers: headers sent with each delivery (allow-listed, see above).
+    :param configurations: e.g. ``["SKIP_ERRORS"]``.
+    :param from_offset: first event offset to deliver again (``replay``).
+    """
+
+    template_fields: Sequence[str] = (
+        "subscription_id",
+        "knowledge_model_id",
+        "trigger_id",
+        "name",
+        "callback_uri",
+        "callback_headers",
+        "from_offset",
+    )
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        subscription_id: str | None = None,
+        knowledge_model_id: str | None = None,
+        trigger_id: str | None = None,
+        name: str | None = None,
+        callback_uri: str | None = None,
+        callback_headers: dict[str, str] | None = None,
+        configurations: list[str] | None = None,
+        from_offset: int | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.action = action
+        self.subscription_id = subscription_id
+        self.knowledge_model_id = knowledge_model_id
+        self.trigger_id = trigger_id
+        self.name = name
+        self.callback_uri = callback_uri
+        self.callback_headers = callback_headers
+        self.configurations = list(configurations or [])
+        self.from_offset = from_offset
+
+    def _offset(self) -> int:
+        try:
+            offset = int(str(self.from_offset))
+        except ValueError:
+            offset = -1
+        if offset < 0:
+            raise CelonisConfigurationError(
+                "from_offset", f"is {self.from_offset!r}", "pass the event offset (>= 0) to replay from"
+            )
+        return offset
+
+    def _validate(self) -> int | None:
+        from airflow_provider_celonis.hooks.event_subscriptions import check_callback
+
+        if self.action not in ACTIONS:
+            raise CelonisConfigurationError(
+                "action", f"is {self.action!r}", f"use one of {', '.join(ACTIONS)}", where=self.task_id
+            )
+        if self.action == "create":
+            self._require(knowledge_model_id=self.knowledge_model_id, trigger_id=self.trigger_id)
+        else:
+            self._require(subscription_id=self.subscription_id)
+        if self.action in ("create", "update"):
+            check_callback(self.callback_uri, self.callback_headers, self.name, self.configurations)
+        return self._offset() if self.action == "replay" else None
+
+    def execute(self, context: Context) -> str:
+        from airflow_provider_celonis.hooks import _transport
+        from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventSubscriptionHook
+
+        offset = self._validate()
+        for value in (self.callback_headers or {}).values():
+            _transport.mask(str(value))
+        hook = CelonisEventSubscriptionHook(self.celonis_conn_id, **self.hook_params)
+        sub_id = str(self.subscription_id or "")
+        if self.action in ("create", "update"):
+            spec: dict[str, Any] = {
+                "name": str(self.name),
+                "callback_uri": str(self.callback_uri),
+                "headers": self.callback_headers,
+                "configurations": self.configurations,
+            }
+            if self.action == "create":
+                sub_id = hook.create_subscription(str(self.knowledge_model_id), str(self.trigger_id), **spec)
+            else:
+                hook.update_subscription(sub_id, **spec)
+        elif self.action == "replay":
+            assert offset is not None
+            hook.replay(sub_id, offset)
+        else:
+            {
+                "pause": hook.pause,
+                "resume": hook.resume,
+                "resume_from_latest": hook.resume_from_latest,
+                "delete": hook.delete_subscription,
+            }[self.action](sub_id)
+        detail = f" from offset {offset}" if offset is not None else ""
+        self.log.info("Event subscription %s: %s%s done", sub_id, self.action, detail)
+        return sub_id
+
+
+class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
+    """Read a subscription's failed events (``PATCH .../events``, page by page) into a file.
+
+    Reading moves Celonis's cursor: the events returned are not returned again, so they are
+    written atomically and the task fails rather than losing some. Returns ``{"path", "records"}``.
+
+    :param subscription_id: the subscription. :param output_path: file path or URI (templated).
+    :param output_format: ``jsonl`` (default), ``csv`` or ``parquet``.
+    :param max_events: stop after this many events (default: all).
+    """
+
+    template_fields: Sequence[str] = ("subscription_id", "output_path")
+
+    def __init__(
+        self,
+        *,
+        subscription_id: str,
+        output_path: str,
+        output_format: str = "jsonl",
+        max_events: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.subscription_id = subscription_id
+        self.output_path = output_path
+        self.output_format = output_format
+        self.max_events = max_events
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventSubscriptionHook
+        from airflow_provider_celonis.operators._records import write_in_order
+        from airflow_provider_celonis.outputs import check_format, check_output_path
+
+        self._require(subscription_id=self.subscription_id)
+        fmt, path = check_format(self.output_format), str(self.output_path)
+        check_output_path(path)
+        if self.max_events is not None and (not isinstance(self.max_events, int) or self.max_events < 1):
+            raise CelonisConfigurationError(
+                "max_events", f"is {self.max_events!r}", "use a positive number or None"
+            )
+        hook = CelonisEventSubscriptionHook(self.celonis_conn_id, **self.hook_params)
+        events = hook.iter_failed_events(str(self.subscription_id), max_events=self.max_events)
+        preferred = ("offset", "triggerId", "subscriberId", "creationDate", "event")
+        count = write_in_order(events, path, fmt, preferred=preferred)
+        self.log.info("Wrote %d failed events of subscription %s to %s", count, self.subscription_id, path)
+        return {"path": path, "records": count}
+
+
+class CelonisAgentChatOperator(_CelonisOperator):
+    """Ask a Celonis AI agent; returns ``{"conversationId", "text", "structuredOutput"}`` (XCom).
+
+    Pass the returned ``conversationId`` to a later task's ``conversation_id`` to continue the
+    conversation. A 409 (the conversation already has a message in progress) fails with an
+    explanation; the message is never sent twice by the hook.
+
+    :param agent_id: the agent's id. :param message: the question (templated).
+    :param conversation_id: continue this conversation (templated; default: a new one).
+    """
+
+    template_fields: Sequence[str] = ("agent_id", "message", "conversation_id")
+
+    def __init__(
+        self, *, agent_id: str, message: str, conversation_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.agent_id = agent_id
+        self.message = message
+        self.conversation_id = conversation_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_celonis.hooks.chat import CelonisChatHook
+
+        self._require(agent_id=self.agent_id, message=self.message)
+        hook = CelonisChatHook(self.celonis_conn_id, **self.hook_params)
+        answer = hook.send_message(str(self.agent_id), str(self.message), self.conversation_id or None)
+        self.log.info(
+            "Agent %s answered in conversation %s (%d characters)",
+            self.agent_id,
+            answer["conversationId"],
+            len(answer["text"] or ""),
+        )
+        return answer
+
+
+class CelonisToolOperator(_CelonisOperator):
+    """Call a tool of a Studio asset and return its JSON or text result (XCom).
+
+    [guess] The request body is undocumented: by default the ``arguments`` dict is the JSON
+    body; set ``arguments_key="arguments"`` to send ``{"arguments": {...}}``. See
+    docs/process-intelligence.md.
+
+    :param asset_id: the Studio asset (MCP server). :param tool_id: e.g. ``load-data``.
+    :param arguments: the tool's arguments (templated; dict or JSON text).
+    :param draft: call the asset's draft version.
+    :param arguments_key: wrap the arguments under this key ([guess], default none).
+    :param idempotent: the tool only reads, so the hook may retry it after 5xx/network errors.
+    """
+
+    template_fields: Sequence[str] = ("asset_id", "tool_id", "arguments")
+
+    def __init__(
+        self,
+        *,
+        asset_id: str,
+        tool_id: str,
+        arguments: dict[str, Any] | str | None = None,
+        draft: bool = False,
+        arguments_key: str | None = None,
+        idempotent: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.asset_id = asset_id
+        self.tool_id = tool_id
+        self.arguments = arguments
+        self.draft = draft
+        self.arguments_key = arguments_key
+        self.idempotent = idempotent
+
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_celonis.hooks.tools import CelonisToolsHook, tool_body
+
+        self._require(asset_id=self.asset_id, tool_id=self.tool_id)
+        if not isinstance(self.draft, bool):
+            raise CelonisConfigurationError(
+                "draft", f"is {self.draft!r}", "use True or False", where=self.task_id
+            )
+        tool_body(self.arguments, self.arguments_key)  # validate before any call
+        hook = CelonisToolsHook(self.celonis_conn_id, **self.hook_params)
+        result = hook.call_tool(
+            str(self.asset_id),
+            str(self.tool_id),
+            self.arguments,
+            draft=self.draft,
+            arguments_key=self.arguments_key,
+            idempotent=self.idempotent,
+        )
+        self.log.info("Tool %s of asset %s returned a %s", self.tool_id, self.asset_id, type(result).__name__)
+        return result
