@@ -265,6 +265,42 @@ def executions(
     )
 
 
+@router.get("/integration/api/pools/{pool_id}/logs/executions")
+def task_items(
+    request: Request, pool_id: str, principal: Principal = Depends(requires("data_jobs"))
+) -> Response:
+    """Task items of one execution (``?executionId=&type=TASK&id={jobId}``): one extraction and one
+    transformation task, which share the execution's status (the transformation carries a FAIL)."""
+    state, data = _data(request)
+    execution_id, job_id = request.query_params.get("executionId"), request.query_params.get("id", "")
+    job = job_of(data, pool_id, job_id)
+    if job is None:
+        return _not_found(pool_id, job_id)
+    now, items = state.now(), []
+    for n, run in enumerate(data["runs"].get((pool_id, job_id), [])):
+        if run.execution_id != execution_id:
+            continue
+        job_item = _item(run, pool_id, data, job, now, n)
+        for order, (name, task_id) in enumerate(
+            (("Extract SAP tables", "task-extract"), ("Create activity table", "task-transform"))
+        ):
+            status = job_item["status"]
+            if status == "FAIL" and order == 0:
+                status = "SUCCESS"
+            items.append(
+                {
+                    **job_item,
+                    "id": f"{run.item_id}-{order}",
+                    "taskId": task_id,
+                    "name": name,
+                    "status": status,
+                    "type": "TASK",
+                    "executionOrder": order,
+                }
+            )
+    return JSONResponse(items)
+
+
 @router.get("/integration/api/pools/{pool_id}/logs/executions/detail")
 def log_detail(
     request: Request, pool_id: str, principal: Principal = Depends(requires("data_jobs"))

@@ -166,6 +166,19 @@ def internal_reload(
     return _start(state, data, pool_id, model, "COMPLETE" if force else "FROM_CACHE")
 
 
+@router.get(V1 + "/last-load")
+def last_load(
+    request: Request, pool_id: str, model_id: str, principal: Principal = Depends(requires("data_models"))
+) -> Response:
+    """The newest visible load ([guess] body: the same shape as ``currentComputeLoad``), 204 if none."""
+    state, data, model = _model(request, pool_id, model_id)
+    if model is None:
+        return _not_found(pool_id, model_id)
+    now = state.now()
+    shown = [ld for ld in data["loads"].get((pool_id, model_id), []) if now >= ld.stale_until]
+    return JSONResponse(_load_json(shown[-1], model_id, now)) if shown else Response(status_code=204)
+
+
 @router.get(V1 + "/tables")
 def tables(
     request: Request, pool_id: str, model_id: str, principal: Principal = Depends(requires("data_models"))
