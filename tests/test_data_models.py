@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowSensorTimeout
-from data_pool_helpers import make_context, run_deferred, run_op
+from data_pool_helpers import make_context, recreate, run_deferred, run_op, run_trigger
 
+from airflow_provider_celonis.decisions import LoadWait
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
 from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODEL_ID as MODEL
 from airflow_provider_celonis.exceptions import (
@@ -20,6 +21,7 @@ from airflow_provider_celonis.exceptions import (
 from airflow_provider_celonis.links import CelonisDataModelLink
 from airflow_provider_celonis.operators.data_models import CelonisReloadDataModelOperator
 from airflow_provider_celonis.sensors.data_models import CelonisDataModelLoadSensor
+from airflow_provider_celonis.triggers.data_models import CelonisDataModelLoadTrigger
 
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 LOAD_INFO = f"/integration/api/pools/{POOL}/data-models/{MODEL}/load-history/load-info-sync"
@@ -152,3 +154,20 @@ async def test_sensor_poke_and_deferrable(model: Any, fast_retries: dict[str, fl
     sensor.timeout = 0.3
     with pytest.raises(AirflowSensorTimeout):
         await run_deferred(sensor, make_context())
+
+
+async def test_load_trigger_survives_5xx_and_drops(model: Any) -> None:
+    make_op({"min_wait": 0.01, "max_wait": 0.02}, False, wait_for_completion=False).execute(make_context())
+    model.add_faults(
+        [
+            {"path": LOAD_INFO, "method": "GET", "status": 502, "times": 3},
+            {"path": LOAD_INFO, "method": "GET", "kind": "drop", "times": 3},
+        ]
+    )
+    wait = LoadWait(POOL, MODEL, deadline=time.time() + 20)
+    hook_params = {"min_wait": 0.01, "max_wait": 0.02, "max_attempts": 2}
+    trigger = CelonisDataModelLoadTrigger(wait=wait.to_dict(), poll_interval=0.05, hook_params=hook_params)
+    events = await run_trigger(recreate(trigger))
+    assert [e["status"] for e in events] == ["success"]
+    assert events[0]["data_load_id"] == loads(model)[0]["dataLoadId"]
+    assert model.stats()["faults_pending"] == 0
