@@ -107,3 +107,21 @@ def test_control_api_refuses_unknown_fields_and_needs_permission(
         CelonisOAuthHook("celonis_viewer", **fast_retries).request_json(
             "GET", f"/api/pools/{POOL}/logs/status", api=DATA_JOBS
         )
+
+
+def test_state_machine_follows_the_emulator_clock(emulator: Any, fast_retries: dict[str, float]) -> None:
+    """An hour-long job finishes when the clock jumps; the expired token is re-granted on the way."""
+    from data_pool_helpers import make_context
+
+    from airflow_provider_celonis.operators.data_jobs import CelonisExecuteDataJobOperator
+
+    emulator.configure_data_job(POOL, JOB, queued_seconds=0, running_seconds=3600, stale_seconds=0)
+    op = CelonisExecuteDataJobOperator(
+        task_id="t", data_pool_id=POOL, data_job_id=JOB, wait_for_completion=False, hook_params=fast_retries
+    )
+    op.execute(make_context())
+    emulator.advance_clock(3601)
+    items = op.hook.list_executions(POOL, JOB)
+    assert {i["status"] for i in items} == {"SUCCESS"}
+    assert len(items) == 2
+    assert emulator.stats()["token_requests"] == 2
