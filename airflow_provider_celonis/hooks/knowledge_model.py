@@ -53,6 +53,7 @@ class KmData:
         return self.hook.request_json("GET", self.path, api=api, params=params) or {}
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        self.total, self.fetched, self.cut = None, 0, False
         for number in range(MAX_PAGES):
             body = self._page(number)
             content = body.get("content") or []
