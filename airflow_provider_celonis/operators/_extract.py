@@ -11,9 +11,12 @@ field records are ordered by.
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from airflow_provider_celonis.hooks.usage import CelonisUsageHook
 
 _DONE = object()
+SWITCH_INTERVAL = float(os.environ.get("CELONIS_PREFETCH_SWITCH_INTERVAL", "0.0005"))
 
 
 def prefetched(records: Iterator[Any], depth: int = 16, chunk: int = 500) -> Iterator[Any]:
@@ -69,6 +73,10 @@ def prefetched(records: Iterator[Any], depth: int = 16, chunk: int = 500) -> Ite
                 close()
 
     worker = threading.Thread(target=produce, name="celonis-prefetch", daemon=True)
+    # The worker needs the GIL back as soon as a response arrives; with the default 5 ms switch
+    # interval a busy consumer delays every page by up to 5 ms, which halves the pull rate.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
     worker.start()
     try:
         while True:
@@ -81,6 +89,7 @@ def prefetched(records: Iterator[Any], depth: int = 16, chunk: int = 500) -> Ite
     finally:
         stop.set()
         worker.join(timeout=30)
+        sys.setswitchinterval(switch)
 
 
 class CelonisExtractOperator(BaseOperator):
@@ -192,22 +201,28 @@ class CelonisExtractOperator(BaseOperator):
         window = f" for [{start.isoformat()}, {end.isoformat()})" if start and end else ""
         self.log.info("Pulling %s%s into %s (%s)", type(self).__name__, window, path, fmt)
         columns = Columns(self.columns, types=fmt == "parquet")
+        began = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="celonis-extract-", dir=self.spill_dir) as scratch:
             spill = SortedSpill(scratch)
+            add, key = spill.add, self.sort_key
             for record in prefetched(self.fetch(hook, start, end)):  # type: ignore[arg-type]
-                if isinstance(record, dict):
+                if type(record) is dict:
                     if fmt != "jsonl":
                         columns.add(record)
-                    spill.add(self.sort_key(record), canonical(record))
+                    add(key(record), canonical(record))
                 else:  # the API promised objects; keep whatever came, first
-                    spill.add("", canonical(record))
+                    add("", canonical(record))
+            pulled = time.monotonic()
             count = write_records(path, fmt, spill.merged(), columns)
         self.log.info(
-            "Wrote %d records (%d received, %d duplicates dropped) to %s",
+            "Wrote %d records (%d received, %d duplicates dropped) to %s; pulled in %.1f s, ordered and "
+            "written in %.1f s",
             count,
             spill.added,
             spill.added - count,
             path,
+            pulled - began,
+            time.monotonic() - pulled,
         )
         return {
             "path": path,
