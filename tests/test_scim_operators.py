@@ -240,3 +240,23 @@ def test_users_from_xcom_json_text_and_template(emulator: EmulatorProcess) -> No
     op.render_template_fields(CONTEXT)
     assert op.execute(CONTEXT)["create"] == 1 and op.is_dry_run == "true"
     assert "2025-01-02@example.com" not in team_users(emulator)
+
+
+def test_sync_from_object_storage_uri_on_the_other_prefix(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    emulator.configure_scim(serve_prefixes=["/user-provisioning"])
+    path = tmp_path / "hr.json"
+    path.write_text(json.dumps({"Resources": [{"userName": "uri.joiner@example.com", "active": True}]}))
+    op = CelonisScimSyncUsersOperator(
+        task_id="s", users_file=f"file://{path}", hook_params={"api_prefixes": {"scim": "/user-provisioning"}}
+    )
+    assert op.execute(CONTEXT)["create"] == 1
+    assert "uri.joiner@example.com" in team_users(emulator)
+
+
+def test_sync_without_scim_scope(emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_celonis.exceptions import CelonisInvalidScopeError
+
+    emulator.add_client("hr-bot", "secret", scopes=["team.user-group-info:read"])
+    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(("hr-bot", "secret")))
+    with pytest.raises(CelonisInvalidScopeError, match=r"user-provisioning\.scim"):
+        CelonisScimSyncUsersOperator(task_id="s", users=[{"userName": "a@example.com"}]).execute(CONTEXT)
