@@ -173,3 +173,73 @@ def judge_load(
         note = " with warnings" if status is DataModelLoadStatus.WARNING else ""
         return event(SUCCESS, f"the data model load succeeded{note}", **ids)
     return event(ERROR, f"the data model load ended with {status.value}", **ids)
+
+
+# -- data push jobs (issue 5) -----------------------------------------------------------------
+MAX_PUSH_LOG_LINES = 50
+
+
+@dataclass(frozen=True)
+class PushWait:
+    """Everything needed to wait for one executed Data Push job; JSON-serializable via ``asdict``."""
+
+    data_pool_id: str
+    job_id: str
+    deadline: float | None = None
+    """Epoch seconds; past it the wait ends with a ``timeout`` event (the operator deletes the job)."""
+    appear_deadline: float | None = None
+    """Epoch seconds; the job must have left NEW by then, or the execute call did not take effect."""
+    summary: dict[str, Any] = field(default_factory=dict)
+    """What was pushed (chunks, bytes, rows): carried through the trigger into the result."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PushWait:
+        return cls(**data)
+
+
+def push_logs(job: dict[str, Any] | None) -> list[str]:
+    """The job's ``logs`` lines (Celonis's explanation of an ERROR), bounded for events and XCom."""
+    lines = (job or {}).get("logs") or []
+    if not isinstance(lines, list):
+        lines = [lines]
+    return [str(line)[:2000] for line in lines[:MAX_PUSH_LOG_LINES]]
+
+
+def judge_push(job: dict[str, Any] | None, wait: PushWait, now: float | None = None) -> dict[str, Any] | None:
+    """Verdict on one ``GET .../jobs/{id}`` answer (None: keep polling)."""
+    from airflow_provider_celonis.status import DataPushJobStatus
+
+    raw = (job or {}).get("status")
+    ids: dict[str, Any] = {
+        "data_pool_id": wait.data_pool_id,
+        "job_id": wait.job_id,
+        "job_status": raw,
+        "summary": wait.summary,
+    }
+    status = DataPushJobStatus.parse(raw)
+    if status is None:
+        return event(
+            ERROR,
+            f"Celonis reported the unknown push job status {raw!r}; treating it as a failure (fail closed)",
+            logs=push_logs(job),
+            **ids,
+        )
+    if status is DataPushJobStatus.NEW or status.in_progress:
+        if deadline_passed(wait.deadline, now):
+            return event(TIMEOUT, f"the timeout passed while the push job was {status.value}", **ids)
+        if status is DataPushJobStatus.NEW and deadline_passed(wait.appear_deadline, now):
+            return event(
+                ERROR,
+                "the push job is still NEW after the execute call, so the execute did not take effect "
+                "(it was not sent again, to never run a job twice); retrying the task pushes the files anew",
+                logs=push_logs(job),
+                **ids,
+            )
+        return None
+    if status.succeeded:
+        return event(SUCCESS, "the push job finished (DONE)", **ids)
+    verb = "was cancelled (CANCELED)" if status is DataPushJobStatus.CANCELED else "failed (ERROR)"
+    return event(ERROR, f"the push job {verb}", logs=push_logs(job), **ids)

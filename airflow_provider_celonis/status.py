@@ -89,6 +89,40 @@ class DataModelLoadStatus(str, Enum):
         return self in (DataModelLoadStatus.ERROR, DataModelLoadStatus.CANCELED)
 
 
+class DataPushJobStatus(str, Enum):
+    """``JobStatus`` of a Data Push job (shared/celonis-api.md 2.7).
+
+    DONE succeeds; ERROR and CANCELED fail (CANCELED is terminal, unlike in pycelonis, which
+    polls it forever); NEW before the execute call; anything else is unknown and fails closed.
+    """
+
+    NEW = "NEW"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    ERROR = "ERROR"
+    CANCELED = "CANCELED"
+
+    @classmethod
+    def parse(cls, value: Any) -> DataPushJobStatus | None:
+        try:
+            return cls(str(value).upper())
+        except ValueError:
+            return None
+
+    @property
+    def in_progress(self) -> bool:
+        return self in (DataPushJobStatus.QUEUED, DataPushJobStatus.RUNNING)
+
+    @property
+    def succeeded(self) -> bool:
+        return self is DataPushJobStatus.DONE
+
+    @property
+    def failed(self) -> bool:
+        return self in (DataPushJobStatus.ERROR, DataPushJobStatus.CANCELED)
+
+
 # -- deadlines ---------------------------------------------------------------------------------
 def deadline_after(seconds: float | None, now: float | None = None) -> float | None:
     """Absolute deadline (epoch seconds) ``seconds`` from now; None means wait without limit."""

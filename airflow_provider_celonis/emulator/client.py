@@ -152,6 +152,33 @@ class EmulatorClient:
         result: dict[str, Any] = self._call("GET", f"/data-pools/{pool_id}/data-models/{model_id}")
         return result
 
+    # -- Data Push (emulator/apis/data_push.py) ------------------------------------------------
+    def configure_data_push(self, **settings: Any) -> dict[str, Any]:
+        """Change the push switches (``PushSettings`` in ``emulator/push_store.py``):
+        ``queued_seconds``, ``running_seconds``, ``chunk_limit``, ``over_limit_status``,
+        ``non_new_execute_status``, ``execute_per_second``, ``execute_per_hour``,
+        ``delete_running`` ("cancel" or "abandon"), ``force_outcome``, ``replace_checks_schema``,
+        ``max_stored_rows``."""
+        result: dict[str, Any] = self._call("POST", "/data-push/settings", settings)
+        return result
+
+    def push_table(self, pool_id: str, table: str, connection_id: str = "") -> dict[str, Any]:
+        """``{"columns", "keys", "row_count", "rows"}`` of a table the push API wrote."""
+        path = f"/data-push/tables/{pool_id}/{table}"
+        response = self._http.get(
+            f"{self.base_url}/_emulator{path}", params={"connection_id": connection_id}, timeout=30
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"emulator control GET {path}: {response.status_code} {response.text}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    def push_report(self) -> dict[str, Any]:
+        """``{"execute_requests", "executions", "rate_limited", "refused", "jobs": {id: {...}}}``:
+        ``executions`` counts accepted execute calls, so a test can prove none was duplicated."""
+        result: dict[str, Any] = self._call("GET", "/data-push/report")
+        return result
+
     # -- SCIM (emulator/apis/scim.py) -------------------------------------------------------
     def configure_scim(self, **settings: Any) -> dict[str, Any]:
         """Change the SCIM switches: ``max_results`` (page cap), ``serve_prefixes`` (which of

@@ -11,6 +11,7 @@ from airflow_provider_celonis.emulator.apis import (
     agents,
     data_jobs,
     data_models,
+    data_push,
     knowledge_model,
     scim,
     subscriptions,
@@ -18,4 +19,4 @@ from airflow_provider_celonis.emulator.apis import (
     usage,
 )
 
-API_MODULES = [team, usage, data_jobs, data_models, scim, knowledge_model, subscriptions, agents]
+API_MODULES = [team, usage, data_jobs, data_models, scim, data_push, knowledge_model, subscriptions, agents]
