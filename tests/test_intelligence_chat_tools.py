@@ -108,7 +108,7 @@ def test_wrapped_body_variant(emulator: EmulatorProcess) -> None:
 def test_tool_errors(emulator: EmulatorProcess) -> None:
     with pytest.raises(CelonisNotFoundError, match="Asset not found"):
         tool("load-data", asset_id="asset-missing")
-    with pytest.raises(CelonisBadRequestError, match="422.*colour: unknown or invalid argument"):
+    with pytest.raises(CelonisBadRequestError, match=r"422.*colour: unknown or invalid argument"):
         tool("load-data", arguments={"colour": "red"})
     for kwargs, field in (
         ({"arguments": "not json"}, "arguments"),
