@@ -93,6 +93,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.hooks.celonis",
                     "airflow_provider_celonis.hooks.data_jobs",
                     "airflow_provider_celonis.hooks.data_models",
+                    "airflow_provider_celonis.hooks.data_push",
                     "airflow_provider_celonis.hooks.usage",
                     "airflow_provider_celonis.hooks.scim",
                     "airflow_provider_celonis.hooks.knowledge_model",
@@ -108,6 +109,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_celonis.operators.data_jobs",
                     "airflow_provider_celonis.operators.data_models",
+                    "airflow_provider_celonis.operators.data_push",
                     "airflow_provider_celonis.operators.usage",
                     "airflow_provider_celonis.operators.scim",
                     "airflow_provider_celonis.operators.knowledge_model",
@@ -130,12 +132,14 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_celonis.triggers.data_jobs",
                     "airflow_provider_celonis.triggers.data_models",
+                    "airflow_provider_celonis.triggers.data_push",
                 ],
             }
         ],
         "extra-links": [
             "airflow_provider_celonis.links.CelonisDataJobLink",
             "airflow_provider_celonis.links.CelonisDataModelLink",
+            "airflow_provider_celonis.links.CelonisDataPoolLink",
         ],
         "connection-types": [
             {

@@ -47,3 +47,15 @@ class CelonisDataModelLink(BaseOperatorLink):
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
         return _link(operator, ti_key, "celonis_url", DATA_MODEL_URL_KEY)
+
+
+DATA_POOL_URL_KEY = "celonis_data_pool_url"
+
+
+class CelonisDataPoolLink(BaseOperatorLink):
+    """The data pool a push job wrote to ([guess] UI path ``<team>/integration/ui/pools/{poolId}/...``)."""
+
+    name = "Celonis Data Pool"
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        return _link(operator, ti_key, "celonis_pool_url", DATA_POOL_URL_KEY)

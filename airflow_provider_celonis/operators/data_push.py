@@ -1,0 +1,339 @@
+"""``CelonisDataPushOperator``: push CSV or Parquet files into a data pool table (Data Push API).
+
+What comparable tools get wrong, and what this operator does instead:
+
+* **Whole files in memory**: files are streamed in 1 MiB blocks as multipart bodies; a file
+  above ``chunk_size`` (Celonis: at most 1 GB) is split at record boundaries (CSV, header
+  repeated, quoted newlines respected) or row-group boundaries (Parquet).
+* **Execute sent twice**: the execute POST is never re-sent once it may have reached Celonis;
+  a 429 (10/s, 250/h per team) is waited out, because a 429 was not processed. When the
+  answer is lost, the operator watches the job instead: it must leave NEW within
+  ``start_grace_period`` or the task fails, saying the job did not run.
+* **Polling forever**: DONE succeeds; ERROR and CANCELED fail with the job's ``logs``; an
+  unknown status fails closed; the wait has a wall-clock ``timeout`` after which the job is
+  deleted (whether that stops a running push is a [guess]: the message then says "abandoned").
+* **An empty job left behind by a typo**: every input problem is found before the job exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, conf
+
+from airflow_provider_celonis.chunking import CELONIS_CHUNK_LIMIT
+from airflow_provider_celonis.links import DATA_POOL_URL_KEY, CelonisDataPoolLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_celonis.decisions import PushWait
+    from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
+    from airflow_provider_celonis.push_plan import PushPlan
+
+DEFAULT_TIMEOUT = 6 * 3600.0
+
+
+class CelonisDataPushOperator(BaseOperator):
+    """Push files into a Celonis data pool table with one push job, and by default wait for it.
+
+    :param data_pool_id: the data pool. Templated.
+    :param target_table: the table (``targetName``). Templated.
+    :param source: a local path, a glob (``/data/out/*.csv``), a URI (``s3://bucket/x.parquet``,
+        ``file:///tmp/x.csv``; any ``ObjectStoragePath``), or a list of these. Templated.
+    :param file_type: ``CSV`` or ``PARQUET``; inferred from the extensions when not given.
+    :param mode: ``REPLACE`` (the table becomes the pushed rows) or ``DELTA`` (upsert by ``keys``).
+    :param keys: primary key columns; required for ``DELTA``. Templated.
+    :param data_connection_id: the data connection whose schema receives the table; without it
+        Celonis uses the pool's global schema. Templated.
+    :param table_schema: Celonis ``tableSchema`` (``{"tableName", "columns": [...]}``).
+    :param csv_options: Celonis ``csvParsingOptions`` (``separatorSequence``, ``quoteSequence``,
+        ``escapeSequence``, ``lineEnding``, ``charSet``, ``decimalSeparator``, ...). The
+        ``quoteSequence`` (default ``"``) is also what the splitter treats as the quote.
+    :param upsert_strategy: ``UPSERT_WITH_UNCHANGED_METADATA`` or ``UPSERT_WITH_NULLIFICATION``.
+    :param job_options: further ``DataPushJob`` fields sent as they are (``fallbackVarcharLength``...).
+    :param delete_source: path/glob/URI(s) of files with rows to delete (same file type), sent as
+        ``chunks/deleted``. Templated.
+    :param duplicate_removal_column: the execute call's ``duplicateRemovalColumn``.
+    :param chunk_size: maximum bytes per chunk (default and maximum: Celonis's 1 GB).
+    :param wait_for_completion: wait until the job is DONE; otherwise return once executed.
+    :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
+    :param poll_interval: seconds between status polls (pycelonis uses 2).
+    :param timeout: wall-clock limit (seconds or timedelta) of the whole push from the task's
+        start; when it passes during the wait the job is deleted and the task fails.
+    :param start_grace_period: seconds the job has to leave NEW after an execute call whose
+        answer was lost (it is never re-sent).
+    :param celonis_conn_id: the Celonis connection (scope: see ``hooks.data_push``).
+    :param hook_params: extra :class:`CelonisDataPushHook` arguments (retry bounds, ``timeout``...).
+
+    Returns ``{"job_id", "chunks", "bytes", "rows", "status"}`` (``rows`` None when unknown;
+    ``deleted_rows`` too when ``delete_source`` is set). XCom keys pushed once the job exists:
+    ``celonis_push_job_id`` and ``celonis_data_pool_url``.
+    """
+
+    template_fields: Sequence[str] = (
+        "data_pool_id",
+        "target_table",
+        "source",
+        "keys",
+        "data_connection_id",
+        "delete_source",
+    )
+    operator_extra_links = (CelonisDataPoolLink(),)
+    ui_color = "#e8f5e9"
+
+    def __init__(
+        self,
+        *,
+        data_pool_id: str,
+        target_table: str,
+        source: Any,
+        file_type: str | None = None,
+        mode: str = "REPLACE",
+        keys: list[str] | str | None = None,
+        data_connection_id: str | None = None,
+        table_schema: dict[str, Any] | None = None,
+        csv_options: dict[str, Any] | None = None,
+        upsert_strategy: str | None = None,
+        job_options: dict[str, Any] | None = None,
+        delete_source: Any = None,
+        duplicate_removal_column: str | None = None,
+        chunk_size: int = CELONIS_CHUNK_LIMIT,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: timedelta | float | None = DEFAULT_TIMEOUT,
+        start_grace_period: float = 120.0,
+        celonis_conn_id: str = "celonis_default",
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data_pool_id = data_pool_id
+        self.target_table = target_table
+        self.source = source
+        self.file_type = file_type
+        self.mode = mode
+        self.keys = keys
+        self.data_connection_id = data_connection_id
+        self.table_schema = table_schema
+        self.csv_options = dict(csv_options or {})
+        self.upsert_strategy = upsert_strategy
+        self.job_options = dict(job_options or {})
+        self.delete_source = delete_source
+        self.duplicate_removal_column = duplicate_removal_column
+        self.chunk_size = int(chunk_size)
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = float(poll_interval)
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.start_grace_period = float(start_grace_period)
+        self.celonis_conn_id = celonis_conn_id
+        self.hook_params = dict(hook_params or {})
+        self.celonis_pool_url: str | None = None
+        self._job_id: str | None = None
+
+    @cached_property
+    def hook(self) -> CelonisDataPushHook:
+        from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
+
+        return CelonisDataPushHook(self.celonis_conn_id, **self.hook_params)
+
+    # -- execute ----------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_celonis.decisions import PushWait
+        from airflow_provider_celonis.push_plan import make_plan
+        from airflow_provider_celonis.status import deadline_after
+
+        deadline = deadline_after(self.timeout)
+        plan = make_plan(self)
+        self.log.info("Push plan for table %s: %s", self.target_table, plan.describe())
+        job = self.hook.create_job(
+            self.data_pool_id,
+            target_name=self.target_table,
+            job_type=plan.mode,
+            file_type=plan.file_type,
+            keys=plan.keys,
+            connection_id=self.data_connection_id,
+            table_schema=self.table_schema,
+            csv_parsing_options=self.csv_options or None,
+            upsert_strategy=self.upsert_strategy,
+            extra=self.job_options,
+        )
+        self._job_id = job_id = str(job["id"])
+        self.celonis_pool_url = self.hook.pool_url(self.data_pool_id)
+        ti = context["ti"]
+        ti.xcom_push(key="celonis_push_job_id", value=job_id)
+        ti.xcom_push(key=DATA_POOL_URL_KEY, value=self.celonis_pool_url)
+        try:
+            summary = self._upload(plan, job_id)
+        except BaseException:
+            self._delete(job_id, "the upload failed")
+            raise
+        self._execute_job(job_id, deadline)
+        wait = PushWait(
+            self.data_pool_id,
+            job_id,
+            deadline=deadline,
+            appear_deadline=deadline_after(self.start_grace_period),
+            summary=summary,
+        )
+        if not self.wait_for_completion:
+            status = self.hook.get_job(self.data_pool_id, job_id).get("status")
+            return {"job_id": job_id, **summary, "status": status}
+        if self.deferrable:
+            self._defer(wait)
+        return self._finish(self._wait_here(wait))
+
+    def _upload(self, plan: PushPlan, job_id: str) -> dict[str, Any]:
+        """Upload every chunk (upserts, then deletes); returns chunks, bytes and rows."""
+        sent = {"upserted": 0, "deleted": 0}
+        total_bytes = 0
+        rows: dict[str, int | None] = {"upserted": 0, "deleted": 0}
+        for kind, chunk in plan.chunks():
+            try:
+                self.hook.upload_chunk(self.data_pool_id, job_id, chunk, kind=kind, file_type=plan.file_type)
+            finally:
+                if chunk.cleanup is not None:
+                    chunk.cleanup()
+            sent[kind] += 1
+            total_bytes += chunk.size
+            counted = rows[kind]
+            rows[kind] = None if counted is None or chunk.rows is None else counted + chunk.rows
+            self.log.info(
+                "Uploaded %s chunk %d of %s (%d bytes, %s rows).",
+                kind,
+                sent[kind],
+                chunk.file.uri,
+                chunk.size,
+                chunk.rows,
+            )
+        summary: dict[str, Any] = {
+            "chunks": sent["upserted"] + sent["deleted"],
+            "bytes": total_bytes,
+            "rows": rows["upserted"],
+        }
+        if plan.delete_files:
+            summary["deleted_rows"] = rows["deleted"]
+        return summary
+
+    def _execute_job(self, job_id: str, deadline: float | None) -> None:
+        from airflow_provider_celonis.exceptions import CelonisRequestMaybeSentError
+
+        try:
+            self.hook.execute_job(
+                self.data_pool_id,
+                job_id,
+                duplicate_removal_column=self.duplicate_removal_column,
+                deadline=deadline,
+            )
+        except CelonisRequestMaybeSentError as err:
+            self.log.warning("%s Watching the job's status to find out whether it runs.", err)
+            return
+        except BaseException:
+            self._delete(job_id, "the execute call was refused")
+            raise
+        self.log.info("Executed push job %s into table %s.", job_id, self.target_table)
+
+    # -- wait -------------------------------------------------------------------------------
+    def _defer(self, wait: PushWait) -> None:
+        from airflow_provider_celonis.triggers.data_push import CelonisDataPushJobTrigger
+
+        trigger = CelonisDataPushJobTrigger(
+            wait=wait.to_dict(),
+            poll_interval=self.poll_interval,
+            celonis_conn_id=self.celonis_conn_id,
+            hook_params=self.hook_params,
+        )
+        # No Airflow ``timeout=``: it would fail the task without coming back to delete the job.
+        self.defer(trigger=trigger, method_name="execute_complete")
+
+    def _wait_here(self, wait: PushWait) -> dict[str, Any]:
+        from airflow_provider_celonis.decisions import judge_push
+        from airflow_provider_celonis.sync_poll import poll_until_done
+
+        return poll_until_done(
+            lambda: self.hook.get_job(wait.data_pool_id, wait.job_id),
+            lambda job: judge_push(job, wait),
+            poll_interval=self.poll_interval,
+            deadline=wait.deadline,
+            ids={"data_pool_id": wait.data_pool_id, "job_id": wait.job_id, "summary": wait.summary},
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: its one event becomes the result or a typed exception."""
+        self.celonis_pool_url = self.hook.pool_url(self.data_pool_id)
+        self._job_id = event.get("job_id") if isinstance(event, dict) else None
+        return self._finish(event)
+
+    # -- finish -----------------------------------------------------------------------------
+    def _finish(self, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_celonis.exceptions import CelonisJobFailedError, CelonisJobTimeoutError
+        from airflow_provider_celonis.outcomes import check_event
+        from airflow_provider_celonis.status import ERROR, SUCCESS, TIMEOUT
+
+        status = check_event(event)["status"]
+        job_id = str(event.get("job_id"))
+        where = f"Push job {job_id} into table {self.target_table} of pool {self.data_pool_id}"
+        if status == SUCCESS:
+            self._job_id = None
+            result = {"job_id": job_id, **(event.get("summary") or {}), "status": event.get("job_status")}
+            self.log.info("%s: %s; %s", where, event["message"], result)
+            return result
+        if status == TIMEOUT:
+            cancelled, what = self._stop_after_timeout(job_id)
+            raise CelonisJobTimeoutError(
+                f"{where}: {event['message']} (timeout {self.timeout} s); {what}.",
+                execution_id=job_id,
+                cancelled=cancelled,
+                fix="raise the operator's timeout, or look in the data pool why the push is slow",
+            )
+        if status == ERROR:
+            self._job_id = None
+            raise CelonisJobFailedError(
+                f"{where}: {event['message']}.",
+                status=event.get("job_status"),
+                execution_id=job_id,
+                error_lines=list(event.get("logs") or []),
+                fix="compare the file's columns and keys with the table (see the Celonis Data Pool link)",
+            )
+        raise CelonisJobFailedError(f"{where}: unexpected event {event!r}; failing closed.")
+
+    def _stop_after_timeout(self, job_id: str) -> tuple[bool, str]:
+        """Delete the job; report CANCELED if Celonis shows it, else say it was abandoned."""
+        from airflow_provider_celonis.exceptions import CelonisError, CelonisNotFoundError
+
+        if not self._delete(job_id, "the timeout passed"):
+            return False, "the operator could NOT delete the job, so it may still load its data"
+        self._job_id = None
+        try:
+            status = self.hook.get_job(self.data_pool_id, job_id).get("status")
+        except CelonisNotFoundError:
+            status = None
+        except CelonisError as err:
+            self.log.warning("Could not read push job %s after deleting it: %s", job_id, err)
+            status = None
+        if status == "CANCELED":
+            return True, "the operator deleted the job and Celonis reports it CANCELED"
+        return False, (
+            "the operator deleted the job; Celonis does not say whether that stops a running push, "
+            "so the job was abandoned and its data may still load"
+        )
+
+    def _delete(self, job_id: str, why: str) -> bool:
+        """Best-effort ``DELETE`` of the push job; never raises."""
+        try:
+            self.hook.delete_job(self.data_pool_id, job_id)
+        except Exception as err:
+            self.log.error("Could not delete push job %s (%s): %s", job_id, why, err)
+            return False
+        self.log.warning("Deleted push job %s in pool %s because %s.", job_id, self.data_pool_id, why)
+        return True
+
+    def on_kill(self) -> None:
+        """Delete the push job this task created and has not finished; never raises."""
+        if self._job_id is not None:
+            self._delete(self._job_id, "the task was killed")

@@ -1,0 +1,224 @@
+"""CelonisDataPushOperator against the emulator, sync and deferrable: what arrives, how it ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from data_pool_helpers import make_context, run_op
+
+from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
+from airflow_provider_celonis.exceptions import (
+    CelonisJobFailedError,
+    CelonisJobTimeoutError,
+    CelonisRequestMaybeSentError,
+)
+from airflow_provider_celonis.links import CelonisDataPoolLink
+from airflow_provider_celonis.operators.data_push import CelonisDataPushOperator
+
+MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
+
+
+@pytest.fixture
+def push_api(emulator: Any) -> Any:
+    emulator.configure_data_push(queued_seconds=0.1, running_seconds=0.2)
+    return emulator
+
+
+def write_csv(path: Path, ids: range, header: str = "id,name,amount", name: str = "n") -> Path:
+    lines = [header] + [f'{i},"{name} {i}, with comma",{i * 10}' for i in ids]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def make_op(fast_retries: dict[str, float], deferrable: bool, **kwargs: Any) -> CelonisDataPushOperator:
+    params: dict[str, Any] = {
+        "task_id": "push",
+        "data_pool_id": POOL,
+        "target_table": "orders",
+        "poll_interval": 0.05,
+        "timeout": 20,
+        "start_grace_period": 1,
+        "hook_params": {**fast_retries, "max_rate_limit_wait": 0.05},
+        "deferrable": deferrable,
+    }
+    return CelonisDataPushOperator(**{**params, **kwargs})
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_replace_csv_in_many_chunks(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool
+) -> None:
+    write_csv(tmp_path / "a.csv", range(0, 300))
+    write_csv(tmp_path / "b.csv", range(300, 450))
+    op = make_op(fast_retries, deferrable, source=str(tmp_path / "*.csv"), chunk_size=1000)
+    context = make_context()
+    result = await run_op(op, context, deferrable)
+    assert result["status"] == "DONE"
+    assert result["rows"] == 450
+    report = push_api.push_report()
+    job = report["jobs"][result["job_id"]]
+    assert result["chunks"] == job["chunks"] > 10
+    assert result["bytes"] == sum(job["chunk_sizes"])
+    assert max(job["chunk_sizes"]) <= 1000
+    assert report["executions"] == 1
+    table = push_api.push_table(POOL, "orders")
+    assert table["row_count"] == 450
+    assert sorted(int(r[0]) for r in table["rows"]) == list(range(450))
+    assert table["rows"][0][1].endswith(", with comma")
+    url = f"{push_api.base_url}/integration/ui/pools/{POOL}/data-configuration"
+    assert context["ti"].xcom["celonis_data_pool_url"] == url
+    assert context["ti"].xcom["celonis_push_job_id"] == result["job_id"]
+    assert CelonisDataPoolLink().get_link(op, ti_key=None) == url  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_delta_upserts_and_deletes_by_key(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool
+) -> None:
+    first = make_op(fast_retries, False, source=str(write_csv(tmp_path / "full.csv", range(100))))
+    first.execute(make_context())
+    changes = write_csv(tmp_path / "changes.csv", range(90, 120), name="new")
+    gone = tmp_path / "gone.csv"
+    gone.write_text("id\n1\n2\n3\n")
+    op = make_op(
+        fast_retries,
+        deferrable,
+        source=str(changes),
+        mode="DELTA",
+        keys="id",
+        delete_source=str(gone),
+        chunk_size=300,
+    )
+    result = await run_op(op, make_context(), deferrable)
+    assert result["rows"] == 30 and result["deleted_rows"] == 3
+    table = push_api.push_table(POOL, "orders")
+    assert table["row_count"] == 100 + 20 - 3
+    by_id = {row[0]: row for row in table["rows"]}
+    assert by_id["95"][1] == "new 95, with comma" and by_id["50"][1] == "n 50, with comma"
+    assert "2" not in by_id
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_parquet_split_at_row_groups(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "orders.parquet"
+    table = pa.table({"id": list(range(3000)), "name": [f"name {i:05d}" for i in range(3000)]})
+    pq.write_table(table, path, row_group_size=300, compression="none")
+    op = make_op(fast_retries, deferrable, source=f"file://{path}", chunk_size=path.stat().st_size // 3)
+    result = await run_op(op, make_context(), deferrable)
+    assert result["rows"] == 3000 and result["chunks"] >= 3
+    stored = push_api.push_table(POOL, "orders")
+    assert stored["row_count"] == 3000 and stored["columns"] == ["id", "name"]
+    assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_schema_mismatch_fails_with_celonis_logs(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool
+) -> None:
+    make_op(fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(5)))).execute(make_context())
+    other = write_csv(tmp_path / "b.csv", range(5), header="id,name,price")
+    op = make_op(fast_retries, deferrable, source=str(other))
+    with pytest.raises(CelonisJobFailedError) as raised:
+        await run_op(op, make_context(), deferrable)
+    assert raised.value.status == "ERROR"
+    assert "schema mismatch" in str(raised.value) and "Missing columns: amount" in str(raised.value)
+    assert push_api.push_table(POOL, "orders")["row_count"] == 5
+
+
+@pytest.mark.parametrize("outcome", ["CANCELED", "ERROR", "PAUSED"])
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_canceled_error_and_unknown_status_fail(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool, outcome: str
+) -> None:
+    push_api.configure_data_push(force_outcome=outcome)
+    op = make_op(fast_retries, deferrable, source=str(write_csv(tmp_path / "a.csv", range(5))))
+    with pytest.raises(CelonisJobFailedError) as raised:
+        await run_op(op, make_context(), deferrable)
+    assert raised.value.status == outcome
+    if outcome == "PAUSED":
+        assert "fail closed" in str(raised.value)
+
+
+@pytest.mark.parametrize(("delete_running", "cancelled"), [("cancel", True), ("abandon", False)])
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_timeout_deletes_the_job(
+    push_api: Any,
+    fast_retries: dict[str, float],
+    tmp_path: Path,
+    deferrable: bool,
+    delete_running: str,
+    cancelled: bool,
+) -> None:
+    push_api.configure_data_push(running_seconds=60, delete_running=delete_running)
+    op = make_op(fast_retries, deferrable, source=str(write_csv(tmp_path / "a.csv", range(5))), timeout=1.5)
+    with pytest.raises(CelonisJobTimeoutError) as raised:
+        await run_op(op, make_context(), deferrable)
+    assert raised.value.cancelled is cancelled
+    text = str(raised.value)
+    assert ("CANCELED" in text) if cancelled else ("abandoned" in text)
+    [job] = push_api.push_report()["jobs"].values()
+    assert job["status"] == ("CANCELED" if cancelled else "DELETED")
+
+
+async def test_rate_limited_execute_is_waited_out(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    push_api.add_faults(
+        [{"path": "/jobs/[^/]+$", "method": "POST", "kind": "rate_limit", "times": 6, "reset": 0.05}]
+    )
+    op = make_op(fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(5))))
+    assert op.execute(make_context())["status"] == "DONE"
+    assert push_api.push_report()["executions"] == 1
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_lost_execute_answer_is_never_resent(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool
+) -> None:
+    """The execute reached Celonis but the answer was lost: watch the job, never execute again."""
+    push_api.add_faults([{"path": "/jobs/[^/]+$", "method": "POST", "kind": "drop", "process": True}])
+    op = make_op(fast_retries, deferrable, source=str(write_csv(tmp_path / "a.csv", range(7))))
+    result = await run_op(op, make_context(), deferrable)
+    assert result["status"] == "DONE"
+    report = push_api.push_report()
+    assert report["execute_requests"] == 1 and report["executions"] == 1
+    assert push_api.push_table(POOL, "orders")["row_count"] == 7
+
+
+async def test_lost_execute_that_never_arrived_fails_without_resending(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    push_api.add_faults([{"path": "/jobs/[^/]+$", "method": "POST", "kind": "drop"}])
+    op = make_op(fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(7))))
+    with pytest.raises(CelonisJobFailedError, match="still NEW"):
+        op.execute(make_context())
+    assert push_api.push_report()["executions"] == 0
+
+
+async def test_upload_failure_deletes_the_job(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    push_api.add_faults([{"path": "/chunks/upserted$", "kind": "drop", "process": True}])
+    op = make_op(fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(7))))
+    with pytest.raises(CelonisRequestMaybeSentError):
+        op.execute(make_context())
+    [job] = push_api.push_report()["jobs"].values()
+    assert job["status"] == "DELETED"
+    assert push_api.push_report()["execute_requests"] == 0
+
+
+async def test_no_wait_returns_after_execute(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    push_api.configure_data_push(queued_seconds=30)
+    op = make_op(
+        fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(3))), wait_for_completion=False
+    )
+    result = op.execute(make_context())
+    assert result["status"] == "QUEUED" and result["rows"] == 3 and result["chunks"] == 1
