@@ -8,12 +8,12 @@ PIP := $(PY) -m pip
 # Airflow is pinned for reproducible CI; pyproject only asks for apache-airflow>=3.0.
 AIRFLOW_VERSION ?= 3.3.2
 
-.PHONY: test demo lint typecheck pytest install clean bench
+.PHONY: test demo e2e e2e-tools lint typecheck pytest install clean bench
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,emulator]"
+	$(PIP) install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,emulator,e2e]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -29,6 +29,16 @@ pytest: install
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# End-to-end: real Airflow processes, the UI in headless Chromium, the compose file.
+# Installs Debian's chromium and docker-compose when missing (needs root or sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+e2e-tools:
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium docker-compose >/dev/null)
+
+e2e: install e2e-tools
+	CELONIS_E2E_REQUIRE_TOOLS=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests_e2e $(PYTEST_ARGS)
 
 demo: install
 	$(PY) scripts/demo.py
