@@ -135,8 +135,13 @@ def main() -> int:
         print(f"Emulator {emulator.base_url}; window {START} .. {end}")
         ratios = []
         for round_no in range(1, args.rounds + 1):
-            n_loop, loop_rate = timed(plain_loop, emulator.base_url, end)
-            n_op, op_rate = timed(operator_pull, end, f"{scratch}/audit.jsonl")
+            # Alternate which side goes first, so drift in the machine's load favours neither.
+            if round_no % 2:
+                n_loop, loop_rate = timed(plain_loop, emulator.base_url, end)
+                n_op, op_rate = timed(operator_pull, end, f"{scratch}/audit.jsonl")
+            else:
+                n_op, op_rate = timed(operator_pull, end, f"{scratch}/audit.jsonl")
+                n_loop, loop_rate = timed(plain_loop, emulator.base_url, end)
             assert n_loop == n_op, (n_loop, n_op)
             ratios.append(op_rate / loop_rate)
             print(
