@@ -160,7 +160,10 @@ class CelonisJobFailedError(CelonisError):
 
 
 class CelonisJobTimeoutError(CelonisError):
-    """The wait passed its wall-clock ``timeout``; ``cancelled`` tells whether the remote run was cancelled."""
+    """The wait passed its wall-clock ``timeout``.
+
+    ``cancelled`` tells whether the remote run was cancelled.
+    """
 
     def __init__(
         self,

@@ -151,3 +151,16 @@ def test_legacy_api_key_works_with_a_deprecation_warning(emulator, monkeypatch) 
     assert any("README.md#migrating-from-api-and-application-keys-to-oauth" in m for m in messages)
     assert all("legacy-app-key" not in m for m in messages)
     assert emulator.stats()["token_requests"] == 0
+
+
+async def test_async_session_is_shared_while_held_and_closed_after(emulator) -> None:
+    from airflow_provider_celonis.hooks._transport import open_sessions
+
+    hook = CelonisOAuthHook()
+    await hook.arequest_json("GET", MEMBERS, api=TEAM_MEMBERS, params=PARAMS)
+    assert open_sessions() == 0  # a lone request closes what it opened
+    async with hook.async_session():
+        for _ in range(3):
+            await hook.arequest_json("GET", MEMBERS, api=TEAM_MEMBERS, params=PARAMS)
+            assert open_sessions() == 1
+    assert open_sessions() == 0

@@ -8,9 +8,11 @@ reached Celonis? Only then is a non-idempotent POST unsafe to send again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import platform
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,33 +112,59 @@ class CelonisResponse:
         return json.loads(self.text) if self.text.strip() else None
 
 
-_LOOP_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
+@dataclass
+class _SharedSession:
+    session: aiohttp.ClientSession
+    users: int = 0
+
+
+_LOOP_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedSession] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def loop_session() -> aiohttp.ClientSession:
-    """One aiohttp session (one connection pool) per event loop, shared by all hooks in it.
+@contextlib.asynccontextmanager
+async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """The event loop's aiohttp session (one connection pool), held for the block.
 
-    A triggerer may poll a thousand Celonis jobs from one loop; one pool keeps the number of
-    sockets and TLS handshakes to Celonis small. Per-request settings (TLS, proxy, timeout,
-    headers) are passed on each request, so connections with different settings can share it.
+    A triggerer may poll a thousand Celonis jobs from one loop: while any of them holds the
+    session, all requests share its pool, so sockets and TLS handshakes to Celonis stay few.
+    The last holder closes it, so nothing is left open when a loop ends (``airflow dags
+    test`` runs each deferral in a loop of its own). Per-request settings (TLS, proxy,
+    timeout, headers) travel with each request, so connections with different settings
+    can share the pool.
     """
     import aiohttp
 
     loop = asyncio.get_running_loop()
-    session = _LOOP_SESSIONS.get(loop)
-    if session is None or session.closed:
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100, limit_per_host=50),
-            headers={"User-Agent": user_agent()},
+    shared = _LOOP_SESSIONS.get(loop)
+    if shared is None or shared.session.closed:
+        shared = _SharedSession(
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, limit_per_host=50),
+                headers={"User-Agent": user_agent()},
+            )
         )
-        _LOOP_SESSIONS[loop] = session
-    return session
+        _LOOP_SESSIONS[loop] = shared
+    shared.users += 1
+    try:
+        yield shared.session
+    finally:
+        shared.users -= 1
+        if shared.users == 0:
+            if _LOOP_SESSIONS.get(loop) is shared:
+                del _LOOP_SESSIONS[loop]
+            await shared.session.close()
+
+
+def open_sessions() -> int:
+    """Sessions still open in the current loop (for tests)."""
+    shared = _LOOP_SESSIONS.get(asyncio.get_running_loop())
+    return 0 if shared is None or shared.session.closed else 1
 
 
 async def close_loop_session() -> None:
-    """Close the current loop's shared session (tests, and clean shutdown of a loop)."""
-    session = _LOOP_SESSIONS.pop(asyncio.get_running_loop(), None)
-    if session is not None and not session.closed:
-        await session.close()
+    """Force-close the current loop's session, whoever holds it (tests)."""
+    shared = _LOOP_SESSIONS.pop(asyncio.get_running_loop(), None)
+    if shared is not None and not shared.session.closed:
+        await shared.session.close()

@@ -14,7 +14,7 @@ share one policy (:mod:`airflow_provider_celonis.retry_policy`).
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import warnings
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -63,8 +63,6 @@ from airflow_provider_celonis.retry_policy import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
-
-log = logging.getLogger(__name__)
 
 GATEWAY_STATUSES = frozenset({502, 504})
 
@@ -302,13 +300,15 @@ class CelonisOAuthHook(HttpHook):
     ) -> transport.CelonisResponse:
         import aiohttp
 
-        session = transport.loop_session()
         options = {**aiohttp_options(config), **kwargs}
         options["timeout"] = aiohttp.ClientTimeout(total=config.timeout)
 
         async def attempt() -> transport.CelonisResponse:
             try:
-                async with session.request(method, url, **options) as response:
+                async with (
+                    transport.shared_session() as session,
+                    session.request(method, url, **options) as response,
+                ):
                     text = await response.text()
                     headers = {k.lower(): v for k, v in response.headers.items()}
                     status = response.status
@@ -559,3 +559,12 @@ class CelonisOAuthHook(HttpHook):
                 "Applications if you use those APIs)."
             )
         return True, text
+
+    # -- async session lifetime ------------------------------------------------------------
+    def async_session(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Hold one shared aiohttp connection pool across many :meth:`arequest` calls.
+
+        Triggers wrap their whole wait in it; without it each request opens and closes its
+        own session (correct, but a new connection per poll).
+        """
+        return transport.shared_session()

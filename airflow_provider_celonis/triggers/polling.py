@@ -73,25 +73,8 @@ class CelonisPollingTrigger(BaseTrigger):
         """Poll until a verdict; always returns exactly one event payload."""
         try:
             hook = self.make_hook()
-            failures = 0
-            while True:
-                try:
-                    snapshot = await self.poll(hook)
-                except TRANSIENT_ERRORS as err:
-                    failures += 1
-                    if deadline_passed(self.deadline):
-                        return event(
-                            TIMEOUT, f"the timeout passed while Celonis was unreachable ({err})", **self.ids()
-                        )
-                    pause = min(self.poll_interval * 2 ** min(failures, 10), MAX_ERROR_PAUSE)
-                    self.log.warning("Celonis status poll failed (%s); polling again in %.1f s", err, pause)
-                    await asyncio.sleep(self._bounded(pause))
-                    continue
-                failures = 0
-                verdict = self.judge(snapshot)
-                if verdict is not None:
-                    return verdict
-                await asyncio.sleep(self._bounded(self.poll_interval))
+            async with hook.async_session():  # one connection pool for the whole wait
+                return await self._poll_until_verdict(hook)
         except asyncio.CancelledError:
             raise  # the triggerer moved or stopped this trigger; it will run again elsewhere
         except Exception as err:
@@ -99,6 +82,27 @@ class CelonisPollingTrigger(BaseTrigger):
             return event(
                 ERROR, f"the trigger could not read the status: {type(err).__name__}: {err}", **self.ids()
             )
+
+    async def _poll_until_verdict(self, hook: Any) -> dict[str, Any]:
+        failures = 0
+        while True:
+            try:
+                snapshot = await self.poll(hook)
+            except TRANSIENT_ERRORS as err:
+                failures += 1
+                if deadline_passed(self.deadline):
+                    return event(
+                        TIMEOUT, f"the timeout passed while Celonis was unreachable ({err})", **self.ids()
+                    )
+                pause = min(self.poll_interval * 2 ** min(failures, 10), MAX_ERROR_PAUSE)
+                self.log.warning("Celonis status poll failed (%s); polling again in %.1f s", err, pause)
+                await asyncio.sleep(self._bounded(pause))
+                continue
+            failures = 0
+            verdict = self.judge(snapshot)
+            if verdict is not None:
+                return verdict
+            await asyncio.sleep(self._bounded(self.poll_interval))
 
     def _bounded(self, pause: float) -> float:
         """Never sleep past the deadline, so the timeout (and the cancel) is not late."""
