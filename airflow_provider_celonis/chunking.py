@@ -260,20 +260,35 @@ def plan_row_groups(sizes: list[tuple[int, int]], budget: int) -> list[list[int]
     return plan
 
 
-def parquet_chunks(file: PushFile, chunk_size: int, spill_dir: str | None = None) -> list[Chunk]:
-    """Chunks of one Parquet file: the file as it is when it fits, else row groups rewritten.
+def parquet_plan(
+    file: PushFile, chunk_size: int
+) -> tuple[list[list[int]] | None, list[tuple[int, int]], str]:
+    """(row groups per chunk, or None when the file fits as it is; group sizes; codec).
 
-    Each split chunk is written to a temporary file one row group at a time (one row group in
-    memory), with the source's codec, then streamed like any file and deleted by ``cleanup``.
-    The budget keeps the footer's size plus 10% for re-encoding differences; a chunk that
-    still comes out above ``chunk_size`` raises :class:`ChunkingError`.
+    Reads only the footer, so the operator can run it before the push job exists.
     """
     with file.open() as handle:
         sizes, footer, codec = _group_sizes(handle)
     if file.size <= chunk_size:
-        return [Chunk(file, 0, file.size, rows=sum(r for _, r in sizes), count_rows=False)]
-    plan = plan_row_groups(sizes, chunk_size - chunk_size // 10 - footer - 8)
-    return [_spilled_chunk(file, groups, chunk_size, spill_dir, sizes, codec) for groups in plan]
+        return None, sizes, codec
+    return plan_row_groups(sizes, chunk_size - chunk_size // 10 - footer - 8), sizes, codec
+
+
+def parquet_chunks(file: PushFile, chunk_size: int, spill_dir: str | None = None) -> Iterator[Chunk]:
+    """Chunks of one Parquet file: the file as it is when it fits, else row groups rewritten.
+
+    Each split chunk is written to a temporary file one row group at a time (one row group in
+    memory), with the source's codec, when the iterator reaches it, so at most one spilled
+    chunk exists while its caller uploads and then deletes it (``cleanup``). The budget keeps
+    the footer's size plus 10% for re-encoding differences; a chunk that still comes out
+    above ``chunk_size`` raises :class:`ChunkingError`.
+    """
+    plan, sizes, codec = parquet_plan(file, chunk_size)
+    if plan is None:
+        yield Chunk(file, 0, file.size, rows=sum(r for _, r in sizes), count_rows=False)
+        return
+    for groups in plan:
+        yield _spilled_chunk(file, groups, chunk_size, spill_dir, sizes, codec)
 
 
 def _spilled_chunk(

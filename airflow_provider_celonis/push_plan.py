@@ -19,6 +19,7 @@ from airflow_provider_celonis.chunking import (
     csv_chunks,
     csv_header,
     parquet_chunks,
+    parquet_plan,
     parquet_schema,
 )
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
@@ -44,10 +45,10 @@ class PushPlan:
             for file in files:
                 yield from ((kind, chunk) for chunk in self._chunks_of(file))
 
-    def _chunks_of(self, file: PushFile) -> list[Chunk]:
+    def _chunks_of(self, file: PushFile) -> Iterator[Chunk]:
         planned = self.planned.get(file.uri)
         if planned is not None:
-            return planned
+            return iter(planned)
         return parquet_chunks(file, self.chunk_size)
 
     def describe(self) -> str:
@@ -132,12 +133,14 @@ def make_plan(op: Any) -> PushPlan:
             "use column names exactly as in the file's header",
         )
     plan = PushPlan(mode, file_type, keys, files, delete_files, op.chunk_size, quote)
-    if file_type == "CSV":
-        for file in files + delete_files:
-            try:
+    for file in files + delete_files:
+        try:
+            if file_type == "CSV":
                 plan.planned[file.uri] = csv_chunks(file, op.chunk_size, quote)
-            except ChunkingError as err:
-                raise CelonisConfigurationError(
-                    "chunk_size", f"is too small for {file.uri}: {err}", "raise chunk_size"
-                ) from None
+            else:
+                parquet_plan(file, op.chunk_size)  # row groups too big: fail before the job exists
+        except ChunkingError as err:
+            raise CelonisConfigurationError(
+                "chunk_size", f"is too small for {file.uri}: {err}", "raise chunk_size"
+            ) from None
     return plan

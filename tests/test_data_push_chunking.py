@@ -141,7 +141,7 @@ def test_parquet_split_at_row_groups(tmp_path: Path) -> None:
     pq.write_table(table, path, row_group_size=500, compression="none")
     [file] = resolve_sources(str(path))
     chunk_size = file.size // 3
-    chunks = parquet_chunks(file, chunk_size, spill_dir=str(tmp_path))
+    chunks = list(parquet_chunks(file, chunk_size, spill_dir=str(tmp_path)))
     try:
         assert len(chunks) >= 3
         assert all(c.size <= chunk_size for c in chunks)

@@ -84,3 +84,14 @@ def test_constructor_does_no_io_and_source_is_templated(monkeypatch: pytest.Monk
     op = make_op(source="/no/such/{{ ds }}/*.csv", celonis_conn_id="does_not_exist")
     assert "source" in op.template_fields and "keys" in op.template_fields
     assert op.deferrable is False and op.mode == "REPLACE"
+
+
+def test_parquet_row_group_above_chunk_size_is_an_input_error(emulator: Any, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "big_groups.parquet"
+    pq.write_table(pa.table({"id": list(range(5000))}), path, row_group_size=5000, compression="none")
+    with pytest.raises(CelonisConfigurationError, match="row group 0") as raised:
+        make_op(source=str(path), chunk_size=path.stat().st_size // 2).execute(make_context())
+    assert raised.value.field == "chunk_size"
+    assert emulator.stats()["api_calls"] == 0

@@ -222,3 +222,14 @@ async def test_no_wait_returns_after_execute(
     )
     result = op.execute(make_context())
     assert result["status"] == "QUEUED" and result["rows"] == 3 and result["chunks"] == 1
+
+
+async def test_timeout_during_upload_deletes_the_job_unexecuted(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    op = make_op(fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(5))), timeout=0)
+    with pytest.raises(CelonisJobTimeoutError, match="deleted before it was executed"):
+        op.execute(make_context())
+    report = push_api.push_report()
+    assert report["execute_requests"] == 0
+    assert [j["status"] for j in report["jobs"].values()] == ["DELETED"]

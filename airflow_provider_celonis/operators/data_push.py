@@ -145,8 +145,9 @@ class CelonisDataPushOperator(BaseOperator):
     # -- execute ----------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_celonis.decisions import PushWait
+        from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
         from airflow_provider_celonis.push_plan import make_plan
-        from airflow_provider_celonis.status import deadline_after
+        from airflow_provider_celonis.status import deadline_after, deadline_passed
 
         deadline = deadline_after(self.timeout)
         plan = make_plan(self)
@@ -173,6 +174,16 @@ class CelonisDataPushOperator(BaseOperator):
         except BaseException:
             self._delete(job_id, "the upload failed")
             raise
+        if deadline_passed(deadline):
+            self._delete(job_id, "the timeout passed during the upload")
+            self._job_id = None
+            raise CelonisJobTimeoutError(
+                f"Push job {job_id} into table {self.target_table}: the timeout ({self.timeout} s) passed "
+                "while the files were uploaded; the job was deleted before it was executed.",
+                execution_id=job_id,
+                cancelled=True,
+                fix="raise the operator's timeout (the upload alone took longer)",
+            )
         self._execute_job(job_id, deadline)
         wait = PushWait(
             self.data_pool_id,
