@@ -15,6 +15,7 @@ share one policy (:mod:`airflow_provider_celonis.retry_policy`).
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -135,7 +136,9 @@ class CelonisOAuthHook(HttpHook):
                 DeprecationWarning,
                 stacklevel=3,
             )
-        extra = conn.extra_dejson if conn.extra else {}
+        # Not conn.extra_dejson: it calls mask_secret, which talks to the supervisor synchronously
+        # and must not run on a triggerer's event loop. parse_connection validated the JSON.
+        extra = json.loads(conn.extra) if isinstance(conn.extra, str) and conn.extra else {}
         if unknown := unknown_extras(extra):
             self.log.warning(
                 "Celonis connection '%s' ignores unknown extras %s", self.celonis_conn_id, unknown
