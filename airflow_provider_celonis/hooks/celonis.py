@@ -17,48 +17,36 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import requests
-import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_celonis.apis import ALL_APIS, TEAM, CelonisApi, get_api
+from airflow_provider_celonis.apis import TEAM, CelonisApi, get_api
+from airflow_provider_celonis.auth.grant import ClientCredentialsGrant
 from airflow_provider_celonis.auth.token import (
     AccessToken,
-    TokenResponseError,
-    build_token_request,
     cache_key,
-    granted_report,
-    parse_token_response,
 )
 from airflow_provider_celonis.auth.token_cache import TOKEN_CACHE
 from airflow_provider_celonis.connection import (
     MIGRATION_DOC,
     CelonisConnectionConfig,
-    aiohttp_options,
     parse_connection,
     requests_options,
     unknown_extras,
 )
-from airflow_provider_celonis.error_mapping import api_error, parse_error_body, token_error
+from airflow_provider_celonis.error_mapping import api_error, parse_error_body
 from airflow_provider_celonis.exceptions import (
-    CelonisAuthenticationError,
     CelonisError,
-    CelonisInvalidClientError,
-    CelonisInvalidScopeError,
     CelonisRequestMaybeSentError,
-    CelonisTransportError,
 )
 from airflow_provider_celonis.hooks import _transport as transport
+from airflow_provider_celonis.hooks._sending import RetryingSender
 from airflow_provider_celonis.retry_policy import (
     RetryableStatus,
-    RetryableTransport,
     RetryPolicy,
     is_idempotent,
-    retrying_kwargs,
-    status_is_retryable,
-    transport_is_retryable,
     wait_hint_from_headers,
 )
 
@@ -105,7 +93,8 @@ class CelonisOAuthHook(HttpHook):
         self.timeout = timeout
         self.api_prefixes = dict(api_prefixes or {})
         self._config: CelonisConnectionConfig | None = None
-        self._session: requests.Session | None = None
+        self.sender = RetryingSender(self.retry_policy, self.log)
+        self.grant = ClientCredentialsGrant(self.sender, celonis_conn_id)
 
     # -- connection form -------------------------------------------------------------------
     @classmethod
@@ -178,64 +167,14 @@ class CelonisOAuthHook(HttpHook):
         return (config or self.get_config()).scopes_for(api.key, api.scope)
 
     # -- tokens ----------------------------------------------------------------------------
-    def _token_error(
-        self,
-        status: int | None,
-        text: str,
-        config: CelonisConnectionConfig,
-        scope: str,
-        api: CelonisApi | None,
-    ) -> CelonisAuthenticationError:
-        return token_error(
-            status=status,
-            body=parse_error_body(text),
-            conn_id=self.celonis_conn_id,
-            client_id=config.client_id or "",
-            auth_method=config.auth_method,
-            scope=scope,
-            token_url=config.token_url,
-            api=api,
-        )
-
-    def _parse_token(
-        self, status: int, text: str, config: CelonisConnectionConfig, scope: str, api: CelonisApi | None
-    ) -> AccessToken:
-        if status >= 400:
-            raise self._token_error(status, text, config, scope, api)
-        try:
-            return parse_token_response(text, scope)
-        except TokenResponseError as err:
-            raise CelonisAuthenticationError(
-                f"Celonis token endpoint {config.token_url} answered {status} but {err}.",
-                status=status,
-                fix="check the connection's host and the extra token_url",
-            ) from None
-
     def fetch_token(self, scope: str, api: CelonisApi | None = None) -> AccessToken:
         """Request a new token (no cache). Retries 429/5xx/network errors: the grant is safe to repeat."""
-        config = self.get_config()
-        req = build_token_request(config, scope)
-        try:
-            response = self._send(
-                "POST", req.url, config, idempotent=True, data=req.data, headers=req.headers
-            )
-        except RetryableStatus as final:
-            raise self._token_error(final.status, final.body, config, scope, api) from None
-        with response:
-            token = self._parse_token(response.status_code, response.text, config, scope, api)
+        token = self.grant.fetch(self.get_config(), scope, api)
         transport.mask(token.value)
         return token
 
     async def afetch_token(self, scope: str, api: CelonisApi | None = None) -> AccessToken:
-        config = await self.aget_config()
-        req = build_token_request(config, scope)
-        try:
-            response = await self._asend(
-                "POST", req.url, config, idempotent=True, data=req.data, headers=req.headers
-            )
-        except RetryableStatus as final:
-            raise self._token_error(final.status, final.body, config, scope, api) from None
-        token = self._parse_token(response.status, response.text, config, scope, api)
+        token = await self.grant.afetch(await self.aget_config(), scope, api)
         await transport.amask(token.value)
         return token
 
@@ -257,107 +196,30 @@ class CelonisOAuthHook(HttpHook):
         token = await TOKEN_CACHE.aget(cache_key(config, scope), lambda: self.afetch_token(scope, api))
         return f"Bearer {token.value}", token
 
-    # -- sending with the retry policy -----------------------------------------------------
-    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        self.log.warning(
-            "Celonis request failed (%s); attempt %d, retrying in %.1f s", error, state.attempt_number, wait
-        )
-
     def get_session(self) -> requests.Session:
-        if self._session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = transport.user_agent()
-            self._session = session
-        return self._session
-
-    def _send(
-        self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool, **kwargs: Any
-    ) -> requests.Response:
-        session = self.get_session()
-        options = {**requests_options(config), **kwargs}
-        # A streamed body (generator, open file) is consumed by the first attempt; a retry or
-        # the 401 re-grant needs a fresh one, so callers pass a factory instead of ``data``.
-        data_factory = options.pop("data_factory", None)
-
-        def attempt() -> requests.Response:
-            if data_factory is not None:
-                options["data"] = data_factory()
-            try:
-                response = session.request(method, url, **options)
-            except requests.RequestException as err:
-                self._raise_transport(err, transport.requests_error_sent(err), idempotent, method, url)
-            if status_is_retryable(response.status_code, idempotent):
-                body = response.text
-                response.close()
-                raise RetryableStatus(
-                    response.status_code, response.headers, body, wait_hint_from_headers(response.headers)
-                )
-            return response
-
-        return self._retrying(attempt)
-
-    async def _asend(
-        self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool, **kwargs: Any
-    ) -> transport.CelonisResponse:
-        import aiohttp
-
-        options = {**aiohttp_options(config), **kwargs}
-        options["timeout"] = aiohttp.ClientTimeout(total=config.timeout)
-
-        async def attempt() -> transport.CelonisResponse:
-            try:
-                async with (
-                    transport.shared_session() as session,
-                    session.request(method, url, **options) as response,
-                ):
-                    text = await response.text()
-                    headers = {k.lower(): v for k, v in response.headers.items()}
-                    status = response.status
-            except (aiohttp.ClientError, TimeoutError) as err:
-                self._raise_transport(err, transport.aiohttp_error_sent(err), idempotent, method, url)
-            if status_is_retryable(status, idempotent):
-                raise RetryableStatus(status, headers, text, wait_hint_from_headers(headers))
-            return transport.CelonisResponse(status, headers, text)
-
-        try:
-            return await tenacity.AsyncRetrying(**retrying_kwargs(self.retry_policy, self._before_sleep))(
-                attempt
-            )
-        except RetryableTransport as final:
-            raise self._unreachable(final) from None
-
-    def _retrying(self, attempt: Any) -> Any:
-        try:
-            return tenacity.Retrying(**retrying_kwargs(self.retry_policy, self._before_sleep))(attempt)
-        except RetryableTransport as final:
-            raise self._unreachable(final) from None
-
-    def _unreachable(self, final: RetryableTransport) -> CelonisTransportError:
-        return CelonisTransportError(
-            f"Could not reach Celonis after {self.retry_policy.max_attempts} attempts: {final.description}.",
-            fix="check the team URL, proxies and network access from the Airflow workers",
-        )
-
-    def _raise_transport(
-        self, err: BaseException, sent: bool, idempotent: bool, method: str, url: str
-    ) -> NoReturn:
-        path = url.split("?")[0]
-        if transport.is_tls_error(err):
-            raise CelonisTransportError(
-                f"TLS verification failed for {path}: {transport.describe(err)}.",
-                fix="if a corporate proxy re-signs TLS, set the extra verify to its CA bundle path",
-            ) from None
-        if transport_is_retryable(sent, idempotent):
-            raise RetryableTransport(transport.describe(err), sent=sent) from None
-        raise CelonisRequestMaybeSentError(
-            f"{method} {path} failed after it may have reached Celonis ({transport.describe(err)}); "
-            "it was not sent again, so that a job is not started twice.",
-            fix="check in Celonis whether the operation started before retrying the task",
-        ) from None
+        """The ``requests`` session of the sync path (User-Agent set, connections kept alive)."""
+        return self.sender.session()
 
     # -- the request core ------------------------------------------------------------------
+    def _regrant_after(
+        self,
+        status: int,
+        token: AccessToken | None,
+        replay: bool,
+        config: CelonisConnectionConfig,
+        api: CelonisApi,
+    ) -> bool:
+        """After a 401 to a cached OAuth token: drop it and say "replay once with a new one".
+
+        Only once: a second 401 with a fresh token means a missing scope or permission, which
+        another token will not fix.
+        """
+        if status != 401 or token is None or replay:
+            return False
+        self.log.info("Celonis refused the cached token for %s; requesting a new one", api.title)
+        TOKEN_CACHE.invalidate(cache_key(config, self.scope_for(api, config)), token)
+        return True
+
     def request(
         self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None, **kwargs: Any
     ) -> requests.Response:
@@ -376,7 +238,7 @@ class CelonisOAuthHook(HttpHook):
         for replay in (False, True):
             authorization, token = self._authorization(config, api)
             try:
-                response = self._send(
+                response = self.sender.send(
                     method,
                     url,
                     config,
@@ -388,10 +250,8 @@ class CelonisOAuthHook(HttpHook):
                 raise self._api_error(
                     final.status, final.body, final.headers, api, config, method, path, retried=True
                 ) from None
-            if response.status_code == 401 and token is not None and not replay:
+            if self._regrant_after(response.status_code, token, replay, config, api):
                 response.close()
-                self.log.info("Celonis refused the cached token for %s; requesting a new one", api.title)
-                TOKEN_CACHE.invalidate(cache_key(config, self.scope_for(api, config)), token)
                 continue
             break
         if response.status_code >= 400:
@@ -425,7 +285,7 @@ class CelonisOAuthHook(HttpHook):
         for replay in (False, True):
             authorization, token = await self._aauthorization(config, api)
             try:
-                response = await self._asend(
+                response = await self.sender.asend(
                     method,
                     url,
                     config,
@@ -437,8 +297,7 @@ class CelonisOAuthHook(HttpHook):
                 raise self._api_error(
                     final.status, final.body, final.headers, api, config, method, path, retried=True
                 ) from None
-            if response.status == 401 and token is not None and not replay:
-                TOKEN_CACHE.invalidate(cache_key(config, self.scope_for(api, config)), token)
+            if self._regrant_after(response.status, token, replay, config, api):
                 continue
             break
         if response.status >= 400:
@@ -513,55 +372,10 @@ class CelonisOAuthHook(HttpHook):
 
     # -- the UI's Test button --------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
-        """Fetch tokens (no API call, no side effect) and report which scopes were granted.
+        """Fetch tokens (no API call, no side effect) and report which scopes were granted."""
+        from airflow_provider_celonis.hooks._connection_test import run_connection_test
 
-        With the extra ``scopes`` set as one string, that set is requested once. Otherwise each
-        API's default scope is requested on its own, because Celonis refuses a whole request
-        when any one scope is not allowed.
-        """
-        try:
-            self._config = None
-            config = self.get_config()
-        except CelonisError as err:
-            return False, str(err)
-        if not config.uses_oauth:
-            try:
-                self.request_json("GET", "/api/team", api=TEAM)
-            except CelonisError as err:
-                return False, str(err)
-            return True, f"Connected to {config.base_url} with a legacy {config.key_type} key (deprecated)."
-        wanted = (
-            [config.scopes]
-            if isinstance(config.scopes, str)
-            else sorted({config.scopes_for(api.key, api.scope) for api in ALL_APIS.values() if api.scope})
-        )
-        granted: list[str] = []
-        missing: list[str] = []
-        for scope in wanted:
-            try:
-                token = self.fetch_token(scope)
-            except CelonisInvalidScopeError:
-                missing.extend(scope.split())
-                continue
-            except (CelonisInvalidClientError, CelonisError) as err:
-                return False, str(err)
-            ok, not_granted = granted_report(scope, token.scope)
-            granted.extend(ok)
-            missing.extend(not_granted)
-        who = f"Connected to {config.base_url} as OAuth client '{config.client_id}' ({config.auth_method})."
-        if not granted:
-            return False, (
-                f"{who} The token endpoint accepted the client but granted none of the scopes "
-                f"{', '.join(missing)}. Add the scopes you need to the client in "
-                "Admin & Settings > Applications."
-            )
-        text = f"{who} Granted scopes: {', '.join(granted)}."
-        if missing:
-            text += (
-                f" Not allowed for this client: {', '.join(missing)} (add them in Admin & Settings > "
-                "Applications if you use those APIs)."
-            )
-        return True, text
+        return run_connection_test(self)
 
     # -- async session lifetime ------------------------------------------------------------
     def async_session(self) -> contextlib.AbstractAsyncContextManager[Any]:

@@ -1,0 +1,85 @@
+"""The client-credentials grant over the wire: one token request, sync or async, with typed errors.
+
+Token requests are safe to repeat, so they go through the retry policy as idempotent; a
+refusal becomes :class:`~airflow_provider_celonis.exceptions.CelonisInvalidClientError`,
+:class:`~airflow_provider_celonis.exceptions.CelonisInvalidScopeError` or another
+:class:`~airflow_provider_celonis.exceptions.CelonisAuthenticationError` whose message says
+how to fix it.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_celonis.apis import CelonisApi
+from airflow_provider_celonis.auth.token import (
+    AccessToken,
+    TokenResponseError,
+    build_token_request,
+    parse_token_response,
+)
+from airflow_provider_celonis.connection import CelonisConnectionConfig
+from airflow_provider_celonis.error_mapping import parse_error_body, token_error
+from airflow_provider_celonis.exceptions import CelonisAuthenticationError
+from airflow_provider_celonis.hooks._sending import RetryingSender
+from airflow_provider_celonis.retry_policy import RetryableStatus
+
+
+class ClientCredentialsGrant:
+    def __init__(self, sender: RetryingSender, conn_id: str) -> None:
+        self.sender = sender
+        self.conn_id = conn_id
+
+    def fetch(self, config: CelonisConnectionConfig, scope: str, api: CelonisApi | None) -> AccessToken:
+        req = build_token_request(config, scope)
+        try:
+            response = self.sender.send(
+                "POST", req.url, config, idempotent=True, data=req.data, headers=req.headers
+            )
+        except RetryableStatus as final:
+            raise self._refused(final.status, final.body, config, scope, api) from None
+        with response:
+            return self._token(response.status_code, response.text, config, scope, api)
+
+    async def afetch(
+        self, config: CelonisConnectionConfig, scope: str, api: CelonisApi | None
+    ) -> AccessToken:
+        req = build_token_request(config, scope)
+        try:
+            response = await self.sender.asend(
+                "POST", req.url, config, idempotent=True, data=req.data, headers=req.headers
+            )
+        except RetryableStatus as final:
+            raise self._refused(final.status, final.body, config, scope, api) from None
+        return self._token(response.status, response.text, config, scope, api)
+
+    def _token(
+        self, status: int, text: str, config: CelonisConnectionConfig, scope: str, api: CelonisApi | None
+    ) -> AccessToken:
+        if status >= 400:
+            raise self._refused(status, text, config, scope, api)
+        try:
+            return parse_token_response(text, scope)
+        except TokenResponseError as err:
+            raise CelonisAuthenticationError(
+                f"Celonis token endpoint {config.token_url} answered {status} but {err}.",
+                status=status,
+                fix="check the connection's host and the extra token_url",
+            ) from None
+
+    def _refused(
+        self,
+        status: int | None,
+        text: str,
+        config: CelonisConnectionConfig,
+        scope: str,
+        api: CelonisApi | None,
+    ) -> CelonisAuthenticationError:
+        return token_error(
+            status=status,
+            body=parse_error_body(text),
+            conn_id=self.conn_id,
+            client_id=config.client_id or "",
+            auth_method=config.auth_method,
+            scope=scope,
+            token_url=config.token_url,
+            api=api,
+        )

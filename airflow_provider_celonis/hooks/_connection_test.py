@@ -1,0 +1,63 @@
+"""The UI's Test button for a Celonis connection: token grants only, no side effect on the team.
+
+With the extra ``scopes`` set as one string, that set is requested once. Otherwise each API's
+default scope is requested on its own, because Celonis refuses a whole token request when any
+one scope is not allowed; asking one by one tells the user exactly which APIs the client can use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_provider_celonis.apis import ALL_APIS, TEAM
+from airflow_provider_celonis.auth.token import granted_report
+from airflow_provider_celonis.exceptions import CelonisError, CelonisInvalidScopeError
+
+if TYPE_CHECKING:
+    from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+
+APPLICATIONS = "Admin & Settings > Applications"
+
+
+def run_connection_test(hook: CelonisOAuthHook) -> tuple[bool, str]:
+    try:
+        hook._config = None  # always read the connection as it is now
+        config = hook.get_config()
+    except CelonisError as err:
+        return False, str(err)
+    if not config.uses_oauth:
+        try:
+            hook.request_json("GET", "/api/team", api=TEAM)
+        except CelonisError as err:
+            return False, str(err)
+        return True, f"Connected to {config.base_url} with a legacy {config.key_type} key (deprecated)."
+    if isinstance(config.scopes, str):
+        wanted = [config.scopes]
+    else:
+        wanted = sorted({config.scopes_for(api.key, api.scope) for api in ALL_APIS.values() if api.scope})
+    granted: list[str] = []
+    missing: list[str] = []
+    for scope in wanted:
+        try:
+            token = hook.fetch_token(scope)
+        except CelonisInvalidScopeError:
+            missing.extend(scope.split())
+            continue
+        except CelonisError as err:  # wrong client or secret, unreachable team: stop here
+            return False, str(err)
+        ok, not_granted = granted_report(scope, token.scope)
+        granted.extend(ok)
+        missing.extend(not_granted)
+    who = f"Connected to {config.base_url} as OAuth client '{config.client_id}' ({config.auth_method})."
+    if not granted:
+        return False, (
+            f"{who} The token endpoint accepted the client but granted none of the scopes "
+            f"{', '.join(missing)}. Add the scopes you need to the client in {APPLICATIONS}."
+        )
+    text = f"{who} Granted scopes: {', '.join(granted)}."
+    if missing:
+        text += (
+            f" Not allowed for this client: {', '.join(missing)} (add them in {APPLICATIONS} if you use "
+            "those APIs)."
+        )
+    return True, text

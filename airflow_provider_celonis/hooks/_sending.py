@@ -1,0 +1,136 @@
+"""Send one HTTP request to Celonis under the retry policy: sync (requests) or async (aiohttp).
+
+The transport layer under :class:`~airflow_provider_celonis.hooks.celonis.CelonisOAuthHook`:
+it knows nothing of tokens or APIs. Both paths classify failures the same way
+(:mod:`~airflow_provider_celonis.hooks._transport`) and let one tenacity policy
+(:mod:`~airflow_provider_celonis.retry_policy`) decide whether and when to try again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import requests
+import tenacity
+
+from airflow_provider_celonis.connection import CelonisConnectionConfig, aiohttp_options, requests_options
+from airflow_provider_celonis.exceptions import CelonisRequestMaybeSentError, CelonisTransportError
+from airflow_provider_celonis.hooks import _transport as transport
+from airflow_provider_celonis.retry_policy import (
+    RetryableStatus,
+    RetryableTransport,
+    RetryPolicy,
+    retrying_kwargs,
+    status_is_retryable,
+    transport_is_retryable,
+    wait_hint_from_headers,
+)
+
+
+class RetryingSender:
+    """Raises :class:`RetryableStatus` when retryable answers outlast the policy (the caller
+    maps it to a typed error with Celonis's body), :class:`CelonisTransportError` when Celonis
+    stayed unreachable, and :class:`CelonisRequestMaybeSentError` when a non-idempotent request
+    may have arrived."""
+
+    def __init__(self, policy: RetryPolicy, log: Any) -> None:
+        self.policy = policy
+        self.log = log
+        self._session: requests.Session | None = None
+
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning(
+            "Celonis request failed (%s); attempt %d, retrying in %.1f s", error, state.attempt_number, wait
+        )
+
+    def session(self) -> requests.Session:
+        if self._session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = transport.user_agent()
+            self._session = session
+        return self._session
+
+    def send(
+        self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool, **kwargs: Any
+    ) -> requests.Response:
+        session = self.session()
+        options = {**requests_options(config), **kwargs}
+        # A streamed body (generator, open file) is consumed by the first attempt; a retry or
+        # the 401 re-grant needs a fresh one, so callers pass a factory instead of ``data``.
+        data_factory = options.pop("data_factory", None)
+
+        def attempt() -> requests.Response:
+            if data_factory is not None:
+                options["data"] = data_factory()
+            try:
+                response = session.request(method, url, **options)
+            except requests.RequestException as err:
+                self._raise_transport(err, transport.requests_error_sent(err), idempotent, method, url)
+            if status_is_retryable(response.status_code, idempotent):
+                body = response.text
+                response.close()
+                raise RetryableStatus(
+                    response.status_code, response.headers, body, wait_hint_from_headers(response.headers)
+                )
+            return response
+
+        return self._retrying(attempt)
+
+    async def asend(
+        self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool, **kwargs: Any
+    ) -> transport.CelonisResponse:
+        import aiohttp
+
+        options = {**aiohttp_options(config), **kwargs}
+        options["timeout"] = aiohttp.ClientTimeout(total=config.timeout)
+
+        async def attempt() -> transport.CelonisResponse:
+            try:
+                async with (
+                    transport.shared_session() as session,
+                    session.request(method, url, **options) as response,
+                ):
+                    text = await response.text()
+                    headers = {k.lower(): v for k, v in response.headers.items()}
+                    status = response.status
+            except (aiohttp.ClientError, TimeoutError) as err:
+                self._raise_transport(err, transport.aiohttp_error_sent(err), idempotent, method, url)
+            if status_is_retryable(status, idempotent):
+                raise RetryableStatus(status, headers, text, wait_hint_from_headers(headers))
+            return transport.CelonisResponse(status, headers, text)
+
+        try:
+            return await tenacity.AsyncRetrying(**retrying_kwargs(self.policy, self._before_sleep))(attempt)
+        except RetryableTransport as final:
+            raise self._unreachable(final) from None
+
+    def _retrying(self, attempt: Any) -> Any:
+        try:
+            return tenacity.Retrying(**retrying_kwargs(self.policy, self._before_sleep))(attempt)
+        except RetryableTransport as final:
+            raise self._unreachable(final) from None
+
+    def _unreachable(self, final: RetryableTransport) -> CelonisTransportError:
+        return CelonisTransportError(
+            f"Could not reach Celonis after {self.policy.max_attempts} attempts: {final.description}.",
+            fix="check the team URL, proxies and network access from the Airflow workers",
+        )
+
+    def _raise_transport(
+        self, err: BaseException, sent: bool, idempotent: bool, method: str, url: str
+    ) -> NoReturn:
+        path = url.split("?")[0]
+        if transport.is_tls_error(err):
+            raise CelonisTransportError(
+                f"TLS verification failed for {path}: {transport.describe(err)}.",
+                fix="if a corporate proxy re-signs TLS, set the extra verify to its CA bundle path",
+            ) from None
+        if transport_is_retryable(sent, idempotent):
+            raise RetryableTransport(transport.describe(err), sent=sent) from None
+        raise CelonisRequestMaybeSentError(
+            f"{method} {path} failed after it may have reached Celonis ({transport.describe(err)}); "
+            "it was not sent again, so that a job is not started twice.",
+            fix="check in Celonis whether the operation started before retrying the task",
+        ) from None
