@@ -181,3 +181,12 @@ def test_row_counter_matches_the_csv_module_on_random_blocks(tmp_path: Path) -> 
             counter.feed(data[pos : pos + step])
             pos += step
         assert counter.total() == expected == 400
+
+
+def test_requests_sends_a_content_length_not_chunked_encoding() -> None:
+    import requests
+
+    body = MultipartFileBody("file", "a.csv", 3, lambda: [b"abc"], boundary="B")
+    prepared = requests.Request("POST", "http://celonis.invalid/x", data=body).prepare()
+    assert prepared.headers["Content-Length"] == str(len(body))
+    assert "Transfer-Encoding" not in prepared.headers

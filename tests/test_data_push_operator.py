@@ -233,3 +233,21 @@ async def test_timeout_during_upload_deletes_the_job_unexecuted(
     report = push_api.push_report()
     assert report["execute_requests"] == 0
     assert [j["status"] for j in report["jobs"].values()] == ["DELETED"]
+
+
+async def test_data_connection_schema_and_csv_options(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    path = tmp_path / "semi.csv"
+    path.write_text("id;name\n1;'a;b'\n2;c\n")
+    op = make_op(
+        fast_retries,
+        False,
+        source=str(path),
+        data_connection_id="conn-1",
+        csv_options={"separatorSequence": ";", "quoteSequence": "'"},
+        job_options={"fallbackVarcharLength": 80},
+    )
+    assert op.execute(make_context())["rows"] == 2
+    table = push_api.push_table(POOL, "orders", connection_id="conn-1")
+    assert table["rows"] == [["1", "a;b"], ["2", "c"]]
