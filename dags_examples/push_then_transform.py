@@ -50,7 +50,8 @@ def celonis_push_then_transform() -> None:
 
         rows = int((params or {}).get("rows", 5_000))  # type: ignore[call-overload]
         folder = os.environ.get("CELONIS_EXTRACT_DIR") or tempfile.mkdtemp(prefix="celonis-push-")
-        path = os.path.join(folder, "orders.csv")
+        os.makedirs(os.path.join(folder, "data_push"), exist_ok=True)
+        path = os.path.join(folder, "data_push", "orders.csv")
         with open(path, "w", newline="") as handle:
             handle.write("order_id,customer,amount,created_at\n")
             for i in range(rows):

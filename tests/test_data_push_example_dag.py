@@ -52,4 +52,4 @@ def test_dag_runs_deferred_against_the_emulator(emulator: EmulatorProcess, tmp_p
     assert table["row_count"] == 5000
     assert table["columns"] == ["order_id", "customer", "amount", "created_at"]
     assert emulator.push_report()["executions"] == 1
-    assert (tmp_path / "orders.csv").exists()
+    assert (tmp_path / "data_push" / "orders.csv").exists()
