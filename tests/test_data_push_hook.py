@@ -180,3 +180,23 @@ def test_scope_variant_from_the_connection_extra(
     monkeypatch.setenv("AIRFLOW_CONN_CELONIS_PUSH", conn)
     hook = CelonisDataPushHook("celonis_push", **fast_retries)
     assert hook.create_job(POOL, target_name="orders")["status"] == "NEW"
+
+
+def test_hourly_execute_limit_resets_on_the_full_utc_hour(
+    hook: CelonisDataPushHook, emulator: Any, tmp_path: Path
+) -> None:
+    emulator.configure_data_push(execute_per_second=100, execute_per_hour=1)
+    now = time.time()  # same machine: move the emulator to the middle of an hour, far from its edges
+    emulator.advance_clock((now // 3600 + 1) * 3600 + 1800 - now)
+    first, second = push(hook, make_csv(tmp_path)), push(hook, make_csv(tmp_path))
+    hook.execute_job(POOL, first)
+    with pytest.raises(CelonisRateLimitError) as raised:
+        hook.execute_job(POOL, second, deadline=time.time())
+    reset = raised.value.reset_in
+    assert reset is not None and 1790 <= reset <= 1800
+    emulator.advance_clock(reset - 2)  # still the same UTC hour: still refused
+    with pytest.raises(CelonisRateLimitError):
+        hook.execute_job(POOL, second, deadline=time.time())
+    emulator.advance_clock(3)  # the next full hour
+    hook.execute_job(POOL, second)
+    assert emulator.push_report()["executions"] == 2
