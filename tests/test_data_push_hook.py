@@ -12,12 +12,14 @@ import pytest
 from airflow_provider_celonis.chunking import csv_chunks
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
 from airflow_provider_celonis.exceptions import (
+    CelonisApiDisabledError,
     CelonisApiError,
     CelonisBadRequestError,
     CelonisConflictError,
     CelonisNotFoundError,
     CelonisRateLimitError,
     CelonisRequestMaybeSentError,
+    CelonisServerError,
 )
 from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
 from airflow_provider_celonis.push_sources import resolve_sources
@@ -200,3 +202,22 @@ def test_hourly_execute_limit_resets_on_the_full_utc_hour(
     emulator.advance_clock(3)  # the next full hour
     hook.execute_job(POOL, second)
     assert emulator.push_report()["executions"] == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "text"),
+    [
+        (400, CelonisBadRequestError, "DATA_PUSH_INVALID_TABLE_SCHEMA"),
+        (403, CelonisApiDisabledError, "403"),
+        (404, CelonisNotFoundError, "Data pool not found"),
+        (500, CelonisServerError, "Unexpected error while creating the data push job"),
+    ],
+)
+def test_push_service_error_shapes_are_understood(
+    hook: CelonisDataPushHook, emulator: Any, status: int, error: type[Exception], text: str
+) -> None:
+    emulator.configure_data_push(create_error_status=status)
+    with pytest.raises(error) as raised:
+        hook.create_job(POOL, target_name="orders")
+    assert text in str(raised.value)
+    assert emulator.push_report()["jobs"] == {}

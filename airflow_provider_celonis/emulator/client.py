@@ -158,7 +158,7 @@ class EmulatorClient:
         ``queued_seconds``, ``running_seconds``, ``chunk_limit``, ``over_limit_status``,
         ``non_new_execute_status``, ``execute_per_second``, ``execute_per_hour``,
         ``delete_running`` ("cancel" or "abandon"), ``force_outcome``, ``replace_checks_schema``,
-        ``max_stored_rows``."""
+        ``max_stored_rows``, ``create_error_status``."""
         result: dict[str, Any] = self._call("POST", "/data-push/settings", settings)
         return result
 

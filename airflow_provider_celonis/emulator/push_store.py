@@ -45,6 +45,9 @@ class PushSettings:
     replace_checks_schema: bool = True
     """A REPLACE push must match the existing table's columns too (else only DELTA is checked)."""
     max_stored_rows: int = 200_000
+    create_error_status: int | None = None
+    """Answer every create with this error in the push service's shape (400
+    FrontendHandledBackendError, 403 no body, 404/429 plain string, 500 ExceptionReference)."""
 
 
 @dataclass

@@ -77,6 +77,18 @@ def exception_reference(message: str) -> JSONResponse:
     )
 
 
+def _forced_create_error(status: int | None) -> Response | None:
+    if status is None:
+        return None
+    if status == 400:
+        return frontend_error("DATA_PUSH_INVALID_TABLE_SCHEMA", "Invalid table schema")
+    if status == 403:
+        return Response(status_code=403)
+    if status in (404, 429):
+        return plain(status, "Data pool not found" if status == 404 else "Too many requests")
+    return exception_reference("Unexpected error while creating the data push job")
+
+
 # -- job views ----------------------------------------------------------------------------------
 def _pools(state: EmulatorState) -> set[str]:
     pools = state.ext.get("data_jobs", {}).get("pools", {})
@@ -148,6 +160,9 @@ async def create_job(
     request: Request, pool_id: str, principal: Principal = Depends(requires("data_push"))
 ) -> Response:
     state, data = _data(request)
+    forced = _forced_create_error(data["settings"].create_error_status)
+    if forced is not None:
+        return forced
     if pool_id not in _pools(state):
         return plain(404, f"Data pool with id {pool_id} not found")
     try:
