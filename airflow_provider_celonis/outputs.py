@@ -224,7 +224,8 @@ def atomic_output(path: str) -> Iterator[IO[bytes]]:
 
     final = ObjectStoragePath(path)
     staging = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
-    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.protocol in ("file", "local"):  # object stores have no folders; mkdir could create a bucket
+        final.parent.mkdir(parents=True, exist_ok=True)
     try:
         with staging.open("wb") as remote:
             yield remote

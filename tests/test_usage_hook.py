@@ -182,3 +182,21 @@ def test_events_arriving_during_pagination_shift_pages_but_lose_no_existing_even
     during = [key(r) for r in hook.iter_audit_log(START, END, page_size=50)]
     assert before <= set(during)
     assert len(during) > len(set(during)), "pages shifted, so some events came twice"
+
+
+@pytest.mark.parametrize("api_version", [1, 2])
+def test_read_ahead_gives_the_same_records_with_few_speculative_calls(
+    emulator: EmulatorProcess, fast_retries: dict[str, float], api_version: int
+) -> None:
+    hook = CelonisUsageHook(**fast_retries)
+    plain = [key(r) for r in hook.iter_audit_log(START, END, api_version=api_version, page_size=50)]
+    path = AUDIT_PATH if api_version == 1 else "/log/api/external/v2/audit"
+    sequential_calls = emulator.requests_to("GET", path)
+    emulator.add_faults([{"path": path, "status": 503, "skip": 5, "times": 1}])
+    ahead = [
+        key(r) for r in hook.iter_audit_log(START, END, api_version=api_version, page_size=50, read_ahead=2)
+    ]
+    assert ahead == plain
+    calls = emulator.requests_to("GET", path) - sequential_calls
+    assert emulator.stats()["faults_pending"] == 0
+    assert sequential_calls + 1 <= calls <= sequential_calls + 1 + 2

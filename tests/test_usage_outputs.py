@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.operators._extract import prefetched
 from airflow_provider_celonis.outputs import (
     Columns,
     atomic_output,
@@ -17,6 +19,7 @@ from airflow_provider_celonis.outputs import (
     check_output_path,
     write_records,
 )
+from airflow_provider_celonis.read_ahead import read_ahead
 from airflow_provider_celonis.spill import SortedSpill, canonical
 
 
@@ -91,37 +94,43 @@ def test_format_and_path_checks(tmp_path: Path) -> None:
             check_output_path(bad)
 
 
-def test_prefetched_passes_records_and_errors_through() -> None:
-    assert list(prefetched(iter(range(1234)), chunk=100)) == list(range(1234))
+def test_read_ahead_passes_items_and_errors_through_in_order() -> None:
+    assert list(read_ahead(lambda: iter(range(123)), depth=3)) == list(range(123))
 
-    def failing() -> object:
+    def failing() -> Iterator[int]:
         yield from range(10)
-        raise ValueError("page 3 failed")
+        raise ValueError("page 10 failed")
 
-    got: list[object] = []
+    got: list[int] = []
 
     def consume() -> None:
-        for item in prefetched(failing(), chunk=4):  # type: ignore[arg-type]
+        for item in read_ahead(failing, depth=2):
             got.append(item)
 
-    with pytest.raises(ValueError, match="page 3"):
+    with pytest.raises(ValueError, match="page 10"):
         consume()
-    assert got == list(range(8))  # the last partial chunk is dropped with the error
+    assert got == list(range(10))
+    with pytest.raises(ValueError, match="depth"):
+        next(read_ahead(failing, depth=0))
 
 
-def test_prefetched_stops_its_worker_when_the_consumer_leaves() -> None:
+def test_read_ahead_stops_its_worker_when_the_consumer_leaves() -> None:
+    produced: list[int] = []
     closed: list[bool] = []
 
-    def endless() -> object:
+    def endless() -> Iterator[int]:
         try:
-            n = 0
-            while True:
+            for n in itertools.count():
+                produced.append(n)
                 yield n
-                n += 1
         finally:
             closed.append(True)
 
-    stream = prefetched(endless(), depth=2, chunk=10)  # type: ignore[arg-type]
+    switch = sys.getswitchinterval()
+    stream = read_ahead(endless, depth=2)
     assert next(stream) == 0
+    assert sys.getswitchinterval() <= 0.0005
     stream.close()
     assert closed == [True]
+    assert len(produced) <= 4  # at most depth items ahead, plus the one being put
+    assert sys.getswitchinterval() == switch

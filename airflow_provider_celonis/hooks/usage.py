@@ -14,6 +14,8 @@ de-duplicate. Retries, 429 waits and token re-grants happen in :class:`CelonisOA
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
@@ -28,6 +30,7 @@ from airflow_provider_celonis.apis import (
 )
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.read_ahead import read_ahead as read_ahead_pages
 
 Record = dict[str, Any]
 DEFAULT_ADOPTION_PARAMS = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from", "to": "to"}
@@ -138,21 +141,35 @@ class CelonisUsageHook(CelonisOAuthHook):
         params: Mapping[str, Any],
         page_size: int,
         names: Mapping[str, str] = DEFAULT_ADOPTION_PARAMS,
+        read_ahead: int = 0,
     ) -> Iterator[list[Record]]:
         """0-based ``pageNumber`` pages until an empty ``content`` or a 204.
 
         ``totalCount`` is not trusted (whether it counts items or pages is undocumented) and a
-        short page does not end the loop, since a server may clamp ``pageSize``.
+        short page does not end the loop, since a server may clamp ``pageSize``. With
+        ``read_ahead`` pages are fetched that many ahead in a thread (see :mod:`..read_ahead`).
         """
-        number = 0
-        while True:
-            query = {**params, names["pageNumber"]: number, names["pageSize"]: page_size}
-            body = self.request_json("GET", path, api=api, params=query)
-            content = body.get("content") if isinstance(body, dict) else None
-            if not content:
-                return
-            yield content
-            number += 1
+
+        def query(number: int) -> dict[str, Any]:
+            return {**params, names["pageNumber"]: number, names["pageSize"]: page_size}
+
+        def bodies() -> Iterator[bytes]:
+            for number in itertools.count():
+                with self.request("GET", path, api=api, params=query(number)) as response:
+                    yield response.content
+
+        raw_pages = read_ahead_pages(bodies, read_ahead) if read_ahead > 0 else bodies()
+        try:
+            for raw in raw_pages:
+                body = json.loads(raw) if raw.strip() else None
+                content = body.get("content") if isinstance(body, dict) else None
+                if not content:
+                    return
+                yield content
+        finally:
+            close = getattr(raw_pages, "close", None)
+            if close is not None:
+                close()
 
     def _cursor_pages(
         self,
@@ -161,8 +178,18 @@ class CelonisUsageHook(CelonisOAuthHook):
         params: Mapping[str, Any],
         page_size: int,
         size_name: str = "pageSize",
+        read_ahead: int = 0,
     ) -> Iterator[list[Record]]:
-        """``pageToken`` -> ``nextPageToken`` pages; stop when the token is absent, null or empty."""
+        """``pageToken`` -> ``nextPageToken`` pages; stop when the token is absent, null or empty.
+
+        The next request needs this page's token, so with ``read_ahead`` the worker thread
+        decodes the pages too.
+        """
+        if read_ahead > 0:
+            yield from read_ahead_pages(
+                lambda: self._cursor_pages(api, path, params, page_size, size_name), read_ahead
+            )
+            return
         token: str | None = None
         seen: set[str] = set()
         while True:
@@ -202,23 +229,37 @@ class CelonisUsageHook(CelonisOAuthHook):
 
     # -- APIs ------------------------------------------------------------------------------
     def iter_audit_log(
-        self, start: datetime | str, end: datetime | str, *, api_version: int = 1, page_size: int = 200
+        self,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        api_version: int = 1,
+        page_size: int = 200,
+        read_ahead: int = 0,
     ) -> Iterator[Record]:
-        """Audit Log events with ``start <= timestamp < end`` (v1 page numbers or v2 cursor)."""
+        """Audit Log events with ``start <= timestamp < end`` (v1 page numbers or v2 cursor).
+
+        ``read_ahead`` (every generator): fetch up to that many pages ahead in a thread while
+        the caller works on the current one (0, the default: plain sequential paging).
+        """
         begin, finish = check_window(start, end)
         if begin == finish:
             return
         window = {"from": iso_ms(begin), "to": iso_ms(finish)}
         if api_version == 1:
-            pages = self._page_number_pages(AUDIT_LOG, "/api/external/audit", window, page_size)
+            pages = self._page_number_pages(
+                AUDIT_LOG, "/api/external/audit", window, page_size, read_ahead=read_ahead
+            )
         elif api_version == 2:
-            pages = self._cursor_pages(AUDIT_LOG, "/api/external/v2/audit", window, page_size)
+            pages = self._cursor_pages(
+                AUDIT_LOG, "/api/external/v2/audit", window, page_size, read_ahead=read_ahead
+            )
         else:
             raise CelonisConfigurationError("api_version", f"is {api_version!r}", "use 1 or 2")
         yield from self._within(pages, "timestamp", begin, finish)
 
     def iter_login_history(
-        self, start: datetime | str, end: datetime | str, *, page_size: int = 200
+        self, start: datetime | str, end: datetime | str, *, page_size: int = 200, read_ahead: int = 0
     ) -> Iterator[Record]:
         """Login History events with ``start <= timestamp < end``.
 
@@ -230,7 +271,7 @@ class CelonisUsageHook(CelonisOAuthHook):
             return
         window = {"from": local_seconds(begin), "to": local_seconds(finish, ceil=True)}
         pages = self._page_number_pages(
-            LOGIN_HISTORY, "/api/external/authentication-events", window, page_size
+            LOGIN_HISTORY, "/api/external/authentication-events", window, page_size, read_ahead=read_ahead
         )
         yield from self._within(pages, "timestamp", begin, finish)
 
@@ -245,6 +286,7 @@ class CelonisUsageHook(CelonisOAuthHook):
         param_names: Mapping[str, str] | None = None,
         timestamp_field: str = "timestamp",
         extra_params: Mapping[str, Any] | None = None,
+        read_ahead: int = 0,
     ) -> Iterator[Record]:
         """Platform (Studio) Adoption tracking events with ``start <= <timestamp_field> < end``.
 
@@ -265,19 +307,24 @@ class CelonisUsageHook(CelonisOAuthHook):
         params = {**(extra_params or {}), names["from"]: iso_ms(begin), names["to"]: iso_ms(finish)}
         if api_version == 1:
             path = f"/api/external/adoption-tracking-events/{asset_type}"
-            pages = self._page_number_pages(PLATFORM_ADOPTION, path, params, page_size, names)
+            pages = self._page_number_pages(PLATFORM_ADOPTION, path, params, page_size, names, read_ahead)
         elif api_version == 2:
             path = f"/api/external/v2/adoption-tracking-events/{asset_type}"
-            pages = self._cursor_pages(PLATFORM_ADOPTION, path, params, page_size, names["pageSize"])
+            pages = self._cursor_pages(
+                PLATFORM_ADOPTION, path, params, page_size, names["pageSize"], read_ahead
+            )
         else:
             raise CelonisConfigurationError("api_version", f"is {api_version!r}", "use 1 or 2")
         yield from self._within(pages, timestamp_field, begin, finish)
 
-    def iter_team_members(self, *, include_internal: bool = True, page_size: int = 200) -> Iterator[Record]:
+    def iter_team_members(
+        self, *, include_internal: bool = True, page_size: int = 200, read_ahead: int = 0
+    ) -> Iterator[Record]:
         """Every team member (a snapshot). ``lastLogin`` stays as given (a display string such as
         ``"12/10/2023, 6:49:07 AM UTC"``); ``lastLoginIso`` is added when it parses."""
         params = {"includeInternal": "true" if include_internal else "false"}
-        for page in self._page_number_pages(TEAM_MEMBERS, "/api/external/members", params, page_size):
+        path = "/api/external/members"
+        for page in self._page_number_pages(TEAM_MEMBERS, path, params, page_size, read_ahead=read_ahead):
             for member in page:
                 if isinstance(member, dict):
                     iso = parse_display_time(member.get("lastLogin"))

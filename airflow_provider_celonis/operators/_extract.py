@@ -1,9 +1,9 @@
 """The shared base of the usage extract operators: window, validation, streaming, ordering, output.
 
 One pull is: validate every argument (no network), open a :class:`CelonisUsageHook`, stream
-the API's records through a prefetching thread (the next page downloads while this one is
-spilled), spill them into sorted runs, merge them in order without duplicates into a
-temporary file, rename it to ``output_path``. Only a small summary goes to XCom.
+the API's records (the hook reads pages ahead in a thread, so the next page downloads while
+this one is spilled), spill them into sorted runs, merge them in order without duplicates
+into a temporary file, rename it to ``output_path``. Only a small summary goes to XCom.
 
 Subclasses name the hook generator to call (:meth:`CelonisExtractOperator.fetch`) and the
 field records are ordered by.
@@ -11,11 +11,7 @@ field records are ordered by.
 
 from __future__ import annotations
 
-import os
-import queue
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -29,67 +25,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_celonis.hooks.usage import CelonisUsageHook
-
-_DONE = object()
-SWITCH_INTERVAL = float(os.environ.get("CELONIS_PREFETCH_SWITCH_INTERVAL", "0.0005"))
-
-
-def prefetched(records: Iterator[Any], depth: int = 16, chunk: int = 500) -> Iterator[Any]:
-    """Run ``records`` in a worker thread, up to ``depth`` chunks ahead, re-raising its error here.
-
-    Waiting for the network releases the GIL, so the next page downloads while the consumer
-    sorts and spills the previous one. Records cross the thread boundary in chunks, because
-    a queue operation per record would cost more than the work it overlaps. Leaving the loop
-    early stops the worker.
-    """
-    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            batch: list[Any] = []
-            for record in records:
-                batch.append(record)
-                if len(batch) >= chunk:
-                    if not put(batch):
-                        return
-                    batch = []
-            if put(batch):
-                put(_DONE)
-        except BaseException as err:  # handed to the consumer, which re-raises it
-            put(err)
-        finally:
-            close = getattr(records, "close", None)
-            if close is not None:
-                close()
-
-    worker = threading.Thread(target=produce, name="celonis-prefetch", daemon=True)
-    # The worker needs the GIL back as soon as a response arrives; with the default 5 ms switch
-    # interval a busy consumer delays every page by up to 5 ms, which halves the pull rate.
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
-    worker.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield from item
-    finally:
-        stop.set()
-        worker.join(timeout=30)
-        sys.setswitchinterval(switch)
 
 
 class CelonisExtractOperator(BaseOperator):
@@ -105,6 +40,8 @@ class CelonisExtractOperator(BaseOperator):
     :param hook_params: keyword arguments for :class:`CelonisUsageHook` (retries, timeout,
         ``api_prefixes``).
     :param spill_dir: where sorted runs go while pulling (default: the system temp dir).
+    :param read_ahead: pages fetched ahead in a thread while the current one is processed
+        (requests stay sequential; 0 turns it off).
     """
 
     template_fields: Sequence[str] = ("output_path", "start", "end")
@@ -124,6 +61,7 @@ class CelonisExtractOperator(BaseOperator):
         page_size: int = 200,
         hook_params: dict[str, Any] | None = None,
         spill_dir: str | None = None,
+        read_ahead: int = 2,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -135,6 +73,7 @@ class CelonisExtractOperator(BaseOperator):
         self.page_size = page_size
         self.hook_params = dict(hook_params or {})
         self.spill_dir = spill_dir
+        self.read_ahead = read_ahead
 
     # -- subclass interface ----------------------------------------------------------------
     def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
@@ -205,7 +144,7 @@ class CelonisExtractOperator(BaseOperator):
         with tempfile.TemporaryDirectory(prefix="celonis-extract-", dir=self.spill_dir) as scratch:
             spill = SortedSpill(scratch)
             add, key = spill.add, self.sort_key
-            for record in prefetched(self.fetch(hook, start, end)):  # type: ignore[arg-type]
+            for record in self.fetch(hook, start, end):  # type: ignore[arg-type]
                 if type(record) is dict:
                     if fmt != "jsonl":
                         columns.add(record)

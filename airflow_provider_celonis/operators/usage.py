@@ -40,7 +40,9 @@ class CelonisAuditLogOperator(CelonisExtractOperator):
         self.api_version = api_version
 
     def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        return hook.iter_audit_log(start, end, api_version=self.api_version, page_size=self.page_size)
+        return hook.iter_audit_log(
+            start, end, api_version=self.api_version, page_size=self.page_size, read_ahead=self.read_ahead
+        )
 
 
 class CelonisLoginHistoryOperator(CelonisExtractOperator):
@@ -50,7 +52,7 @@ class CelonisLoginHistoryOperator(CelonisExtractOperator):
     columns = ("timestamp", "authenticationEventType", "email", "success")
 
     def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        return hook.iter_login_history(start, end, page_size=self.page_size)
+        return hook.iter_login_history(start, end, page_size=self.page_size, read_ahead=self.read_ahead)
 
 
 class CelonisStudioAdoptionOperator(CelonisExtractOperator):
@@ -97,6 +99,7 @@ class CelonisStudioAdoptionOperator(CelonisExtractOperator):
             param_names=self.param_names,
             timestamp_field=self.timestamp_field,
             extra_params=self.extra_params,
+            read_ahead=self.read_ahead,
         )
 
 
@@ -129,4 +132,6 @@ class CelonisTeamMembersOperator(CelonisExtractOperator):
         return str(record.get("userId") or "").replace("\t", " ").replace("\n", " ")
 
     def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        return hook.iter_team_members(include_internal=self.include_internal, page_size=self.page_size)
+        return hook.iter_team_members(
+            include_internal=self.include_internal, page_size=self.page_size, read_ahead=self.read_ahead
+        )
