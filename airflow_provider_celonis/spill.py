@@ -18,11 +18,25 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-canonical = _ENCODER.encode
-"""The record's stable JSON form: sorted keys, compact, UTF-8 kept (one shared encoder: it is
-the hottest call of a pull)."""
+import msgspec
+
+_ENCODER = msgspec.json.Encoder(order="sorted")
+_FALLBACK = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(record: Any) -> str:
+    """The record's stable JSON form: sorted keys, compact, UTF-8 kept.
+
+    The hottest call of a pull, so it uses msgspec (an Airflow 3 dependency, ~4x faster than
+    :mod:`json`, same text for JSON-decoded data); values msgspec refuses (e.g. integers
+    beyond 64 bits) fall back to :mod:`json`.
+    """
+    try:
+        return _ENCODER.encode(record).decode()
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return _FALLBACK.encode(record)
 
 
 class SortedSpill:

@@ -45,6 +45,12 @@ def test_spill_orders_and_deduplicates_across_runs_and_merge_rounds(
     assert all(line.endswith("\n") for line in lines)
 
 
+def test_canonical_form_is_sorted_compact_json() -> None:
+    record = {"z": [1, 2.5, None, True], "a": {"ü": 'naïve \u2028 "quoted"', "n": -3}, "m": ""}
+    assert canonical(record) == json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(canonical({"big": 2**80})) == {"big": 2**80}
+
+
 def test_canonical_form_is_independent_of_key_order() -> None:
     assert canonical({"b": 1, "a": {"d": "ü", "c": None}}) == canonical({"a": {"c": None, "d": "ü"}, "b": 1})
     assert "\t" not in canonical({"a": "tab\there\nnewline"})

@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+import msgspec
+
 from airflow_provider_celonis.apis import (
     AUDIT_LOG,
     LOGIN_HISTORY,
@@ -35,6 +37,15 @@ from airflow_provider_celonis.read_ahead import read_ahead as read_ahead_pages
 Record = dict[str, Any]
 DEFAULT_ADOPTION_PARAMS = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from", "to": "to"}
 _DISPLAY_TIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}), (\d{1,2}):(\d{2}):(\d{2}) ([AP]M) UTC$")
+
+
+def decode_json(raw: bytes) -> Any:
+    """Decode a page: msgspec (an Airflow 3 dependency, about twice as fast as :mod:`json`),
+    falling back to :mod:`json` for what msgspec refuses (e.g. integers beyond 64 bits)."""
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return json.loads(raw)
 
 
 def to_utc(value: datetime | str, name: str) -> datetime:
@@ -161,7 +172,7 @@ class CelonisUsageHook(CelonisOAuthHook):
         raw_pages = read_ahead_pages(bodies, read_ahead) if read_ahead > 0 else bodies()
         try:
             for raw in raw_pages:
-                body = json.loads(raw) if raw.strip() else None
+                body = decode_json(raw) if raw.strip() else None
                 content = body.get("content") if isinstance(body, dict) else None
                 if not content:
                     return
