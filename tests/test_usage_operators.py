@@ -222,6 +222,7 @@ def test_failed_pull_leaves_no_file_and_keeps_the_previous_one(
         ({"output_path": "{tmp}"}, "output_path"),
         ({"output_path": "nosuchfs://bucket/audit.jsonl"}, "output_path"),
         ({"page_size": 0}, "page_size"),
+        ({"read_ahead": -1}, "read_ahead"),
         ({"start": "yesterday"}, "start"),
     ],
 )

@@ -33,6 +33,9 @@ from airflow_provider_celonis.apis import (
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 from airflow_provider_celonis.read_ahead import read_ahead as read_ahead_pages
+from airflow_provider_celonis.timestamps import canonical_ts, timestamp_ms
+
+__all__ = ["CelonisUsageHook", "canonical_ts", "check_window", "parse_display_time", "timestamp_ms", "to_utc"]
 
 Record = dict[str, Any]
 DEFAULT_ADOPTION_PARAMS = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from", "to": "to"}
@@ -73,41 +76,6 @@ def check_window(start: datetime | str, end: datetime | str) -> tuple[datetime, 
             "end", f"({finish.isoformat()}) is before start ({begin.isoformat()})", "swap start and end"
         )
     return begin, finish
-
-
-def timestamp_ms(value: Any) -> int | None:
-    """Milliseconds since the epoch of an ISO 8601 timestamp as Celonis writes it; None if unparseable."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return (int(when.timestamp()) * 1000) + when.microsecond // 1000
-
-
-def canonical_ts(value: Any) -> str | None:
-    """A timestamp as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC), whose string order is time order.
-
-    Celonis already writes that form, so the common case costs a few string checks; any
-    other ISO 8601 form is parsed and rewritten. None when absent or unparseable.
-    """
-    if (
-        isinstance(value, str)
-        and len(value) == 24
-        and value[23] == "Z"
-        and value[19] == "."
-        and value[10] == "T"
-    ):
-        return value
-    ms = timestamp_ms(value)
-    if ms is None:
-        return None
-    when = datetime.fromtimestamp(ms // 1000, timezone.utc)
-    return f"{when:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 def iso_ms(when: datetime) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.models import BaseOperator
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.timestamps import canonical_ts
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -81,8 +82,6 @@ class CelonisExtractOperator(BaseOperator):
 
     def sort_key(self, record: dict[str, Any]) -> str:
         """Records sort by this string (no tab or newline in it), then by their canonical JSON."""
-        from airflow_provider_celonis.hooks.usage import canonical_ts
-
         return canonical_ts(record.get(self.sort_field)) or ""
 
     # -- validation ------------------------------------------------------------------------
@@ -124,6 +123,10 @@ class CelonisExtractOperator(BaseOperator):
         if not isinstance(self.page_size, int) or self.page_size < 1:
             raise CelonisConfigurationError(
                 "page_size", f"is {self.page_size!r}", "use 1 to 200 (default 200)"
+            )
+        if not isinstance(self.read_ahead, int) or self.read_ahead < 0:
+            raise CelonisConfigurationError(
+                "read_ahead", f"is {self.read_ahead!r}", "use 0 (off) to 8; default 2"
             )
         start, end = self._window(context)
         return fmt, start, end
