@@ -1,8 +1,9 @@
 """Fetch the next pages in a worker thread while the caller processes the current one.
 
 Requests stay sequential and in order (one in flight, never concurrent): the worker only
-runs ahead of the consumer by at most ``depth`` pages, so Celonis sees the same calls as
-from a plain loop, plus at most ``depth`` speculative calls past the last page when the end
+runs ahead of the consumer by at most ``depth + 1`` pages (``depth`` queued, one being
+handed over), so Celonis sees the same calls as from a plain loop, plus at most
+``depth + 1`` speculative calls past the last page when the end
 can only be known from a page's content.
 
 What the worker does is kept minimal (send, read bytes) because it shares the GIL with the
