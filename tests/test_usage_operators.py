@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -147,14 +150,16 @@ def test_rerun_is_byte_identical_whatever_the_server_order(emulator: EmulatorPro
     assert first.read_bytes() == second.read_bytes()
 
 
+@pytest.mark.parametrize("api_version", [1, 2])
 def test_events_arriving_during_pagination_are_neither_lost_nor_duplicated(
-    emulator: EmulatorProcess, tmp_path: Path
+    emulator: EmulatorProcess, tmp_path: Path, api_version: int
 ) -> None:
     out = tmp_path / "a.jsonl"
-    CelonisAuditLogOperator(task_id="p", output_path=str(out), page_size=50).execute(context())
+    pull = CelonisAuditLogOperator(task_id="p", output_path=str(out), page_size=50, api_version=api_version)
+    pull.execute(context())
     before = {key(r) for r in read_jsonl(out)}
     emulator.configure_usage(arrivals_per_request=7)
-    result = CelonisAuditLogOperator(task_id="p", output_path=str(out), page_size=50).execute(context())
+    result = pull.execute(context())
     records = read_jsonl(out)
     assert before < {key(r) for r in records}
     assert result["records"] == len(records)
@@ -271,3 +276,27 @@ def test_operators_do_no_io_at_construction(monkeypatch: pytest.MonkeyPatch) -> 
         task_id="p", output_path="/nonexistent/dir/a.jsonl", celonis_conn_id="missing"
     )
     assert op.template_fields == ("output_path", "start", "end")
+
+
+def test_no_secret_in_logs_or_xcom(
+    emulator: EmulatorProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = CelonisLoginHistoryOperator(task_id="p", output_path=str(tmp_path / "l.jsonl")).execute(
+        context()
+    )
+    assert "demo-secret" not in caplog.text
+    assert "Bearer" not in caplog.text
+    assert "demo-secret" not in json.dumps(result)
+    assert set(result) == {"path", "records", "start", "end"}
+
+
+def test_importing_the_operators_stays_light() -> None:
+    """DAG files import the operators at parse time: no hook, HTTP client or pyarrow then."""
+    code = (
+        "import sys; import airflow_provider_celonis.operators.usage; "
+        "heavy = {'airflow_provider_celonis.hooks.usage', 'requests', 'pyarrow'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
