@@ -66,7 +66,7 @@ def celonis_push_then_transform() -> None:
         source="{{ ti.xcom_pull(task_ids='write_orders') }}",
         mode="REPLACE",
         deferrable=True,
-        poll_interval=2,
+        poll_interval=10,
         timeout=pendulum.duration(hours=1),
     )
 
@@ -76,7 +76,7 @@ def celonis_push_then_transform() -> None:
         data_job_id="{{ params.data_job_id }}",
         mode="DELTA",
         deferrable=True,
-        poll_interval=2,
+        poll_interval=10,
         timeout=pendulum.duration(hours=2),
     )
 
@@ -86,7 +86,7 @@ def celonis_push_then_transform() -> None:
         data_model_id="{{ params.data_model_id }}",
         full_reload=False,
         deferrable=True,
-        poll_interval=2,
+        poll_interval=10,
         timeout=pendulum.duration(hours=1),
     )
 

@@ -50,7 +50,7 @@ def celonis_trigger_data_job_after_load() -> None:
         data_job_id="{{ params.data_job_id }}",
         mode="DELTA",
         deferrable=True,
-        poll_interval=2,
+        poll_interval=10,
         timeout=pendulum.duration(hours=2),
     )
 
@@ -60,7 +60,7 @@ def celonis_trigger_data_job_after_load() -> None:
         data_model_id="{{ params.data_model_id }}",
         full_reload=False,
         deferrable=True,
-        poll_interval=2,
+        poll_interval=10,
         timeout=pendulum.duration(hours=1),
     )
 

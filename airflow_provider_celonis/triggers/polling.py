@@ -84,6 +84,11 @@ class CelonisPollingTrigger(BaseTrigger):
             )
 
     async def _poll_until_verdict(self, hook: Any) -> dict[str, Any]:
+        # The first poll waits one interval: the operator has just read the status (or started
+        # the run) before deferring, and an event fired while the worker that deferred is still
+        # exiting makes Airflow 3.3's scheduler fail the task ("task state changed externally";
+        # seen in make e2e with a 2 s interval on a loaded machine).
+        await asyncio.sleep(self._bounded(self.poll_interval))
         failures = 0
         while True:
             try:
