@@ -59,16 +59,15 @@ def check_output_path(path: str) -> None:
         )
     if is_uri(path):
         protocol = path.split("://", 1)[0]
-        try:
-            import fsspec
+        from airflow.sdk.io.fs import has_fs  # ObjectStoragePath knows only schemes registered here
 
-            fsspec.get_filesystem_class(protocol)
-        except (ImportError, ValueError) as err:
+        if not has_fs(protocol):
             raise CelonisConfigurationError(
                 "output_path",
-                f"({path}) uses {protocol}:// which no installed filesystem handles ({err})",
-                "install the Airflow provider for that storage (e.g. apache-airflow-providers-amazon for s3://)",
-            ) from None
+                f"({path}) uses {protocol}://, for which no Airflow filesystem is registered",
+                "install the Airflow provider for that storage (apache-airflow-providers-amazon for "
+                "s3://, -google for gs://), or write to a local path",
+            )
         return
     target = Path(path)
     if target.is_dir():

@@ -95,7 +95,7 @@ def test_format_and_path_checks(tmp_path: Path) -> None:
         check_format("excel")
     check_output_path(str(tmp_path / "new" / "deeper" / "file.jsonl"))
     check_output_path("file:///tmp/x.jsonl")
-    for bad in ("", str(tmp_path), "unknownfs://bucket/key"):
+    for bad in ("", str(tmp_path), "unknownfs://bucket/key", "memory://bucket/key"):
         with pytest.raises(CelonisConfigurationError, match="output_path"):
             check_output_path(bad)
 
