@@ -30,8 +30,8 @@ def canonical(record: Any) -> str:
     """The record's stable JSON form: sorted keys, compact, UTF-8 kept.
 
     The hottest call of a pull, so it uses msgspec (an Airflow 3 dependency, ~4x faster than
-    :mod:`json`, same text for JSON-decoded data); values msgspec refuses (e.g. integers
-    beyond 64 bits) fall back to :mod:`json`.
+    :mod:`json`, same text for JSON-decoded data); values msgspec refuses (e.g. non-string
+    keys in a hand-made record) fall back to :mod:`json`.
     """
     try:
         return _ENCODER.encode(record).decode()

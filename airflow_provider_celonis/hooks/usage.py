@@ -44,7 +44,7 @@ _DISPLAY_TIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}), (\d{1,2}):(\d{2}):(\d
 
 def decode_json(raw: bytes) -> Any:
     """Decode a page: msgspec (an Airflow 3 dependency, about twice as fast as :mod:`json`),
-    falling back to :mod:`json` for what msgspec refuses (e.g. integers beyond 64 bits)."""
+    falling back to :mod:`json` for what only it accepts (``NaN`` and ``Infinity`` tokens)."""
     try:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError:
