@@ -43,8 +43,9 @@ e2e: install e2e-tools
 demo: install
 	$(PY) scripts/demo.py
 
+# Benchmarks are run by hand (minutes each); figures go to bench/README.md.
 bench: install
-	$(PY) bench/run_all.py
+	set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
