@@ -129,19 +129,34 @@ def _parse_base_url(host: str | None, port: int | None, extra: dict[str, Any], w
             "scheme, so use the JSON form of the connection instead",
             where=where,
         )
-    insecure_ok = _as_bool("allow_insecure_http", extra.get("allow_insecure_http", False), where)
-    if parts.scheme == "http" and not _is_local(parts.hostname) and not insecure_ok:
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        team = f"{parts.scheme}://{parts.netloc}"
         raise CelonisConfigurationError(
             "host",
-            f"({host!r}) uses plain http:// to a non-local host, which would send the client "
+            f"({host!r}) has a path; the Team URL is the scheme and host only",
+            f"use {team} (API paths are added per API; change them with the extra api_prefixes)",
+            where=where,
+        )
+    _refuse_plain_http("host", parts.scheme, parts.hostname, host, extra, where)
+    if port and parts.port is None:
+        host = f"{host}:{port}"
+    return host
+
+
+def _refuse_plain_http(
+    field: str, scheme: str, hostname: str, url: str, extra: dict[str, Any], where: str
+) -> None:
+    """The client secret travels to the host and the token URL: never in clear text off-machine."""
+    insecure_ok = _as_bool("allow_insecure_http", extra.get("allow_insecure_http", False), where)
+    if scheme == "http" and not _is_local(hostname) and not insecure_ok:
+        raise CelonisConfigurationError(
+            field,
+            f"({url!r}) uses plain http:// to a non-local host, which would send the client "
             "secret unencrypted",
             "use https://, or set the extra allow_insecure_http to true for a trusted local "
             "emulator (e.g. the docker-compose service)",
             where=where,
         )
-    if port and parts.port is None:
-        host = f"{host}:{port}"
-    return host
 
 
 def _parse_timeout(value: Any, where: str) -> float:
@@ -259,13 +274,15 @@ def parse_connection(
         )
 
     token_url = str(extras.get("token_url") or f"{base_url}/oauth2/token")
-    if not urlsplit(token_url).scheme.startswith("http"):
+    token_parts = urlsplit(token_url)
+    if token_parts.scheme not in ("http", "https") or not token_parts.hostname:
         raise CelonisConfigurationError(
             "extra.token_url",
             f"({token_url!r}) is not an http(s) URL",
             "leave it empty for <Team URL>/oauth2/token, or give a full URL",
             where=where,
         )
+    _refuse_plain_http("extra.token_url", token_parts.scheme, token_parts.hostname, token_url, extras, where)
 
     proxies = None
     if extras.get("proxies"):

@@ -124,8 +124,14 @@ def api_error(
     conn_id: str,
     reset_in: float | None = None,
     retried: bool = False,
+    prefix: str | None = None,
+    legacy_key: bool = False,
 ) -> CelonisApiError:
-    """The typed exception for an error status from a Celonis API (not the token endpoint)."""
+    """The typed exception for an error status from a Celonis API (not the token endpoint).
+
+    ``prefix`` is the API prefix actually used (it may be overridden); ``legacy_key`` says the
+    request carried an API/application key instead of an OAuth token.
+    """
     said = body.summary()
     head = f"Celonis {api.title} {method} {path} failed with HTTP {status}: {said}."
     common: dict[str, Any] = {
@@ -141,6 +147,14 @@ def api_error(
         f"(select it on the client in {APPLICATIONS}) and the {api.permission} "
         "(Admin & Settings > Permissions)"
     )
+    if status == 401 and legacy_key:
+        return CelonisUnauthorizedError(
+            head + " Celonis refused the API key.",
+            fix=f"the key of connection '{conn_id}' may be revoked or expired, or of the other type: "
+            "key_type AppKey is for application keys, Bearer for personal API keys. Better: move to "
+            "OAuth (README, 'Migrating from API and application keys to OAuth')",
+            **common,
+        )
     if status == 401:
         return CelonisUnauthorizedError(
             head + " A fresh token was also refused, so the scope or permission is missing.",
@@ -163,7 +177,8 @@ def api_error(
         return CelonisNotFoundError(
             head,
             fix="check the ids in the request, and that the team URL and the API prefix "
-            f"('{api.prefix or '/'}', overridable with the extra api_prefixes) match your team",
+            f"('{(api.prefix if prefix is None else prefix) or '/'}', set with the extra api_prefixes) "
+            "match your team",
             **common,
         )
     if status == 409:

@@ -145,11 +145,22 @@ def backoff(policy: RetryPolicy, attempt: int, rng: random.Random | None = None)
     return step * (0.5 + 0.5 * (rng or random).random())
 
 
+def within_patience(policy: RetryPolicy, error: BaseException) -> bool:
+    """False when the server announced a wait longer than ``max_rate_limit_wait``.
+
+    Retrying earlier is futile (a daily quota resets at midnight), so the caller gets the
+    rate-limit error with its reset time at once instead of holding a worker for minutes.
+    """
+    hint = error.wait_hint if isinstance(error, RetryableStatus) else None
+    return hint is None or hint <= policy.max_rate_limit_wait
+
+
 def wait_seconds(policy: RetryPolicy, attempt: int, error: BaseException | None) -> float:
-    """How long to sleep after a failed attempt: the server's hint when it gave one."""
+    """How long to sleep after a failed attempt: at least the server's hint, never less than
+    the backoff (a reset "now" repeated five times would otherwise burn every attempt)."""
     if isinstance(error, RetryableStatus) and error.wait_hint is not None:
         # A little jitter so that many triggers sharing one limit do not stampede together.
-        return min(error.wait_hint, policy.max_rate_limit_wait) + random.uniform(0, 0.1)
+        return max(error.wait_hint, backoff(policy, attempt)) + random.uniform(0, 0.1)
     return backoff(policy, attempt)
 
 
@@ -167,7 +178,11 @@ def retrying_kwargs(policy: RetryPolicy, before_sleep: Any = None) -> dict[str, 
     kwargs: dict[str, Any] = {
         "stop": tenacity.stop_after_attempt(policy.max_attempts),
         "wait": _tenacity_wait(policy),
-        "retry": tenacity.retry_if_exception_type((RetryableStatus, RetryableTransport)),
+        "retry": tenacity.retry_if_exception(
+            lambda err: (
+                isinstance(err, (RetryableStatus, RetryableTransport)) and within_patience(policy, err)
+            )
+        ),
         "reraise": True,
     }
     if before_sleep is not None:

@@ -55,6 +55,17 @@ def test_trailing_slash_and_port() -> None:
         ({"host": "acme.eu-1.celonis.cloud"}, "host", "JSON form"),
         ({"host": "ftp://acme.eu-1.celonis.cloud"}, "host", "https://"),
         ({"host": "http://acme.eu-1.celonis.cloud"}, "host", "allow_insecure_http"),
+        (
+            {"host": "https://acme.eu-1.celonis.cloud/package-manager/ui"},
+            "host",
+            "https://acme.eu-1.celonis.cloud",
+        ),
+        ({"host": "https://acme.eu-1.celonis.cloud?x=1"}, "host", "scheme and host only"),
+        (
+            {"extra": {"token_url": "http://evil.example.com/oauth2/token"}},
+            "extra.token_url",
+            "allow_insecure_http",
+        ),
         ({"login": None, "password": None}, "login", "Admin & Settings > Applications"),
         ({"password": ""}, "password", "client secret"),
         ({"extra": {"auth_method": "private_key_jwt"}}, "extra.auth_method", "client_secret_basic"),

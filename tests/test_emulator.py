@@ -146,3 +146,37 @@ def test_members_paging(emulator) -> None:
         ).status_code
         == 400
     )
+
+
+def test_request_log_has_statuses_and_faults_but_no_secrets(emulator) -> None:
+    emulator.add_faults([{"path": "/api/team", "status": 503, "times": 1}])
+    requests.get(f"{emulator.base_url}/api/team", timeout=10)
+    requests.get(f"{emulator.base_url}/api/team", headers={"Authorization": "Bearer top-secret"}, timeout=10)
+    log = emulator.recent_requests()
+    assert [(e["path"], e["status"], e.get("fault")) for e in log] == [
+        ("/api/team", 503, "status"),
+        ("/api/team", 401, None),
+    ]
+    assert "top-secret" not in str(log)
+
+
+def test_unknown_command_line_settings_are_refused() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_celonis.emulator",
+            "--port",
+            "0",
+            "--settings",
+            '{"token_lifetme": 5}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown settings ['token_lifetme']" in result.stderr

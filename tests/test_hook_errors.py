@@ -81,3 +81,25 @@ def test_bad_connection_fails_before_any_request(emulator, monkeypatch) -> None:
     with pytest.raises(CelonisConfigurationError, match=r"extra\.auth_method"):
         members(CelonisOAuthHook())
     assert emulator.stats()["requests"] == {}
+
+
+def test_a_refused_legacy_key_is_explained_as_such(emulator, monkeypatch) -> None:
+    import json
+
+    emulator.configure(legacy_keys={"old-key": "AppKey"})
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT",
+        json.dumps({"conn_type": "celonis", "host": emulator.base_url, "extra": {"api_key": "revoked-key"}}),
+    )
+    with pytest.warns(DeprecationWarning), pytest.raises(CelonisUnauthorizedError) as info:
+        members(CelonisOAuthHook())
+    text = str(info.value)
+    assert "refused the API key" in text and "key_type" in text
+    assert "fresh token" not in text
+    assert "revoked-key" not in text
+
+
+def test_not_found_names_the_prefix_in_use(emulator) -> None:
+    hook = CelonisOAuthHook(api_prefixes={"team_members": "/elsewhere"})
+    with pytest.raises(CelonisNotFoundError, match="'/elsewhere'"):
+        members(hook)

@@ -191,3 +191,12 @@ async def test_async_post_is_not_replayed_after_a_drop(emulator) -> None:
     finally:
         await close_loop_session()
     assert emulator.requests_to("POST", EXECUTE_PATH) == 1
+
+
+def test_a_reset_beyond_max_rate_limit_wait_fails_at_once(emulator) -> None:
+    # A daily quota that resets in ten minutes: waiting in the task helps nobody.
+    emulator.add_faults([{"path": MEMBERS, "kind": "rate_limit", "times": -1, "reset": 600}])
+    with pytest.raises(CelonisRateLimitError, match="resets in about 600 s") as info:
+        members(CelonisOAuthHook(max_rate_limit_wait=5, **FAST))
+    assert info.value.reset_in is not None and info.value.reset_in > 590
+    assert emulator.requests_to("GET", MEMBERS) == 1

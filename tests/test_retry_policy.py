@@ -17,6 +17,7 @@ from airflow_provider_celonis.retry_policy import (
     transport_is_retryable,
     wait_hint_from_headers,
     wait_seconds,
+    within_patience,
 )
 
 NOW = datetime(2025, 2, 25, 6, 10, 30, tzinfo=timezone.utc)
@@ -98,13 +99,22 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
     assert max(waits) <= 8.0
 
 
-def test_server_hint_is_honoured_and_capped() -> None:
-    policy = RetryPolicy(max_rate_limit_wait=5.0)
+def test_server_hint_is_honoured_with_a_backoff_floor() -> None:
+    policy = RetryPolicy(min_wait=1.0, max_wait=8.0, max_rate_limit_wait=5.0)
     hinted = RetryableStatus(429, {}, "", wait_hint=2.0)
     assert 2.0 <= wait_seconds(policy, 1, hinted) <= 2.1
-    assert wait_seconds(policy, 1, RetryableStatus(429, {}, "", wait_hint=600.0)) <= 5.1
+    # "Reset now", again and again: the waits still grow with the attempts.
+    now = RetryableStatus(429, {}, "", wait_hint=0.0)
+    assert 2.0 <= wait_seconds(policy, 3, now) <= 4.1
     unhinted = RetryableStatus(503, {}, "", wait_hint=None)
     assert wait_seconds(policy, 1, unhinted) <= policy.min_wait
+
+
+def test_a_reset_beyond_the_cap_is_not_waited_for() -> None:
+    policy = RetryPolicy(max_rate_limit_wait=5.0)
+    assert within_patience(policy, RetryableStatus(429, {}, "", wait_hint=5.0))
+    assert not within_patience(policy, RetryableStatus(429, {}, "", wait_hint=600.0))
+    assert within_patience(policy, RetryableStatus(503, {}, "", wait_hint=None))
 
 
 def test_policy_validation() -> None:

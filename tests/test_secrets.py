@@ -71,3 +71,29 @@ def test_tokens_and_keys_are_registered_with_the_log_masker(emulator, monkeypatc
     with pytest.warns(DeprecationWarning, match="legacy AppKey API key"):
         CelonisOAuthHook("legacy").get_config()
     assert "legacy-key-987" not in redact("key legacy-key-987")
+
+
+async def test_async_path_keeps_secrets_out_too(emulator, monkeypatch, capsys) -> None:
+    from airflow_provider_celonis.hooks._transport import close_loop_session
+
+    emulator.add_client("leaky-basic", SECRET, auth_method="client_secret_basic")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT",
+        emulator.connection_json(("leaky-basic", SECRET), auth_method="client_secret_basic"),
+    )
+    emulator.add_faults([{"path": MEMBERS, "status": 502, "times": 1}])
+    hook = CelonisOAuthHook(min_wait=0.01, max_wait=0.02, max_attempts=3)
+    try:
+        await hook.arequest_json("GET", MEMBERS, api=TEAM_MEMBERS, params={"includeInternal": "true"})
+        emulator.expire_tokens()
+        await hook.arequest_json("GET", MEMBERS, api=TEAM_MEMBERS, params={"includeInternal": "true"})
+        with pytest.raises(CelonisError) as info:
+            await hook.arequest_json("GET", MEMBERS, api=TEAM_MEMBERS)
+    finally:
+        await close_loop_session()
+    tokens = [t.value for t in TOKEN_CACHE._tokens.values()]
+    captured = capsys.readouterr()
+    everything = captured.out + captured.err + str(info.value) + repr(info.value)
+    assert tokens
+    assert SECRET not in everything
+    assert all(token not in everything for token in tokens)

@@ -15,7 +15,7 @@ import sys
 import uvicorn
 
 from airflow_provider_celonis.emulator.app import create_app
-from airflow_provider_celonis.emulator.state import Settings
+from airflow_provider_celonis.emulator.state import Settings, settings_from
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
 
-    settings = Settings(token_lifetime=args.token_lifetime)
-    for name, value in json.loads(args.settings or "{}").items():
-        setattr(settings, name, set(value) if name == "disabled_apis" else value)
+    try:
+        settings = settings_from(
+            json.loads(args.settings or "{}"), Settings(token_lifetime=args.token_lifetime)
+        )
+    except ValueError as err:
+        parser.error(f"--settings: {err}")
 
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

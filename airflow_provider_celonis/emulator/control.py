@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX, rule_from_json
 from airflow_provider_celonis.emulator.oauth import state_of
-from airflow_provider_celonis.emulator.state import ALL_PERMISSIONS, ALL_SCOPES, API_ACCESS, Client
+from airflow_provider_celonis.emulator.state import ALL_PERMISSIONS, ALL_SCOPES, Client, settings_from
 
 router = APIRouter(prefix=CONTROL_PREFIX)
 
@@ -75,18 +75,20 @@ def add_client(request: Request, spec: dict[str, Any] = Body(...)) -> JSONRespon
 @router.post("/settings")
 def settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONResponse:
     state = state_of(request)
-    current = state.settings
-    unknown = set(values) - set(current.__dataclass_fields__)
-    if unknown:
-        return JSONResponse({"error": f"unknown settings {sorted(unknown)}"}, status_code=400)
-    if set(values.get("disabled_apis", ())) - set(API_ACCESS):
-        return JSONResponse({"error": f"disabled_apis must be among {sorted(API_ACCESS)}"}, status_code=400)
     with state.lock:
-        for name, value in values.items():
-            if name == "disabled_apis":
-                value = set(value)
-            setattr(current, name, value)
+        try:
+            state.settings = settings_from(values, state.settings)
+        except (TypeError, ValueError) as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
     return JSONResponse({"status": "ok"})
+
+
+@router.get("/requests")
+def recent_requests(request: Request) -> list[dict[str, Any]]:
+    """The last 500 requests (method, path, status, time); no headers or bodies, so no secrets."""
+    state = state_of(request)
+    with state.lock:
+        return list(state.log)
 
 
 @router.post("/tokens/expire")

@@ -68,6 +68,7 @@ class FaultMiddleware:
         with self.state.lock:
             self.state.requests[f"{method} {path}"] += 1
         rule = self.state.take_fault(method, path)
+        send = self._logged(send, method, path, rule)
         if rule is None:
             await self.app(scope, receive, send)
             return
@@ -80,6 +81,25 @@ class FaultMiddleware:
         else:
             await _drain(receive)
         await self._answer(rule, send)
+
+    def _logged(self, send: Any, method: str, path: str, rule: FaultRule | None) -> Any:
+        """Record method, path, status and any injected fault: never headers or bodies (secrets)."""
+
+        async def logged(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                entry = {
+                    "time": self.state.now(),
+                    "method": method,
+                    "path": path,
+                    "status": message["status"],
+                }
+                if rule is not None:
+                    entry["fault"] = rule.kind
+                with self.state.lock:
+                    self.state.log.append(entry)
+            await send(message)
+
+        return logged
 
     async def _answer(self, rule: FaultRule, send: Any) -> None:
         if rule.kind == "drop":

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 ALL_PERMISSIONS = frozenset(
@@ -128,6 +128,23 @@ class Settings:
     """API key -> "AppKey" or "Bearer"; legacy keys get every permission."""
 
 
+MAX_TOKENS = 10_000
+
+
+def settings_from(values: dict[str, Any], base: Settings | None = None) -> Settings:
+    """Settings from a JSON object, rejecting unknown names (a typo must not be a silent no-op)."""
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; known: {sorted(known)}")
+    values = dict(values)
+    if "disabled_apis" in values:
+        values["disabled_apis"] = set(values["disabled_apis"])
+        if values["disabled_apis"] - set(API_ACCESS):
+            raise ValueError(f"disabled_apis must be among {sorted(API_ACCESS)}")
+    return replace(base or Settings(), **values)
+
+
 DEFAULT_CLIENTS = (
     Client("demo-client", "demo-secret", "client_secret_post"),
     Client("basic-client", "basic-secret", "client_secret_basic"),
@@ -148,13 +165,7 @@ class EmulatorState:
     def reset(self) -> None:
         with self.lock:
             s = self._base_settings
-            self.settings = Settings(
-                s.token_lifetime,
-                s.scope_denied_status,
-                s.accept_scope_variants,
-                set(s.disabled_apis),
-                dict(s.legacy_keys),
-            )
+            self.settings = replace(s, disabled_apis=set(s.disabled_apis), legacy_keys=dict(s.legacy_keys))
             self.clients: dict[str, Client] = {c.client_id: Client(**c.__dict__) for c in DEFAULT_CLIENTS}
             self.tokens: dict[str, Token] = {}
             self.clock_offset = 0.0
@@ -174,6 +185,9 @@ class EmulatorState:
         value = secrets.token_urlsafe(32)
         token = Token(client.client_id, scopes, client.permissions, self.now() + self.settings.token_lifetime)
         with self.lock:
+            if len(self.tokens) >= MAX_TOKENS:  # a long-running emulator: forget expired tokens
+                now = self.now()
+                self.tokens = {k: t for k, t in self.tokens.items() if t.expires_at > now}
             self.tokens[value] = token
             self.token_requests[client.client_id] += 1
         return value, token

@@ -8,6 +8,7 @@ it knows nothing of tokens or APIs. Both paths classify failures the same way
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, NoReturn
 
 import requests
@@ -95,7 +96,7 @@ class RetryingSender:
                     text = await response.text()
                     headers = {k.lower(): v for k, v in response.headers.items()}
                     status = response.status
-            except (aiohttp.ClientError, TimeoutError) as err:
+            except (aiohttp.ClientError, asyncio.TimeoutError) as err:  # not builtin TimeoutError on 3.10
                 self._raise_transport(err, transport.aiohttp_error_sent(err), idempotent, method, url)
             if status_is_retryable(status, idempotent):
                 raise RetryableStatus(status, headers, text, wait_hint_from_headers(headers))

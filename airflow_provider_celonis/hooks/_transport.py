@@ -143,6 +143,8 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
             aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=100, limit_per_host=50),
                 headers={"User-Agent": user_agent()},
+                # HTTPS_PROXY / NO_PROXY apply to triggers as they do to requests in workers.
+                trust_env=True,
             )
         )
         _LOOP_SESSIONS[loop] = shared

@@ -157,10 +157,15 @@ class CelonisOAuthHook(HttpHook):
 
     def api_url(self, api: CelonisApi | str, path: str, config: CelonisConnectionConfig | None = None) -> str:
         """Team URL + the API's prefix (hook argument, then extra ``api_prefixes``, then default) + path."""
+        config = config or self.get_config()
+        prefix = self.api_prefix(api, config)
+        return f"{config.base_url}{prefix.rstrip('/')}/{path.lstrip('/')}"
+
+    def api_prefix(self, api: CelonisApi | str, config: CelonisConnectionConfig | None = None) -> str:
+        """The path prefix in use for an API: hook argument, then extra ``api_prefixes``, then default."""
         api = get_api(api)
         config = config or self.get_config()
-        prefix = self.api_prefixes.get(api.key, config.api_prefixes.get(api.key, api.prefix))
-        return f"{config.base_url}{prefix.rstrip('/')}/{path.lstrip('/')}"
+        return self.api_prefixes.get(api.key, config.api_prefixes.get(api.key, api.prefix))
 
     def scope_for(self, api: CelonisApi | str, config: CelonisConnectionConfig | None = None) -> str:
         api = get_api(api)
@@ -324,9 +329,8 @@ class CelonisOAuthHook(HttpHook):
         if not idempotent and status in GATEWAY_STATUSES:
             # A gateway gave up waiting: Celonis may have acted on the request, e.g. started the job.
             return CelonisRequestMaybeSentError(
-                f"{method} {path.split('?')[0]} got HTTP {status} from a gateway; Celonis may have acted on "
-                "it, "
-                "so it was not sent again (a job must not start twice).",
+                f"{method} {path.split('?')[0]} got HTTP {status} from a gateway; Celonis may have acted "
+                "on it, so it was not sent again (a job must not start twice).",
                 fix="check in Celonis whether the operation started before retrying the task",
             )
         return api_error(
@@ -339,6 +343,8 @@ class CelonisOAuthHook(HttpHook):
             conn_id=self.celonis_conn_id,
             reset_in=wait_hint_from_headers(dict(headers)) if status == 429 else None,
             retried=retried,
+            prefix=self.api_prefix(api, config),
+            legacy_key=not config.uses_oauth,
         )
 
     # -- HttpHook compatibility ------------------------------------------------------------
