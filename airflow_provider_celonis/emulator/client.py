@@ -49,6 +49,11 @@ class EmulatorClient:
         result: dict[str, Any] = self._call("GET", "/stats")
         return result
 
+    def recent_requests(self) -> list[dict[str, Any]]:
+        """The emulator's request log: method, path, status, time, injected fault."""
+        result: list[dict[str, Any]] = self._call("GET", "/requests")
+        return result
+
     def requests_to(self, method: str, path: str) -> int:
         """How many requests reached ``method path`` (faulted ones included)."""
         return int(self.stats()["requests"].get(f"{method.upper()} {path}", 0))
