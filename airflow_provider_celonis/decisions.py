@@ -7,7 +7,7 @@ async triggers, so "previous run's SUCCESS is not ours", "unknown status fails c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from airflow_provider_celonis.status import (
@@ -21,7 +21,6 @@ from airflow_provider_celonis.status import (
     belongs_to_new_run,
     deadline_passed,
     event,
-    newest,
 )
 
 
@@ -59,7 +58,31 @@ def find_job_execution(items: list[dict[str, Any]], wait: JobWait) -> dict[str, 
     if wait.execution_id is not None:
         return next((i for i in jobs if execution_id_of(i) == wait.execution_id), None)
     ours = [i for i in jobs if belongs_to_new_run(execution_id_of(i), i.get("startDate"), wait.marker)]
-    return newest(ours)
+    return oldest(ours)
+
+
+def oldest(items: list[dict[str, Any]], start_key: str = "startDate") -> dict[str, Any] | None:
+    """The oldest item: started ones by start date first, not-yet-started (QUEUED) ones last.
+
+    Among the executions that appeared after the marker, ours is the first one: a run started
+    later by someone else (a schedule, a second DAG) queues behind it, with no start date.
+    """
+    if not items:
+        return None
+    return min(items, key=lambda item: (item.get(start_key) is None, item.get(start_key) or 0))
+
+
+def pin_execution(items: list[dict[str, Any]], wait: JobWait) -> JobWait:
+    """The wait with its execution id fixed, once the first new execution shows in ``items``.
+
+    Without pinning, every poll would pick again among the executions newer than the marker,
+    and a second run started while ours is RUNNING would be followed instead of ours.
+    """
+    if wait.execution_id is not None:
+        return wait
+    item = find_job_execution(items, wait)
+    execution_id = execution_id_of(item) if item is not None else None
+    return wait if execution_id is None else replace(wait, execution_id=execution_id)
 
 
 def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = None) -> dict[str, Any] | None:

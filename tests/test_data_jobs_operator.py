@@ -24,6 +24,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisJobTimeoutError,
 )
 from airflow_provider_celonis.hooks._transport import close_loop_session
+from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
 from airflow_provider_celonis.links import CelonisDataJobLink
 from airflow_provider_celonis.operators.data_jobs import CelonisExecuteDataJobOperator
 from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
@@ -302,3 +303,34 @@ def test_constructor_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "data_pool_id" in op.template_fields
     assert op.deferrable is conf.getboolean("operators", "default_deferrable", fallback=False)
     assert op.timeout == 12 * 3600
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_a_second_run_queued_behind_ours_is_not_followed(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    """Someone starts the job again while ours runs; Celonis queues it (no start date yet).
+
+    The wait must stay on our execution (pinned when first seen), not jump to the queued one.
+    """
+    job.configure_data_job(
+        POOL, JOB, queued_seconds=0.1, running_seconds=1.0, stale_seconds=0.0, second_execute="queue"
+    )
+
+    def start_second_run() -> None:
+        deadline = time.monotonic() + 10
+        while not api_runs(job) or api_runs(job)[0]["status"] != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.3)  # our run is pinned by now (polls every 0.05 s)
+        CelonisDataJobHook(**fast_retries).start_execution(POOL, JOB, "DELTA")
+
+    starter = threading.Thread(target=start_second_run)
+    starter.start()
+    execution_id = await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+    starter.join(10)
+    runs = api_runs(job)
+    assert len(runs) == 2, runs
+    assert execution_id == runs[0]["executionId"]
+    assert runs[0]["status"] == "SUCCESS"
+    assert runs[1]["status"] in ("QUEUED", "RUNNING")  # the second run is still going

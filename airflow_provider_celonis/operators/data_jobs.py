@@ -233,13 +233,18 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         self.defer(trigger=trigger, method_name="execute_complete")
 
     def _wait_here(self, context: Context, wait: JobWait) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import find_job_execution, judge_job
+        from airflow_provider_celonis.decisions import find_job_execution, judge_job, pin_execution
         from airflow_provider_celonis.sync_poll import poll_until_done
 
         pushed: set[str] = set()
+        current = wait
 
         def note_execution(items: list[dict[str, Any]]) -> None:
-            item = find_job_execution(items, wait)
+            nonlocal current
+            # Pin the first new execution seen: a run started later (queued behind ours by a
+            # schedule or another DAG) must never be followed instead of ours.
+            current = pin_execution(items, current)
+            item = find_job_execution(items, current)
             execution_id = item and (item.get("executionId") or item.get("id"))
             if item and execution_id and str(execution_id) not in pushed:
                 pushed.add(str(execution_id))
@@ -247,7 +252,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
         return poll_until_done(
             lambda: self.hook.list_executions(wait.data_pool_id, wait.data_job_id),
-            lambda items: judge_job(items, wait),
+            lambda items: judge_job(items, current),
             poll_interval=self.poll_interval,
             deadline=wait.deadline,
             ids={

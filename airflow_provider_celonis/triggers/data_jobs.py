@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_celonis.decisions import JobWait, judge_job
+from airflow_provider_celonis.decisions import JobWait, judge_job, pin_execution
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 
 
@@ -89,4 +89,6 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
         return await hook.alist_executions(self.job_wait.data_pool_id, self.job_wait.data_job_id)
 
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
+        # Pin the first new execution seen, so a later run (queued behind ours) is never followed.
+        self.job_wait = pin_execution(snapshot, self.job_wait)
         return judge_job(snapshot, self.job_wait)
