@@ -271,7 +271,13 @@ def parquet_plan(
         sizes, footer, codec = _group_sizes(handle)
     if file.size <= chunk_size:
         return None, sizes, codec
-    return plan_row_groups(sizes, chunk_size - chunk_size // 10 - footer - 8), sizes, codec
+    budget = chunk_size - chunk_size // 10 - footer - 8
+    if budget <= 0:
+        raise ChunkingError(
+            f"chunk_size {chunk_size} leaves no room for row groups after the Parquet footer "
+            f"({footer} bytes) and the 10% re-encoding margin"
+        )
+    return plan_row_groups(sizes, budget), sizes, codec
 
 
 def parquet_chunks(file: PushFile, chunk_size: int, spill_dir: str | None = None) -> Iterator[Chunk]:

@@ -73,7 +73,8 @@ def _columns(file: PushFile, file_type: str, quote: bytes | None, separator: str
             return parquet_schema(file)
         import csv
 
-        header = csv_header(file, quote).decode("utf-8", "replace").rstrip("\r\n")
+        # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not part of the first column's name.
+        header = csv_header(file, quote).decode("utf-8-sig", "replace").rstrip("\r\n")
         return [c.strip() for c in next(csv.reader([header], delimiter=separator or ","), [])]
     except ImportError:
         raise CelonisConfigurationError(
@@ -87,6 +88,37 @@ def _columns(file: PushFile, file_type: str, quote: bytes | None, separator: str
             f"names {file.uri}, whose header cannot be read ({type(err).__name__}: {err})",
             "check that the file is a valid " + file_type + " file",
         ) from None
+
+
+def _check_splittable(op: Any, files: list[PushFile], quote_text: Any) -> None:
+    """Refuse CSV options the splitter cannot honour when a file must be split.
+
+    The splitter finds record ends by quote parity and ``\\n``: an escape character other
+    than the quote (``\\"`` inside a field) breaks the parity, and a lone ``\\r`` line end is
+    never seen, so a split would cut a record in two. Files that fit in one chunk are sent
+    as they are, and Celonis parses them with the options given.
+    """
+    too_big = [f.uri for f in files if f.size > op.chunk_size]
+    if not too_big:
+        return
+    escape = op.csv_options.get("escapeSequence")
+    if escape and str(escape) != str(quote_text or ""):
+        raise CelonisConfigurationError(
+            "csv_options",
+            f"sets escapeSequence {escape!r}, different from quoteSequence {quote_text!r}, and "
+            f"{too_big[0]} is larger than chunk_size ({op.chunk_size} bytes), so it must be split; "
+            "the splitter cannot see escaped quotes and would cut records in two",
+            "raise chunk_size above the file size, or write the file with doubled quotes "
+            '("" inside quoted fields) and drop escapeSequence',
+        )
+    line_end = op.csv_options.get("lineEnding")
+    if line_end is not None and str(line_end) == "\r":
+        raise CelonisConfigurationError(
+            "csv_options",
+            f"sets lineEnding '\\r' and {too_big[0]} is larger than chunk_size "
+            f"({op.chunk_size} bytes), so it must be split; the splitter only finds \\n line ends",
+            "raise chunk_size above the file size, or write the file with \\n or \\r\\n line ends",
+        )
 
 
 def make_plan(op: Any) -> PushPlan:
@@ -109,6 +141,8 @@ def make_plan(op: Any) -> PushPlan:
     quote_text = op.csv_options.get("quoteSequence", '"')
     quote = str(quote_text).encode()[:1] if quote_text else None
     separator = str(op.csv_options.get("separatorSequence") or ",")[:1]
+    if file_type == "CSV":
+        _check_splittable(op, files + delete_files, quote_text)
     for file in files + delete_files:
         check_readable(file, "delete_source" if file in delete_files else "source")
     headers = {f.uri: _columns(f, file_type, quote, separator) for f in files}

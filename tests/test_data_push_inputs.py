@@ -95,3 +95,40 @@ def test_parquet_row_group_above_chunk_size_is_an_input_error(emulator: Any, tmp
         make_op(source=str(path), chunk_size=path.stat().st_size // 2).execute(make_context())
     assert raised.value.field == "chunk_size"
     assert emulator.stats()["api_calls"] == 0
+
+
+def test_escape_sequence_with_a_split_is_refused_before_any_call(emulator: Any, tmp_path: Path) -> None:
+    """``\\"`` breaks the splitter's quote parity: refuse when a split is needed, allow when not."""
+    path = tmp_path / "escaped.csv"
+    path.write_text("id,note\n" + "".join(f'{i},"say \\"hi\\", {i}\nbye"\n' for i in range(40)))
+    escaped = {"escapeSequence": "\\", "quoteSequence": '"'}
+    with pytest.raises(CelonisConfigurationError, match="escapeSequence") as raised:
+        make_op(source=str(path), csv_options=escaped, chunk_size=200).execute(make_context())
+    assert raised.value.field == "csv_options"
+    assert "raise chunk_size" in str(raised.value) and "doubled quotes" in str(raised.value)
+    with pytest.raises(CelonisConfigurationError, match="lineEnding") as raised:
+        make_op(source=str(path), csv_options={"lineEnding": "\r"}, chunk_size=200).execute(make_context())
+    assert emulator.stats()["api_calls"] == 0
+    # The same file fits one chunk: sent as it is, Celonis parses it with the escape character.
+    assert make_op(source=str(path), csv_options=escaped, timeout=20).execute(make_context())["rows"] == 40
+
+
+def test_utf8_bom_is_not_part_of_the_first_key(emulator: Any, tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffid,name\n1,a\n2,b\n".encode())
+    from airflow_provider_celonis.push_plan import make_plan
+
+    plan = make_plan(make_op(source=str(path), mode="DELTA", keys="id"))  # the key check passes
+    assert plan.keys == ["id"]
+    assert emulator.stats()["api_calls"] == 0
+
+
+def test_parquet_chunk_size_below_the_footer_is_an_input_error(emulator: Any, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "small.parquet"
+    pq.write_table(pa.table({"id": list(range(50))}), path, row_group_size=10)
+    with pytest.raises(CelonisConfigurationError, match="Parquet footer") as raised:
+        make_op(source=str(path), chunk_size=100).execute(make_context())
+    assert raised.value.field == "chunk_size"
+    assert emulator.stats()["api_calls"] == 0
