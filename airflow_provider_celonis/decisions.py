@@ -200,6 +200,8 @@ def judge_load(
 
 # -- data push jobs (issue 5) -----------------------------------------------------------------
 MAX_PUSH_LOG_LINES = 50
+NOT_EXECUTED = "not_executed"
+"""``reason`` of the error event of a push job still NEW after a lost execute answer."""
 
 
 @dataclass(frozen=True)
@@ -256,9 +258,10 @@ def judge_push(job: dict[str, Any] | None, wait: PushWait, now: float | None = N
         if status is DataPushJobStatus.NEW and deadline_passed(wait.appear_deadline, now):
             return event(
                 ERROR,
-                "the push job is still NEW after the execute call, so the execute did not take effect "
-                "(it was not sent again, to never run a job twice); retrying the task pushes the files anew",
+                "the push job is still NEW after the execute call whose answer was lost, so the "
+                "execute did not take effect (it was not sent again, to never run a job twice)",
                 logs=push_logs(job),
+                reason=NOT_EXECUTED,
                 **ids,
             )
         return None

@@ -165,7 +165,7 @@ async def test_retry_inside_the_stale_window_is_refused_then_reused(
 ) -> None:
     """Try 2 cannot see try 1's run yet; Celonis refuses the second start and try 2 waits for run 1."""
     job.configure_data_job(POOL, JOB, stale_seconds=2.0, running_seconds=0.3)
-    make_op(fast_retries, False, wait_for_completion=False).execute(make_context())
+    CelonisDataJobHook(**fast_retries).start_execution(POOL, JOB, "DELTA")  # try 1 started, then died
     result = make_op(fast_retries, False).execute(make_context())
     report = job.data_job_report(POOL, JOB)
     assert (report["executions"], report["refused"]) == (1, 1)
@@ -334,3 +334,25 @@ async def test_a_second_run_queued_behind_ours_is_not_followed(
     assert execution_id == runs[0]["executionId"]
     assert runs[0]["status"] == "SUCCESS"
     assert runs[1]["status"] in ("QUEUED", "RUNNING")  # the second run is still going
+
+
+async def test_no_wait_returns_and_pushes_the_new_execution_id(
+    job: Any, fast_retries: dict[str, float]
+) -> None:
+    job.configure_data_job(POOL, JOB, running_seconds=5, stale_seconds=0.3)
+    context = make_context()
+    execution_id = make_op(fast_retries, False, wait_for_completion=False).execute(context)
+    runs = api_runs(job)
+    assert execution_id == runs[0]["executionId"] != PREVIOUS_EXECUTION_ID
+    assert context["ti"].xcom["celonis_execution_id"] == execution_id
+
+
+async def test_no_wait_fails_when_a_lost_start_never_arrived(
+    job: Any, fast_retries: dict[str, float]
+) -> None:
+    path = f"/integration/api/v2/data-pools/{POOL}/data-jobs/{JOB}/execute"
+    job.add_faults([{"path": path, "kind": "drop"}])  # the answer is lost and nothing started
+    op = make_op(fast_retries, False, wait_for_completion=False, start_grace_period=0.5)
+    with pytest.raises(CelonisJobFailedError, match="no new execution"):
+        op.execute(make_context())
+    assert api_runs(job) == []

@@ -191,14 +191,56 @@ async def test_lost_execute_answer_is_never_resent(
     assert push_api.push_table(POOL, "orders")["row_count"] == 7
 
 
-async def test_lost_execute_that_never_arrived_fails_without_resending(
+WAITS = [
+    pytest.param(False, True, id="sync"),
+    pytest.param(True, True, id="deferrable"),
+    pytest.param(False, False, id="no-wait"),
+]
+
+
+@pytest.mark.parametrize(("deferrable", "wait_for_completion"), WAITS)
+async def test_lost_execute_that_never_arrived_fails_deletes_and_is_not_resent(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool, wait_for_completion: bool
+) -> None:
+    """Still NEW after the grace period: the job (and its chunks) is deleted, the fix says retry."""
+    push_api.add_faults([{"path": "/jobs/[^/]+$", "method": "POST", "kind": "drop"}])
+    op = make_op(
+        fast_retries,
+        deferrable,
+        source=str(write_csv(tmp_path / "a.csv", range(7))),
+        wait_for_completion=wait_for_completion,
+    )
+    with pytest.raises(CelonisJobFailedError, match="still NEW") as raised:
+        await run_op(op, make_context(), deferrable and wait_for_completion)
+    assert "retry the task" in str(raised.value) and "deleted it" in str(raised.value)
+    report = push_api.push_report()
+    assert report["executions"] == 0
+    [job] = report["jobs"].values()
+    assert job["status"] == "DELETED"
+
+
+async def test_no_wait_after_a_lost_execute_answer_reports_the_running_job(
     push_api: Any, fast_retries: dict[str, float], tmp_path: Path
 ) -> None:
-    push_api.add_faults([{"path": "/jobs/[^/]+$", "method": "POST", "kind": "drop"}])
-    op = make_op(fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(7))))
-    with pytest.raises(CelonisJobFailedError, match="still NEW"):
-        op.execute(make_context())
-    assert push_api.push_report()["executions"] == 0
+    push_api.configure_data_push(queued_seconds=30)
+    push_api.add_faults([{"path": "/jobs/[^/]+$", "method": "POST", "kind": "drop", "process": True}])
+    op = make_op(
+        fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(3))), wait_for_completion=False
+    )
+    result = op.execute(make_context())
+    assert result["status"] == "QUEUED"
+    assert push_api.push_report()["execute_requests"] == 1
+
+
+async def test_accepted_execute_is_not_failed_for_staying_new_a_while(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    """The start grace period is only for a lost execute answer, not for a slow Celonis."""
+    push_api.configure_data_push(new_seconds=0.8, queued_seconds=0.1, running_seconds=0.2)
+    op = make_op(
+        fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(3))), start_grace_period=0.2
+    )
+    assert op.execute(make_context())["status"] == "DONE"
 
 
 async def test_upload_failure_deletes_the_job(

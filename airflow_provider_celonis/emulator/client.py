@@ -160,7 +160,7 @@ class EmulatorClient:
     # -- Data Push (emulator/apis/data_push.py) ------------------------------------------------
     def configure_data_push(self, **settings: Any) -> dict[str, Any]:
         """Change the push switches (``PushSettings`` in ``emulator/push_store.py``):
-        ``queued_seconds``, ``running_seconds``, ``chunk_limit``, ``over_limit_status``,
+        ``queued_seconds``, ``running_seconds``, ``new_seconds``, ``chunk_limit``, ``over_limit_status``,
         ``non_new_execute_status``, ``execute_per_second``, ``execute_per_hour``,
         ``delete_running`` ("cancel" or "abandon"), ``force_outcome``, ``replace_checks_schema``,
         ``max_stored_rows``, ``create_error_status``."""

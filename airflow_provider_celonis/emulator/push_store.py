@@ -30,6 +30,8 @@ class PushSettings:
 
     queued_seconds: float = 0.2
     running_seconds: float = 0.4
+    new_seconds: float = 0.0
+    """An executed job still shows NEW for this long (Celonis slow to pick it up)."""
     chunk_limit: int = 1_000_000_000
     over_limit_status: int = 413
     """Answer to a chunk above ``chunk_limit``: 413 or 400 (unknown on real Celonis)."""
@@ -84,11 +86,11 @@ class PushJob:
             return "CANCELED"
         if self.outcome is not None:
             return self.outcome
-        if self.executed_at is None:
+        if self.executed_at is None or now < self.executed_at + settings.new_seconds:
             return "NEW"
-        if now < self.executed_at + settings.queued_seconds:
+        if now < self.executed_at + settings.new_seconds + settings.queued_seconds:
             return "QUEUED"
-        if now < self.executed_at + settings.queued_seconds + settings.running_seconds:
+        if now < self.executed_at + settings.new_seconds + settings.queued_seconds + settings.running_seconds:
             return "RUNNING"
         return "FINISHING"
 

@@ -146,7 +146,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         if wait.execution_id is not None:
             self._push_execution(context, wait.execution_id, None)
         if not self.wait_for_completion:
-            return wait.execution_id
+            return self._await_start(context, wait)
         if self.deferrable:
             self._defer(wait)
         return self._finish(context, self._wait_here(context, wait))
@@ -199,7 +199,11 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             self.hook.start_execution(pool, job, self.mode, **self._subset())
             self.log.info("Started data job %s in pool %s (%s).", job, pool, self.mode)
         except CelonisRequestMaybeSentError as err:
-            self.log.warning("%s Watching the execution history to find out whether it started.", err)
+            self.log.warning(
+                "Watching the execution history to find out whether the job started "
+                "(the execute call's answer was lost: %s)",
+                err,
+            )
         except CelonisConflictError as err:
             if not self.reuse_running_execution:
                 raise
@@ -262,6 +266,47 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             },
             on_snapshot=note_execution,
         )
+
+    def _await_start(self, context: Context, wait: JobWait) -> str | None:
+        """Fire-and-forget: wait (up to ``start_grace_period``) until our execution is listed.
+
+        Returns its id (also pushed to XCom). A start whose answer was lost and that never
+        reached Celonis shows no new execution: that fails, rather than passing as started.
+        """
+        from airflow_provider_celonis.decisions import execution_id_of, find_job_execution, judge_job
+        from airflow_provider_celonis.status import SUCCESS, event
+        from airflow_provider_celonis.sync_poll import poll_until_done
+
+        if wait.execution_id is not None:
+            return wait.execution_id
+        ids = {"data_pool_id": wait.data_pool_id, "data_job_id": wait.data_job_id}
+
+        def judge(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+            item = find_job_execution(items, wait)
+            if item is not None:
+                return event(
+                    SUCCESS,
+                    "the execution started",
+                    execution_id=execution_id_of(item),
+                    start_ms=item.get("startDate"),
+                    **ids,
+                )
+            return judge_job(items, wait)  # None (keep looking), or no execution in time
+
+        verdict = poll_until_done(
+            lambda: self.hook.list_executions(wait.data_pool_id, wait.data_job_id),
+            judge,
+            poll_interval=min(self.poll_interval, max(self.start_grace_period / 10, 0.05)),
+            deadline=wait.deadline,
+            ids={**ids, "execution_id": None},
+        )
+        if verdict["status"] != SUCCESS or not verdict.get("execution_id"):
+            return self._finish(context, verdict)  # raises: nothing appeared, or the timeout passed
+        self._remote_run_owned = False  # fire-and-forget: the task no longer owns the run
+        execution_id = str(verdict["execution_id"])
+        self._push_execution(context, execution_id, verdict.get("start_ms"))
+        self.log.info("Data job %s started: execution %s.", wait.data_job_id, execution_id)
+        return execution_id
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the trigger: map its one event to success, skip, or a typed exception."""

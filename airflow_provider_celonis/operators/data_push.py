@@ -184,16 +184,21 @@ class CelonisDataPushOperator(BaseOperator):
                 cancelled=True,
                 fix="raise the operator's timeout (the upload alone took longer)",
             )
-        self._execute_job(job_id, deadline)
+        answer_lost = self._execute_job(job_id, deadline)
         wait = PushWait(
             self.data_pool_id,
             job_id,
             deadline=deadline,
-            appear_deadline=deadline_after(self.start_grace_period),
+            # Only a lost execute answer leaves doubt whether the job runs; an accepted execute
+            # may show NEW for a while and is then waited for up to the timeout.
+            appear_deadline=deadline_after(self.start_grace_period) if answer_lost else None,
             summary=summary,
         )
         if not self.wait_for_completion:
-            status = self.hook.get_job(self.data_pool_id, job_id).get("status")
+            status = self._await_execution(wait) if answer_lost else None
+            if status is None:
+                status = self.hook.get_job(self.data_pool_id, job_id).get("status")
+            self._job_id = None  # fire-and-forget: the task no longer owns the job
             return {"job_id": job_id, **summary, "status": status}
         if self.deferrable:
             self._defer(wait)
@@ -231,7 +236,35 @@ class CelonisDataPushOperator(BaseOperator):
             summary["deleted_rows"] = rows["deleted"]
         return summary
 
-    def _execute_job(self, job_id: str, deadline: float | None) -> None:
+    def _await_execution(self, wait: PushWait) -> str | None:
+        """After a lost execute answer: wait (up to ``start_grace_period``) for the job to leave NEW.
+
+        Returns the job's status; a job still NEW then was never executed: it is deleted and
+        the task fails (via :meth:`_finish`).
+        """
+        from airflow_provider_celonis.decisions import judge_push
+        from airflow_provider_celonis.status import SUCCESS, DataPushJobStatus, event
+        from airflow_provider_celonis.sync_poll import poll_until_done
+
+        def judge(job: dict[str, Any]) -> dict[str, Any] | None:
+            status = DataPushJobStatus.parse((job or {}).get("status"))
+            if status is not None and status is not DataPushJobStatus.NEW:
+                return event(SUCCESS, "the push job was executed", job_status=job.get("status"))
+            return judge_push(job, wait)  # None (keep looking), still NEW after the grace, unknown
+
+        verdict = poll_until_done(
+            lambda: self.hook.get_job(wait.data_pool_id, wait.job_id),
+            judge,
+            poll_interval=min(self.poll_interval, max(self.start_grace_period / 10, 0.05)),
+            deadline=wait.deadline,
+            ids={"data_pool_id": wait.data_pool_id, "job_id": wait.job_id, "summary": wait.summary},
+        )
+        if verdict["status"] != SUCCESS:
+            self._finish(verdict)  # raises (and deletes the job)
+        return verdict.get("job_status")
+
+    def _execute_job(self, job_id: str, deadline: float | None) -> bool:
+        """Execute the job; True when the answer was lost (it may or may not have reached Celonis)."""
         from airflow_provider_celonis.exceptions import CelonisRequestMaybeSentError
 
         try:
@@ -242,12 +275,17 @@ class CelonisDataPushOperator(BaseOperator):
                 deadline=deadline,
             )
         except CelonisRequestMaybeSentError as err:
-            self.log.warning("%s Watching the job's status to find out whether it runs.", err)
-            return
+            self.log.warning(
+                "Watching the push job's status to find out whether it runs "
+                "(the execute call's answer was lost: %s)",
+                err,
+            )
+            return True
         except BaseException:
             self._delete(job_id, "the execute call was refused")
             raise
         self.log.info("Executed push job %s into table %s.", job_id, self.target_table)
+        return False
 
     # -- wait -------------------------------------------------------------------------------
     def _defer(self, wait: PushWait) -> None:
@@ -282,6 +320,7 @@ class CelonisDataPushOperator(BaseOperator):
 
     # -- finish -----------------------------------------------------------------------------
     def _finish(self, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_celonis.decisions import NOT_EXECUTED
         from airflow_provider_celonis.exceptions import CelonisJobFailedError, CelonisJobTimeoutError
         from airflow_provider_celonis.outcomes import check_event
         from airflow_provider_celonis.status import ERROR, SUCCESS, TIMEOUT
@@ -301,6 +340,17 @@ class CelonisDataPushOperator(BaseOperator):
                 execution_id=job_id,
                 cancelled=cancelled,
                 fix="raise the operator's timeout, or look in the data pool why the push is slow",
+            )
+        if status == ERROR and event.get("reason") == NOT_EXECUTED:
+            deleted = self._delete(job_id, "the execute call did not take effect")
+            self._job_id = None
+            what = "deleted it and its chunks" if deleted else "could NOT delete it (delete it in Celonis)"
+            raise CelonisJobFailedError(
+                f"{where}: {event['message']}; the operator {what}.",
+                status=event.get("job_status"),
+                execution_id=job_id,
+                fix="retry the task: it creates a new job and uploads the files again "
+                "(the execute call's answer was lost and Celonis never ran this job)",
             )
         if status == ERROR:
             self._job_id = None
