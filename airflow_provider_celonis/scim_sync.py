@@ -58,6 +58,7 @@ def flatten(user: dict[str, Any], where: str = "users") -> dict[str, Any]:
 def load_users(text: str, name: str) -> list[dict[str, Any]]:
     """Records of a ``.json`` (a list, or a SCIM ListResponse), ``.jsonl`` or ``.csv`` file's text."""
     lowered = name.lower()
+    text = text.removeprefix("\ufeff")  # a UTF-8 BOM (Excel's CSV export) is not part of the header
     try:
         if lowered.endswith(".csv"):
             return [dict(row) for row in csv.DictReader(io.StringIO(text))]
@@ -206,8 +207,15 @@ def plan_sync(
     deactivate_missing: bool = False,
     protected: frozenset[str] = frozenset(),
 ) -> SyncPlan:
-    """Create the missing, update the changed and (optionally) deactivate the absent users."""
+    """Create the missing, update the changed and (optionally) deactivate the absent users.
+
+    A user is deactivated only when neither its ``userName`` nor its match key is in the
+    desired set: with ``match_on="externalId"``, a Celonis user without an ``externalId`` whose
+    ``userName`` is desired (the create meets 409 and converges onto it), and a second user
+    sharing a desired ``externalId``, are left alone rather than deactivated.
+    """
     plan, seen = SyncPlan(), set()
+    desired_names = {str(flat["userName"]).casefold() for flat in desired.values()}
     for user in current_users:
         flat = {**flatten(user), "active": bool(user.get("active", True))}
         key = str(flat.get(match_on, "")).casefold()
@@ -219,7 +227,13 @@ def plan_sync(
                 plan.update.append(Update(str(user["id"]), name, diff))
             else:
                 plan.unchanged += 1
-        elif deactivate_missing and flat["active"] and name.casefold() not in protected:
+        elif (
+            deactivate_missing
+            and flat["active"]
+            and name.casefold() not in protected
+            and name.casefold() not in desired_names
+            and not (key and key in desired)
+        ):
             plan.deactivate.append(Update(str(user["id"]), name, {"active": False}))
     plan.create = [flat for key, flat in desired.items() if key not in seen]
     return plan

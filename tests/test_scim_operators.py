@@ -260,3 +260,113 @@ def test_sync_without_scim_scope(emulator: EmulatorProcess, monkeypatch: pytest.
     monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(("hr-bot", "secret")))
     with pytest.raises(CelonisInvalidScopeError, match=r"user-provisioning\.scim"):
         CelonisScimSyncUsersOperator(task_id="s", users=[{"userName": "a@example.com"}]).execute(CONTEXT)
+
+
+# -- review fixes --------------------------------------------------------------------------
+def test_plan_never_deactivates_a_user_whose_user_name_or_match_key_is_desired() -> None:
+    from airflow_provider_celonis.scim_sync import desired_users, plan_sync
+
+    desired = desired_users(
+        [
+            {"userName": "ada@example.com", "externalId": "hr-1"},
+            {"userName": "grace@example.com", "externalId": "HR-2"},
+        ],
+        "externalId",
+    )
+    current = [
+        {"id": "u1", "userName": "ADA@example.com", "active": True},  # no externalId yet
+        {"id": "u2", "userName": "grace@example.com", "externalId": "hr-2", "active": True},
+        {"id": "u3", "userName": "grace.old@example.com", "externalId": "hr-2", "active": True},
+        {"id": "u4", "userName": "leaver@example.com", "externalId": "hr-9", "active": True},
+    ]
+    plan = plan_sync(desired, current, match_on="externalId", deactivate_missing=True)
+    assert [u.user_id for u in plan.deactivate] == ["u4"]
+    assert [c["userName"] for c in plan.create] == ["ada@example.com"]  # 409 then converges onto u1
+    assert [u.user_id for u in plan.update] == ["u2"] and plan.update[0].diff == {"externalId": "HR-2"}
+
+
+def test_sync_on_external_id_converges_a_user_without_one_and_keeps_it_active(
+    emulator: EmulatorProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_provider_celonis.hooks.scim import CelonisScimHook
+
+    desired = [*desired_from_team(emulator), {"userName": "no.external@example.com", "externalId": "hr-77"}]
+    CelonisScimHook().create_user({"userName": "no.external@example.com", "displayName": "No Ext"})
+    first = CelonisScimSyncUsersOperator(
+        task_id="s", users=desired, match_on="externalId", deactivate_missing=True
+    ).execute(CONTEXT)
+    assert first["deactivate"] == 0 and first["create"] == 1  # planned create: 409, then updated
+    assert "not deactivating" not in capsys.readouterr().out  # the plan itself no longer lists it
+    user = team_users(emulator)["no.external@example.com"]
+    assert (user["externalId"], user["active"]) == ("hr-77", True)
+    second = CelonisScimSyncUsersOperator(
+        task_id="s", users=desired, match_on="externalId", deactivate_missing=True
+    ).execute(CONTEXT)
+    assert second == {"create": 0, "update": 0, "deactivate": 0, "unchanged": 25, "dry_run": False}
+
+
+def test_apply_never_deactivates_a_user_converged_by_409(emulator: EmulatorProcess) -> None:
+    """Even if a plan lists one for both (a user created meanwhile), the 409-converged id is kept."""
+    from airflow_provider_celonis.hooks.scim import CelonisScimHook
+    from airflow_provider_celonis.scim_sync import SyncPlan, Update
+
+    hook = CelonisScimHook()
+    raced = hook.create_user({"userName": "raced@example.com"})
+    plan = SyncPlan(
+        create=[{"userName": "raced@example.com", "displayName": "Raced"}],
+        deactivate=[Update(raced["id"], "raced@example.com", {"active": False})],
+    )
+    op = CelonisScimSyncUsersOperator(task_id="s", users=[{"userName": "raced@example.com"}])
+    op._apply(hook, plan, {raced["id"]: raced})
+    user = team_users(emulator)["raced@example.com"]
+    assert (user["displayName"], user["active"]) == ("Raced", True)
+    assert plan.counts()["deactivate"] == 0
+
+
+def test_protected_users_as_one_string_is_one_user(emulator: EmulatorProcess) -> None:
+    desired = desired_from_team(emulator)
+    leaver = desired.pop(0)["userName"]  # ada
+    result = CelonisScimSyncUsersOperator(
+        task_id="s", users=desired, deactivate_missing=True, protected_users=leaver.upper()
+    ).execute(CONTEXT)
+    assert result["deactivate"] == 0 and team_users(emulator)[leaver]["active"] is True
+    calls = emulator.stats()["api_calls"]
+    with pytest.raises(CelonisConfigurationError, match=r"^s: 'protected_users'"):
+        CelonisScimSyncUsersOperator(task_id="s", users=desired, protected_users=["a", 7]).execute(CONTEXT)
+    assert emulator.stats()["api_calls"] == calls
+
+
+def test_csv_with_a_utf8_bom_from_excel(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    path = tmp_path / "hr.csv"
+    path.write_bytes("userName,displayName\r\nexcel.user@example.com,Excel Ü\r\n".encode("utf-8-sig"))
+    result = CelonisScimSyncUsersOperator(task_id="s", users_file=str(path)).execute(CONTEXT)
+    assert result["create"] == 1
+    assert team_users(emulator)["excel.user@example.com"]["displayName"] == "Excel Ü"
+
+
+def test_max_deactivations_error_names_the_task(emulator: EmulatorProcess) -> None:
+    with pytest.raises(CelonisConfigurationError, match=r"^hr_sync: 'max_deactivations'"):
+        CelonisScimSyncUsersOperator(
+            task_id="hr_sync", users=[{"userName": "a@example.com"}], max_deactivations=-1
+        ).execute(CONTEXT)
+
+
+def test_export_validation_is_scims_own(
+    emulator: EmulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_celonis.hooks import usage
+
+    with pytest.raises(CelonisConfigurationError, match="default 100") as caught:
+        CelonisScimExportOperator(task_id="exp", output_path=str(tmp_path / "a.jsonl"), page_size=0).execute(
+            CONTEXT
+        )
+    assert "200" not in str(caught.value) and str(caught.value).startswith("exp: ")
+    with pytest.raises(CelonisConfigurationError, match="read_ahead"):
+        CelonisScimExportOperator(task_id="exp", output_path=str(tmp_path / "a.jsonl"), read_ahead=2)
+
+    def no_usage_hook(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the SCIM export built a usage hook")
+
+    monkeypatch.setattr(usage.CelonisUsageHook, "__init__", no_usage_hook)
+    result = CelonisScimExportOperator(task_id="exp", output_path=str(tmp_path / "b.jsonl")).execute(CONTEXT)
+    assert result["records"] == 28

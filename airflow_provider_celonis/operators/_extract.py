@@ -17,15 +17,13 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.models import BaseOperator
+from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.timestamps import canonical_ts
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_provider_celonis.hooks.usage import CelonisUsageHook
 
 
 class CelonisExtractOperator(BaseOperator):
@@ -77,8 +75,25 @@ class CelonisExtractOperator(BaseOperator):
         self.read_ahead = read_ahead
 
     # -- subclass interface ----------------------------------------------------------------
-    def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+    def fetch(self, hook: Any, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
+
+    def make_hook(self) -> Any:
+        """The hook :meth:`fetch` receives (a :class:`CelonisUsageHook` for the usage extracts)."""
+        from airflow_provider_celonis.hooks.usage import CelonisUsageHook
+
+        return CelonisUsageHook(self.celonis_conn_id, **self.hook_params)
+
+    def _check_paging(self) -> None:
+        """``page_size`` and ``read_ahead`` as the usage APIs take them."""
+        if not isinstance(self.page_size, int) or isinstance(self.page_size, bool) or self.page_size < 1:
+            raise CelonisConfigurationError(
+                "page_size", f"is {self.page_size!r}", "use 1 to 200 (default 200)", where=self.task_id
+            )
+        if not isinstance(self.read_ahead, int) or self.read_ahead < 0:
+            raise CelonisConfigurationError(
+                "read_ahead", f"is {self.read_ahead!r}", "use 0 (off) to 8; default 2", where=self.task_id
+            )
 
     def sort_key(self, record: dict[str, Any]) -> str:
         """Records sort by this string (no tab or newline in it), then by their canonical JSON."""
@@ -120,26 +135,18 @@ class CelonisExtractOperator(BaseOperator):
 
         fmt = check_format(self.output_format)
         check_output_path(str(self.output_path))
-        if not isinstance(self.page_size, int) or self.page_size < 1:
-            raise CelonisConfigurationError(
-                "page_size", f"is {self.page_size!r}", "use 1 to 200 (default 200)"
-            )
-        if not isinstance(self.read_ahead, int) or self.read_ahead < 0:
-            raise CelonisConfigurationError(
-                "read_ahead", f"is {self.read_ahead!r}", "use 0 (off) to 8; default 2"
-            )
+        self._check_paging()
         start, end = self._window(context)
         return fmt, start, end
 
     # -- execution -------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_celonis.hooks.usage import CelonisUsageHook
         from airflow_provider_celonis.outputs import Columns, write_records
         from airflow_provider_celonis.spill import SortedSpill, canonical
 
         fmt, start, end = self._validate(context)
         path = str(self.output_path)
-        hook = CelonisUsageHook(self.celonis_conn_id, **self.hook_params)
+        hook = self.make_hook()
         window = f" for [{start.isoformat()}, {end.isoformat()})" if start and end else ""
         self.log.info("Pulling %s%s into %s (%s)", type(self).__name__, window, path, fmt)
         columns = Columns(self.columns, types=fmt == "parquet")

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.models import BaseOperator
+from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisConflictError, CelonisError
 from airflow_provider_celonis.operators._extract import CelonisExtractOperator
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_celonis.hooks.scim import CelonisScimHook
-    from airflow_provider_celonis.hooks.usage import CelonisUsageHook
     from airflow_provider_celonis.scim_sync import SyncPlan
 
 __all__ = ["CelonisScimExportOperator", "CelonisScimSyncUsersOperator"]
@@ -33,7 +32,8 @@ class CelonisScimExportOperator(CelonisExtractOperator):
     Each record is the SCIM resource with a top-level ``resourceType`` (``User`` or ``Group``)
     added, ordered by type then id; users carry their ``groups``, groups their ``members``.
     Output options are those of the usage extracts (``output_path`` templated; ``jsonl``,
-    ``csv``, ``parquet``; atomic write; local path or object-storage URI).
+    ``csv``, ``parquet``; atomic write; local path or object-storage URI). There is no time
+    window and no ``read_ahead``: SCIM pages are read one after the other.
 
     :param scim_resources: which of ``Users`` and ``Groups`` to export (default both).
     :param filter_expr: a SCIM filter applied to every listed resource, e.g.
@@ -54,7 +54,14 @@ class CelonisScimExportOperator(CelonisExtractOperator):
         page_size: int = 100,
         **kwargs: Any,
     ) -> None:
-        super().__init__(page_size=page_size, **kwargs)
+        if "read_ahead" in kwargs:
+            raise CelonisConfigurationError(
+                "read_ahead",
+                "is not an option of the SCIM export (its pages are read one after the other)",
+                "remove read_ahead",
+                where=kwargs.get("task_id"),
+            )
+        super().__init__(page_size=page_size, read_ahead=0, **kwargs)
         self.scim_resources = tuple(scim_resources)
         self.filter_expr = filter_expr
 
@@ -69,18 +76,29 @@ class CelonisScimExportOperator(CelonisExtractOperator):
             )
         return super()._validate(context)
 
+    def _check_paging(self) -> None:
+        if not isinstance(self.page_size, int) or isinstance(self.page_size, bool) or self.page_size < 1:
+            raise CelonisConfigurationError(
+                "page_size",
+                f"is {self.page_size!r}",
+                "use a positive SCIM count (default 100; the server may return fewer per page)",
+                where=self.task_id,
+            )
+
+    def make_hook(self) -> CelonisScimHook:
+        from airflow_provider_celonis.hooks.scim import CelonisScimHook
+
+        return CelonisScimHook(self.celonis_conn_id, **self.hook_params)
+
     def sort_key(self, record: dict[str, Any]) -> str:
         return f"{record.get('resourceType', '')}/{record.get('id', '')}".replace("\t", " ").replace(
             "\n", " "
         )
 
-    def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        """Ignore the usage hook the base class made (no I/O in it) and page through SCIM instead."""
-        from airflow_provider_celonis.hooks.scim import CelonisScimHook
-
-        scim = CelonisScimHook(self.celonis_conn_id, **self.hook_params)
+    def fetch(self, hook: CelonisScimHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Page through each SCIM resource type (``start`` and ``end`` are unused: no window)."""
         for resource in self.scim_resources:
-            for item in scim.iter_resources(
+            for item in hook.iter_resources(
                 resource, filter_expr=self.filter_expr or None, count=self.page_size
             ):
                 yield {"resourceType": _TYPES[resource], **item}
@@ -101,7 +119,8 @@ class CelonisScimSyncUsersOperator(BaseOperator):
     :param users_file: or a ``.json``/``.jsonl``/``.csv`` file (local path or object-storage URI).
     :param match_on: ``userName`` (default, case-insensitive) or ``externalId``.
     :param deactivate_missing: deactivate active users absent from the desired set.
-    :param protected_users: ``userName`` values never deactivated (e.g. break-glass admins).
+    :param protected_users: ``userName`` values never deactivated (e.g. break-glass admins); a
+        single string is one user.
     :param max_deactivations: refuse to apply a plan that deactivates more users than this;
         a guard against a truncated HR export.
     :param update_method: ``patch`` (PatchOp, default) or ``put`` (whole resource), a [guess]
@@ -119,7 +138,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         users_file: str | None = None,
         match_on: str = "userName",
         deactivate_missing: bool = False,
-        protected_users: Sequence[str] = (),
+        protected_users: Sequence[str] | str = (),
         max_deactivations: int | None = None,
         update_method: str = "patch",
         dry_run: bool = False,
@@ -132,7 +151,10 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         self.users_file = users_file
         self.match_on = match_on
         self.deactivate_missing = deactivate_missing
-        self.protected_users = tuple(protected_users)
+        # a single name given as a string is one user, not its characters
+        self.protected_users: Any = (
+            (protected_users,) if isinstance(protected_users, str) else protected_users
+        )
         self.max_deactivations = max_deactivations
         self.update_method = update_method
         self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
@@ -140,6 +162,21 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         self.hook_params = dict(hook_params or {})
 
     # -- input -----------------------------------------------------------------------------
+    def _protected(self) -> frozenset[str]:
+        names = self.protected_users
+        if isinstance(names, str):
+            names = (names,)
+        if names is None:
+            names = ()
+        if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
+            raise CelonisConfigurationError(
+                "protected_users",
+                f"is {names!r}",
+                "pass a list of userName strings (or one userName as a string)",
+                where=self.task_id,
+            )
+        return frozenset(n.casefold() for n in names)
+
     def _flag(self, name: str) -> bool:
         value = getattr(self, name)
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
@@ -155,9 +192,9 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         if is_uri(path):
             from airflow.sdk import ObjectStoragePath
 
-            return ObjectStoragePath(path).read_text(encoding="utf-8")
+            return ObjectStoragePath(path).read_text(encoding="utf-8-sig")
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8-sig") as handle:  # Excel writes a BOM
                 return handle.read()
         except OSError as err:
             raise CelonisConfigurationError(
@@ -180,8 +217,12 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             not isinstance(self.max_deactivations, int) or self.max_deactivations < 0
         ):
             raise CelonisConfigurationError(
-                "max_deactivations", f"is {self.max_deactivations!r}", "use a number >= 0 or None"
+                "max_deactivations",
+                f"is {self.max_deactivations!r}",
+                "use a number >= 0 or None",
+                where=self.task_id,
             )
+        self._protected()
         given = [self.users not in (None, ""), bool(self.users_file)]
         if given.count(True) != 1:
             raise CelonisConfigurationError(
@@ -218,7 +259,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             current,
             match_on=self.match_on,
             deactivate_missing=deactivate,
-            protected=frozenset(u.casefold() for u in self.protected_users),
+            protected=self._protected(),
         )
         self._log_plan(plan, len(desired), len(current), dry_run)
         too_many = self.max_deactivations is not None and len(plan.deactivate) > self.max_deactivations
@@ -262,6 +303,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         from airflow_provider_celonis.scim_sync import changes, flatten, to_scim
 
         failures: list[str] = []
+        converged: set[str] = set()  # users a create met with 409 and updated: never deactivate them
         for flat in plan.create:
             try:
                 hook.create_user(to_scim(flat))
@@ -274,10 +316,16 @@ class CelonisScimSyncUsersOperator(BaseOperator):
                 self.log.info("  %s exists already; updating it instead", flat["userName"])
                 diff = changes(flat, {**flatten(existing), "active": bool(existing.get("active", True))})
                 current[str(existing["id"])] = existing
+                converged.add(str(existing["id"]))
                 if diff:
                     failures += self._update(hook, str(existing["id"]), flat["userName"], diff, current)
             except CelonisError as err:
                 failures.append(f"create {flat['userName']}: {err}")
+        deactivate = [item for item in plan.deactivate if item.user_id not in converged]
+        for item in plan.deactivate:
+            if item.user_id in converged:
+                self.log.info("  not deactivating %s: the sync just converged onto it", item.user_name)
+        plan.deactivate = deactivate
         for item in [*plan.update, *plan.deactivate]:
             failures += self._update(hook, item.user_id, item.user_name, item.diff, current)
         if failures:
