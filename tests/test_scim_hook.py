@@ -113,3 +113,46 @@ def test_missing_scope_and_missing_permission(
     monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(("no-scim", "secret")))
     with pytest.raises(CelonisInvalidScopeError, match=r"user-provisioning\.scim"):
         list(CelonisScimHook().iter_users())
+
+
+def test_find_user_with_a_backslash_and_a_quote(emulator: EmulatorProcess) -> None:
+    """quote_filter escapes backslashes; the server must un-escape them, not only the quotes."""
+    hook = CelonisScimHook()
+    windows = hook.create_user({"userName": "DOMAIN\\user"})
+    quoted = hook.create_user({"userName": 'say "hi"\\'})
+    assert hook.find_user("DOMAIN\\user")["id"] == windows["id"]  # type: ignore[index]
+    assert hook.find_user('say "hi"\\')["id"] == quoted["id"]  # type: ignore[index]
+    assert hook.find_user("DOMAINuser") is None
+
+
+def test_switched_off_prefix_is_an_unknown_path_before_authentication(emulator: EmulatorProcess) -> None:
+    import httpx
+
+    emulator.configure_scim(serve_prefixes=["/user-provisioning"])
+    off = httpx.get(f"{emulator.base_url}{USERS}", timeout=10)  # no token at all
+    assert off.status_code == 404 and "GENERAL_NOTFOUND_PATH" in off.text
+    on = httpx.get(f"{emulator.base_url}/user-provisioning/scim/v2/Users", timeout=10)
+    assert on.status_code == 401  # a served prefix still authenticates first
+
+
+def test_scim_errors_keep_the_scim_error_schema(emulator: EmulatorProcess) -> None:
+    """A ScimError from any route (now through the route class, not per-route try/except)."""
+    hook = CelonisScimHook()
+    with pytest.raises(CelonisNotFoundError) as missing:
+        hook.get_group("no-such-group")
+    assert missing.value.detail == "Resource no-such-group not found"  # the SCIM error body's detail
+    with pytest.raises(CelonisBadRequestError, match=r"invalidSyntax|Bulk body must declare"):
+        hook._scim("POST", "Bulk", json={"schemas": ["wrong"]})
+    emulator.configure_scim(patch_supported=False)
+    with pytest.raises(Exception, match=r"501|PATCH is not supported"):
+        hook.set_active(next(hook.iter_users(count=1))["id"], False)
+
+
+def test_ids_are_one_path_segment(emulator: EmulatorProcess) -> None:
+    """Unencoded, "x/../<id>" would reach <id> (dot segments); encoded it is a 404 for that id."""
+    hook = CelonisScimHook()
+    user = next(hook.iter_users(count=1))
+    with pytest.raises(CelonisNotFoundError, match=r"x%2F..%2F"):
+        hook.set_active(f"x/../{user['id']}", False)
+    assert hook.get_user(user["id"])["active"] is user["active"]
+    assert emulator.requests_to("PATCH", f"{USERS}/{user['id']}") == 0

@@ -23,6 +23,8 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 FILTERABLE = {"userName", "externalId", "displayName", "id"}
+_ESCAPE = re.compile(r"\\(.)")
+"""A backslash escape in a filter's string literal: ``\\"`` is ``"``, ``\\\\`` is ``\\``."""
 _FILTER = re.compile(r'^\s*([A-Za-z.]+)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$')
 _MEMBER_PATH = re.compile(r'^members\[value eq "([^"]+)"\]$')
 
@@ -242,7 +244,8 @@ def parse_filter(text: str | None) -> tuple[str, str] | None:
             f'Unsupported filter {text!r}: use attr eq "value" on {", ".join(sorted(FILTERABLE))}',
             "invalidFilter",
         )
-    return match.group(1), match.group(2).replace('\\"', '"')
+    # one pass, so an escaped backslash before a quote (\\\") stays a backslash then a quote
+    return match.group(1), _ESCAPE.sub(r"\1", match.group(2))
 
 
 def matches(resource: dict[str, Any], condition: tuple[str, str] | None) -> bool:

@@ -4,20 +4,25 @@ Celonis's docs disagree on the prefix (``/api/user-provisioning`` or ``/user-pro
 so the same routes answer under both; ``serve_prefixes`` switches one off, to prove a DAG's
 ``api_prefixes`` override works. Paging, filters, PatchOp, Bulk and the error schema follow
 RFC 7644 (all [guess]); the store lives in :mod:`~airflow_provider_celonis.emulator.scim_store`.
-Settings: ``POST /_emulator/scim/settings``; state: ``GET /_emulator/scim/state``.
+A prefix switched off answers like any unknown path (404 ``GENERAL_NOTFOUND_PATH``, before
+authentication). A :class:`ScimError` raised by a route becomes a SCIM error response through
+the routes' own class (:class:`_ScimRoute`), so no route catches it itself. Settings:
+``POST /_emulator/scim/settings``; state: ``GET /_emulator/scim/state``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 
-from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
+from airflow_provider_celonis.emulator import problems
+from airflow_provider_celonis.emulator.oauth import AccessRefused, Principal, requires, state_of
 from airflow_provider_celonis.emulator.scim_store import (
     BULK_REQUEST,
     BULK_RESPONSE,
@@ -35,8 +40,6 @@ from airflow_provider_celonis.emulator.state import EmulatorState
 
 PREFIXES = ("/api/user-provisioning", "/user-provisioning")
 SCIM_JSON = "application/scim+json"
-_scim = APIRouter()
-router = APIRouter()
 
 
 @dataclass
@@ -80,9 +83,29 @@ def _location(request: Request) -> str:
 
 
 def _prefix_served(request: Request) -> None:
+    """Router dependency, run before authentication: a switched-off prefix is an unknown path."""
     path = request.url.path
     if not any(path.startswith(p + "/") for p in _settings(request).serve_prefixes):
-        raise ScimError(404, f"No endpoint {path}")
+        raise AccessRefused(problems.not_found_path(path))
+
+
+class _ScimRoute(APIRoute):
+    """A route whose :class:`ScimError` (from the endpoint or its dependencies) is a SCIM error body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ScimError as err:
+                return scim_error(err)
+
+        return handle
+
+
+_scim = APIRouter(route_class=_ScimRoute, dependencies=[Depends(_prefix_served)])
+router = APIRouter()
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -93,13 +116,6 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ScimError(400, "Request body must be a JSON object", "invalidSyntax")
     return body
-
-
-def _handled(work: Callable[[], Any]) -> Any:
-    try:
-        return work()
-    except ScimError as err:
-        return scim_error(err)
 
 
 def _list(request: Request, resources: list[dict[str, Any]]) -> Response:
@@ -124,49 +140,36 @@ def _list(request: Request, resources: list[dict[str, Any]]) -> Response:
 # -- Users ---------------------------------------------------------------------------------
 @_scim.get("/scim/v2/Users")
 def list_users(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
-    def work() -> Response:
-        _prefix_served(request)
-        store, where = _store(request), parse_filter(request.query_params.get("filter"))
-        found = [store.user_view(u, _location(request)) for u in store.users.values() if matches(u, where)]
-        return _list(request, found)
-
-    return _handled(work)
+    store, where, base = _store(request), parse_filter(request.query_params.get("filter")), _location(request)
+    with state_of(request).lock:  # async routes change the store meanwhile
+        found = [store.user_view(u, base) for u in store.users.values() if matches(u, where)]
+    return _list(request, found)
 
 
 @_scim.post("/scim/v2/Users")
 async def create_user(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
-    try:
-        _prefix_served(request)
-        body = await _body(request)
-        with state_of(request).lock:
-            user = _store(request).create_user(body, state_of(request).now())
-        return scim_response(_store(request).user_view(user, _location(request)), 201)
-    except ScimError as err:
-        return scim_error(err)
+    body, store, state = await _body(request), _store(request), state_of(request)
+    with state.lock:
+        view = store.user_view(store.create_user(body, state.now()), _location(request))
+    return scim_response(view, 201)
 
 
 @_scim.get("/scim/v2/Users/{user_id}")
 def get_user(request: Request, user_id: str, principal: Principal = Depends(requires("scim"))) -> Response:
-    def work() -> Response:
-        _prefix_served(request)
-        store = _store(request)
-        return scim_response(store.user_view(store.user(user_id), _location(request)))
-
-    return _handled(work)
+    store = _store(request)
+    with state_of(request).lock:
+        view = store.user_view(store.user(user_id), _location(request))
+    return scim_response(view)
 
 
 @_scim.put("/scim/v2/Users/{user_id}")
 async def put_user(
     request: Request, user_id: str, principal: Principal = Depends(requires("scim"))
 ) -> Response:
-    try:
-        _prefix_served(request)
-        body = await _body(request)
-        with state_of(request).lock:
-            user = _store(request).replace_user(user_id, body, state_of(request).now())
-        return scim_response(_store(request).user_view(user, _location(request)))
-    except ScimError as err:
-        return scim_error(err)
+    body, store, state = await _body(request), _store(request), state_of(request)
+    with state.lock:
+        view = store.user_view(store.replace_user(user_id, body, state.now()), _location(request))
+    return scim_response(view)
 
 
 @_scim.patch("/scim/v2/Users/{user_id}")
@@ -177,19 +180,16 @@ async def patch_resource(
     group_id: str | None = None,
     principal: Principal = Depends(requires("scim")),
 ) -> Response:
-    try:
-        _prefix_served(request)
-        if not _settings(request).patch_supported:
-            raise ScimError(501, "PATCH is not supported")
-        body, store, state = await _body(request), _store(request), state_of(request)
-        with state.lock:
-            resource = store.user(user_id) if user_id else store.group(str(group_id))
-            store.patch(resource, body, state.now())
-        if user_id:
-            return scim_response(store.user_view(resource, _location(request)))
-        return Response(status_code=204)  # "OK, but no content to return" [doc]
-    except ScimError as err:
-        return scim_error(err)
+    if not _settings(request).patch_supported:
+        raise ScimError(501, "PATCH is not supported")
+    body, store, state = await _body(request), _store(request), state_of(request)
+    with state.lock:
+        resource = store.user(user_id) if user_id else store.group(str(group_id))
+        store.patch(resource, body, state.now())
+        view = store.user_view(resource, _location(request)) if user_id else None
+    if view is not None:
+        return scim_response(view)
+    return Response(status_code=204)  # "OK, but no content to return" [doc]
 
 
 @_scim.delete("/scim/v2/Users/{user_id}")
@@ -200,93 +200,70 @@ def delete_resource(
     group_id: str | None = None,
     principal: Principal = Depends(requires("scim")),
 ) -> Response:
-    def work() -> Response:
-        _prefix_served(request)
-        store = _store(request)
-        with state_of(request).lock:
-            if user_id:
-                store.delete_user(user_id)
-            else:
-                store.group(str(group_id))
-                del store.groups[str(group_id)]
-        return Response(status_code=204)
-
-    return _handled(work)
+    store = _store(request)
+    with state_of(request).lock:
+        if user_id:
+            store.delete_user(user_id)
+        else:
+            store.group(str(group_id))
+            del store.groups[str(group_id)]
+    return Response(status_code=204)
 
 
 # -- Groups --------------------------------------------------------------------------------
 @_scim.get("/scim/v2/Groups")
 def list_groups(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
-    def work() -> Response:
-        _prefix_served(request)
-        store, where = _store(request), parse_filter(request.query_params.get("filter"))
-        found = [store.group_view(g, _location(request)) for g in store.groups.values() if matches(g, where)]
-        return _list(request, found)
-
-    return _handled(work)
+    store, where, base = _store(request), parse_filter(request.query_params.get("filter")), _location(request)
+    with state_of(request).lock:
+        found = [store.group_view(g, base) for g in store.groups.values() if matches(g, where)]
+    return _list(request, found)
 
 
 @_scim.post("/scim/v2/Groups")
 async def create_group(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
-    try:
-        _prefix_served(request)
-        body = await _body(request)
-        with state_of(request).lock:
-            group = _store(request).create_group(body, state_of(request).now())
-        return scim_response(_store(request).group_view(group, _location(request)), 201)
-    except ScimError as err:
-        return scim_error(err)
+    body, store, state = await _body(request), _store(request), state_of(request)
+    with state.lock:
+        view = store.group_view(store.create_group(body, state.now()), _location(request))
+    return scim_response(view, 201)
 
 
 @_scim.get("/scim/v2/Groups/{group_id}")
 def get_group(request: Request, group_id: str, principal: Principal = Depends(requires("scim"))) -> Response:
-    def work() -> Response:
-        _prefix_served(request)
-        store = _store(request)
-        return scim_response(store.group_view(store.group(group_id), _location(request)))
-
-    return _handled(work)
+    store = _store(request)
+    with state_of(request).lock:
+        view = store.group_view(store.group(group_id), _location(request))
+    return scim_response(view)
 
 
 # -- Bulk ----------------------------------------------------------------------------------
 @_scim.post("/scim/v2/Bulk")
 async def bulk(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
     """RFC 7644 3.7 without ``bulkId`` references: each operation runs on its own."""
-    try:
-        _prefix_served(request)
-        body = await _body(request)
-        if BULK_REQUEST not in body.get("schemas", []):
-            raise ScimError(400, f"Bulk body must declare schema {BULK_REQUEST}", "invalidSyntax")
-        operations = body.get("Operations") or []
-        if len(operations) > 1000:
-            raise ScimError(413, "At most 1000 operations per bulk request", "tooMany")
-        fail_on = int(body.get("failOnErrors") or 0)
-        results, errors = [], 0
-        store, state, where = _store(request), state_of(request), _location(request)
-        for operation in operations:
-            method, path = str(operation.get("method", "")).upper(), str(operation.get("path", ""))
-            entry: dict[str, Any] = {"method": method}
-            if operation.get("bulkId"):
-                entry["bulkId"] = operation["bulkId"]
-            try:
-                with state.lock:
-                    entry.update(
-                        _bulk_one(store, method, path, operation.get("data") or {}, state.now(), where)
-                    )
-            except ScimError as err:
-                errors += 1
-                entry["status"] = str(err.status)
-                entry["response"] = {
-                    "schemas": [ERROR_SCHEMA],
-                    "status": str(err.status),
-                    "detail": err.detail,
-                }
-            results.append(entry)
-            if fail_on and errors >= fail_on:
-                break
-        return scim_response({"schemas": [BULK_RESPONSE], "Operations": results})
-    except ScimError as err:
-        return scim_error(err)
+    body = await _body(request)
+    if BULK_REQUEST not in body.get("schemas", []):
+        raise ScimError(400, f"Bulk body must declare schema {BULK_REQUEST}", "invalidSyntax")
+    operations = body.get("Operations") or []
+    if len(operations) > 1000:
+        raise ScimError(413, "At most 1000 operations per bulk request", "tooMany")
+    fail_on = int(body.get("failOnErrors") or 0)
+    results, errors = [], 0
+    store, state, where = _store(request), state_of(request), _location(request)
+    for operation in operations:
+        method, path = str(operation.get("method", "")).upper(), str(operation.get("path", ""))
+        entry: dict[str, Any] = {"method": method}
+        if operation.get("bulkId"):
+            entry["bulkId"] = operation["bulkId"]
+        try:
+            with state.lock:
+                entry.update(_bulk_one(store, method, path, operation.get("data") or {}, state.now(), where))
+        except ScimError as err:
+            errors += 1
+            entry["status"] = str(err.status)
+            entry["response"] = {"schemas": [ERROR_SCHEMA], "status": str(err.status), "detail": err.detail}
+        results.append(entry)
+        if fail_on and errors >= fail_on:
+            break
+    return scim_response({"schemas": [BULK_RESPONSE], "Operations": results})
 
 
 def _bulk_one(
@@ -317,25 +294,21 @@ def _bulk_one(
 # -- discovery -----------------------------------------------------------------------------
 @_scim.get("/scim/v2/ServiceProviderConfig")
 def service_provider_config(request: Request, principal: Principal = Depends(requires("scim"))) -> Response:
-    def work() -> Response:
-        _prefix_served(request)
-        settings = _settings(request)
-        return scim_response(
-            {
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-                "patch": {"supported": settings.patch_supported},
-                "bulk": {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576},
-                "filter": {"supported": True, "maxResults": settings.max_results},
-                "changePassword": {"supported": False},
-                "sort": {"supported": False},
-                "etag": {"supported": False},
-                "authenticationSchemes": [
-                    {"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": True}
-                ],
-            }
-        )
-
-    return _handled(work)
+    settings = _settings(request)
+    return scim_response(
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "patch": {"supported": settings.patch_supported},
+            "bulk": {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576},
+            "filter": {"supported": True, "maxResults": settings.max_results},
+            "changePassword": {"supported": False},
+            "sort": {"supported": False},
+            "etag": {"supported": False},
+            "authenticationSchemes": [
+                {"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": True}
+            ],
+        }
+    )
 
 
 _SCHEMAS = {
@@ -359,16 +332,12 @@ _TYPES = {
 def discovery(
     request: Request, urn: str | None = None, principal: Principal = Depends(requires("scim"))
 ) -> Response:
-    def work() -> Response:
-        _prefix_served(request)
-        table = _SCHEMAS if "/Schemas" in request.url.path else _TYPES
-        if urn is None:
-            return _list(request, list(table.values()))
-        if urn not in table:
-            raise ScimError(404, f"Resource {urn} not found")
-        return scim_response(table[urn])
-
-    return _handled(work)
+    table = _SCHEMAS if "/Schemas" in request.url.path else _TYPES
+    if urn is None:
+        return _list(request, list(table.values()))
+    if urn not in table:
+        raise ScimError(404, f"Resource {urn} not found")
+    return scim_response(table[urn])
 
 
 for _prefix in PREFIXES:
@@ -392,9 +361,7 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
 def get_state(request: Request) -> JSONResponse:
     """All users (with ``groups``) and groups, as the team now holds them."""
     store = _store(request)
-    return JSONResponse(
-        {
-            "users": [store.user_view(u, "") for u in store.users.values()],
-            "groups": [store.group_view(g, "") for g in store.groups.values()],
-        }
-    )
+    with state_of(request).lock:
+        users = [store.user_view(u, "") for u in store.users.values()]
+        groups = [store.group_view(g, "") for g in store.groups.values()]
+    return JSONResponse({"users": users, "groups": groups})

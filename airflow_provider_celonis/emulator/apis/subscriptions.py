@@ -2,10 +2,13 @@
 
 Triggers of the Knowledge Model, subscriptions with their status changes (pause, resume,
 resume-from-latest, replay from an offset), delete (204) and the failed-events page, which a
-``PATCH .../events`` advances like a cursor. Create and update validate the callback as
-documented: ``https`` uri, header allow-list, at most 8,192 bytes of headers (400 otherwise,
-a [guess] on the status). Switches: ``POST /_emulator/subscriptions/settings``
-(``events_page_size``, ``latest_offset``); ``GET /_emulator/subscriptions`` shows the state.
+``PATCH .../events`` advances like a cursor ([guess]; ``events_cursor_advances=False`` serves
+the same page again and again). Create and update validate the callback as documented:
+``https`` uri, header allow-list, at most 8,192 bytes of headers (400 otherwise, a [guess] on
+the status; ``reject_invalid_callback=False`` accepts them). Statuses are the reference's
+lowercase ``active, failed, suspended, paused, rejected``. Switches: ``POST
+/_emulator/subscriptions/settings`` (the fields of :class:`SubscriptionSettings`);
+``GET /_emulator/subscriptions`` shows the state.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ class SubscriptionSettings:
     """[guess] failed events returned per ``PATCH .../events``."""
     latest_offset: int = 1042
     """The newest event offset of every trigger (what resume-from-latest jumps to)."""
+    events_cursor_advances: bool = True
+    """[guess] each ``PATCH .../events`` moves past the page it returns; False: the same page again."""
+    reject_invalid_callback: bool = True
+    """[guess] an invalid callback (uri, headers, name, configurations) answers 400; False: accepted."""
 
 
 def _failed_event(number: int, trigger_id: str, subscriber: str, now: float) -> dict[str, Any]:
@@ -79,7 +86,7 @@ def init_state(state: EmulatorState) -> None:
         "knowledgeModelId": km_data.KM_ID,
         "callbackInfo": {"uri": "https://erp.example.com/celonis/hooks", "protocol": "HTTPS", "headers": {}},
         "configurations": ["SKIP_ERRORS"],
-        "status": "FAILED",
+        "status": "failed",
         "offset": 1000,
         "latestSucceedEvent": 999,
         "creationDate": "2025-01-01T00:00:00.000Z",
@@ -127,11 +134,20 @@ async def _validated(request: Request) -> dict[str, Any]:
         raise _bad("Body must be JSON") from None
     if not isinstance(body, dict):
         raise _bad("Body must be a JSON object")
+    if not isinstance(body.get("callbackInfo"), dict):
+        raise _bad("callbackInfo must be an object")
+    settings: SubscriptionSettings = _data(request)["settings"]
+    if settings.reject_invalid_callback:
+        _check_callback(body)
+    return body
+
+
+def _check_callback(body: dict[str, Any]) -> None:
     name = body.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 1024:
         raise _bad("name must be 1 to 1024 characters")
     callback = body.get("callbackInfo")
-    if not isinstance(callback, dict) or not str(callback.get("uri", "")).startswith("https://"):
+    if not isinstance(callback, dict) or not str(callback.get("uri", "")).lower().startswith("https://"):
         raise _bad("callbackInfo.uri must be an https URI")
     headers = callback.get("headers") or {}
     if not isinstance(headers, dict):
@@ -145,7 +161,6 @@ async def _validated(request: Request) -> dict[str, Any]:
     configurations = body.get("configurations") or []
     if not isinstance(configurations, list) or set(configurations) - {"SKIP_ERRORS"}:
         raise _bad("configurations may only contain SKIP_ERRORS")
-    return body
 
 
 def _page(request: Request, items: list[Any]) -> Response:
@@ -190,12 +205,12 @@ async def create(
     with state.lock:
         _data(request)["subs"][sub_id] = {
             "id": sub_id,
-            "name": body["name"],
+            "name": body.get("name"),
             "triggerId": trigger_id,
             "knowledgeModelId": km_id,
             "callbackInfo": {**body["callbackInfo"], "protocol": "HTTPS"},
             "configurations": body.get("configurations") or [],
-            "status": "ACTIVE",
+            "status": "active",
             "offset": _data(request)["settings"].latest_offset,
             "latestSucceedEvent": None,
             "creationDate": datetime.fromtimestamp(state.now(), timezone.utc)
@@ -211,14 +226,17 @@ async def create(
 def list_subscriptions(
     request: Request, principal: Principal = Depends(requires("event_subscription"))
 ) -> Response:
-    return _page(request, sorted(_data(request)["subs"].values(), key=lambda s: s["creationDate"]))
+    with state_of(request).lock:
+        subs = [dict(s) for s in _data(request)["subs"].values()]
+    return _page(request, sorted(subs, key=lambda s: s["creationDate"]))
 
 
 @router.get(SUBS + "/{sub_id}")
 def get_subscription(
     request: Request, sub_id: str, principal: Principal = Depends(requires("event_subscription"))
 ) -> dict[str, Any]:
-    return _sub(request, sub_id)
+    with state_of(request).lock:
+        return dict(_sub(request, sub_id))
 
 
 @router.put(SUBS + "/{sub_id}")
@@ -228,10 +246,10 @@ async def update(
     sub = _sub(request, sub_id)
     body = await _validated(request)
     with state_of(request).lock:
-        sub["name"] = body["name"]
+        sub["name"] = body.get("name")
         sub["callbackInfo"] = {**body["callbackInfo"], "protocol": "HTTPS"}
         sub["configurations"] = body.get("configurations") or []
-    return sub
+        return dict(sub)
 
 
 @router.delete(SUBS + "/{sub_id}")
@@ -254,19 +272,18 @@ def change(
     with state_of(request).lock:
         if action == "events":
             queue = data["failed"].setdefault(sub_id, [])
-            page, data["failed"][sub_id] = (
-                queue[: settings.events_page_size],
-                queue[settings.events_page_size :],
-            )
+            page = queue[: settings.events_page_size]
+            if settings.events_cursor_advances:
+                data["failed"][sub_id] = queue[settings.events_page_size :]
             return JSONResponse(
                 {"content": page, "pageSize": settings.events_page_size, "hasMore": bool(queue[len(page) :])}
             )
         if action == "pause":
-            sub["status"] = "PAUSED"
+            sub["status"] = "paused"
         elif action == "resume":
-            sub["status"] = "ACTIVE"
+            sub["status"] = "active"
         elif action == "resume-from-latest":
-            sub["status"], sub["offset"] = "ACTIVE", settings.latest_offset
+            sub["status"], sub["offset"] = "active", settings.latest_offset
         elif action == "replay":
             raw = request.query_params.get("fromOffset")
             if raw is None or not raw.lstrip("-").isdigit() or int(raw) < 0:
@@ -275,7 +292,7 @@ def change(
                 return problems.bad_parameter(
                     f"fromOffset {raw} is beyond the latest offset {settings.latest_offset}"
                 )
-            sub["status"], sub["offset"] = "ACTIVE", int(raw)
+            sub["status"], sub["offset"] = "active", int(raw)
         else:
             return problems.not_found_path(request.url.path)
     return Response(status_code=204)
@@ -297,9 +314,9 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
 @router.get("/_emulator/subscriptions")
 def subscriptions_state(request: Request) -> JSONResponse:
     data = _data(request)
-    return JSONResponse(
-        {
-            "subscriptions": list(data["subs"].values()),
+    with state_of(request).lock:
+        snapshot = {
+            "subscriptions": [dict(s) for s in data["subs"].values()],
             "failed": {k: len(v) for k, v in data["failed"].items()},
         }
-    )
+    return JSONResponse(snapshot)
