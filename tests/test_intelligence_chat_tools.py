@@ -114,11 +114,26 @@ def test_tool_errors(emulator: EmulatorProcess) -> None:
         ({"arguments": "not json"}, "arguments"),
         ({"arguments": [1, 2]}, "arguments"),
         ({"draft": "yes"}, "draft"),
+        ({"idempotent": "false"}, "idempotent"),
+        ({"arguments_key": 7}, "arguments_key"),
+        ({"arguments_key": ""}, "arguments_key"),
         ({"asset_id": ""}, "asset_id"),
     ):
-        with pytest.raises(CelonisConfigurationError, match=field):
+        with pytest.raises(CelonisConfigurationError, match=field) as caught:
             tool("load-data", **kwargs)
+        assert str(caught.value).startswith("tool: ")  # names the task
     assert emulator.stats()["api_calls"] == 2
+
+
+def test_ids_are_one_path_segment(emulator: EmulatorProcess) -> None:
+    """Unencoded, "x/../<id>" would reach <id> (dot segments); encoded, it is that id's 404."""
+    with pytest.raises(CelonisNotFoundError, match=r"x%2F..%2F"):
+        tool("x/../search-data", arguments={"query": "Customer"})
+    with pytest.raises(CelonisNotFoundError, match=r"x%2F..%2F"):
+        tool("search-data", asset_id=f"x/../{ASSET}", arguments={"query": "Customer"})
+    with pytest.raises(CelonisNotFoundError, match=r"x%2F..%2F"):
+        chat("hello", agent_id=f"x/../{AGENT}")
+    assert emulator.requests_to("POST", CHAT_PATH) == 0
 
 
 def test_scopes(emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> None:

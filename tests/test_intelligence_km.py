@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,59 @@ def test_filtered_table_is_cut_at_5000_with_a_warning(
     assert emulator.requests_to("GET", ORDER_DATA) == 5  # stops at the cut, no wasted request
 
 
-def test_cut_detected_when_the_server_caps_total_too(emulator: EmulatorProcess) -> None:
+def test_exactly_5000_sorted_rows_are_complete_not_cut(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    emulator.configure_knowledge_model(order_rows=5000)
+    op = CelonisKnowledgeModelDataOperator(
+        task_id="km",
+        knowledge_model_id=KM,
+        record_id="ORDER",
+        sort="-amount",
+        page_size=1000,
+        fail_on_cut=True,  # a false "cut" would fail this complete export
+        output_path=str(tmp_path / "o.jsonl"),
+    )
+    result = op.execute(CONTEXT)
+    assert (result["records"], result["total"], result["cut"]) == (5000, 5000, False)
+    assert emulator.requests_to("GET", ORDER_DATA) == 5  # no request past the cut
+
+
+def test_server_that_caps_total_at_the_cut_is_warned_about(
+    emulator: EmulatorProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Indistinguishable from exactly 5,000 rows: not flagged as cut, but the log says so."""
     emulator.configure_knowledge_model(cut_total="capped")
     data = CelonisKnowledgeModelHook().data(KM, record_id="ORDER", sort="-amount", page_size=1000)
     rows = list(data)
-    assert len(rows) == 5000 and data.total == 5000 and data.cut
+    assert len(rows) == 5000 and data.total == 5000 and not data.cut
     assert rows[0]["amount"] >= rows[-1]["amount"]
+    assert "complete, unless the server reports a cut result's total as 5000" in capsys.readouterr().out
+
+
+def test_ids_are_one_path_segment(emulator: EmulatorProcess) -> None:
+    """Unencoded, "x/../ORDER" would read ORDER's data (dot segments); encoded it is a 404."""
+    hook = CelonisKnowledgeModelHook()
+    with pytest.raises(CelonisNotFoundError, match=r"x%2F..%2FORDER"):
+        list(hook.data(KM, record_id="x/../ORDER"))
+    with pytest.raises(CelonisNotFoundError):
+        hook.list_records(f"x/../{KM}")
+    assert emulator.requests_to("GET", ORDER_DATA) == 0
+
+
+def test_a_list_that_never_ends_fails_after_the_page_cap(emulator: EmulatorProcess) -> None:
+    from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
+    from airflow_provider_celonis.intelligence_pages import intelligence_pages
+
+    hook = CelonisKnowledgeModelHook()
+
+    def ignores_page(number: int) -> Any:  # a server that ignores ``page`` (always the first)
+        path = f"/api/knowledge-models/{KM}/records/ORDER/data"
+        return hook.request_json("GET", path, api=KNOWLEDGE_MODEL, params={"page": 0, "pageSize": 10})
+
+    pages = intelligence_pages(ignores_page, what="ORDER data", max_pages=3)
+    assert [len(content) for _body, content in itertools.islice(pages, 3)] == [10, 10, 10]
+    with pytest.raises(CelonisError, match="ORDER data did not end after 3 pages"):
+        next(pages)
+    assert emulator.requests_to("GET", ORDER_DATA) == 3
 
 
 def test_small_filtered_result_is_not_cut(emulator: EmulatorProcess) -> None:
@@ -123,6 +171,7 @@ def test_model_level_post_query_csv_with_templated_fields(emulator: EmulatorProc
         ({"page_size": 0}, "page_size"),
         ({"output_format": "xml"}, "output_format"),
         ({"filters": 7}, "filters"),
+        ({"fail_on_cut": "yes"}, "fail_on_cut"),
     ],
 )
 def test_bad_arguments_fail_before_any_call(
@@ -133,8 +182,10 @@ def test_bad_arguments_fail_before_any_call(
         "record_id": "ORDER",
         "output_path": str(tmp_path / "x"),
     }
-    with pytest.raises(CelonisConfigurationError, match=field):
-        CelonisKnowledgeModelDataOperator(task_id="km", **{**args, **kwargs}).execute(CONTEXT)
+    with pytest.raises(CelonisConfigurationError, match=field) as caught:
+        CelonisKnowledgeModelDataOperator(task_id="km_task", **{**args, **kwargs}).execute(CONTEXT)
+    if field != "output_format":  # checked by the shared output module
+        assert str(caught.value).startswith("km_task: ")  # names the task
     assert emulator.stats()["api_calls"] == 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from airflow_provider_celonis.emulator.client import EmulatorProcess
 from airflow_provider_celonis.exceptions import (
     CelonisBadRequestError,
     CelonisConfigurationError,
+    CelonisError,
     CelonisInvalidScopeError,
     CelonisNotFoundError,
 )
@@ -47,28 +49,54 @@ def create(**overrides: Any) -> str:
     return run("create", **{**args, **overrides})
 
 
-def test_create_returns_the_id_and_keeps_secrets_out_of_logs(
-    emulator: EmulatorProcess, capsys: pytest.CaptureFixture[str]
+def test_create_returns_the_id_and_keeps_secrets_out_of_errors_and_rendered_values(
+    emulator: EmulatorProcess,
 ) -> None:
-    sub_id = create()
+    from airflow.sdk._shared.secrets_masker import redact
+
+    token = "Bearer rendered-only-t0ken"
+    op = CelonisEventSubscriptionOperator(
+        task_id="sub_create",
+        action="create",
+        knowledge_model_id=KM,
+        trigger_id=TRIGGER,
+        name="late-orders",
+        callback_uri="https://hooks.example.com/celonis",
+        callback_headers={"Authorization": "{{ params.token }}"},
+    )
+    op.render_template_fields({**CONTEXT, "params": {"token": token}})
+    sub_id = op.execute(CONTEXT)
     created = sub(emulator, sub_id)
-    assert created is not None and created["status"] == "ACTIVE" and created["triggerId"] == TRIGGER
-    assert created["callbackInfo"]["headers"]["Authorization"] == SECRET
-    assert SECRET not in capsys.readouterr().out
+    assert created is not None and created["status"] == "active" and created["triggerId"] == TRIGGER
+    assert created["callbackInfo"]["headers"]["Authorization"] == token  # sent as given
+    assert token not in sub_id
+    # execute registered the rendered value with the masker: it is hidden wherever Airflow redacts
+    assert token not in str(redact(f"rendered headers: {op.callback_headers}"))
+    # a call the server refuses: its error names the path, never a header value
+    with pytest.raises(CelonisNotFoundError) as refused:
+        create(trigger_id="trg-missing")
+    assert SECRET not in str(refused.value) and "trg-missing" in str(refused.value)
+    # refused before any call: neither a header value nor a (webhook) URI is echoed
+    with pytest.raises(CelonisConfigurationError) as bad_header:
+        create(callback_headers={"X-Api-Key": SECRET})
+    with pytest.raises(CelonisConfigurationError) as bad_uri:
+        create(callback_uri="http://hooks.slack.com/services/T000/B000/xyzzy-webhook-token")
+    assert SECRET not in str(bad_header.value) and "sub_create" in str(bad_header.value)
+    assert "xyzzy-webhook-token" not in str(bad_uri.value) and "callback_uri" in str(bad_uri.value)
 
 
 def test_every_status_action(emulator: EmulatorProcess) -> None:
     sub_id = create()
     assert run("pause", subscription_id=sub_id) == sub_id
-    assert sub(emulator, sub_id)["status"] == "PAUSED"  # type: ignore[index]
+    assert sub(emulator, sub_id)["status"] == "paused"  # type: ignore[index]
     run("resume", subscription_id=sub_id)
-    assert sub(emulator, sub_id)["status"] == "ACTIVE"  # type: ignore[index]
+    assert sub(emulator, sub_id)["status"] == "active"  # type: ignore[index]
     run("replay", subscription_id=sub_id, from_offset=17)
     assert sub(emulator, sub_id)["offset"] == 17  # type: ignore[index]
     run("pause", subscription_id=sub_id)
     run("resume_from_latest", subscription_id=sub_id)
     current = sub(emulator, sub_id)
-    assert current is not None and (current["status"], current["offset"]) == ("ACTIVE", 1042)
+    assert current is not None and (current["status"], current["offset"]) == ("active", 1042)
     run("update", subscription_id=sub_id, name="renamed", callback_uri="https://other.example.com/x")
     assert sub(emulator, sub_id)["name"] == "renamed"  # type: ignore[index]
     run("delete", subscription_id=sub_id)
@@ -145,11 +173,91 @@ def test_failed_events_to_file_then_none_left(emulator: EmulatorProcess, tmp_pat
     assert again.execute(CONTEXT)["records"] == 0
 
 
-def test_failed_events_max_events(emulator: EmulatorProcess, tmp_path: Path) -> None:
-    op = CelonisSubscriptionFailedEventsOperator(
+def offsets(path: Path) -> list[int]:
+    return [json.loads(line)["offset"] for line in path.read_text().splitlines()]
+
+
+def test_failed_events_max_events_keeps_whole_pages(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    """The page that reaches max_events is written whole: Celonis will not return it again."""
+    first = CelonisSubscriptionFailedEventsOperator(
         task_id="failed", subscription_id=SEEDED, output_path=str(tmp_path / "f.jsonl"), max_events=2
     )
-    assert op.execute(CONTEXT)["records"] == 2
+    assert first.execute(CONTEXT)["records"] == 3  # one page of 3 [guess page size]
+    rest = CelonisSubscriptionFailedEventsOperator(
+        task_id="failed", subscription_id=SEEDED, output_path=str(tmp_path / "g.jsonl")
+    )
+    assert rest.execute(CONTEXT)["records"] == 4
+    assert offsets(tmp_path / "f.jsonl") + offsets(tmp_path / "g.jsonl") == list(range(1000, 1007))
+
+
+def test_failed_events_already_read_are_saved_when_a_later_page_fails(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    emulator.add_faults(
+        [{"path": "/events$", "method": "PATCH", "kind": "status", "status": 500, "skip": 1, "times": -1}]
+    )
+    out = tmp_path / "failed.jsonl"
+    op = CelonisSubscriptionFailedEventsOperator(
+        task_id="failed", subscription_id=SEEDED, output_path=str(out), hook_params={"max_attempts": 1}
+    )
+    with pytest.raises(CelonisError, match="stopped after 3 events") as caught:
+        op.execute(CONTEXT)
+    (saved,) = tmp_path.glob("failed.jsonl.recovered-*.jsonl")
+    assert str(saved) in str(caught.value)
+    assert offsets(saved) == [1000, 1001, 1002]
+    assert not out.exists()  # the output itself is written only by a complete read
+    emulator.clear_faults()
+    op.execute(CONTEXT)
+    assert offsets(out) == [1003, 1004, 1005, 1006]  # nothing lost: recovered + output = all
+
+
+def test_failed_events_cursor_that_does_not_advance_fails_fast(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    emulator.configure_subscriptions(events_cursor_advances=False)
+    op = CelonisSubscriptionFailedEventsOperator(
+        task_id="failed", subscription_id=SEEDED, output_path=str(tmp_path / "f.jsonl")
+    )
+    with pytest.raises(CelonisError, match="cursor does not advance"):
+        op.execute(CONTEXT)
+    assert emulator.requests_to("PATCH", f"/intelligence/api/subscriptions/{SEEDED}/events") == 2
+    (saved,) = tmp_path.glob("f.jsonl.recovered-*.jsonl")
+    assert offsets(saved) == [1000, 1001, 1002]
+
+
+def test_failed_events_page_cap_is_an_error(emulator: EmulatorProcess) -> None:
+    hook = CelonisEventSubscriptionHook()
+    pages = hook.iter_failed_event_pages(SEEDED, max_pages=2)
+    assert [len(p) for p in itertools.islice(pages, 2)] == [3, 3]
+    with pytest.raises(CelonisError, match="still not empty after 2 pages"):
+        next(pages)
+
+
+def test_subscription_ids_are_one_path_segment(emulator: EmulatorProcess) -> None:
+    """An id holding "/" stays one segment: unencoded, "x/../<id>" would reach <id> (dot segments)."""
+    hook = CelonisEventSubscriptionHook()
+    with pytest.raises(CelonisNotFoundError, match=r"x%2F..%2F"):
+        hook.pause(f"x/../{SEEDED}")
+    assert sub(emulator, SEEDED)["status"] == "failed"  # type: ignore[index]
+    assert emulator.requests_to("PATCH", f"/intelligence/api/subscriptions/{SEEDED}/pause") == 0
+    with pytest.raises(CelonisNotFoundError):
+        hook.get_trigger(KM, "x/../trg-late-orders")
+    # the same path unencoded is another endpoint's: what the encoding prevents
+    assert hook._call("GET", f"/api/knowledge-models/{KM}/triggers/x/../trg-late-orders")["id"] == TRIGGER
+
+
+def test_emulator_callback_checks_and_switch(emulator: EmulatorProcess) -> None:
+    from airflow_provider_celonis.hooks import event_subscriptions
+
+    hook = CelonisEventSubscriptionHook()
+    upper = hook.create_subscription(KM, TRIGGER, name="upper", callback_uri="HTTPS://hooks.example.com/x")
+    assert sub(emulator, upper) is not None  # the https check is case-insensitive, as in the hook
+    bad = {"name": "x", "callbackInfo": {"uri": "http://plain.example.com", "headers": {}}}
+    path = f"{event_subscriptions.KMS}/{KM}/triggers/{TRIGGER}/subscriptions"
+    with pytest.raises(CelonisBadRequestError, match="https"):
+        hook._call("POST", path, json=bad)
+    emulator.configure_subscriptions(reject_invalid_callback=False)
+    assert hook._call("POST", path, json=bad)["id"]
 
 
 def test_hook_lists_triggers_and_subscriptions(emulator: EmulatorProcess) -> None:

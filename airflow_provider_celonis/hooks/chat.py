@@ -13,6 +13,7 @@ from typing import Any
 from airflow_provider_celonis.apis import CHAT
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisConflictError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.paths import path_id
 
 
 class CelonisChatHook(CelonisOAuthHook):
@@ -33,7 +34,9 @@ class CelonisChatHook(CelonisOAuthHook):
             body["conversationId"] = conversation_id
         try:
             result = (
-                self.request_json("POST", f"/api/ai/agents/{agent_id}/conversations", api=CHAT, json=body)
+                self.request_json(
+                    "POST", f"/api/ai/agents/{path_id(agent_id)}/conversations", api=CHAT, json=body
+                )
                 or {}
             )
         except CelonisConflictError as err:

@@ -3,8 +3,11 @@
 Scope ``intelligence.subscriptions:manage``. A subscription pushes a trigger's events to an
 HTTPS callback; its status changes through ``PATCH .../pause|resume|resume-from-latest|replay``,
 and ``PATCH .../events`` returns the next page of events whose delivery failed (shared/
-celonis-api.md 2.12). Callback headers are checked here against the documented allow-list and
-size before anything is sent, so a bad header fails the task without a half-made subscription.
+celonis-api.md 2.12). That each such PATCH moves a server-side cursor on is a [guess]: a page
+that repeats the previous one fails the read instead of looping (see
+:meth:`CelonisEventSubscriptionHook.iter_failed_event_pages`). Callback headers are checked
+here against the documented allow-list and size before anything is sent, so a bad header
+fails the task without a half-made subscription.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_celonis.apis import EVENT_SUBSCRIPTION
-from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.intelligence_pages import intelligence_pages
+from airflow_provider_celonis.paths import path_id
 
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "User-Agent", "Host", "Accept")
 MAX_HEADER_BYTES = 8192
@@ -22,26 +27,35 @@ CONFIGURATIONS = ("SKIP_ERRORS",)
 KMS = "/api/knowledge-models"
 SUBS = "/api/subscriptions"
 MAX_EVENT_PAGES = 10_000
+"""Most ``PATCH .../events`` calls in one read; reaching it is an error, not a silent stop."""
 
 
-def check_callback(uri: Any, headers: Any, name: Any = "x", configurations: Any = ()) -> dict[str, str]:
+def check_callback(
+    uri: Any, headers: Any, name: Any = "x", configurations: Any = (), *, where: str | None = None
+) -> dict[str, str]:
     """Validate a subscription's callback as Celonis does; returns the headers as strings.
 
-    Header values are never echoed in the errors (an ``Authorization`` value is a secret).
+    Header values are never echoed in the errors (an ``Authorization`` value is a secret), nor
+    is the URI (a Slack or Teams webhook URI is itself a secret). ``where`` (e.g. the task id)
+    prefixes the errors.
     """
     if not isinstance(name, str) or not 1 <= len(name) <= 1024:
         raise CelonisConfigurationError(
-            "name", "must be 1 to 1024 characters", "give the subscription a name"
+            "name", "must be 1 to 1024 characters", "give the subscription a name", where=where
         )
     if not isinstance(uri, str) or not uri.lower().startswith("https://") or len(uri) <= len("https://"):
+        shown = f"starts with {uri[:8]!r}" if isinstance(uri, str) else f"is a {type(uri).__name__}"
         raise CelonisConfigurationError(
-            "callback_uri", f"is {uri!r}", "Celonis delivers only to HTTPS callbacks: use an https:// URI"
+            "callback_uri",
+            shown,
+            "Celonis delivers only to HTTPS callbacks: use an https:// URI",
+            where=where,
         )
     if headers is None:
         headers = {}
     if not isinstance(headers, dict):
         raise CelonisConfigurationError(
-            "callback_headers", "is not a mapping", "pass a dict of header: value"
+            "callback_headers", "is not a mapping", "pass a dict of header: value", where=where
         )
     allowed = {h.lower() for h in ALLOWED_HEADERS}
     refused = sorted(str(h) for h in headers if str(h).lower() not in allowed)
@@ -50,6 +64,7 @@ def check_callback(uri: Any, headers: Any, name: Any = "x", configurations: Any 
             "callback_headers",
             f"contains {', '.join(refused)}, which Celonis does not allow",
             f"use only {', '.join(ALLOWED_HEADERS)}",
+            where=where,
         )
     clean = {str(k): str(v) for k, v in headers.items()}
     size = sum(len(k.encode()) + len(v.encode()) for k, v in clean.items())
@@ -58,10 +73,13 @@ def check_callback(uri: Any, headers: Any, name: Any = "x", configurations: Any 
             "callback_headers",
             f"total {size} bytes",
             f"Celonis allows at most {MAX_HEADER_BYTES} bytes of headers",
+            where=where,
         )
     unknown = sorted(set(configurations or ()) - set(CONFIGURATIONS))
     if unknown:
-        raise CelonisConfigurationError("configurations", f"contains {unknown}", f"use only {CONFIGURATIONS}")
+        raise CelonisConfigurationError(
+            "configurations", f"contains {unknown}", f"use only {CONFIGURATIONS}", where=where
+        )
     return clean
 
 
@@ -72,20 +90,17 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         return self.request_json(method, path, api=EVENT_SUBSCRIPTION, **kwargs)
 
     def _pages(self, path: str, page_size: int = 50) -> Iterator[dict[str, Any]]:
-        seen, number = 0, 0
-        while True:
-            body = self._call("GET", path, params={"page": number, "pageSize": page_size}) or {}
-            content = body.get("content") or []
+        def fetch(number: int) -> Any:
+            return self._call("GET", path, params={"page": number, "pageSize": page_size})
+
+        for _body, content in intelligence_pages(fetch, what=f"Event subscription list {path}"):
             yield from content
-            seen, number = seen + len(content), number + 1
-            if not content or (isinstance(body.get("total"), int) and seen >= body["total"]):
-                return
 
     def list_triggers(self, km_id: str) -> list[dict[str, Any]]:
-        return list(self._pages(f"{KMS}/{km_id}/triggers"))
+        return list(self._pages(f"{KMS}/{path_id(km_id)}/triggers"))
 
     def get_trigger(self, km_id: str, trigger_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"{KMS}/{km_id}/triggers/{trigger_id}")
+        result: dict[str, Any] = self._call("GET", f"{KMS}/{path_id(km_id)}/triggers/{path_id(trigger_id)}")
         return result
 
     def list_subscriptions(self) -> list[dict[str, Any]]:
@@ -93,9 +108,14 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
 
     @staticmethod
     def body(
-        name: str, callback_uri: str, headers: dict[str, str] | None, configurations: list[str] | None
+        name: str,
+        callback_uri: str,
+        headers: dict[str, str] | None,
+        configurations: list[str] | None,
+        *,
+        where: str | None = None,
     ) -> dict[str, Any]:
-        clean = check_callback(callback_uri, headers, name, configurations or [])
+        clean = check_callback(callback_uri, headers, name, configurations or [], where=where)
         return {
             "name": name,
             "callbackInfo": {"uri": callback_uri, "protocol": "HTTPS", "headers": clean},
@@ -111,10 +131,12 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         callback_uri: str,
         headers: dict[str, str] | None = None,
         configurations: list[str] | None = None,
+        where: str | None = None,
     ) -> str:
         """Subscribe to a trigger; returns the new subscription's id (POST, not replayed on 5xx)."""
-        body = self.body(name, callback_uri, headers, configurations)
-        result = self._call("POST", f"{KMS}/{km_id}/triggers/{trigger_id}/subscriptions", json=body) or {}
+        body = self.body(name, callback_uri, headers, configurations, where=where)
+        path = f"{KMS}/{path_id(km_id)}/triggers/{path_id(trigger_id)}/subscriptions"
+        result = self._call("POST", path, json=body) or {}
         return str(result["id"])
 
     def update_subscription(
@@ -125,47 +147,94 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         callback_uri: str,
         headers: dict[str, str] | None = None,
         configurations: list[str] | None = None,
+        where: str | None = None,
     ) -> Any:
-        body = self.body(name, callback_uri, headers, configurations)
-        return self._call("PUT", f"{SUBS}/{subscription_id}", json=body)
+        body = self.body(name, callback_uri, headers, configurations, where=where)
+        return self._call("PUT", f"{SUBS}/{path_id(subscription_id)}", json=body)
 
     def delete_subscription(self, subscription_id: str) -> None:
-        self._call("DELETE", f"{SUBS}/{subscription_id}")
+        self._call("DELETE", f"{SUBS}/{path_id(subscription_id)}")
 
     def pause(self, subscription_id: str) -> None:
-        self._call("PATCH", f"{SUBS}/{subscription_id}/pause", idempotent=True)
+        self._call("PATCH", f"{SUBS}/{path_id(subscription_id)}/pause", idempotent=True)
 
     def resume(self, subscription_id: str) -> None:
-        self._call("PATCH", f"{SUBS}/{subscription_id}/resume", idempotent=True)
+        self._call("PATCH", f"{SUBS}/{path_id(subscription_id)}/resume", idempotent=True)
 
     def resume_from_latest(self, subscription_id: str) -> None:
         """Resume, skipping every event before the newest one."""
-        self._call("PATCH", f"{SUBS}/{subscription_id}/resume-from-latest", idempotent=True)
+        self._call("PATCH", f"{SUBS}/{path_id(subscription_id)}/resume-from-latest", idempotent=True)
 
     def replay(self, subscription_id: str, from_offset: int) -> None:
         """Deliver again every event from ``from_offset`` on."""
         self._call(
-            "PATCH", f"{SUBS}/{subscription_id}/replay", params={"fromOffset": from_offset}, idempotent=True
+            "PATCH",
+            f"{SUBS}/{path_id(subscription_id)}/replay",
+            params={"fromOffset": from_offset},
+            idempotent=True,
         )
 
     def next_failed_events(self, subscription_id: str) -> dict[str, Any]:
         """The next page of failed events (``SignalResultPage``). Each call moves on: not idempotent."""
         result: dict[str, Any] = (
-            self._call("PATCH", f"{SUBS}/{subscription_id}/events", idempotent=False) or {}
+            self._call("PATCH", f"{SUBS}/{path_id(subscription_id)}/events", idempotent=False) or {}
         )
         return result
+
+    def iter_failed_event_pages(
+        self, subscription_id: str, *, max_events: int | None = None, max_pages: int = MAX_EVENT_PAGES
+    ) -> Iterator[list[Any]]:
+        """Whole pages of failed events until a page comes back empty.
+
+        Every page is returned whole, because reading it has moved Celonis's cursor past it: with
+        ``max_events`` the read stops after the page that reaches it (so up to one page more
+        than ``max_events`` comes back). Raises :class:`CelonisError` when a page repeats the
+        previous page's events (the cursor did not advance, so the read would never end) or
+        when ``max_pages`` pages came without an empty one.
+        """
+        count, previous = 0, None
+        for _ in range(max_pages):
+            content = self.next_failed_events(subscription_id).get("content") or []
+            if not content:
+                return
+            keys = [_event_key(event) for event in content]
+            if keys == previous:
+                raise CelonisError(
+                    f"Failed events of subscription {subscription_id}: PATCH .../events returned the same "
+                    f"{len(content)} events as the call before (offsets {_offsets(content)}), so the "
+                    "failed-events cursor does not advance and reading on would never end.",
+                    fix="read the failed events once with max_events, or replay the subscription from an "
+                    "offset instead; report the behaviour to Celonis support",
+                )
+            previous = keys
+            yield content
+            count += len(content)
+            if max_events is not None and count >= max_events:
+                return
+        raise CelonisError(
+            f"Failed events of subscription {subscription_id}: still not empty after {max_pages} pages "
+            f"({count} events read).",
+            fix="set max_events to read them in several runs, or check that the cursor advances",
+        )
 
     def iter_failed_events(
         self, subscription_id: str, *, max_events: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Failed events page by page until a page comes back empty (or ``max_events``)."""
-        count = 0
-        for _ in range(MAX_EVENT_PAGES):
-            content = self.next_failed_events(subscription_id).get("content") or []
-            for event in content:
-                yield event
-                count += 1
-                if max_events is not None and count >= max_events:
-                    return
-            if not content:
-                return
+        """The events of :meth:`iter_failed_event_pages` one by one (whole pages, see there)."""
+        for page in self.iter_failed_event_pages(subscription_id, max_events=max_events):
+            yield from page
+
+
+def _event_key(event: Any) -> Any:
+    """What identifies a failed event: its offset and its event id (the whole event otherwise)."""
+    if isinstance(event, dict):
+        inner = event.get("event")
+        ident = inner.get("id") if isinstance(inner, dict) else None
+        if event.get("offset") is not None or ident is not None:
+            return (event.get("offset"), ident)
+    return repr(event)
+
+
+def _offsets(content: list[Any]) -> str:
+    found: list[Any] = [e["offset"] for e in content if isinstance(e, dict) and e.get("offset") is not None]
+    return f"{min(found)} to {max(found)}" if found else "unknown"

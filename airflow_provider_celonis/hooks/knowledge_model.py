@@ -16,11 +16,13 @@ from typing import Any
 from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.intelligence_pages import MAX_PAGES, intelligence_pages
+from airflow_provider_celonis.paths import path_id
 
 BASE = "/api/knowledge-models"
 CUT_LIMIT = 5000
 MAX_FIELDS = 200
-MAX_PAGES = 100_000
+__all__ = ["BASE", "CUT_LIMIT", "MAX_FIELDS", "MAX_PAGES", "CelonisKnowledgeModelHook", "KmData"]
 
 
 class KmData:
@@ -54,24 +56,37 @@ class KmData:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.total, self.fetched, self.cut = None, 0, False
-        for number in range(MAX_PAGES):
-            body = self._page(number)
-            content = body.get("content") or []
+        for body, content in intelligence_pages(self._page, what=f"Knowledge Model data {self.path}"):
             if isinstance(body.get("total"), int):
                 self.total = body["total"]
             for row in content:
                 self.fetched += 1
                 yield row
-            if not content or (self.total is not None and self.fetched >= self.total):
-                break
             if self.limited and self.fetched >= self.cut_limit:
                 break  # the server returns no more of a filtered or sorted table
         self._check_cut()
 
     def _check_cut(self) -> None:
-        capped = self.limited and self.fetched >= self.cut_limit
-        short = self.total is not None and self.total > self.fetched
-        if capped or short:
+        """Cut when the server counted more rows than came; without a total, when the cut was hit.
+
+        A filtered result of exactly 5,000 rows whose total says 5,000 is complete, not cut.
+        """
+        if self.total is not None:
+            cut = self.total > self.fetched
+        else:
+            cut = self.limited and self.fetched >= self.cut_limit
+        if not cut and self.limited and self.fetched == self.cut_limit == self.total:
+            # complete, unless this server caps ``total`` at the cut too ([guess]): say so, don't fail
+            self.hook.log.warning(
+                "Knowledge Model data %s returned exactly %d records, the cut limit of a filtered or "
+                "sorted table, and a total of %d: complete, unless the server reports a cut result's "
+                "total as %d. Narrow the query to be sure.",
+                self.path,
+                self.fetched,
+                self.total,
+                self.cut_limit,
+            )
+        if cut:
             self.cut = True
             self.hook.log.warning(
                 "Knowledge Model data %s stopped at %d records (server total: %s): Celonis returns only "
@@ -91,39 +106,29 @@ class CelonisKnowledgeModelHook(CelonisOAuthHook):
         self, path: str, *, page_size: int = 50, params: dict[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]:
         """Items of an Intelligence page list (``page`` 0-based, ``{content, total}``)."""
-        seen = 0
-        for number in range(MAX_PAGES):
-            body = (
-                self.request_json(
-                    "GET",
-                    path,
-                    api=KNOWLEDGE_MODEL,
-                    params={**(params or {}), "page": number, "pageSize": page_size},
-                )
-                or {}
-            )
-            content = body.get("content") or []
+
+        def fetch(number: int) -> Any:
+            query = {**(params or {}), "page": number, "pageSize": page_size}
+            return self.request_json("GET", path, api=KNOWLEDGE_MODEL, params=query)
+
+        for _body, content in intelligence_pages(fetch, what=f"Knowledge Model list {path}"):
             yield from content
-            seen += len(content)
-            total = body.get("total")
-            if not content or (isinstance(total, int) and seen >= total):
-                return
 
     def list_knowledge_models(self) -> list[dict[str, Any]]:
         return list(self.iter_pages(BASE))
 
     def get_knowledge_model(self, km_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request_json("GET", f"{BASE}/{km_id}", api=KNOWLEDGE_MODEL)
+        result: dict[str, Any] = self.request_json("GET", f"{BASE}/{path_id(km_id)}", api=KNOWLEDGE_MODEL)
         return result
 
     def list_records(self, km_id: str) -> list[dict[str, Any]]:
-        return list(self.iter_pages(f"{BASE}/{km_id}/records"))
+        return list(self.iter_pages(f"{BASE}/{path_id(km_id)}/records"))
 
     def list_kpis(self, km_id: str) -> list[dict[str, Any]]:
-        return list(self.iter_pages(f"{BASE}/{km_id}/kpis"))
+        return list(self.iter_pages(f"{BASE}/{path_id(km_id)}/kpis"))
 
     def list_filters(self, km_id: str) -> list[dict[str, Any]]:
-        return list(self.iter_pages(f"{BASE}/{km_id}/filters"))
+        return list(self.iter_pages(f"{BASE}/{path_id(km_id)}/filters"))
 
     def data(
         self,
@@ -138,31 +143,39 @@ class CelonisKnowledgeModelHook(CelonisOAuthHook):
         page_size: int = 50,
         method: str = "GET",
         cut_limit: int = CUT_LIMIT,
+        where: str | None = None,
     ) -> KmData:
         """The rows of the model's ``/data`` (``fields`` as ``RECORD.field``) or of one record's.
 
         ``fields``, ``filters`` (ids of filters defined in the model) and ``kpis`` go as
         repeated query parameters with GET, or in a ``KmQueryDataRequest`` body with
-        ``method="POST"`` (for long field lists).
+        ``method="POST"`` (for long field lists). ``where`` (e.g. the task id) prefixes
+        configuration errors.
         """
         fields, filters, kpis = list(fields or []), list(filters or []), list(kpis or [])
         if not km_id:
-            raise CelonisConfigurationError("knowledge_model_id", "is empty", "give the Knowledge Model's id")
+            raise CelonisConfigurationError(
+                "knowledge_model_id", "is empty", "give the Knowledge Model's id", where=where
+            )
         if record_id is None and not fields:
             raise CelonisConfigurationError(
-                "fields", "is empty for a model-level query", "name RECORD.field ids, or set record_id"
+                "fields",
+                "is empty for a model-level query",
+                "name RECORD.field ids, or set record_id",
+                where=where,
             )
         if len(fields) + len(kpis) > MAX_FIELDS:
             raise CelonisConfigurationError(
                 "fields",
                 f"and kpis name {len(fields) + len(kpis)} columns",
                 f"Celonis allows at most {MAX_FIELDS} per request: split the export",
+                where=where,
             )
-        if method.upper() not in ("GET", "POST"):
-            raise CelonisConfigurationError("method", f"is {method!r}", "use GET or POST")
+        if not isinstance(method, str) or method.upper() not in ("GET", "POST"):
+            raise CelonisConfigurationError("method", f"is {method!r}", "use GET or POST", where=where)
         if not isinstance(page_size, int) or page_size < 1:
             raise CelonisConfigurationError(
-                "page_size", f"is {page_size!r}", "use a positive number, e.g. 500"
+                "page_size", f"is {page_size!r}", "use a positive number, e.g. 500", where=where
             )
         query: dict[str, Any] = {}
         for key, value in (("fields", fields), ("filters", filters), ("kpis", kpis)):
@@ -172,7 +185,8 @@ class CelonisKnowledgeModelHook(CelonisOAuthHook):
             query["filterExpr"] = filter_expr
         if sort:
             query["sort"] = sort
-        path = f"{BASE}/{km_id}/records/{record_id}/data" if record_id else f"{BASE}/{km_id}/data"
+        model = f"{BASE}/{path_id(km_id)}"
+        path = f"{model}/records/{path_id(record_id)}/data" if record_id else f"{model}/data"
         return KmData(
             self,
             path,

@@ -18,6 +18,7 @@ from typing import Any
 from airflow_provider_celonis.apis import SCIM
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.paths import path_id
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -96,7 +97,7 @@ class CelonisScimHook(CelonisOAuthHook):
         return self.iter_resources("Groups", filter_expr=filter_expr, count=count)
 
     def get_user(self, user_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._scim("GET", f"Users/{user_id}")
+        result: dict[str, Any] = self._scim("GET", f"Users/{path_id(user_id)}")
         return result
 
     def find_user(self, user_name: str) -> dict[str, Any] | None:
@@ -105,7 +106,7 @@ class CelonisScimHook(CelonisOAuthHook):
         return found[0] if found else None
 
     def get_group(self, group_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._scim("GET", f"Groups/{group_id}")
+        result: dict[str, Any] = self._scim("GET", f"Groups/{path_id(group_id)}")
         return result
 
     def service_provider_config(self) -> dict[str, Any]:
@@ -128,13 +129,15 @@ class CelonisScimHook(CelonisOAuthHook):
 
     def replace_user(self, user_id: str, user: dict[str, Any]) -> dict[str, Any]:
         body = {"schemas": [USER_SCHEMA], **{k: v for k, v in user.items() if k not in ("schemas", "meta")}}
-        result: dict[str, Any] = self._scim("PUT", f"Users/{user_id}", json=body)
+        result: dict[str, Any] = self._scim("PUT", f"Users/{path_id(user_id)}", json=body)
         return result
 
     def patch_user(self, user_id: str, operations: list[dict[str, Any]]) -> dict[str, Any] | None:
         """Apply PatchOp ``operations`` (``{"op": "replace", "path": "active", "value": False}``)."""
         body = {"schemas": [PATCH_SCHEMA], "Operations": operations}
-        result: dict[str, Any] | None = self._scim("PATCH", f"Users/{user_id}", json=body, idempotent=True)
+        result: dict[str, Any] | None = self._scim(
+            "PATCH", f"Users/{path_id(user_id)}", json=body, idempotent=True
+        )
         return result
 
     def set_active(self, user_id: str, active: bool) -> dict[str, Any] | None:
@@ -160,7 +163,7 @@ class CelonisScimHook(CelonisOAuthHook):
         operations += [{"op": "remove", "path": f"members[value eq {quote_filter(m)}]"} for m in remove or []]
         if operations:
             body = {"schemas": [PATCH_SCHEMA], "Operations": operations}
-            self._scim("PATCH", f"Groups/{group_id}", json=body, idempotent=True)
+            self._scim("PATCH", f"Groups/{path_id(group_id)}", json=body, idempotent=True)
 
     def bulk(self, operations: list[dict[str, Any]], *, fail_on_errors: int | None = None) -> dict[str, Any]:
         """POST ``/Bulk`` (RFC 7644 3.7); never replayed after it may have arrived."""

@@ -17,14 +17,24 @@ from typing import Any
 from airflow_provider_celonis.apis import TOOLS
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.paths import path_id
 
 _UNSET: Any = object()
 
 
-def tool_body(arguments: Any, arguments_key: str | None = None, body: Any = _UNSET) -> Any:
-    """The request body: ``body`` if given, else the arguments, optionally under ``arguments_key``."""
+def tool_body(
+    arguments: Any, arguments_key: str | None = None, body: Any = _UNSET, *, where: str | None = None
+) -> Any:
+    """The request body: ``body`` if given, else the arguments, optionally under ``arguments_key``.
+
+    ``where`` (e.g. the task id) prefixes configuration errors.
+    """
     if body is not _UNSET:
         return body
+    if arguments_key is not None and (not isinstance(arguments_key, str) or not arguments_key):
+        raise CelonisConfigurationError(
+            "arguments_key", f"is {arguments_key!r}", 'use a key such as "arguments", or None', where=where
+        )
     if arguments is None:
         arguments = {}
     if isinstance(arguments, str):
@@ -32,10 +42,15 @@ def tool_body(arguments: Any, arguments_key: str | None = None, body: Any = _UNS
             arguments = json.loads(arguments)
         except ValueError:
             raise CelonisConfigurationError(
-                "arguments", "is a string that is not JSON", "pass a dict of the tool's arguments"
+                "arguments",
+                "is a string that is not JSON",
+                "pass a dict of the tool's arguments",
+                where=where,
             ) from None
     if not isinstance(arguments, dict):
-        raise CelonisConfigurationError("arguments", f"is a {type(arguments).__name__}", "pass a dict")
+        raise CelonisConfigurationError(
+            "arguments", f"is a {type(arguments).__name__}", "pass a dict", where=where
+        )
     return {arguments_key: arguments} if arguments_key else arguments
 
 
@@ -62,7 +77,7 @@ class CelonisToolsHook(CelonisOAuthHook):
             if not value:
                 raise CelonisConfigurationError(name, "is empty", "copy it from the Studio asset")
         payload = tool_body(arguments, arguments_key, body)
-        path = f"/api/v1/mcp-servers/mcp/{asset_id}/tool-api/{tool_id}"
+        path = f"/api/v1/mcp-servers/mcp/{path_id(asset_id)}/tool-api/{path_id(tool_id)}"
         params = {"draft": "true" if draft else "false"}
         with self.request(
             "POST", path, api=TOOLS, params=params, json=payload, idempotent=idempotent

@@ -8,12 +8,16 @@ and sends through the provider's hooks (retries, token re-grant, typed errors). 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.models import BaseOperator
+from airflow.sdk import BaseOperator
 
-from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,7 +58,9 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
     any call: an ``https://`` URI, headers only among Authorization, Content-Type, User-Agent,
     Host and Accept, at most 8,192 bytes. Header values are masked in logs; put secrets in an
     Airflow connection or variable and template them in, e.g.
-    ``{"Authorization": "Bearer {{ conn.erp_webhook.password }}"}``.
+    ``{"Authorization": "Bearer {{ conn.erp_webhook.password }}"}``. The callback URI is not
+    masked and shows in the rendered template fields: when the URI itself is a secret (a Slack
+    or Teams webhook), keep it in a connection and limit who can see the task's rendered fields.
 
     :param action: one of ``create``, ``update``, ``pause``, ``resume``, ``resume_from_latest``,
         ``replay``, ``delete``.
@@ -109,7 +115,10 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
             offset = -1
         if offset < 0:
             raise CelonisConfigurationError(
-                "from_offset", f"is {self.from_offset!r}", "pass the event offset (>= 0) to replay from"
+                "from_offset",
+                f"is {self.from_offset!r}",
+                "pass the event offset (>= 0) to replay from",
+                where=self.task_id,
             )
         return offset
 
@@ -125,7 +134,9 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
         else:
             self._require(subscription_id=self.subscription_id)
         if self.action in ("create", "update"):
-            check_callback(self.callback_uri, self.callback_headers, self.name, self.configurations)
+            check_callback(
+                self.callback_uri, self.callback_headers, self.name, self.configurations, where=self.task_id
+            )
         return self._offset() if self.action == "replay" else None
 
     def execute(self, context: Context) -> str:
@@ -143,6 +154,7 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
                 "callback_uri": str(self.callback_uri),
                 "headers": self.callback_headers,
                 "configurations": self.configurations,
+                "where": self.task_id,
             }
             if self.action == "create":
                 sub_id = hook.create_subscription(str(self.knowledge_model_id), str(self.trigger_id), **spec)
@@ -166,12 +178,16 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
 class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
     """Read a subscription's failed events (``PATCH .../events``, page by page) into a file.
 
-    Reading moves Celonis's cursor: the events returned are not returned again, so they are
-    written atomically and the task fails rather than losing some. Returns ``{"path", "records"}``.
+    Reading moves Celonis's cursor ([guess]): events returned once are not returned again, so
+    every page read is written, whole. ``output_path`` is written atomically when the read ends;
+    when a later page fails (or the cursor turns out not to advance), the events already read
+    are first saved to ``<output_path>.recovered-<UTC time>.jsonl`` next to it (its path is in
+    the log and the error), then the task fails. Returns ``{"path", "records"}``.
 
     :param subscription_id: the subscription. :param output_path: file path or URI (templated).
     :param output_format: ``jsonl`` (default), ``csv`` or ``parquet``.
-    :param max_events: stop after this many events (default: all).
+    :param max_events: stop after the page that reaches this many events (default: all); the
+        file may hold up to one page more, because a page read cannot be put back.
     """
 
     template_fields: Sequence[str] = ("subscription_id", "output_path")
@@ -199,16 +215,66 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
         self._require(subscription_id=self.subscription_id)
         fmt, path = check_format(self.output_format), str(self.output_path)
         check_output_path(path)
-        if self.max_events is not None and (not isinstance(self.max_events, int) or self.max_events < 1):
+        if self.max_events is not None and (
+            not isinstance(self.max_events, int) or isinstance(self.max_events, bool) or self.max_events < 1
+        ):
             raise CelonisConfigurationError(
-                "max_events", f"is {self.max_events!r}", "use a positive number or None"
+                "max_events", f"is {self.max_events!r}", "use a positive number or None", where=self.task_id
             )
         hook = CelonisEventSubscriptionHook(self.celonis_conn_id, **self.hook_params)
-        events = hook.iter_failed_events(str(self.subscription_id), max_events=self.max_events)
-        preferred = ("offset", "triggerId", "subscriberId", "creationDate", "event")
-        count = write_in_order(events, path, fmt, preferred=preferred)
+        pages = hook.iter_failed_event_pages(str(self.subscription_id), max_events=self.max_events)
+        with tempfile.TemporaryFile("w+", encoding="utf-8", prefix="celonis-failed-events-") as spool:
+            read = 0
+            try:
+                for page in pages:
+                    for event in page:
+                        spool.write(json.dumps(event) + "\n")
+                    read += len(page)
+                spool.seek(0)
+                count = write_in_order(_lines(spool), path, fmt, preferred=_EVENT_COLUMNS)
+            except BaseException as err:
+                if read:
+                    saved = self._recover(spool, path)
+                    raise CelonisError(
+                        f"Reading the failed events of subscription {self.subscription_id} stopped after "
+                        f"{read} events, which Celonis will not return again ({err}). They are saved in "
+                        f"{saved}.",
+                        fix="keep that file (it holds the events already read), fix the cause and re-run: "
+                        "the next run reads only the events after them",
+                    ) from err
+                raise
         self.log.info("Wrote %d failed events of subscription %s to %s", count, self.subscription_id, path)
         return {"path": path, "records": count}
+
+    def _recover(self, spool: Any, path: str) -> str:
+        """Write the events read so far next to ``path`` (or, failing that, to a local temp file)."""
+        from airflow_provider_celonis.operators._records import write_in_order
+
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        targets = [f"{path}.recovered-{stamp}.jsonl"]
+        targets.append(os.path.join(tempfile.gettempdir(), f"celonis-failed-events-{stamp}.jsonl"))
+        for target in targets:
+            spool.seek(0)
+            try:
+                count = write_in_order(_lines(spool), target, "jsonl", preferred=_EVENT_COLUMNS)
+            except Exception as err:  # the output storage itself may be what failed
+                self.log.error("Could not save the failed events already read to %s: %s", target, err)
+                continue
+            self.log.error(
+                "Saved %d failed events already read (Celonis will not return them again) to %s",
+                count,
+                target,
+            )
+            return target
+        return "no file (saving failed, see the log)"
+
+
+_EVENT_COLUMNS = ("offset", "triggerId", "subscriberId", "creationDate", "event")
+
+
+def _lines(spool: Any) -> Iterator[dict[str, Any]]:
+    for line in spool:
+        yield json.loads(line)
 
 
 class CelonisAgentChatOperator(_CelonisOperator):
@@ -286,11 +352,12 @@ class CelonisToolOperator(_CelonisOperator):
         from airflow_provider_celonis.hooks.tools import CelonisToolsHook, tool_body
 
         self._require(asset_id=self.asset_id, tool_id=self.tool_id)
-        if not isinstance(self.draft, bool):
-            raise CelonisConfigurationError(
-                "draft", f"is {self.draft!r}", "use True or False", where=self.task_id
-            )
-        tool_body(self.arguments, self.arguments_key)  # validate before any call
+        for name in ("draft", "idempotent"):
+            if not isinstance(getattr(self, name), bool):
+                raise CelonisConfigurationError(
+                    name, f"is {getattr(self, name)!r}", "use True or False", where=self.task_id
+                )
+        tool_body(self.arguments, self.arguments_key, where=self.task_id)  # validate before any call
         hook = CelonisToolsHook(self.celonis_conn_id, **self.hook_params)
         result = hook.call_tool(
             str(self.asset_id),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.models import BaseOperator
+from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["CelonisKnowledgeModelDataOperator"]
 
 
-def _names(value: Any, field: str) -> list[str]:
+def _names(value: Any, field: str, where: str | None = None) -> list[str]:
     """A list of ids from a list or a comma-separated string (templates render to strings)."""
     if value in (None, ""):
         return []
@@ -29,7 +29,9 @@ def _names(value: Any, field: str) -> list[str]:
         return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return [v.strip() for v in value if v.strip()]
-    raise CelonisConfigurationError(field, f"is {value!r}", "pass a list of ids or a comma-separated string")
+    raise CelonisConfigurationError(
+        field, f"is {value!r}", "pass a list of ids or a comma-separated string", where=where
+    )
 
 
 class CelonisKnowledgeModelDataOperator(BaseOperator):
@@ -116,10 +118,14 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         fmt = check_format(self.output_format)
         path = str(self.output_path)
         check_output_path(path)
+        if not isinstance(self.fail_on_cut, bool):
+            raise CelonisConfigurationError(
+                "fail_on_cut", f"is {self.fail_on_cut!r}", "use True or False", where=self.task_id
+            )
         fields, filters, kpis = (
-            _names(self.fields, "fields"),
-            _names(self.filters, "filters"),
-            _names(self.kpis, "kpis"),
+            _names(self.fields, "fields", self.task_id),
+            _names(self.filters, "filters", self.task_id),
+            _names(self.kpis, "kpis", self.task_id),
         )
         hook = CelonisKnowledgeModelHook(self.celonis_conn_id, **self.hook_params)
         data = hook.data(
@@ -132,6 +138,7 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
             sort=self.sort or None,
             page_size=self.page_size,
             method=self.method,
+            where=self.task_id,
         )
         where = f"record {self.record_id}" if self.record_id else "model-level data"
         self.log.info(
