@@ -232,9 +232,11 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
                     read += len(page)
                 spool.seek(0)
                 count = write_in_order(_lines(spool), path, fmt, preferred=_EVENT_COLUMNS)
-            except BaseException as err:
+            except BaseException as err:  # a timeout or kill too: the events read must survive
                 if read:
                     saved = self._recover(spool, path)
+                    if not isinstance(err, Exception):
+                        raise
                     raise CelonisError(
                         f"Reading the failed events of subscription {self.subscription_id} stopped after "
                         f"{read} events, which Celonis will not return again ({err}). They are saved in "
