@@ -212,3 +212,43 @@ SUCCESS, SKIPPED, ERROR, TIMEOUT = "success", "skipped", "error", "timeout"
 def event(status: str, message: str, **ids: Any) -> dict[str, Any]:
     """A trigger event payload; the sync path builds the same dict so one handler maps both."""
     return {"status": status, "message": message, **ids}
+
+
+# -- poll-loop bounds, shared by sync_poll (worker) and triggers/polling (triggerer) -----------
+MAX_ERROR_PAUSE = 60.0
+"""Cap of the pause after a poll failed with a transient error (hook retries exhausted)."""
+KILL_TIMEOUT = 25.0
+"""Seconds an ``on_kill`` clean-up may take: below the triggerer's ``on_kill_timeout`` (30 s)."""
+KILL_HOOK_PARAMS: dict[str, Any] = {"max_attempts": 2, "max_wait": 2.0, "max_rate_limit_wait": 5.0}
+"""Few, short retries for the one clean-up call, so it ends well within :data:`KILL_TIMEOUT`."""
+
+
+def transient_errors() -> tuple[type[Exception], ...]:
+    """Errors after which a wait keeps polling (until its deadline) instead of failing."""
+    from airflow_provider_celonis.exceptions import (
+        CelonisRateLimitError,
+        CelonisServerError,
+        CelonisTransportError,
+    )
+
+    return (CelonisTransportError, CelonisServerError, CelonisRateLimitError)
+
+
+def error_pause(poll_interval: float, failures: int) -> float:
+    """Growing pause after ``failures`` transient poll errors in a row, capped."""
+    return min(poll_interval * 2 ** min(failures, 10), MAX_ERROR_PAUSE)
+
+
+def bounded_pause(pause: float, deadline: float | None) -> float:
+    """Never sleep past the deadline, so the timeout (and the cancel) is not late."""
+    left = seconds_left(deadline)
+    return pause if left is None else max(min(pause, left), 0.0)
+
+
+def kill_hook_params(hook_params: dict[str, Any]) -> dict[str, Any]:
+    """``hook_params`` with retries no longer than :data:`KILL_HOOK_PARAMS` allows."""
+    params = dict(hook_params)
+    for name, bound in KILL_HOOK_PARAMS.items():
+        params[name] = min(params.get(name, bound), bound)
+    params["min_wait"] = min(params.get("min_wait", 1.0), params["max_wait"])
+    return params

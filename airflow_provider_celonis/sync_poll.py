@@ -12,8 +12,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_celonis.status import TIMEOUT, deadline_passed, event, seconds_left
-from airflow_provider_celonis.triggers.polling import MAX_ERROR_PAUSE, TRANSIENT_ERRORS
+from airflow_provider_celonis.status import (
+    TIMEOUT,
+    bounded_pause,
+    deadline_passed,
+    error_pause,
+    event,
+    transient_errors,
+)
+
+TRANSIENT_ERRORS = transient_errors()
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +44,9 @@ def poll_until_done(
             failures += 1
             if deadline_passed(deadline):
                 return event(TIMEOUT, f"the timeout passed while Celonis was unreachable ({err})", **ids)
-            pause = min(poll_interval * 2 ** min(failures, 10), MAX_ERROR_PAUSE)
+            pause = error_pause(poll_interval, failures)
             log.warning("Celonis status poll failed (%s); polling again in %.1f s", err, pause)
-            time.sleep(_bounded(pause, deadline))
+            time.sleep(bounded_pause(pause, deadline))
             continue
         failures = 0
         if on_snapshot is not None:
@@ -46,9 +54,4 @@ def poll_until_done(
         verdict = judge(snapshot)
         if verdict is not None:
             return verdict
-        time.sleep(_bounded(poll_interval, deadline))
-
-
-def _bounded(pause: float, deadline: float | None) -> float:
-    left = seconds_left(deadline)
-    return pause if left is None else max(min(pause, left), 0.0)
+        time.sleep(bounded_pause(poll_interval, deadline))

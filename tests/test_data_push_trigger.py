@@ -59,6 +59,47 @@ async def test_deleted_job_ends_the_wait_with_one_error_event(
     assert event["status"] == "error" and "CelonisNotFoundError" in event["message"]
 
 
+async def test_killing_the_deferred_push_deletes_the_job_bounded(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    """The operator's trigger deletes its job on a user's kill; a failing delete never raises."""
+    from airflow.sdk.exceptions import TaskDeferred
+    from data_pool_helpers import make_context
+
+    from airflow_provider_celonis.hooks._transport import close_loop_session
+    from airflow_provider_celonis.operators.data_push import CelonisDataPushOperator
+
+    emulator.configure_data_push(queued_seconds=30)
+    path = tmp_path / "a.csv"
+    path.write_text("id,name\n1,a\n")
+    op = CelonisDataPushOperator(
+        task_id="push",
+        data_pool_id=POOL,
+        target_table="orders",
+        source=str(path),
+        deferrable=True,
+        poll_interval=0.05,
+        hook_params=fast_retries,
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(make_context())
+    trigger = recreate(deferred.value.trigger)
+    [job_id] = emulator.push_report()["jobs"]
+    emulator.add_faults([{"path": f"jobs/{job_id}$", "method": "DELETE", "status": 500, "times": -1}])
+    started = time.monotonic()
+    await trigger.on_kill()  # Celonis answers 500 every time: few retries, logged, not raised
+    assert time.monotonic() - started < 10
+    assert emulator.push_report()["jobs"][job_id]["status"] == "QUEUED"
+    emulator.clear_faults()
+    await trigger.on_kill()
+    await close_loop_session()
+    assert emulator.push_report()["jobs"][job_id]["status"] in ("DELETED", "CANCELED")
+    watcher = make_trigger(executed_job(tmp_path, fast_retries), fast_retries)
+    await watcher.on_kill()  # delete_on_kill defaults to off
+    await close_loop_session()
+    assert all(j["status"] != "DELETED" for k, j in emulator.push_report()["jobs"].items() if k != job_id)
+
+
 @pytest.mark.parametrize(
     ("status", "now", "verdict"),
     [

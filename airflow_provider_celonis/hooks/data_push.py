@@ -112,6 +112,10 @@ class CelonisDataPushHook(CelonisOAuthHook):
         with self.request("DELETE", self.jobs_path(pool_id, job_id), api=DATA_PUSH):
             pass
 
+    async def adelete_job(self, pool_id: str, job_id: str) -> None:
+        """Async twin of :meth:`delete_job`, for the trigger's ``on_kill``."""
+        await self.arequest("DELETE", self.jobs_path(pool_id, job_id), api=DATA_PUSH)
+
     def list_chunks(self, pool_id: str, job_id: str) -> list[dict[str, Any]]:
         path = f"{self.jobs_path(pool_id, job_id)}/chunks"
         return list(self.request_json("GET", path, api=DATA_PUSH) or [])

@@ -344,10 +344,10 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         if start_ms is not None:
             ti.xcom_push(key="celonis_execution_start_ms", value=start_ms)
 
-    def _cancel(self) -> tuple[bool, str | None]:
+    def _cancel(self, hook: CelonisDataJobHook | None = None) -> tuple[bool, str | None]:
         """Cancel the job's running execution (safe to repeat); never raises."""
         try:
-            self.hook.cancel_execution(self.data_pool_id, self.data_job_id)
+            (hook or self.hook).cancel_execution(self.data_pool_id, self.data_job_id)
         except Exception as err:
             self.log.error(
                 "Could not cancel data job %s in pool %s: %s", self.data_job_id, self.data_pool_id, err
@@ -359,4 +359,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     def on_kill(self) -> None:
         """Best-effort cancel of the execution this task started or joined; never raises."""
         if self.cancel_on_kill and self._remote_run_owned:
-            self._cancel()
+            from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
+            from airflow_provider_celonis.status import kill_hook_params
+
+            # Few, short retries: Airflow gives on_kill limited time before it kills the process.
+            self._cancel(CelonisDataJobHook(self.celonis_conn_id, **kill_hook_params(self.hook_params)))

@@ -296,6 +296,7 @@ class CelonisDataPushOperator(BaseOperator):
             poll_interval=self.poll_interval,
             celonis_conn_id=self.celonis_conn_id,
             hook_params=self.hook_params,
+            delete_on_kill=True,  # the task owns the job: killing it while deferred deletes it
         )
         # No Airflow ``timeout=``: it would fail the task without coming back to delete the job.
         self.defer(trigger=trigger, method_name="execute_complete")
@@ -384,10 +385,10 @@ class CelonisDataPushOperator(BaseOperator):
             "so the job was abandoned and its data may still load"
         )
 
-    def _delete(self, job_id: str, why: str) -> bool:
+    def _delete(self, job_id: str, why: str, hook: CelonisDataPushHook | None = None) -> bool:
         """Best-effort ``DELETE`` of the push job; never raises."""
         try:
-            self.hook.delete_job(self.data_pool_id, job_id)
+            (hook or self.hook).delete_job(self.data_pool_id, job_id)
         except Exception as err:
             self.log.error("Could not delete push job %s (%s): %s", job_id, why, err)
             return False
@@ -397,4 +398,9 @@ class CelonisDataPushOperator(BaseOperator):
     def on_kill(self) -> None:
         """Delete the push job this task created and has not finished; never raises."""
         if self._job_id is not None:
-            self._delete(self._job_id, "the task was killed")
+            from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
+            from airflow_provider_celonis.status import kill_hook_params
+
+            # Few, short retries: Airflow gives on_kill limited time before it kills the process.
+            hook = CelonisDataPushHook(self.celonis_conn_id, **kill_hook_params(self.hook_params))
+            self._delete(self._job_id, "the task was killed", hook)

@@ -109,7 +109,7 @@ class CelonisDataJobSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         from airflow_provider_celonis.decisions import judge_job
         from airflow_provider_celonis.outcomes import finish_job
-        from airflow_provider_celonis.triggers.polling import TRANSIENT_ERRORS
+        from airflow_provider_celonis.sync_poll import TRANSIENT_ERRORS
 
         try:
             items = self.hook.list_executions(self.data_pool_id, self.data_job_id)

@@ -99,7 +99,7 @@ class CelonisDataModelLoadSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         from airflow_provider_celonis.decisions import judge_load
         from airflow_provider_celonis.outcomes import finish_load
-        from airflow_provider_celonis.triggers.polling import TRANSIENT_ERRORS
+        from airflow_provider_celonis.sync_poll import TRANSIENT_ERRORS
 
         try:
             info = self.hook.get_load_info(self.data_pool_id, self.data_model_id)

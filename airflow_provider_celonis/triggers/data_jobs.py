@@ -40,17 +40,8 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
         self.job_wait = JobWait.from_dict(wait)
         self.cancel_on_kill = cancel_on_kill
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "wait": self.job_wait.to_dict(),
-                "poll_interval": self.poll_interval,
-                "celonis_conn_id": self.celonis_conn_id,
-                "hook_params": self.hook_params,
-                "cancel_on_kill": self.cancel_on_kill,
-            },
-        )
+    def extra_kwargs(self) -> dict[str, Any]:
+        return {"wait": self.job_wait.to_dict(), "cancel_on_kill": self.cancel_on_kill}
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (mark failed, clear): cancel the execution the operator owns.
@@ -62,12 +53,10 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
         if not self.cancel_on_kill:
             return
         pool, job = self.job_wait.data_pool_id, self.job_wait.data_job_id
-        try:
-            await self.make_hook().acancel_execution(pool, job)
-        except Exception as err:
-            self.log.warning("Could not cancel data job %s in pool %s: %s", job, pool, err)
-        else:
-            self.log.warning("Cancelled data job %s in pool %s because the task was killed.", job, pool)
+        # Bounded (few retries, KILL_TIMEOUT): the triggerer gives on_kill about 30 s in all.
+        await self.run_kill_action(
+            lambda hook: hook.acancel_execution(pool, job), f"cancel data job {job} in pool {pool}"
+        )
 
     @property
     def deadline(self) -> float | None:
@@ -80,10 +69,10 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
             "execution_id": self.job_wait.execution_id,
         }
 
-    def make_hook(self) -> Any:
+    def make_hook(self, **overrides: Any) -> Any:
         from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
 
-        return CelonisDataJobHook(self.celonis_conn_id, **self.hook_params)
+        return CelonisDataJobHook(self.celonis_conn_id, **{**self.hook_params, **overrides})
 
     async def poll(self, hook: Any) -> Any:
         return await hook.alist_executions(self.job_wait.data_pool_id, self.job_wait.data_job_id)

@@ -30,16 +30,8 @@ class CelonisDataModelLoadTrigger(CelonisPollingTrigger):
         )
         self.load_wait = LoadWait.from_dict(wait)
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "wait": self.load_wait.to_dict(),
-                "poll_interval": self.poll_interval,
-                "celonis_conn_id": self.celonis_conn_id,
-                "hook_params": self.hook_params,
-            },
-        )
+    def extra_kwargs(self) -> dict[str, Any]:
+        return {"wait": self.load_wait.to_dict()}
 
     @property
     def deadline(self) -> float | None:
@@ -48,10 +40,10 @@ class CelonisDataModelLoadTrigger(CelonisPollingTrigger):
     def ids(self) -> dict[str, Any]:
         return {"data_pool_id": self.load_wait.data_pool_id, "data_model_id": self.load_wait.data_model_id}
 
-    def make_hook(self) -> Any:
+    def make_hook(self, **overrides: Any) -> Any:
         from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 
-        return CelonisDataModelHook(self.celonis_conn_id, **self.hook_params)
+        return CelonisDataModelHook(self.celonis_conn_id, **{**self.hook_params, **overrides})
 
     async def poll(self, hook: Any) -> Any:
         return await hook.aget_load_info(self.load_wait.data_pool_id, self.load_wait.data_model_id)

@@ -16,20 +16,24 @@ Error handling, in order:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_celonis.exceptions import (
-    CelonisRateLimitError,
-    CelonisServerError,
-    CelonisTransportError,
+from airflow_provider_celonis.status import (
+    ERROR,
+    KILL_TIMEOUT,
+    TIMEOUT,
+    bounded_pause,
+    deadline_passed,
+    error_pause,
+    event,
+    kill_hook_params,
+    transient_errors,
 )
-from airflow_provider_celonis.status import ERROR, TIMEOUT, deadline_passed, event, seconds_left
 
-TRANSIENT_ERRORS = (CelonisTransportError, CelonisServerError, CelonisRateLimitError)
-MAX_ERROR_PAUSE = 60.0
+TRANSIENT_ERRORS = transient_errors()
 
 
 class CelonisPollingTrigger(BaseTrigger):
@@ -47,6 +51,32 @@ class CelonisPollingTrigger(BaseTrigger):
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
 
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                **self.extra_kwargs(),
+                "poll_interval": self.poll_interval,
+                "celonis_conn_id": self.celonis_conn_id,
+                "hook_params": self.hook_params,
+            },
+        )
+
+    def extra_kwargs(self) -> dict[str, Any]:
+        """The subclass's own constructor arguments (``wait``, ...), JSON-serializable."""
+        return {}
+
+    async def run_kill_action(self, action: Callable[[Any], Awaitable[Any]], what: str) -> bool:
+        """One clean-up call in ``on_kill``: few retries, at most :data:`KILL_TIMEOUT` s; never raises."""
+        try:
+            hook = self.make_hook(**kill_hook_params(self.hook_params))
+            await asyncio.wait_for(action(hook), timeout=KILL_TIMEOUT)
+        except Exception as err:  # asyncio.TimeoutError included
+            self.log.warning("Could not %s: %s: %s", what, type(err).__name__, err)
+            return False
+        self.log.warning("Did %s because the task was killed.", what)
+        return True
+
     # -- to implement ----------------------------------------------------------------------
     @property
     def deadline(self) -> float | None:
@@ -56,7 +86,8 @@ class CelonisPollingTrigger(BaseTrigger):
         """Ids repeated in every event so ``execute_complete`` needs no other state."""
         raise NotImplementedError
 
-    def make_hook(self) -> Any:
+    def make_hook(self, **overrides: Any) -> Any:
+        """The hook, built from ``hook_params`` updated with ``overrides``."""
         raise NotImplementedError
 
     async def poll(self, hook: Any) -> Any:
@@ -99,7 +130,7 @@ class CelonisPollingTrigger(BaseTrigger):
                     return event(
                         TIMEOUT, f"the timeout passed while Celonis was unreachable ({err})", **self.ids()
                     )
-                pause = min(self.poll_interval * 2 ** min(failures, 10), MAX_ERROR_PAUSE)
+                pause = error_pause(self.poll_interval, failures)
                 self.log.warning("Celonis status poll failed (%s); polling again in %.1f s", err, pause)
                 await asyncio.sleep(self._bounded(pause))
                 continue
@@ -110,6 +141,4 @@ class CelonisPollingTrigger(BaseTrigger):
             await asyncio.sleep(self._bounded(self.poll_interval))
 
     def _bounded(self, pause: float) -> float:
-        """Never sleep past the deadline, so the timeout (and the cancel) is not late."""
-        left = seconds_left(self.deadline)
-        return pause if left is None else max(min(pause, left), 0.0)
+        return bounded_pause(pause, self.deadline)
