@@ -91,7 +91,7 @@ def test_a_refused_legacy_key_is_explained_as_such(emulator, monkeypatch) -> Non
         "AIRFLOW_CONN_CELONIS_DEFAULT",
         json.dumps({"conn_type": "celonis", "host": emulator.base_url, "extra": {"api_key": "revoked-key"}}),
     )
-    with pytest.warns(DeprecationWarning), pytest.raises(CelonisUnauthorizedError) as info:
+    with pytest.warns(DeprecationWarning, match="legacy"), pytest.raises(CelonisUnauthorizedError) as info:
         members(CelonisOAuthHook())
     text = str(info.value)
     assert "refused the API key" in text and "key_type" in text
