@@ -23,7 +23,44 @@ def check_event(event: Any) -> dict[str, Any]:
     """A malformed event (a bug, or a foreign trigger) fails loudly instead of passing as success."""
     if not isinstance(event, dict) or event.get("status") not in KNOWN_EVENTS:
         raise CelonisJobFailedError(f"Unexpected trigger event {event!r}; failing closed.")
+    if event["status"] == ERROR and isinstance(event.get("poll_error"), dict):
+        raise poll_error_to_exception(event)
     return event
+
+
+def poll_error_to_exception(event: dict[str, Any]) -> CelonisError:
+    """The trigger's status poll failed (401/403/404, a bug): the run's status is unknown.
+
+    Raised as the type the sync wait raises for the same answer (``CelonisPermissionError``
+    ...), with Celonis's message, never as "the job failed": the run may still be going.
+    """
+    from airflow_provider_celonis import exceptions
+
+    error = event["poll_error"]
+    run = (
+        f"execution {event['execution_id']}"
+        if event.get("execution_id")
+        else f"push job {event['job_id']}"
+        if event.get("job_id")
+        else "the run"
+    )
+    scope = ", ".join(
+        f"{key} {event[key]}" for key in ("data_pool_id", "data_job_id", "data_model_id") if event.get(key)
+    )
+    message = (
+        f"Status unknown ({scope}): the status poll failed with {error.get('type')}: "
+        f"{error.get('message')}; {run} may still run in Celonis."
+    )
+    cls = getattr(exceptions, str(error.get("type")), None)
+    if isinstance(cls, type) and issubclass(cls, exceptions.CelonisApiError) and error.get("status"):
+        return cls(
+            message,
+            status=int(error["status"]),
+            method=str(error.get("method") or "GET"),
+            path=str(error.get("path") or ""),
+            error_code=error.get("error_code"),
+        )
+    return CelonisError(message)
 
 
 def job_error_lines(hook: Any, event: dict[str, Any]) -> list[str]:

@@ -356,3 +356,34 @@ async def test_no_wait_fails_when_a_lost_start_never_arrived(
     with pytest.raises(CelonisJobFailedError, match="no new execution"):
         op.execute(make_context())
     assert api_runs(job) == []
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_forbidden_status_poll_is_status_unknown_not_job_failed(
+    job: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    """A 403 while waiting says nothing about the run: same error type in both modes, never "failed"."""
+    from airflow.sdk.exceptions import TaskDeferred as Deferred
+    from data_pool_helpers import run_trigger
+
+    from airflow_provider_celonis.exceptions import CelonisPermissionError
+
+    job.configure_data_job(POOL, JOB, running_seconds=30, stale_seconds=0)
+    op, context = make_op(fast_retries, deferrable), make_context()
+    rule = {"path": f"/logs/{JOB}/executions", "method": "GET", "status": 403, "times": -1}
+    if deferrable:
+        with pytest.raises(Deferred) as deferred:
+            op.execute(context)
+        job.add_faults([rule])
+        [event] = await run_trigger(recreate(deferred.value.trigger))
+        with pytest.raises(CelonisPermissionError) as raised:
+            op.execute_complete(context, event)
+    else:
+        threading.Timer(0.3, job.add_faults, [[rule]]).start()
+        with pytest.raises(CelonisPermissionError) as raised:
+            op.execute(context)
+    assert not isinstance(raised.value, CelonisJobFailedError)
+    assert raised.value.status == 403
+    if deferrable:
+        assert "may still run in Celonis" in str(raised.value) and "Injected fault" in str(raised.value)
+    assert api_runs(job)[0]["status"] in ("QUEUED", "RUNNING")  # not cancelled: it may still run

@@ -36,6 +36,12 @@ from airflow_provider_celonis.status import (
 TRANSIENT_ERRORS = transient_errors()
 
 
+def poll_error(err: BaseException) -> dict[str, Any]:
+    """What the operator needs to raise the same error type after the deferral (JSON-safe)."""
+    details = {name: getattr(err, name, None) for name in ("status", "method", "path", "error_code")}
+    return {"type": type(err).__name__, "message": str(err), **details}
+
+
 class CelonisPollingTrigger(BaseTrigger):
     """Base of the Celonis wait triggers; see the module docstring for the contract."""
 
@@ -111,7 +117,10 @@ class CelonisPollingTrigger(BaseTrigger):
         except Exception as err:
             self.log.exception("Celonis trigger failed")
             return event(
-                ERROR, f"the trigger could not read the status: {type(err).__name__}: {err}", **self.ids()
+                ERROR,
+                f"the trigger could not read the status: {type(err).__name__}: {err}",
+                poll_error=poll_error(err),
+                **self.ids(),
             )
 
     async def _poll_until_verdict(self, hook: Any) -> dict[str, Any]:
