@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
-from data_pool_helpers import make_context, run_deferred
+from airflow.sdk import PokeReturnValue
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+from data_pool_helpers import make_context, recreate, run_deferred, run_trigger
 
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID as JOB
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
@@ -34,15 +35,17 @@ async def test_poke_ignores_executions_before_started_after(
 ) -> None:
     sensor = make_sensor(fast_retries)
     assert sensor.poke(make_context()) is False  # only the hour-old previous run exists
-    emulator.seed_execution(POOL, JOB, "SUCCESS", age=1)
-    assert sensor.poke(make_context()) is True
+    execution_id = emulator.seed_execution(POOL, JOB, "SUCCESS", age=1)
+    done = sensor.poke(make_context())
+    assert isinstance(done, PokeReturnValue) and done.is_done
+    assert done.xcom_value == execution_id  # as the deferrable path returns it
 
 
 async def test_poke_accepts_an_iso_string_bound(emulator: Any, fast_retries: dict[str, float]) -> None:
     bound = datetime.fromtimestamp(time.time() - 5, timezone.utc).isoformat()
     emulator.seed_execution(POOL, JOB, "SUCCESS", age=10)
     assert make_sensor(fast_retries, started_after=bound).poke(make_context()) is False
-    assert make_sensor(fast_retries, started_after=None).poke(make_context()) is True
+    assert make_sensor(fast_retries, started_after=None).poke(make_context())
 
 
 async def test_poke_failure_carries_error_lines(emulator: Any, fast_retries: dict[str, float]) -> None:
@@ -81,3 +84,29 @@ async def test_deferrable_failure_and_timeout(emulator: Any, fast_retries: dict[
     emulator.seed_execution(POOL, JOB, "RUNNING")
     with pytest.raises(CelonisJobFailedError, match="fail closed"):
         await run_deferred(make_sensor(fast_retries, deferrable=True), make_context())
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+async def test_soft_fail_skips_a_failed_run_in_both_modes(
+    emulator: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    emulator.seed_execution(POOL, JOB, "FAIL", age=1)
+    sensor, context = make_sensor(fast_retries, soft_fail=True, deferrable=deferrable), make_context()
+    if deferrable:
+        with pytest.raises(TaskDeferred) as deferred:
+            sensor.execute(context)
+        [event] = await run_trigger(recreate(deferred.value.trigger))
+        with pytest.raises(AirflowSkipException):  # how Airflow resumes a deferred sensor
+            sensor.resume_execution(deferred.value.method_name, {"event": event}, context)
+    else:
+        with pytest.raises(AirflowSkipException):
+            sensor.execute(context)
+    with pytest.raises(CelonisJobFailedError):  # without soft_fail both modes fail
+        await run_deferred(make_sensor(fast_retries, deferrable=True), make_context())
+    with pytest.raises(CelonisJobFailedError):
+        make_sensor(fast_retries).execute(make_context())
+
+
+async def test_sync_execute_returns_the_execution_id(emulator: Any, fast_retries: dict[str, float]) -> None:
+    execution_id = emulator.seed_execution(POOL, JOB, "SUCCESS", age=1)
+    assert make_sensor(fast_retries).execute(make_context()) == execution_id

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_celonis.links import CelonisDataJobLink
 
@@ -43,7 +43,8 @@ class CelonisDataJobSensor(BaseSensorOperator):
     :param hook_params: extra :class:`CelonisDataJobHook` arguments.
 
     FAIL, CANCEL and unknown statuses raise CelonisJobFailedError (with Celonis's ERROR
-    lines); SKIPPED skips the task.
+    lines); SKIPPED skips the task. With ``soft_fail`` any failure skips, in both modes.
+    Returns (XCom ``return_value``) the execution id, in both modes.
     """
 
     template_fields: Sequence[str] = ("data_pool_id", "data_job_id", "started_after")
@@ -106,7 +107,24 @@ class CelonisDataJobSensor(BaseSensorOperator):
         )
         self.defer(trigger=trigger, method_name="execute_complete")
 
-    def poke(self, context: Context) -> bool:
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        """One poll; done returns ``PokeReturnValue(True, xcom_value=<id>)``, like the deferrable path.
+
+        A failure (failed run, 403, ...) under ``soft_fail`` skips, as it does when deferred
+        (Airflow's ``resume_execution`` skips on any AirflowException with ``soft_fail``).
+        """
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from airflow_provider_celonis.exceptions import CelonisError
+
+        try:
+            return self._poke_once()
+        except CelonisError as err:
+            if self.soft_fail:
+                raise AirflowSkipException(f"Skipping due to soft_fail: {err}") from err
+            raise
+
+    def _poke_once(self) -> PokeReturnValue | bool:
         from airflow_provider_celonis.decisions import judge_job
         from airflow_provider_celonis.outcomes import finish_job
         from airflow_provider_celonis.sync_poll import TRANSIENT_ERRORS
@@ -119,8 +137,7 @@ class CelonisDataJobSensor(BaseSensorOperator):
         verdict = judge_job(items, self._wait())
         if verdict is None:
             return False
-        finish_job(verdict, self.hook)
-        return True
+        return PokeReturnValue(True, xcom_value=finish_job(verdict, self.hook))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow.sdk.exceptions import AirflowSensorTimeout

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_celonis.links import CelonisDataModelLink
 
@@ -96,7 +96,24 @@ class CelonisDataModelLoadSensor(BaseSensorOperator):
         )
         self.defer(trigger=trigger, method_name="execute_complete")
 
-    def poke(self, context: Context) -> bool:
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        """One poll; done returns ``PokeReturnValue(True, xcom_value=<id>)``, like the deferrable path.
+
+        A failure (failed run, 403, ...) under ``soft_fail`` skips, as it does when deferred
+        (Airflow's ``resume_execution`` skips on any AirflowException with ``soft_fail``).
+        """
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from airflow_provider_celonis.exceptions import CelonisError
+
+        try:
+            return self._poke_once()
+        except CelonisError as err:
+            if self.soft_fail:
+                raise AirflowSkipException(f"Skipping due to soft_fail: {err}") from err
+            raise
+
+    def _poke_once(self) -> PokeReturnValue | bool:
         from airflow_provider_celonis.decisions import judge_load
         from airflow_provider_celonis.outcomes import finish_load
         from airflow_provider_celonis.sync_poll import TRANSIENT_ERRORS
@@ -109,8 +126,7 @@ class CelonisDataModelLoadSensor(BaseSensorOperator):
         verdict = judge_load(info, self._wait())
         if verdict is None:
             return False
-        finish_load(verdict)
-        return True
+        return PokeReturnValue(True, xcom_value=finish_load(verdict))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow.sdk.exceptions import AirflowSensorTimeout
