@@ -387,3 +387,45 @@ async def test_forbidden_status_poll_is_status_unknown_not_job_failed(
     if deferrable:
         assert "may still run in Celonis" in str(raised.value) and "Injected fault" in str(raised.value)
     assert api_runs(job)[0]["status"] in ("QUEUED", "RUNNING")  # not cancelled: it may still run
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"mode": "INCREMENTAL"}, "mode"),
+        ({"transformations": [{"id": "t-1"}]}, "transformations"),
+        ({"extractions": [{"tables": ["VBAK"]}]}, "extractions"),
+        ({"data_models": 42}, "data_models"),
+    ],
+)
+async def test_bad_arguments_fail_before_any_call(
+    job: Any, fast_retries: dict[str, float], kwargs: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(CelonisConfigurationError) as raised:
+        make_op(fast_retries, False, **kwargs).execute(make_context())
+    assert raised.value.field == field
+    assert job.stats()["api_calls"] == 0
+
+
+async def test_subset_as_a_rendered_string_is_split_at_commas(
+    job: Any, fast_retries: dict[str, float]
+) -> None:
+    """A templated list renders as text: never one transformation per character."""
+    make_op(
+        fast_retries, False, mode="full", transformations="t-1, t-2", extractions="['e-1']", data_models=""
+    ).execute(make_context())
+    config = api_runs(job)[0]["configuration"]
+    assert config["mode"] == "FULL"
+    assert config["transformations"] == ["t-1", "t-2"]
+    assert [e["extractionId"] for e in config["extractions"]] == ["e-1"]
+    assert config["loadOnlySubsetOfDataModels"] is False
+
+
+async def test_reuse_warns_that_the_requested_subset_is_not_applied(
+    job: Any, fast_retries: dict[str, float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    job.configure_data_job(POOL, JOB, running_seconds=0.5, stale_seconds=0.0)
+    running = job.seed_execution(POOL, JOB, "RUNNING", running_seconds=0.5)
+    result = make_op(fast_retries, False, mode="FULL", transformations=["t-1"]).execute(make_context())
+    assert result == running
+    assert "mode FULL, transformations are not applied" in capsys.readouterr().out  # task log

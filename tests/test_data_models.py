@@ -15,6 +15,7 @@ from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as 
 from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODEL_ID as MODEL
 from airflow_provider_celonis.exceptions import (
     CelonisBadRequestError,
+    CelonisConfigurationError,
     CelonisJobFailedError,
     CelonisJobTimeoutError,
 )
@@ -171,3 +172,29 @@ async def test_load_trigger_survives_5xx_and_drops(model: Any) -> None:
     assert [e["status"] for e in events] == ["success"]
     assert events[0]["data_load_id"] == loads(model)[0]["dataLoadId"]
     assert model.stats()["faults_pending"] == 0
+
+
+async def test_tables_as_a_rendered_string_is_a_list_not_characters(
+    model: Any, fast_retries: dict[str, float]
+) -> None:
+    """A templated list renders as text; "A,B" or "['A', 'B']" must not become one id per character."""
+    table_ids = model.data_model_report(POOL, MODEL)["table_ids"]
+    vbak, vbap = table_ids["VBAK"], table_ids["VBAP"]
+    make_op(fast_retries, False, tables=f"{vbak}, {vbap}").execute(make_context())
+    make_op(fast_retries, False, tables=str([vbak])).execute(make_context())
+    assert model.data_model_report(POOL, MODEL)["load_requests"]["PARTIAL"] == 2
+    calls = model.stats()["api_calls"]
+    with pytest.raises(CelonisConfigurationError, match="tables"):
+        make_op(fast_retries, False, tables=[{"id": vbak}]).execute(make_context())
+    assert model.stats()["api_calls"] == calls
+
+
+def test_marker_of_a_load_without_id_never_takes_the_previous_load_for_ours() -> None:
+    from airflow_provider_celonis.decisions import LoadWait, judge_load
+
+    before = {"loadStatus": "SUCCESS", "startDate": 1_700_000_000_000}  # no dataLoadId
+    marker = CelonisReloadDataModelOperator._marker(before)
+    wait = LoadWait(POOL, MODEL, marker, deadline=None, appear_deadline=None)
+    assert judge_load({"loadInfo": {"currentComputeLoad": before}}, wait) is None  # the old one
+    newer = {**before, "startDate": before["startDate"] + 5000, "dataLoadId": "l-2"}
+    assert judge_load({"loadInfo": {"currentComputeLoad": newer}}, wait)["status"] == "success"

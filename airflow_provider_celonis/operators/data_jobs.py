@@ -135,6 +135,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     def execute(self, context: Context) -> str | None:
         from airflow_provider_celonis.status import deadline_after
 
+        self._check_arguments()  # before any call: a typo never reaches Celonis
         deadline = deadline_after(self.timeout)
         wait = self._start_or_reuse(deadline)
         self._remote_run_owned = True
@@ -150,6 +151,27 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         if self.deferrable:
             self._defer(wait)
         return self._finish(context, self._wait_here(context, wait))
+
+    def _check_arguments(self) -> None:
+        """Normalize ``mode`` and the subset lists (a comma-separated string is accepted)."""
+        from airflow_provider_celonis.hooks.data_jobs import check_mode, subset_list
+
+        self.mode = check_mode(self.mode)
+        self.transformations = subset_list(self.transformations, "transformations")
+        self.extractions = subset_list(self.extractions, "extractions", "extractionId")
+        self.data_models = subset_list(self.data_models, "data_models", "dataModelExecutionId")
+
+    def _warn_reuse_ignores_request(self, what: str) -> None:
+        asked = [f"mode {self.mode}"] if self.mode != "DELTA" else []
+        asked += [name for name, value in self._subset().items() if value is not None]
+        if asked:
+            self.log.warning(
+                "Waiting for %s instead of starting a run: the requested %s are not applied "
+                "(that run uses whatever it was started with). Set reuse_running_execution=False "
+                "to fail instead.",
+                what,
+                ", ".join(asked),
+            )
 
     def _start_or_reuse(self, deadline: float | None) -> JobWait:
         """Reuse a running execution, or record the newest one and start a new run."""
@@ -188,10 +210,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
                     job,
                     execution_id_of(running),
                 )
+                self._warn_reuse_ignores_request(f"execution {execution_id_of(running)}")
                 return JobWait(pool, job, execution_id=execution_id_of(running), deadline=deadline)
             # Celonis says running, but the history does not show it yet: wait for any execution
             # newer than the newest one listed (never the previous, finished one).
             self.log.info("Data job %s is already running; waiting for that execution.", job)
+            self._warn_reuse_ignores_request("the running execution")
             return JobWait(
                 pool, job, marker, deadline=deadline, appear_deadline=deadline_after(self.start_grace_period)
             )
@@ -210,6 +234,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             self.log.warning(
                 "Celonis refused the start because the job is running (%s); waiting for that execution.", err
             )
+            self._warn_reuse_ignores_request("the running execution")
         return JobWait(
             pool, job, marker, deadline=deadline, appear_deadline=deadline_after(self.start_grace_period)
         )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_celonis.decisions import LoadWait
     from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
+    from airflow_provider_celonis.status import RunMarker
 
 
 class CelonisReloadDataModelOperator(BaseOperator):
@@ -85,11 +86,14 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     def execute(self, context: Context) -> str | None:
         from airflow_provider_celonis.decisions import LoadWait, current_load
-        from airflow_provider_celonis.status import RunMarker, deadline_after
+        from airflow_provider_celonis.hooks.data_jobs import subset_list
+        from airflow_provider_celonis.status import deadline_after
 
+        # Before any call; a comma-separated (or rendered) string is a list, never characters.
+        self.tables = subset_list(self.tables, "tables")
         deadline = deadline_after(self.timeout)
         before = current_load(self.hook.get_load_info(self.data_pool_id, self.data_model_id))
-        marker = RunMarker(str(before["dataLoadId"]), before.get("startDate")) if before else RunMarker()
+        marker = self._marker(before)
         if before and str(before.get("loadStatus")).upper() == "RUNNING":
             self.log.warning(
                 "Data model %s is already loading (load %s); requesting a reload anyway.",
@@ -123,6 +127,23 @@ class CelonisReloadDataModelOperator(BaseOperator):
         if self.deferrable:
             self._defer(wait)
         return self._finish(context, self._wait_here(wait))
+
+    @staticmethod
+    def _marker(before: dict[str, Any] | None) -> RunMarker:
+        """What was current before the request; tolerates a load without ``dataLoadId``.
+
+        Without an id, the previous load is told apart by its start alone: only a load that
+        started strictly later counts as new (so the previous one is never taken for ours).
+        """
+        from airflow_provider_celonis.status import RunMarker, to_epoch_ms
+
+        if not before:
+            return RunMarker()
+        load_id = before.get("dataLoadId")
+        if load_id is not None:
+            return RunMarker(str(load_id), before.get("startDate"))
+        start = to_epoch_ms(before.get("startDate"))
+        return RunMarker(None, None if start is None else start + 1)
 
     def _defer(self, wait: LoadWait) -> None:
         from airflow_provider_celonis.triggers.data_models import CelonisDataModelLoadTrigger
