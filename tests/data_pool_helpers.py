@@ -48,15 +48,26 @@ async def run_trigger(trigger: Any) -> list[dict[str, Any]]:
     return events
 
 
+def fresh_instance(op: Any) -> Any:
+    """A new operator built from the same constructor arguments, as Airflow resumes a deferral.
+
+    Nothing set on ``op`` after ``__init__`` (private flags, cached hooks) carries over: a
+    resume method that relies on such state fails here as it would in Airflow.
+    """
+    kwargs = dict(op._BaseOperator__init_kwargs)  # recorded by BaseOperator's metaclass
+    return type(op)(**kwargs)
+
+
 async def run_deferred(op: Any, context: dict[str, Any]) -> Any:
-    """execute -> TaskDeferred -> trigger.run() -> method_name(context, event)."""
+    """execute -> TaskDeferred -> trigger.run() -> method_name(context, event) on a fresh instance."""
     with pytest.raises(TaskDeferred) as raised:
         op.execute(context)
     deferred = raised.value
     assert deferred.timeout is None, "a deferral timeout would skip the remote cancel"
     events = await run_trigger(recreate(deferred.trigger))
     assert len(events) == 1, events
-    return getattr(op, deferred.method_name)(context, events[0])
+    resumed = fresh_instance(op)
+    return getattr(resumed, deferred.method_name)(context, events[0])
 
 
 async def run_op(op: Any, context: dict[str, Any], deferrable: bool) -> Any:
