@@ -10,6 +10,7 @@ from __future__ import annotations
 from airflow_provider_celonis.emulator.apis import (
     agents,
     data_jobs,
+    data_jobs_control,
     data_models,
     data_push,
     knowledge_model,
@@ -19,4 +20,15 @@ from airflow_provider_celonis.emulator.apis import (
     usage,
 )
 
-API_MODULES = [team, usage, data_jobs, data_models, scim, data_push, knowledge_model, subscriptions, agents]
+API_MODULES = [
+    team,
+    usage,
+    data_jobs,
+    data_jobs_control,
+    data_models,
+    scim,
+    data_push,
+    knowledge_model,
+    subscriptions,
+    agents,
+]

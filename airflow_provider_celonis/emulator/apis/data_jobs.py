@@ -12,17 +12,14 @@ test fail-closed handling). ``cancel`` ends a QUEUED or RUNNING execution with C
 with ``refuse_status``, or ``queue`` behind the running execution), ``history_order``
 (``newest_first`` or ``oldest_first`` pages of the execution history).
 
-Control API (not Celonis): ``POST /_emulator/data-pools/{pool}/data-jobs/{job}`` creates or
-reconfigures a job, ``POST .../executions`` seeds an execution (e.g. a finished previous
-run or one started by a Celonis schedule), ``GET .../{job}`` reports executions started
-through the API, refused starts and cancels, so tests can prove a run never started twice.
+The control API (not Celonis) that configures jobs, seeds executions and reports what
+happened is in :mod:`airflow_provider_celonis.emulator.apis.data_jobs_control`.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -43,7 +40,6 @@ from airflow_provider_celonis.emulator.data_jobs_model import (
     ms,
     visible,
 )
-from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX
 from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
 from airflow_provider_celonis.emulator.state import EmulatorState
 
@@ -342,101 +338,3 @@ def log_detail(
     return JSONResponse(
         {"logMessages": lines[page * limit : (page + 1) * limit], "numOfPages": math.ceil(len(lines) / limit)}
     )
-
-
-# -- control API (not Celonis) ------------------------------------------------------------------
-@router.post(CONTROL_PREFIX + "/data-pools/{pool_id}/data-jobs/{job_id}")
-def control_job(
-    request: Request, pool_id: str, job_id: str, spec: dict[str, Any] = Body(default={})
-) -> Response:
-    """Create or reconfigure a job (creating its pool); unknown fields are refused."""
-    state, data = _data(request)
-    pool_name = spec.pop("pool_name", None)
-    unknown = set(spec) - set(JobConfig.__dataclass_fields__) - {"id"}
-    if unknown:
-        return JSONResponse({"error": f"unknown job fields {sorted(unknown)}"}, status_code=400)
-    with state.lock:
-        data["pools"].setdefault(pool_id, pool_name or f"Pool {pool_id[:8]}")
-        if pool_name:
-            data["pools"][pool_id] = pool_name
-        current = data["jobs"].get((pool_id, job_id)) or JobConfig(job_id, name=f"Job {job_id[:8]}")
-        job = JobConfig(**{**asdict(current), **spec, "id": job_id})
-        data["jobs"][(pool_id, job_id)] = job
-        data["runs"].setdefault((pool_id, job_id), [])
-    return JSONResponse(asdict(job))
-
-
-@router.post(CONTROL_PREFIX + "/data-pools/{pool_id}/data-jobs/{job_id}/executions")
-def control_seed(
-    request: Request, pool_id: str, job_id: str, spec: dict[str, Any] = Body(default={})
-) -> Response:
-    """Seed an execution not started through the API: ``{"status": "SUCCESS", "age": 60}`` is a
-    finished run that started ``age`` seconds ago; ``{"status": "RUNNING"}`` (or QUEUED) is a live
-    run with the job's durations, as if a Celonis schedule had started it."""
-    state, data = _data(request)
-    job = job_of(data, pool_id, job_id)
-    if job is None:
-        return _not_found(pool_id, job_id)
-    status = str(spec.get("status", "SUCCESS")).upper()
-    with state.lock:
-        now = state.now()
-        if status in ("QUEUED", "RUNNING"):
-            queued_until = now + (job.queued_seconds if status == "QUEUED" else 0.0)
-            run = Run(
-                str(uuid.uuid4()),
-                str(uuid.uuid4()),
-                str(spec.get("mode", "DELTA")),
-                now,
-                queued_until,
-                float(spec.get("running_seconds", job.running_seconds)),
-                str(spec.get("outcome", job.outcome)),
-                list(job.error_lines),
-                now,
-                job.cancel_seconds,
-                source="SCHEDULE",
-            )
-        else:
-            start = now - float(spec.get("age", 60))
-            run = Run(
-                str(uuid.uuid4()),
-                str(uuid.uuid4()),
-                str(spec.get("mode", "DELTA")),
-                start,
-                start,
-                1.0,
-                status,
-                list(job.error_lines),
-                start,
-                0.0,
-                source="SCHEDULE",
-                fixed=(status, start, start + 1),
-            )
-        data["runs"].setdefault((pool_id, job_id), []).append(run)
-    return JSONResponse({"executionId": run.execution_id, "status": status})
-
-
-@router.get(CONTROL_PREFIX + "/data-pools/{pool_id}/data-jobs/{job_id}")
-def control_report(request: Request, pool_id: str, job_id: str) -> Response:
-    """Configuration, counters (API executions started, refused starts, cancel calls) and every run."""
-    state, data = _data(request)
-    job = job_of(data, pool_id, job_id)
-    if job is None:
-        return _not_found(pool_id, job_id)
-    now = state.now()
-    runs = []
-    for run in data["runs"].get((pool_id, job_id), []):
-        status, start, end = run.view(now)
-        runs.append(
-            {
-                "executionId": run.execution_id,
-                "status": status,
-                "startDate": ms(start),
-                "endDate": ms(end),
-                "mode": run.mode,
-                "source": run.source,
-                "configuration": run.configuration,
-                "cancelRequested": run.cancel_requested_at is not None,
-            }
-        )
-    counters = data["counters"].get(f"{pool_id}/{job_id}", {"executions": 0, "refused": 0, "cancels": 0})
-    return JSONResponse({"config": asdict(job), **counters, "runs": runs})
