@@ -267,12 +267,18 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
         pushed: set[str] = set()
         current = wait
+        ids: dict[str, Any] = {
+            "data_pool_id": wait.data_pool_id,
+            "data_job_id": wait.data_job_id,
+            "execution_id": wait.execution_id,
+        }
 
         def note_execution(items: list[dict[str, Any]]) -> None:
             nonlocal current
             # Pin the first new execution seen: a run started later (queued behind ours by a
             # schedule or another DAG) must never be followed instead of ours.
             current = pin_execution(items, current)
+            ids["execution_id"] = current.execution_id  # a timeout event then names it (cancel)
             item = find_job_execution(items, current)
             execution_id = item and (item.get("executionId") or item.get("id"))
             if item and execution_id and str(execution_id) not in pushed:
@@ -284,11 +290,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             lambda items: judge_job(items, current),
             poll_interval=self.poll_interval,
             deadline=wait.deadline,
-            ids={
-                "data_pool_id": wait.data_pool_id,
-                "data_job_id": wait.data_job_id,
-                "execution_id": wait.execution_id,
-            },
+            ids=ids,
             on_snapshot=note_execution,
         )
 
