@@ -142,6 +142,8 @@ class LoadWait:
     marker: RunMarker = field(default_factory=RunMarker)
     deadline: float | None = None
     appear_deadline: float | None = None
+    data_load_id: str | None = None
+    """Wait for exactly this load (a running one reused); None: the first new one."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,6 +166,19 @@ def judge_load(
     """Verdict on one ``load-info-sync`` answer (None: keep polling)."""
     ids: dict[str, Any] = {"data_pool_id": wait.data_pool_id, "data_model_id": wait.data_model_id}
     load = current_load(load_info)
+    if (
+        wait.data_load_id is not None
+        and load is not None
+        and str(load.get("dataLoadId")) != wait.data_load_id
+    ):
+        # load-info-sync shows only the current load: the awaited one was replaced, its end unseen.
+        return event(
+            ERROR,
+            f"the awaited load {wait.data_load_id} was replaced by load {load.get('dataLoadId')} "
+            "before its end was seen; its outcome is unknown (failing closed)",
+            data_load_id=wait.data_load_id,
+            **ids,
+        )
     if load is None or not belongs_to_new_run(load.get("dataLoadId"), load.get("startDate"), wait.marker):
         if deadline_passed(wait.deadline, now):
             return event(TIMEOUT, "the timeout passed before the new load was visible in Celonis", **ids)

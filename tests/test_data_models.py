@@ -198,3 +198,17 @@ def test_marker_of_a_load_without_id_never_takes_the_previous_load_for_ours() ->
     assert judge_load({"loadInfo": {"currentComputeLoad": before}}, wait) is None  # the old one
     newer = {**before, "startDate": before["startDate"] + 5000, "dataLoadId": "l-2"}
     assert judge_load({"loadInfo": {"currentComputeLoad": newer}}, wait)["status"] == "success"
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+async def test_retry_reuses_the_running_load_when_asked(
+    model: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    """Try 1 requested a load and died; try 2 with reuse_running_load waits for it, requests none."""
+    model.configure_data_model(POOL, MODEL, load_seconds=0.8, stale_seconds=0.0)
+    make_op(fast_retries, False, wait_for_completion=False).execute(make_context())
+    time.sleep(0.1)
+    op = make_op(fast_retries, deferrable, reuse_running_load=True)
+    load_id = await run_op(op, make_context(), deferrable)
+    assert [load["dataLoadId"] for load in loads(model)] == [load_id]
+    assert model.data_model_report(POOL, MODEL)["load_requests"]["COMPLETE"] == 1

@@ -38,6 +38,9 @@ class CelonisReloadDataModelOperator(BaseOperator):
     :param poll_interval: seconds between status polls.
     :param timeout: wall-clock limit of the wait (seconds or timedelta); then the task fails.
     :param start_grace_period: seconds the new load has to appear in ``load-info-sync`` ([guess]).
+    :param reuse_running_load: when a load is already RUNNING (a retry after a lost worker),
+        wait for that load instead of requesting another. Off by default: a load started
+        before fresh data arrived (a schedule, an earlier data job) would not contain it.
     :param celonis_conn_id: the Celonis connection.
     :param hook_params: extra :class:`CelonisDataModelHook` arguments.
 
@@ -55,6 +58,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         data_model_id: str,
         full_reload: bool = True,
         tables: list[str] | None = None,
+        reuse_running_load: bool = False,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 30.0,
@@ -69,6 +73,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         self.data_model_id = data_model_id
         self.full_reload = full_reload
         self.tables = tables
+        self.reuse_running_load = reuse_running_load
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = float(poll_interval)
@@ -87,29 +92,35 @@ class CelonisReloadDataModelOperator(BaseOperator):
     def execute(self, context: Context) -> str | None:
         from airflow_provider_celonis.decisions import LoadWait, current_load
         from airflow_provider_celonis.hooks.data_jobs import subset_list
-        from airflow_provider_celonis.status import deadline_after
+        from airflow_provider_celonis.status import RunMarker, deadline_after
 
         # Before any call; a comma-separated (or rendered) string is a list, never characters.
         self.tables = subset_list(self.tables, "tables")
         deadline = deadline_after(self.timeout)
         before = current_load(self.hook.get_load_info(self.data_pool_id, self.data_model_id))
         marker = self._marker(before)
-        if before and str(before.get("loadStatus")).upper() == "RUNNING":
+        running_id = before.get("dataLoadId") if before else None
+        reuse = bool(
+            before
+            and str(before.get("loadStatus")).upper() == "RUNNING"
+            and self.reuse_running_load
+            and running_id is not None
+        )
+        if reuse:
             self.log.warning(
-                "Data model %s is already loading (load %s); requesting a reload anyway.",
+                "Data model %s is already loading (load %s); waiting for that load instead of "
+                "requesting another (reuse_running_load=True; its tables and mode are its own).",
                 self.data_model_id,
-                before.get("dataLoadId"),
+                running_id,
             )
-        self.hook.start_load(
-            self.data_pool_id,
-            self.data_model_id,
-            full_reload=self.full_reload,
-            tables=list(self.tables) if self.tables else None,
-        )
-        kind = "partial" if self.tables else ("complete" if self.full_reload else "from cache")
-        self.log.info(
-            "Requested a %s reload of data model %s in pool %s.", kind, self.data_model_id, self.data_pool_id
-        )
+        else:
+            if before and str(before.get("loadStatus")).upper() == "RUNNING":
+                self.log.warning(
+                    "Data model %s is already loading (load %s); requesting a reload anyway.",
+                    self.data_model_id,
+                    running_id,
+                )
+            self._request_load()
         self.celonis_url = self.hook.data_model_url(self.data_pool_id, self.data_model_id)
         ti = context["ti"]
         ti.xcom_push(key="celonis_data_pool_id", value=self.data_pool_id)
@@ -120,13 +131,26 @@ class CelonisReloadDataModelOperator(BaseOperator):
         wait = LoadWait(
             self.data_pool_id,
             self.data_model_id,
-            marker,
+            RunMarker() if reuse else marker,
             deadline=deadline,
-            appear_deadline=deadline_after(self.start_grace_period),
+            appear_deadline=None if reuse else deadline_after(self.start_grace_period),
+            data_load_id=str(running_id) if reuse else None,
         )
         if self.deferrable:
             self._defer(wait)
         return self._finish(context, self._wait_here(wait))
+
+    def _request_load(self) -> None:
+        self.hook.start_load(
+            self.data_pool_id,
+            self.data_model_id,
+            full_reload=self.full_reload,
+            tables=list(self.tables) if self.tables else None,
+        )
+        kind = "partial" if self.tables else ("complete" if self.full_reload else "from cache")
+        self.log.info(
+            "Requested a %s reload of data model %s in pool %s.", kind, self.data_model_id, self.data_pool_id
+        )
 
     @staticmethod
     def _marker(before: dict[str, Any] | None) -> RunMarker:
