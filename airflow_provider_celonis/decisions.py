@@ -21,6 +21,7 @@ from airflow_provider_celonis.status import (
     belongs_to_new_run,
     deadline_passed,
     event,
+    newest,
 )
 
 
@@ -43,6 +44,8 @@ class JobWait:
     """Epoch seconds; past it the wait ends with a ``timeout`` event."""
     appear_deadline: float | None = None
     """Epoch seconds; a new execution must show up by then (stale-status grace period)."""
+    newest: bool = False
+    """Sensors: follow the newest execution after the marker (an operator pins the oldest, its own)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,7 +61,7 @@ def find_job_execution(items: list[dict[str, Any]], wait: JobWait) -> dict[str, 
     if wait.execution_id is not None:
         return next((i for i in jobs if execution_id_of(i) == wait.execution_id), None)
     ours = [i for i in jobs if belongs_to_new_run(execution_id_of(i), i.get("startDate"), wait.marker)]
-    return oldest(ours)
+    return newest(ours) if wait.newest else oldest(ours)
 
 
 def oldest(items: list[dict[str, Any]], start_key: str = "startDate") -> dict[str, Any] | None:
@@ -78,7 +81,7 @@ def pin_execution(items: list[dict[str, Any]], wait: JobWait) -> JobWait:
     Without pinning, every poll would pick again among the executions newer than the marker,
     and a second run started while ours is RUNNING would be followed instead of ours.
     """
-    if wait.execution_id is not None:
+    if wait.execution_id is not None or wait.newest:
         return wait
     item = find_job_execution(items, wait)
     execution_id = execution_id_of(item) if item is not None else None

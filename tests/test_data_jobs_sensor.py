@@ -110,3 +110,19 @@ async def test_soft_fail_skips_a_failed_run_in_both_modes(
 async def test_sync_execute_returns_the_execution_id(emulator: Any, fast_retries: dict[str, float]) -> None:
     execution_id = emulator.seed_execution(POOL, JOB, "SUCCESS", age=1)
     assert make_sensor(fast_retries).execute(make_context()) == execution_id
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+async def test_sensor_follows_the_newest_execution(
+    emulator: Any, fast_retries: dict[str, float], deferrable: bool
+) -> None:
+    """Unlike the operator (which pins the oldest new run, its own), the sensor judges the newest."""
+    emulator.seed_execution(POOL, JOB, "SUCCESS", age=3)
+    emulator.seed_execution(POOL, JOB, "FAIL", age=1)
+    sensor = make_sensor(fast_retries, started_after=None, deferrable=deferrable)
+    if deferrable:
+        with pytest.raises(CelonisJobFailedError):
+            await run_deferred(sensor, make_context())
+    else:
+        with pytest.raises(CelonisJobFailedError):
+            sensor.execute(make_context())

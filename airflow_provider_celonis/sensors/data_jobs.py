@@ -89,6 +89,7 @@ class CelonisDataJobSensor(BaseSensorOperator):
             self.data_job_id,
             RunMarker(started_after_ms=to_epoch_ms(started_after)),
             deadline=deadline,
+            newest=True,  # the newest execution since started_after, as documented
         )
 
     def execute(self, context: Context) -> Any:
