@@ -227,7 +227,11 @@ def test_failed_pull_leaves_no_file_and_keeps_the_previous_one(
         ({"output_path": "{tmp}"}, "output_path"),
         ({"output_path": "nosuchfs://bucket/audit.jsonl"}, "output_path"),
         ({"page_size": 0}, "page_size"),
+        ({"page_size": 500}, "page_size"),
+        ({"page_size": True}, "page_size"),
         ({"read_ahead": -1}, "read_ahead"),
+        ({"read_ahead": 100}, "read_ahead"),
+        ({"read_ahead": True}, "read_ahead"),
         ({"start": "yesterday"}, "start"),
     ],
 )

@@ -25,6 +25,11 @@ from airflow_provider_celonis.timestamps import canonical_ts
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+MAX_PAGE_SIZE = 200
+"""The usage APIs refuse (400) or clamp a larger ``pageSize``."""
+MAX_READ_AHEAD = 8
+"""Each page read ahead is held in memory, and up to ``read_ahead + 1`` calls go past the end."""
+
 
 class CelonisExtractOperator(BaseOperator):
     """Pull one API's records for a window into ``output_path``, ordered and de-duplicated.
@@ -86,13 +91,27 @@ class CelonisExtractOperator(BaseOperator):
 
     def _check_paging(self) -> None:
         """``page_size`` and ``read_ahead`` as the usage APIs take them."""
-        if not isinstance(self.page_size, int) or isinstance(self.page_size, bool) or self.page_size < 1:
+        if (
+            not isinstance(self.page_size, int)
+            or isinstance(self.page_size, bool)
+            or not 1 <= self.page_size <= MAX_PAGE_SIZE
+        ):
             raise CelonisConfigurationError(
-                "page_size", f"is {self.page_size!r}", "use 1 to 200 (default 200)", where=self.task_id
+                "page_size",
+                f"is {self.page_size!r}",
+                f"use 1 to {MAX_PAGE_SIZE} (default {MAX_PAGE_SIZE})",
+                where=self.task_id,
             )
-        if not isinstance(self.read_ahead, int) or self.read_ahead < 0:
+        if (
+            not isinstance(self.read_ahead, int)
+            or isinstance(self.read_ahead, bool)
+            or not 0 <= self.read_ahead <= MAX_READ_AHEAD
+        ):
             raise CelonisConfigurationError(
-                "read_ahead", f"is {self.read_ahead!r}", "use 0 (off) to 8; default 2", where=self.task_id
+                "read_ahead",
+                f"is {self.read_ahead!r}",
+                f"use 0 (off) to {MAX_READ_AHEAD}; default 2",
+                where=self.task_id,
             )
 
     def sort_key(self, record: dict[str, Any]) -> str:
