@@ -249,6 +249,30 @@ def test_bad_arguments_fail_before_any_network_call(
     assert emulator.stats()["token_requests"] == 0
 
 
+@pytest.mark.parametrize(
+    ("operator", "kwargs", "field"),
+    [
+        (CelonisAuditLogOperator, {"api_version": 3}, "api_version"),
+        (CelonisAuditLogOperator, {"api_version": "2"}, "api_version"),
+        (CelonisStudioAdoptionOperator, {"api_version": 0}, "api_version"),
+        (CelonisStudioAdoptionOperator, {"param_names": {"start": "startDate"}}, "param_names"),
+        (CelonisStudioAdoptionOperator, {"timestamp_field": ""}, "timestamp_field"),
+    ],
+)
+def test_operator_options_are_checked_even_for_an_empty_window(
+    emulator: EmulatorProcess, tmp_path: Path, operator: type, kwargs: dict[str, Any], field: str
+) -> None:
+    """An explicit empty window makes no call, so a bad option must not hide behind an empty file."""
+    out = tmp_path / "a.jsonl"
+    op = operator(task_id="p", output_path=str(out), start=iso(START), end=iso(START), **kwargs)
+    with pytest.raises(CelonisConfigurationError) as caught:
+        op.execute(context())
+    assert caught.value.field == field
+    assert "Fix:" in str(caught.value)
+    assert not out.exists()
+    assert emulator.stats()["api_calls"] == 0
+
+
 def test_an_empty_data_interval_is_an_error_not_an_empty_file(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:

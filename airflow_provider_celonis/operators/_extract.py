@@ -114,6 +114,16 @@ class CelonisExtractOperator(BaseOperator):
                 where=self.task_id,
             )
 
+    def _check_options(self) -> None:
+        """Subclasses check their own arguments here (before any network call)."""
+
+    def _check_api_version(self) -> None:
+        version = getattr(self, "api_version", 1)
+        if type(version) is not int or version not in (1, 2):
+            raise CelonisConfigurationError(
+                "api_version", f"is {version!r}", "use 1 or 2", where=self.task_id
+            )
+
     def sort_key(self, record: dict[str, Any]) -> str:
         """Records sort by this string (no tab or newline in it), then by their canonical JSON."""
         return canonical_ts(record.get(self.sort_field)) or ""
@@ -155,6 +165,7 @@ class CelonisExtractOperator(BaseOperator):
         fmt = check_format(self.output_format)
         check_output_path(str(self.output_path))
         self._check_paging()
+        self._check_options()
         start, end = self._window(context)
         return fmt, start, end
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.operators._extract import CelonisExtractOperator
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ class CelonisAuditLogOperator(CelonisExtractOperator):
     def __init__(self, *, api_version: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api_version = api_version
+
+    def _check_options(self) -> None:
+        self._check_api_version()
 
     def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         return hook.iter_audit_log(
@@ -88,6 +92,22 @@ class CelonisStudioAdoptionOperator(CelonisExtractOperator):
         self.param_names = dict(param_names or {})
         self.extra_params = dict(extra_params or {})
         self.columns = (timestamp_field, "eventType", "assetType", "assetId", "assetName", "userId")
+
+    def _check_options(self) -> None:
+        self._check_api_version()
+        known = ("pageNumber", "pageSize", "from", "to")
+        unknown = sorted(set(self.param_names) - set(known))
+        if unknown:
+            raise CelonisConfigurationError(
+                "param_names", f"has unknown keys {unknown}", f"rename only {list(known)}", where=self.task_id
+            )
+        if not isinstance(self.timestamp_field, str) or not self.timestamp_field:
+            raise CelonisConfigurationError(
+                "timestamp_field",
+                f"is {self.timestamp_field!r}",
+                "name the events' time field, e.g. timestamp",
+                where=self.task_id,
+            )
 
     def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         return hook.iter_studio_adoption(
