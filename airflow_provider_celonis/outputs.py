@@ -92,7 +92,9 @@ class Columns:
         self.keys: set[str] = set()
         self.types: dict[str, set[str]] = {}
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: Any) -> None:
+        """Note ``record``'s columns; anything but an object is one column ``value`` (see :func:`as_row`)."""
+        record = as_row(record)
         self.keys.update(record)
         if self.track_types:
             for key, value in record.items():
@@ -104,6 +106,12 @@ class Columns:
     def names(self) -> list[str]:
         first = [c for c in self.preferred if c in self.keys]
         return first + sorted(self.keys - set(first))
+
+
+def as_row(record: Any) -> dict[str, Any]:
+    """An object as it is; anything else an API returned instead (a list, a string, null) as
+    ``{"value": ...}``, so CSV and Parquet keep it as JSON text rather than failing the pull."""
+    return record if isinstance(record, dict) else {"value": record}
 
 
 def _cell(value: Any) -> Any:
@@ -144,7 +152,7 @@ def write_csv(out: IO[bytes], lines: Iterable[str], columns: Columns) -> int:
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(names)
         for line in lines:
-            record = json.loads(line)
+            record = as_row(json.loads(line))
             writer.writerow(["" if record.get(n) is None else _cell(record.get(n)) for n in names])
             count += 1
         text.flush()
@@ -184,7 +192,7 @@ def write_parquet(out: IO[bytes], lines: Iterable[str], columns: Columns) -> int
                     values.clear()
 
         for line in lines:
-            record = json.loads(line)
+            record = as_row(json.loads(line))
             for n in names:
                 value = record.get(n)
                 if n in as_text and value is not None and not isinstance(value, str):

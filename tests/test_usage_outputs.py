@@ -89,6 +89,30 @@ def test_write_records_in_each_format(tmp_path: Path) -> None:
     ]
 
 
+def test_csv_and_parquet_keep_records_that_are_not_objects(tmp_path: Path) -> None:
+    """The operators keep whatever an API returned; a list or string must not crash the writer."""
+    records: list[object] = [["odd", 1], "text", {"ts": "a", "n": 1}]
+    lines = [canonical(r) + "\n" for r in records]
+    columns = Columns(("ts",), types=True)
+    for record in records:
+        columns.add(record)
+    assert columns.names() == ["ts", "n", "value"]
+    assert write_records(str(tmp_path / "o.csv"), "csv", lines, columns) == 3
+    assert (tmp_path / "o.csv").read_text().splitlines() == [
+        "ts,n,value",
+        ',,"[""odd"",1]"',
+        ",,text",
+        "a,1,",
+    ]
+    pq = pytest.importorskip("pyarrow.parquet")
+    assert write_records(str(tmp_path / "o.parquet"), "parquet", lines, columns) == 3
+    assert pq.read_table(tmp_path / "o.parquet").to_pylist() == [
+        {"ts": None, "n": None, "value": '["odd",1]'},
+        {"ts": None, "n": None, "value": "text"},
+        {"ts": "a", "n": 1, "value": None},
+    ]
+
+
 def test_format_and_path_checks(tmp_path: Path) -> None:
     assert check_format(" JSONL ") == "jsonl"
     with pytest.raises(CelonisConfigurationError, match="output_format"):

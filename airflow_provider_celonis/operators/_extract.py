@@ -190,6 +190,8 @@ class CelonisExtractOperator(BaseOperator):
                         columns.add(record)
                     add(key(record), canonical(record))
                 else:  # the API promised objects; keep whatever came, first
+                    if fmt != "jsonl":
+                        columns.add(record)
                     add("", canonical(record))
             pulled = time.monotonic()
             count = write_records(path, fmt, spill.merged(), columns)
