@@ -233,6 +233,8 @@ def test_failed_pull_leaves_no_file_and_keeps_the_previous_one(
         ({"read_ahead": 100}, "read_ahead"),
         ({"read_ahead": True}, "read_ahead"),
         ({"start": "yesterday"}, "start"),
+        ({"spill_dir": "{tmp}/no-such-folder"}, "spill_dir"),
+        ({"spill_dir": "{tmp}/a-file"}, "spill_dir"),
     ],
 )
 def test_bad_arguments_fail_before_any_network_call(
@@ -241,6 +243,8 @@ def test_bad_arguments_fail_before_any_network_call(
     (tmp_path / "a-file").write_text("a file, not a folder")
     args = {"task_id": "p", "output_path": str(tmp_path / "a.jsonl"), **kwargs}
     args["output_path"] = args["output_path"].replace("{tmp}", str(tmp_path))
+    if "spill_dir" in args:
+        args["spill_dir"] = args["spill_dir"].replace("{tmp}", str(tmp_path))
     with pytest.raises(CelonisConfigurationError) as caught:
         CelonisAuditLogOperator(**args).execute(context())
     assert caught.value.field == field

@@ -11,6 +11,7 @@ field records are ordered by.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -114,6 +115,21 @@ class CelonisExtractOperator(BaseOperator):
                 where=self.task_id,
             )
 
+    def _check_spill_dir(self) -> None:
+        """``spill_dir``, when given, must be an existing folder the worker may write to."""
+        if self.spill_dir in (None, ""):
+            self.spill_dir = None
+            return
+        folder = str(self.spill_dir)
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+            raise CelonisConfigurationError(
+                "spill_dir",
+                f"({folder}) is not an existing writable directory",
+                "create it, choose a folder the Airflow worker may write to, or leave spill_dir unset "
+                "for the system temp dir",
+                where=self.task_id,
+            )
+
     def _check_options(self) -> None:
         """Subclasses check their own arguments here (before any network call)."""
 
@@ -166,6 +182,7 @@ class CelonisExtractOperator(BaseOperator):
         check_output_path(str(self.output_path))
         self._check_paging()
         self._check_options()
+        self._check_spill_dir()
         start, end = self._window(context)
         return fmt, start, end
 
