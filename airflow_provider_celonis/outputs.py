@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
@@ -68,7 +69,10 @@ def check_output_path(path: str) -> None:
                 "install the Airflow provider for that storage (apache-airflow-providers-amazon for "
                 "s3://, -google for gs://), or write to a local path",
             )
-        return
+        parts = urlsplit(path)
+        if protocol not in ("file", "local") or parts.netloc not in ("", "localhost"):
+            return
+        path = parts.path  # a local file after all: check it like a plain path
     target = Path(path)
     if target.is_dir():
         raise CelonisConfigurationError("output_path", f"({path}) is a directory", "name a file inside it")

@@ -226,6 +226,8 @@ def test_failed_pull_leaves_no_file_and_keeps_the_previous_one(
         ({"output_path": "{tmp}/a-file/audit.jsonl"}, "output_path"),
         ({"output_path": "{tmp}"}, "output_path"),
         ({"output_path": "nosuchfs://bucket/audit.jsonl"}, "output_path"),
+        ({"output_path": "file://{tmp}/a-file/audit.jsonl"}, "output_path"),
+        ({"output_path": "file://{tmp}"}, "output_path"),
         ({"page_size": 0}, "page_size"),
         ({"page_size": 500}, "page_size"),
         ({"page_size": True}, "page_size"),
