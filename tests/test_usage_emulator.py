@@ -96,3 +96,14 @@ def test_control_route_validates_settings_and_counts_events(emulator: EmulatorPr
 
 def test_no_event_exists_in_the_future(emulator: EmulatorProcess) -> None:
     assert emulator.usage_count("audit", "2999-01-01T00:00:00Z", "2999-01-02T00:00:00Z") == 0
+
+
+def test_count_is_half_open_whatever_the_to_inclusive_setting(emulator: EmulatorProcess) -> None:
+    """The count route documents ``[start, end)``; an inclusive ``to`` is a page-request [guess] only."""
+    window = ("2025-01-01T00:00:00Z", "2025-01-01T06:00:00Z")  # events fall on 06:00:00.000
+    half_open = emulator.usage_count("audit", *window)
+    assert half_open == 720
+    emulator.configure_usage(to_inclusive=True)
+    assert emulator.usage_count("audit", *window) == half_open
+    hook = CelonisUsageHook()
+    assert len(list(hook.iter_audit_log(*window))) == half_open

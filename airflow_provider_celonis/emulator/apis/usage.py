@@ -121,14 +121,23 @@ def _page_size(request: Request, settings: UsageSettings, name: str = "pageSize"
     return size
 
 
-def _window(request: Request, stream: str, names: dict[str, str], *, local_only: bool = False) -> data.Window:
+def _window(
+    request: Request,
+    stream: str,
+    names: dict[str, str],
+    *,
+    local_only: bool = False,
+    half_open: bool = False,
+) -> data.Window:
+    """The events a request's ``from``/``to`` select (``to`` inclusive if so configured, unless
+    ``half_open``: the control route always counts ``[start, end)``)."""
     state = state_of(request)
     settings = _settings(request)
     now_ms = int(state.now() * 1000)
     from_ms = _parse_time(request.query_params.get(names["from"]), names["from"], local_only=local_only)
     to_ms = _parse_time(request.query_params.get(names["to"]), names["to"], local_only=local_only)
     start = data.EPOCH_MS if from_ms is None else from_ms
-    end = now_ms + 1 if to_ms is None else to_ms + (1 if settings.to_inclusive else 0)
+    end = now_ms + 1 if to_ms is None else to_ms + (1 if settings.to_inclusive and not half_open else 0)
     with state.lock:
         arrivals = list(state.ext["usage"]["arrivals"][stream])
     return data.build_window(
@@ -299,4 +308,4 @@ def count(request: Request, stream: str, start: str, end: str) -> JSONResponse:
     if stream not in STREAMS:
         return problems.bad_parameter(f"stream must be one of {STREAMS}")
     names = {"from": "start", "to": "end"}
-    return JSONResponse({"count": len(_window(request, stream, names))})
+    return JSONResponse({"count": len(_window(request, stream, names, half_open=True))})
