@@ -94,5 +94,7 @@ def read_ahead(produce: Callable[[], Iterable[T]], depth: int = 2) -> Iterator[T
             yield item
     finally:
         stop.set()
-        worker.join(timeout=60)
+        # No timeout: a worker still inside a request (bounded by the hook's timeout and retry
+        # policy) must finish before the caller may send anything else on the same hook.
+        worker.join()
         _restore_switch_interval()
