@@ -14,12 +14,51 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
-class DataJobExecutionStatus(str, Enum):
+class _CelonisStatus(str, Enum):
+    """Shared by the three status enums: parsing and the in-progress / success / failure groups.
+
+    Each enum names its groups in ``_groups`` (set after the class, so they are not members);
+    anything outside all groups, or not a member at all, is neither done nor running and the
+    callers fail closed on it.
+    """
+
+    @classmethod
+    def parse(cls, value: Any) -> Self | None:
+        """The member for a raw status, or None for anything unknown (callers fail closed)."""
+        try:
+            return cls(str(value).upper())
+        except ValueError:
+            return None
+
+    def _in(self, group: str) -> bool:
+        return self.value in _GROUPS[type(self)].get(group, ())
+
+    @property
+    def in_progress(self) -> bool:
+        return self._in("in_progress")
+
+    @property
+    def succeeded(self) -> bool:
+        return self._in("succeeded")
+
+    @property
+    def failed(self) -> bool:
+        return self._in("failed")
+
+    @property
+    def skipped(self) -> bool:
+        return self._in("skipped")
+
+
+class DataJobExecutionStatus(_CelonisStatus):
     """``ExecutionStatus`` of the Data Job Execution API (shared/celonis-api.md 2.5)."""
 
     QUEUED = "QUEUED"
@@ -29,32 +68,8 @@ class DataJobExecutionStatus(str, Enum):
     CANCEL = "CANCEL"
     SKIPPED = "SKIPPED"
 
-    @classmethod
-    def parse(cls, value: Any) -> DataJobExecutionStatus | None:
-        """The member for a raw status, or None for anything unknown (callers fail closed)."""
-        try:
-            return cls(str(value).upper())
-        except ValueError:
-            return None
 
-    @property
-    def in_progress(self) -> bool:
-        return self in (DataJobExecutionStatus.QUEUED, DataJobExecutionStatus.RUNNING)
-
-    @property
-    def succeeded(self) -> bool:
-        return self is DataJobExecutionStatus.SUCCESS
-
-    @property
-    def skipped(self) -> bool:
-        return self is DataJobExecutionStatus.SKIPPED
-
-    @property
-    def failed(self) -> bool:
-        return self in (DataJobExecutionStatus.FAIL, DataJobExecutionStatus.CANCEL)
-
-
-class DataModelLoadStatus(str, Enum):
+class DataModelLoadStatus(_CelonisStatus):
     """``DataModelLoadStatus`` of the Process Data Model API (shared/celonis-api.md 2.6)."""
 
     RUNNING = "RUNNING"
@@ -65,31 +80,8 @@ class DataModelLoadStatus(str, Enum):
     ERROR = "ERROR"
     CANCELED = "CANCELED"
 
-    @classmethod
-    def parse(cls, value: Any) -> DataModelLoadStatus | None:
-        try:
-            return cls(str(value).upper())
-        except ValueError:
-            return None
 
-    @property
-    def in_progress(self) -> bool:
-        return self in (
-            DataModelLoadStatus.RUNNING,
-            DataModelLoadStatus.LOST_CONNECTION,
-            DataModelLoadStatus.CANCELLING,
-        )
-
-    @property
-    def succeeded(self) -> bool:
-        return self in (DataModelLoadStatus.SUCCESS, DataModelLoadStatus.WARNING)
-
-    @property
-    def failed(self) -> bool:
-        return self in (DataModelLoadStatus.ERROR, DataModelLoadStatus.CANCELED)
-
-
-class DataPushJobStatus(str, Enum):
+class DataPushJobStatus(_CelonisStatus):
     """``JobStatus`` of a Data Push job (shared/celonis-api.md 2.7).
 
     DONE succeeds; ERROR and CANCELED fail (CANCELED is terminal, unlike in pycelonis, which
@@ -103,27 +95,35 @@ class DataPushJobStatus(str, Enum):
     ERROR = "ERROR"
     CANCELED = "CANCELED"
 
-    @classmethod
-    def parse(cls, value: Any) -> DataPushJobStatus | None:
-        try:
-            return cls(str(value).upper())
-        except ValueError:
-            return None
 
-    @property
-    def in_progress(self) -> bool:
-        return self in (DataPushJobStatus.QUEUED, DataPushJobStatus.RUNNING)
-
-    @property
-    def succeeded(self) -> bool:
-        return self is DataPushJobStatus.DONE
-
-    @property
-    def failed(self) -> bool:
-        return self in (DataPushJobStatus.ERROR, DataPushJobStatus.CANCELED)
+_GROUPS: dict[type[_CelonisStatus], dict[str, frozenset[str]]] = {
+    DataJobExecutionStatus: {
+        "in_progress": frozenset({"QUEUED", "RUNNING"}),
+        "succeeded": frozenset({"SUCCESS"}),
+        "failed": frozenset({"FAIL", "CANCEL"}),
+        "skipped": frozenset({"SKIPPED"}),
+    },
+    DataModelLoadStatus: {
+        "in_progress": frozenset({"RUNNING", "LOST_CONNECTION", "CANCELLING"}),
+        "succeeded": frozenset({"SUCCESS", "WARNING"}),
+        "failed": frozenset({"ERROR", "CANCELED"}),
+    },
+    DataPushJobStatus: {
+        "in_progress": frozenset({"QUEUED", "RUNNING"}),
+        "succeeded": frozenset({"DONE"}),
+        "failed": frozenset({"ERROR", "CANCELED"}),
+    },
+}
 
 
 # -- deadlines ---------------------------------------------------------------------------------
+def as_seconds(value: timedelta | float | None) -> float | None:
+    """A ``timeout`` or interval given as a timedelta or a number, in seconds (None stays None)."""
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
 def deadline_after(seconds: float | None, now: float | None = None) -> float | None:
     """Absolute deadline (epoch seconds) ``seconds`` from now; None means wait without limit."""
     if seconds is None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
+from airflow_provider_celonis.status import as_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -36,12 +37,6 @@ if TYPE_CHECKING:
     from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
 
 DEFAULT_TIMEOUT = 12 * 3600.0
-
-
-def _seconds(value: timedelta | float | None) -> float | None:
-    return (
-        value.total_seconds() if isinstance(value, timedelta) else (None if value is None else float(value))
-    )
 
 
 class CelonisExecuteDataJobOperator(BaseOperator):
@@ -113,7 +108,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = float(poll_interval)
-        self.timeout = _seconds(timeout)
+        self.timeout = as_seconds(timeout)
         self.cancel_on_kill = cancel_on_kill
         self.transformations = transformations
         self.extractions = extractions

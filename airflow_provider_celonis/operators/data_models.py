@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
+from airflow_provider_celonis.status import as_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -77,7 +78,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = float(poll_interval)
-        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.timeout = as_seconds(timeout)
         self.start_grace_period = float(start_grace_period)
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})

@@ -9,26 +9,21 @@ satisfies the sensor.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-
 from airflow_provider_celonis.links import CelonisDataJobLink
+from airflow_provider_celonis.sensors._base import CelonisWaitSensor
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_celonis.decisions import JobWait
     from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
 
 
-def _seconds(value: timedelta | float | None) -> float | None:
-    return value.total_seconds() if isinstance(value, timedelta) else value
-
-
-class CelonisDataJobSensor(BaseSensorOperator):
+class CelonisDataJobSensor(CelonisWaitSensor):
     """Succeed when the newest execution started at/after ``started_after`` has finished successfully.
 
     :param data_pool_id: the pool. Templated.
@@ -51,25 +46,9 @@ class CelonisDataJobSensor(BaseSensorOperator):
     operator_extra_links = (CelonisDataJobLink(),)
     ui_color = "#e3f2fd"
 
-    def __init__(
-        self,
-        *,
-        data_pool_id: str,
-        data_job_id: str,
-        started_after: datetime | str | float | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        celonis_conn_id: str = "celonis_default",
-        hook_params: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, data_job_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.data_pool_id = data_pool_id
         self.data_job_id = data_job_id
-        self.started_after = started_after
-        self.deferrable = deferrable
-        self.celonis_conn_id = celonis_conn_id
-        self.hook_params = dict(hook_params or {})
-        self.celonis_url: str | None = None
 
     @cached_property
     def hook(self) -> CelonisDataJobHook:
@@ -77,78 +56,45 @@ class CelonisDataJobSensor(BaseSensorOperator):
 
         return CelonisDataJobHook(self.celonis_conn_id, **self.hook_params)
 
-    def _wait(self, deadline: float | None = None) -> JobWait:
+    def object_url(self) -> str:
+        return self.hook.job_url(self.data_pool_id, self.data_job_id)
+
+    def describe(self) -> str:
+        return f"Data job {self.data_job_id} in pool {self.data_pool_id}"
+
+    def make_wait(self, deadline: float | None = None) -> JobWait:
         from airflow_provider_celonis.decisions import JobWait
         from airflow_provider_celonis.status import RunMarker, to_epoch_ms
 
-        started_after = self.started_after
-        if isinstance(started_after, timedelta):  # pragma: no cover - defensive: a timedelta is not a time
+        if isinstance(self.started_after, timedelta):  # pragma: no cover - defensive
             raise TypeError("started_after must be a point in time, not a timedelta")
         return JobWait(
             self.data_pool_id,
             self.data_job_id,
-            RunMarker(started_after_ms=to_epoch_ms(started_after)),
+            RunMarker(started_after_ms=to_epoch_ms(self.started_after)),
             deadline=deadline,
             newest=True,  # the newest execution since started_after, as documented
         )
 
-    def execute(self, context: Context) -> Any:
-        self.celonis_url = self.hook.job_url(self.data_pool_id, self.data_job_id)
-        if not self.deferrable:
-            return super().execute(context)
-        from airflow_provider_celonis.status import deadline_after
+    def make_trigger(self, wait: dict[str, Any], poll_interval: float) -> BaseTrigger:
         from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
 
-        timeout = _seconds(self.timeout)
-        trigger = CelonisDataJobExecutionTrigger(
-            wait=self._wait(deadline_after(timeout)).to_dict(),
-            poll_interval=float(_seconds(self.poke_interval) or 30.0),
+        return CelonisDataJobExecutionTrigger(
+            wait=wait,
+            poll_interval=poll_interval,
             celonis_conn_id=self.celonis_conn_id,
             hook_params=self.hook_params,
         )
-        self.defer(trigger=trigger, method_name="execute_complete")
 
-    def poke(self, context: Context) -> PokeReturnValue | bool:
-        """One poll; done returns ``PokeReturnValue(True, xcom_value=<id>)``, like the deferrable path.
+    def read(self) -> Any:
+        return self.hook.list_executions(self.data_pool_id, self.data_job_id)
 
-        A failure (failed run, 403, ...) under ``soft_fail`` skips, as it does when deferred
-        (Airflow's ``resume_execution`` skips on any AirflowException with ``soft_fail``).
-        """
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from airflow_provider_celonis.exceptions import CelonisError
-
-        try:
-            return self._poke_once()
-        except CelonisError as err:
-            if self.soft_fail:
-                raise AirflowSkipException(f"Skipping due to soft_fail: {err}") from err
-            raise
-
-    def _poke_once(self) -> PokeReturnValue | bool:
+    def judge(self, snapshot: Any) -> dict[str, Any] | None:
         from airflow_provider_celonis.decisions import judge_job
+
+        return judge_job(snapshot, self.make_wait())
+
+    def finish(self, verdict: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.outcomes import finish_job
-        from airflow_provider_celonis.sync_poll import TRANSIENT_ERRORS
 
-        try:
-            items = self.hook.list_executions(self.data_pool_id, self.data_job_id)
-        except TRANSIENT_ERRORS as err:  # a blip is not a verdict: poke again
-            self.log.warning("Could not read the job's executions (%s); poking again.", err)
-            return False
-        verdict = judge_job(items, self._wait())
-        if verdict is None:
-            return False
-        return PokeReturnValue(True, xcom_value=finish_job(verdict, self.hook))
-
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
-        from airflow.sdk.exceptions import AirflowSensorTimeout
-
-        from airflow_provider_celonis.outcomes import check_event, finish_job
-        from airflow_provider_celonis.status import TIMEOUT
-
-        self.celonis_url = self.hook.job_url(self.data_pool_id, self.data_job_id)
-        if check_event(event)["status"] == TIMEOUT:
-            raise AirflowSensorTimeout(
-                f"Data job {self.data_job_id} in pool {self.data_pool_id}: {event['message']}."
-            )
-        return finish_job(event, self.hook)
+        return finish_job(verdict, self.hook)
