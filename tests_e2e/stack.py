@@ -125,8 +125,16 @@ class AirflowStack:
         raise TimeoutError(f"timed out waiting for {what}; logs in {self.artifacts}")
 
     # -- REST API ------------------------------------------------------------------------
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, f"{self.base_url}/api/v2{path}", timeout=30, **kwargs)
+    def api(self, method: str, path: str, *, retry: bool | None = None, **kwargs: Any) -> Any:
+        """One REST call. SQLite serializes writers, so with a scheduler, a triggerer and
+        tasks writing at once the api-server sometimes answers 500 "database is locked";
+        idempotent calls (and those the caller marks ``retry``) are tried again."""
+        retry = method in ("GET", "PATCH", "DELETE") if retry is None else retry
+        for attempt in range(5):
+            response = self.http.request(method, f"{self.base_url}/api/v2{path}", timeout=30, **kwargs)
+            if response.status_code < 500 or not retry or attempt == 4:
+                break
+            time.sleep(1 + attempt)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
         return response.json() if response.content else None
@@ -141,8 +149,20 @@ class AirflowStack:
         self, dag_id: str, *, logical_date: str | None = None, conf: dict[str, Any] | None = None
     ) -> str:
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
-        return str(self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
+        # A run id of our own makes the POST safe to repeat after a "database is locked" 500:
+        # a run that was created anyway answers 409 the second time, and is then used.
+        run_id = f"e2e__{dag_id}__{logical_date or 'now'}__{time.time_ns()}"
+        body: dict[str, Any] = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
+        for attempt in range(5):
+            try:
+                return str(self.api("POST", f"/dags/{dag_id}/dagRuns", json=body, retry=False)["dag_run_id"])
+            except RuntimeError as err:
+                if ": 409 " in str(err):
+                    return run_id
+                if ": 5" not in str(err) or attempt == 4:
+                    raise
+                time.sleep(1 + attempt)
+        raise AssertionError("unreachable")
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
         path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
