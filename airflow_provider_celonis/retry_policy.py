@@ -8,10 +8,12 @@ Rules:
 
 * 429, 502, 503 and 504 are retried, as are connection failures and timeouts.
 * A request that is not idempotent (a POST that starts a job or pushes data) is replayed
-  only when the server certainly did not act on it: a 429 or 503 answer, or a connection
-  that was never established. A 502/504, a timeout or a connection dropped after sending
-  may mean Celonis already started the job, so the caller gets
-  :class:`~airflow_provider_celonis.exceptions.CelonisRequestMaybeSentError` instead.
+  only when the server certainly did not act on it: a 429 answer, or a connection that was
+  never established. A 500, 502, 503 or 504, a timeout or a connection dropped after
+  sending may mean Celonis already acted (a proxy that timed out, a restart after the
+  write), so the caller gets
+  :class:`~airflow_provider_celonis.exceptions.CelonisRequestMaybeSentError` instead and
+  reads the state back before doing anything else.
 * A 429 waits for ``Retry-After`` or ``x-ratelimit-reset``, which Celonis sends either as
   seconds or as a UTC date-time; without a usable header, exponential backoff with jitter.
 """
@@ -29,8 +31,11 @@ import tenacity
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 """Statuses worth another attempt for an idempotent request."""
-NOT_PROCESSED_STATUSES = frozenset({429, 503})
-"""Statuses that mean the server refused the request before acting on it."""
+NOT_PROCESSED_STATUSES = frozenset({429})
+"""Statuses that prove the server refused the request before acting on it. A 503 does not:
+a proxy answers it when the upstream is slow, after the upstream may have acted."""
+AMBIGUOUS_STATUSES = frozenset({500, 502, 503, 504})
+"""Statuses after which a non-idempotent request may or may not have been acted on."""
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 

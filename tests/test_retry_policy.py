@@ -66,7 +66,7 @@ def test_retry_after_wins_and_headers_are_case_insensitive() -> None:
         (401, True, False),
         (404, True, False),
         (429, False, True),
-        (503, False, True),
+        (503, False, False),
         (502, False, False),
         (504, False, False),
         (500, False, False),

@@ -44,6 +44,7 @@ from airflow_provider_celonis.exceptions import (
 from airflow_provider_celonis.hooks import _transport as transport
 from airflow_provider_celonis.hooks._sending import RetryingSender
 from airflow_provider_celonis.retry_policy import (
+    AMBIGUOUS_STATUSES,
     RetryableStatus,
     RetryPolicy,
     is_idempotent,
@@ -53,7 +54,6 @@ from airflow_provider_celonis.retry_policy import (
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-GATEWAY_STATUSES = frozenset({502, 504})
 
 
 class CelonisOAuthHook(HttpHook):
@@ -326,11 +326,12 @@ class CelonisOAuthHook(HttpHook):
         retried: bool = False,
         idempotent: bool = True,
     ) -> CelonisError:
-        if not idempotent and status in GATEWAY_STATUSES:
-            # A gateway gave up waiting: Celonis may have acted on the request, e.g. started the job.
+        if not idempotent and status in AMBIGUOUS_STATUSES:
+            # A server error or a gateway that gave up waiting does not prove that Celonis did
+            # not act on the request (e.g. started the job): the caller must read the state back.
             return CelonisRequestMaybeSentError(
-                f"{method} {path.split('?')[0]} got HTTP {status} from a gateway; Celonis may have acted "
-                "on it, so it was not sent again (a job must not start twice).",
+                f"{method} {path.split('?')[0]} got HTTP {status}; Celonis may have acted on it, so it "
+                "was not sent again (a job must not start twice).",
                 fix="check in Celonis whether the operation started before retrying the task",
             )
         return api_error(
