@@ -1,0 +1,105 @@
+"""Checks of numeric arguments, shared by connection extras, hook and operator arguments.
+
+Every number a user gives (a timeout, a poll interval, a count of attempts) is checked
+here before any network call, so a typo fails with the field's name and the fix instead
+of a raw ``ValueError`` after a job was started, a busy poll loop, or no timeout at all.
+Pure functions, no I/O: operators call them in ``__init__`` for arguments that are not
+templated, and in ``execute`` for the ones that are.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+
+def _as_float(name: str, value: Any, where: str | None) -> float:
+    if isinstance(value, bool):
+        # True is 1 to Python; as a timeout or an interval it is almost certainly a mistake.
+        raise CelonisConfigurationError(
+            name, f"is a boolean ({value!r}), not a number", "give a number", where=where
+        )
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise CelonisConfigurationError(
+        name, f"is {value!r}, not a number", "give a number (seconds for durations)", where=where
+    )
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+    where: str | None = None,
+) -> float:
+    """``value`` as a finite float within bounds; ``above`` is an exclusive lower bound.
+
+    Accepts ints, floats, numeric strings (connection extras arrive as JSON or text) and
+    ``timedelta`` (as seconds). NaN and infinities are refused: ``timeout=inf`` would mean
+    "wait forever", which a user should ask for with ``None`` where the argument allows it.
+    """
+    number = _as_float(name, value, where)
+    if not math.isfinite(number):
+        raise CelonisConfigurationError(name, f"is {value!r}", "give a finite number", where=where)
+    if above is not None and number <= above:
+        raise CelonisConfigurationError(
+            name, f"is {value!r}", f"give a number greater than {above:g}", where=where
+        )
+    if minimum is not None and number < minimum:
+        raise CelonisConfigurationError(
+            name, f"is {value!r}", f"give a number of at least {minimum:g}", where=where
+        )
+    if maximum is not None and number > maximum:
+        raise CelonisConfigurationError(
+            name, f"is {value!r}", f"give a number of at most {maximum:g}", where=where
+        )
+    return number
+
+
+def check_int(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, where: str | None = None
+) -> int:
+    """``value`` as an int within bounds. Only real ints (not ``"3"``, not ``3.0``, not bools)
+    for Python arguments; connection extras go through :func:`check_number` first if text."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CelonisConfigurationError(
+            name, f"is {value!r}, not a whole number", "give an integer", where=where
+        )
+    if minimum is not None and value < minimum:
+        raise CelonisConfigurationError(
+            name, f"is {value!r}", f"give an integer of at least {minimum}", where=where
+        )
+    if maximum is not None and value > maximum:
+        raise CelonisConfigurationError(
+            name, f"is {value!r}", f"give an integer of at most {maximum}", where=where
+        )
+    return value
+
+
+def check_duration(
+    name: str, value: Any, *, allow_none: bool = False, allow_zero: bool = False, where: str | None = None
+) -> float | None:
+    """A duration in seconds (number or ``timedelta``): > 0, or >= 0 with ``allow_zero``;
+    ``None`` only with ``allow_none`` (meaning "no limit")."""
+    if value is None:
+        if allow_none:
+            return None
+        raise CelonisConfigurationError(
+            name, "is None", "give a number of seconds or a timedelta", where=where
+        )
+    if allow_zero:
+        return check_number(name, value, minimum=0, where=where)
+    return check_number(name, value, above=0, where=where)
