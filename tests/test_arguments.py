@@ -45,3 +45,20 @@ def test_check_duration() -> None:
         check_duration("timeout", None)
     with pytest.raises(CelonisConfigurationError, match="greater than 0"):
         check_duration("timeout", timedelta(0))
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("s3://KEY:SECRET@bucket/a.jsonl", "s3://***@bucket/a.jsonl"),
+        ("file://user:pw@host/x", "file://***@host/x"),
+        ("s3://bucket/a@b.jsonl", "s3://bucket/a@b.jsonl"),
+        ("/tmp/out.jsonl", "/tmp/out.jsonl"),
+        ("https://u:p%40x@h:1/p?q=a@b", "https://***@h:1/p?q=a@b"),
+    ],
+)
+def test_redact_uri(uri: str, shown: str) -> None:
+    from airflow_provider_celonis.paths import redact_uri, redact_uris_in
+
+    assert redact_uri(uri) == shown
+    assert redact_uris_in(f"could not write {uri}: denied") == f"could not write {shown}: denied"
