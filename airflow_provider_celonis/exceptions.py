@@ -10,6 +10,8 @@ are built from the connection id, the request path and Celonis's error body only
 
 from __future__ import annotations
 
+import re
+
 from airflow.exceptions import AirflowException
 
 
@@ -180,3 +182,36 @@ class CelonisJobTimeoutError(CelonisError):
 
 class CelonisJobAlreadyRunningError(CelonisError):
     """The job was already QUEUED or RUNNING and the operator was told not to reuse that execution."""
+
+
+# -- responses the provider did not understand (page shapes) ----------------------------------
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)(bearer\s+|appkey\s+|\"?(?:access_token|refresh_token|client_secret|password|api_?key|token)\"?"
+    r"\s*[:=]\s*\"?)[^\s\"',&}]+"
+)
+
+
+def response_excerpt(raw: bytes | str, limit: int = 160) -> str:
+    """The first ``limit`` characters of a response body for an error message, secrets scrubbed.
+
+    Anything that looks like a credential (``Bearer ...``, ``"access_token": "..."``,
+    ``client_secret=...``) becomes ``***``, so an error page that echoes a request is safe to log.
+    """
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    head = _SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}***", text[: limit * 2])
+    return head[:limit] + ("..." if len(text) > limit else "")
+
+
+class CelonisUnexpectedResponseError(CelonisApiError):
+    """A successful status whose body the provider cannot trust: not JSON, truncated, without its
+    list field, or a page that repeats the previous one. Nothing is written for such an answer.
+
+    ``content_type`` and ``excerpt`` (the first bytes, secrets scrubbed) say what came instead.
+    """
+
+    def __init__(
+        self, message: str, *, content_type: str | None = None, excerpt: str = "", **kwargs: object
+    ) -> None:
+        self.content_type = content_type
+        self.excerpt = excerpt
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
