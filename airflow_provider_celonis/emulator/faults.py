@@ -8,6 +8,7 @@ having reached the server, which is exactly what "never started twice" tests nee
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -76,6 +77,9 @@ class FaultMiddleware:
             await asyncio.sleep(rule.delay)
             await self.app(scope, receive, send)
             return
+        if rule.kind in PAGE_SHAPE_KINDS:
+            await page_shape_fault(rule.kind, self.app, scope, receive, send)
+            return
         if rule.process:
             await self.app(scope, receive, _swallow)  # the server acts; its answer is lost
         else:
@@ -142,3 +146,53 @@ def rule_from_json(data: dict[str, Any]) -> FaultRule:
     if unknown:
         raise ValueError(f"unknown fault fields {sorted(unknown)}; known: {sorted(known)}")
     return FaultRule(**data)
+
+
+# -- page shapes: a 200 whose body a client must not trust -----------------------------------
+PAGE_SHAPE_KINDS = frozenset({"ignore_paging", "html", "truncate", "no_list", "rename_list"})
+"""Fault kinds that answer 200 with a page a client must refuse (any JSON listing route):
+``ignore_paging`` drops ``pageNumber`` and ``pageToken`` from the query (the server answers
+the first page again: with ``skip=1`` the second page repeats the first, and a cursor does not
+advance), ``html`` a login-like HTML page, ``truncate`` the real body cut in half, ``no_list``
+the body without its top-level list fields, ``rename_list`` those fields renamed to ``data``."""
+
+_PAGING_PARAMS = (b"pageNumber", b"pageToken")
+
+
+async def page_shape_fault(kind: str, app: Any, scope: Any, receive: Any, send: Any) -> None:
+    if kind == "ignore_paging":
+        query = scope.get("query_string", b"").split(b"&")
+        kept = [p for p in query if p and p.split(b"=", 1)[0] not in _PAGING_PARAMS]
+        await app({**scope, "query_string": b"&".join(kept)}, receive, send)
+        return
+    if kind == "html":
+        await _drain(receive)
+        body = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Session expired</body></html>"
+        await _send_response(send, 200, body, {"content-type": "text/html; charset=utf-8"})
+        return
+    captured: dict[str, Any] = {"status": 200, "headers": [], "body": b""}
+
+    async def capture(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            captured["status"], captured["headers"] = message["status"], message.get("headers", [])
+        elif message["type"] == "http.response.body":
+            captured["body"] += message.get("body", b"")
+
+    await app(scope, receive, capture)
+    body: bytes = captured["body"]
+    if kind == "truncate":
+        body = body[: max(1, len(body) // 2)]
+    else:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            lists = [k for k, v in data.items() if isinstance(v, list)]
+            for name in lists:
+                value = data.pop(name)
+                if kind == "rename_list":
+                    data["data" if name != "data" else "items"] = value
+            body = json.dumps(data).encode()
+    headers = {k.decode(): v.decode() for k, v in captured["headers"] if k.lower() != b"content-length"}
+    await _send_response(send, int(captured["status"]), body, headers)

@@ -96,7 +96,9 @@ class FaultRule:
     kinds: ``status`` (answer ``status`` with a realistic body), ``rate_limit`` (429 with
     ``x-ratelimit-*`` headers, reset in ``reset`` seconds as ``reset_format`` ``seconds``,
     ``datetime`` or ``retry_after``), ``drop`` (close the connection mid-response), ``delay``
-    (sleep ``delay`` seconds, then answer normally). With ``process`` the request is handled
+    (sleep ``delay`` seconds, then answer normally), and the page shapes of
+    ``faults.PAGE_SHAPE_KINDS`` (``ignore_paging``, ``html``, ``truncate``, ``no_list``,
+    ``rename_list``: a 200 a client must refuse). With ``process`` the request is handled
     first and the fault replaces its answer: the server acted, the client cannot know.
     """
 

@@ -15,13 +15,10 @@ de-duplicate. Retries, 429 waits and token re-grants happen in :class:`CelonisOA
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
-
-import msgspec
 
 from airflow_provider_celonis.apis import (
     AUDIT_LOG,
@@ -30,25 +27,25 @@ from airflow_provider_celonis.apis import (
     TEAM_MEMBERS,
     CelonisApi,
 )
-from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.hooks._usage_pages import PageCheck, RawPage, decode_json
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 from airflow_provider_celonis.read_ahead import read_ahead as read_ahead_pages
 from airflow_provider_celonis.timestamps import canonical_ts, timestamp_ms
 
-__all__ = ["CelonisUsageHook", "canonical_ts", "check_window", "parse_display_time", "timestamp_ms", "to_utc"]
+__all__ = [
+    "CelonisUsageHook",
+    "canonical_ts",
+    "check_window",
+    "decode_json",
+    "parse_display_time",
+    "timestamp_ms",
+    "to_utc",
+]
 
 Record = dict[str, Any]
 DEFAULT_ADOPTION_PARAMS = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from", "to": "to"}
 _DISPLAY_TIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}), (\d{1,2}):(\d{2}):(\d{2}) ([AP]M) UTC$")
-
-
-def decode_json(raw: bytes) -> Any:
-    """Decode a page: msgspec (an Airflow 3 dependency, about twice as fast as :mod:`json`),
-    falling back to :mod:`json` for what only it accepts (``NaN`` and ``Infinity`` tokens)."""
-    try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return json.loads(raw)
 
 
 def to_utc(value: datetime | str, name: str) -> datetime:
@@ -125,23 +122,27 @@ class CelonisUsageHook(CelonisOAuthHook):
         """0-based ``pageNumber`` pages until an empty ``content`` or a 204.
 
         ``totalCount`` is not trusted (whether it counts items or pages is undocumented) and a
-        short page does not end the loop, since a server may clamp ``pageSize``. With
-        ``read_ahead`` pages are fetched that many ahead in a thread (see :mod:`..read_ahead`).
+        short page does not end the loop, since a server may clamp ``pageSize``. Every page is
+        judged by :class:`PageCheck` (a repeated page, another ``pageNumber``, a missing list,
+        a body that is not JSON are errors). With ``read_ahead`` pages are fetched that many
+        ahead in a thread (see :mod:`..read_ahead`).
         """
 
         def query(number: int) -> dict[str, Any]:
             return {**params, names["pageNumber"]: number, names["pageSize"]: page_size}
 
-        def bodies() -> Iterator[bytes]:
+        def answers() -> Iterator[RawPage]:
             for number in itertools.count():
                 with self.request("GET", path, api=api, params=query(number)) as response:
-                    yield response.content
+                    yield RawPage(
+                        response.status_code, response.headers.get("content-type", ""), response.content
+                    )
 
-        raw_pages = read_ahead_pages(bodies, read_ahead) if read_ahead > 0 else bodies()
+        check = PageCheck(api, path)
+        raw_pages = read_ahead_pages(answers, read_ahead) if read_ahead > 0 else answers()
         try:
-            for raw in raw_pages:
-                body = decode_json(raw) if raw.strip() else None
-                content = body.get("content") if isinstance(body, dict) else None
+            for number, raw in enumerate(raw_pages):
+                content, _ = check.records(raw, requested_number=number)
                 if not content:
                     return
                 yield content
@@ -161,8 +162,9 @@ class CelonisUsageHook(CelonisOAuthHook):
     ) -> Iterator[list[Record]]:
         """``pageToken`` -> ``nextPageToken`` pages; stop when the token is absent, null or empty.
 
-        The next request needs this page's token, so with ``read_ahead`` the worker thread
-        decodes the pages too.
+        A token seen before, or a page that repeats the previous one, is an error. The next
+        request needs this page's token, so with ``read_ahead`` the worker thread decodes the
+        pages too.
         """
         if read_ahead > 0:
             yield from read_ahead_pages(
@@ -171,26 +173,26 @@ class CelonisUsageHook(CelonisOAuthHook):
             return
         token: str | None = None
         seen: set[str] = set()
+        check = PageCheck(api, path, fix="report this to Celonis support; pull with api_version=1 meanwhile")
         while True:
             query = {**params, size_name: page_size}
             if token:
                 query["pageToken"] = token
-            body = self.request_json("GET", path, api=api, params=query)
-            if not isinstance(body, dict):
-                return
-            content = body.get("content") or []
+            with self.request("GET", path, api=api, params=query) as response:
+                raw = RawPage(
+                    response.status_code, response.headers.get("content-type", ""), response.content
+                )
+            content, body = check.records(raw)
             if content:
                 yield content
-            token = body.get("nextPageToken") or None
+            token = body.get("nextPageToken") or None if isinstance(body, dict) else None
             if token is None:
                 return
-            if token in seen:
-                raise CelonisApiError(
-                    f"{api.title} returned the same nextPageToken twice; stopping to avoid an endless loop.",
-                    status=200,
-                    method="GET",
-                    path=path,
-                    fix="report this to Celonis support; pull with api_version=1 meanwhile",
+            if not isinstance(token, str) or token in seen:
+                raise check.fail(
+                    raw,
+                    f"its nextPageToken {str(token)[:40]!r} was already used (or is not a string): "
+                    "the cursor does not advance, so paging would never end",
                 )
             seen.add(token)
 
