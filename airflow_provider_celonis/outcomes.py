@@ -78,7 +78,7 @@ def job_error_lines(hook: Any, event: dict[str, Any]) -> list[str]:
 
 def finish_job(event: dict[str, Any], hook: Any) -> str | None:
     """Success returns the execution id; SKIPPED raises AirflowSkipException; error CelonisJobFailedError."""
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow_provider_celonis.compat import AirflowSkipException
 
     status = check_event(event)["status"]
     where = f"Data job {event.get('data_job_id')} in pool {event.get('data_pool_id')}"

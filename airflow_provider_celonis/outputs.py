@@ -8,6 +8,8 @@ every column before the first row without holding the rows.
 Atomicity: the file is written under a temporary name next to ``output_path`` (same directory
 or bucket prefix) and renamed when complete, so a failed or killed task never leaves a partial
 file at ``output_path``; a stray ``.<name>.*.tmp`` is all a killed task can leave.
+On an object store (``s3://``, ``gs://``...) there is no rename (fsspec copies and deletes):
+the final key is written once instead, see :mod:`airflow_provider_celonis.object_store`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.object_store import is_object_store, write_once
 
 FORMATS = ("jsonl", "csv", "parquet")
 _BATCH = 10_000
@@ -60,7 +63,7 @@ def check_output_path(path: str) -> None:
         )
     if is_uri(path):
         protocol = path.split("://", 1)[0]
-        from airflow.sdk.io.fs import has_fs  # ObjectStoragePath knows only schemes registered here
+        from airflow_provider_celonis.compat import has_fs  # ObjectStoragePath knows only these schemes
 
         if not has_fs(protocol):
             raise CelonisConfigurationError(
@@ -229,6 +232,11 @@ def atomic_output(path: str) -> Iterator[IO[bytes]]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        return
+
+    if is_object_store(path):  # no rename on object stores: the final key is written once
+        with write_once(path) as remote:
+            yield remote
         return
 
     from airflow.sdk import ObjectStoragePath

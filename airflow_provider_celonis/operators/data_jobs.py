@@ -25,8 +25,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
+from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
 from airflow_provider_celonis.status import as_seconds
 

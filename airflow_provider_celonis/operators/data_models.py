@@ -14,8 +14,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
+from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
 from airflow_provider_celonis.status import as_seconds
 

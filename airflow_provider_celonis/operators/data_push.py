@@ -22,9 +22,10 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.chunking import CELONIS_CHUNK_LIMIT
+from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import DATA_POOL_URL_KEY, CelonisDataPoolLink
 from airflow_provider_celonis.status import as_seconds
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_celonis.compat import conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -84,8 +86,7 @@ class CelonisWaitSensor(BaseSensorOperator):
         A failure (failed run, 403, ...) under ``soft_fail`` skips, as it does when deferred
         (Airflow's ``resume_execution`` skips on any AirflowException with ``soft_fail``).
         """
-        from airflow.sdk.exceptions import AirflowSkipException
-
+        from airflow_provider_celonis.compat import AirflowSkipException
         from airflow_provider_celonis.exceptions import CelonisError
         from airflow_provider_celonis.sync_poll import TRANSIENT_ERRORS
 
@@ -105,8 +106,7 @@ class CelonisWaitSensor(BaseSensorOperator):
             raise
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
-        from airflow.sdk.exceptions import AirflowSensorTimeout
-
+        from airflow_provider_celonis.compat import AirflowSensorTimeout
         from airflow_provider_celonis.outcomes import check_event
         from airflow_provider_celonis.status import TIMEOUT
 
