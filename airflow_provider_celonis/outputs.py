@@ -63,7 +63,7 @@ def check_output_path(path: str) -> None:
         )
     if is_uri(path):
         protocol = path.split("://", 1)[0]
-        from airflow.sdk.io.fs import has_fs  # ObjectStoragePath knows only schemes registered here
+        from airflow_provider_celonis.compat import has_fs  # ObjectStoragePath knows only these schemes
 
         if not has_fs(protocol):
             raise CelonisConfigurationError(
