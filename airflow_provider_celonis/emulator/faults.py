@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_celonis.emulator import problems
+from airflow_provider_celonis.emulator.ambiguous_faults import is_ambiguous
+from airflow_provider_celonis.emulator.ambiguous_faults import play as play_ambiguous
 from airflow_provider_celonis.emulator.state import EmulatorState, FaultRule
 
 CONTROL_PREFIX = "/_emulator"
@@ -79,6 +81,9 @@ class FaultMiddleware:
             return
         if rule.kind in PAGE_SHAPE_KINDS:
             await page_shape_fault(rule.kind, self.app, scope, receive, send)
+            return
+        if is_ambiguous(rule):  # a stall, or an action that lands after the fault
+            await play_ambiguous(self, rule, scope, receive, send)
             return
         if rule.process:
             await self.app(scope, receive, _swallow)  # the server acts; its answer is lost

@@ -112,6 +112,9 @@ class FaultRule:
     reset: float = 1.0
     reset_format: str = "seconds"
     process: bool = False
+    late: float = 0.0
+    """With ``process``: Celonis acts this many seconds after the fault answered (kind
+    ``timeout`` stalls instead of answering); see ``emulator/ambiguous_faults.py``."""
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
