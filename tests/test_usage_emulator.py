@@ -107,3 +107,26 @@ def test_count_is_half_open_whatever_the_to_inclusive_setting(emulator: Emulator
     assert emulator.usage_count("audit", *window) == half_open
     hook = CelonisUsageHook()
     assert len(list(hook.iter_audit_log(*window))) == half_open
+
+
+def test_visibility_delay_hides_events_younger_than_the_delay(emulator: EmulatorProcess) -> None:
+    """Ingestion lag: with ``visibility_delay`` an event is queryable only that long after its time."""
+    import datetime as dt
+
+    emulator.configure_usage(audit_per_hour=36_000, burst=1)  # one event every 100 ms
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start, end = now - dt.timedelta(seconds=60), now - dt.timedelta(seconds=1)
+    window = (start.isoformat(), end.isoformat())
+    everything = emulator.usage_count("audit", *window)
+    assert everything == 590
+    hook = CelonisUsageHook()
+    assert len(list(hook.iter_audit_log(*window))) == everything
+    with pytest.raises(RuntimeError, match="visibility_delay"):
+        emulator.configure_usage(visibility_delay=-1)
+    emulator.configure_usage(visibility_delay=30)
+    visible = emulator.usage_count("audit", *window, visible=True)
+    assert 270 <= visible <= 310  # events up to about now - 30 s
+    assert emulator.usage_count("audit", *window) == everything  # they exist, just not queryable
+    assert len(list(hook.iter_audit_log(*window))) == pytest.approx(visible, abs=10)
+    emulator.advance_clock(40)  # the emulator's clock moves on: every event of the window shows
+    assert len(list(hook.iter_audit_log(*window))) == everything

@@ -93,12 +93,13 @@ class EmulatorClient:
         result: dict[str, Any] = self._call("POST", "/usage/settings", settings)
         return result
 
-    def usage_count(self, stream: str, start: str, end: str) -> int:
-        """Events of ``stream`` (audit, login, adoption) the emulator holds in ``[start, end)``."""
+    def usage_count(self, stream: str, start: str, end: str, *, visible: bool = False) -> int:
+        """Events of ``stream`` (audit, login, adoption) the emulator holds in ``[start, end)``
+        (``visible=True``: only those a request can see now, see ``visibility_delay``)."""
         response = self._http.get(
             f"{self.base_url}/_emulator/usage/count",
             timeout=30,
-            params={"stream": stream, "start": start, "end": end},
+            params={"stream": stream, "start": start, "end": end, "visible": str(visible).lower()},
         )
         response.raise_for_status()
         return int(response.json()["count"])

@@ -69,6 +69,9 @@ class UsageSettings:
     )
     """[guess] query parameter names of the adoption API (v2 uses pageSize/from/to of this map)."""
     adoption_asset_types: list[str] = field(default_factory=lambda: ["STUDIO_ASSET"])
+    visibility_delay: float = 0.0
+    """Seconds after its timestamp before an event can be queried (ingestion lag): a request at
+    emulator time ``now`` sees only events up to ``now - visibility_delay``. 0: at once."""
 
 
 def init_state(state: EmulatorState) -> None:
@@ -128,12 +131,16 @@ def _window(
     *,
     local_only: bool = False,
     half_open: bool = False,
+    visible_only: bool = True,
 ) -> data.Window:
     """The events a request's ``from``/``to`` select (``to`` inclusive if so configured, unless
-    ``half_open``: the control route always counts ``[start, end)``)."""
+    ``half_open``: the control route always counts ``[start, end)``). With ``visible_only`` an
+    event younger than ``visibility_delay`` does not exist yet for the request."""
     state = state_of(request)
     settings = _settings(request)
     now_ms = int(state.now() * 1000)
+    if visible_only:
+        now_ms -= int(float(settings.visibility_delay) * 1000)
     from_ms = _parse_time(request.query_params.get(names["from"]), names["from"], local_only=local_only)
     to_ms = _parse_time(request.query_params.get(names["to"]), names["to"], local_only=local_only)
     start = data.EPOCH_MS if from_ms is None else from_ms
@@ -293,6 +300,9 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
             {"error": "oversize: reject|clamp; v2_last_page: absent|empty|null; login_empty_status: 200|204"},
             status_code=400,
         )
+    delay = values.get("visibility_delay", 0)
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay < 10**9:
+        return JSONResponse({"error": "visibility_delay: seconds, 0 or more"}, status_code=400)
     for stream in STREAMS:
         if int(values.get(f"{stream}_per_hour", 1)) < 1:
             return JSONResponse({"error": f"{stream}_per_hour must be >= 1"}, status_code=400)
@@ -303,9 +313,11 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
 
 
 @router.get("/_emulator/usage/count")
-def count(request: Request, stream: str, start: str, end: str) -> JSONResponse:
-    """How many events of ``stream`` exist in ``[start, end)`` right now (for tests and benchmarks)."""
+def count(request: Request, stream: str, start: str, end: str, visible: bool = False) -> JSONResponse:
+    """How many events of ``stream`` exist in ``[start, end)`` right now (for tests and benchmarks):
+    every event whose time has come, queryable or not yet (``visible=true``: queryable only)."""
     if stream not in STREAMS:
         return problems.bad_parameter(f"stream must be one of {STREAMS}")
     names = {"from": "start", "to": "end"}
-    return JSONResponse({"count": len(_window(request, stream, names, half_open=True))})
+    window = _window(request, stream, names, half_open=True, visible_only=visible)
+    return JSONResponse({"count": len(window)})
