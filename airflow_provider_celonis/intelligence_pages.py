@@ -1,38 +1,120 @@
-"""The one paginator of the Intelligence APIs' page lists (Knowledge Model, Event Subscription).
+"""Page shapes of the provider's own paged APIs: the Intelligence page lists and SCIM listings.
 
-Those lists answer ``{content, page, pageSize, total, sort}`` with a 0-based ``page``
-(shared/celonis-api.md, paging table). Pages are asked for until one comes back empty or the
-items seen reach ``total``; a server that never stops (a ``total`` that keeps growing, a
-``page`` parameter it ignores) fails the task after ``max_pages`` instead of running forever.
+The Intelligence lists (Knowledge Model, Event Subscription) answer ``{content, page,
+pageSize, total, sort}`` with a 0-based ``page`` (docs/celonis-api.md, paging table). Pages are
+asked for until one comes back empty or the items seen reach ``total``. Every page is checked
+before its items are used: a body that is not JSON (an HTML error page, a truncated answer), a
+list field that is missing or not a list, and a page that repeats the previous one (the server
+ignores ``page``) are :class:`CelonisUnexpectedResponseError` naming the API, the status, the
+content type and the first bytes (secrets scrubbed), never a loop, a silent stop or an empty
+file. A server that never stops fails after ``max_pages``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from airflow_provider_celonis.exceptions import CelonisError
+from airflow_provider_celonis.exceptions import CelonisError, CelonisUnexpectedResponseError, response_excerpt
 
-__all__ = ["MAX_PAGES", "intelligence_pages"]
+__all__ = ["MAX_PAGES", "decode_json", "intelligence_pages", "page_list", "unexpected"]
 
 MAX_PAGES = 100_000
 
 
+def unexpected(
+    what: str, problem: str, *, method: str, path: str, status: int, content_type: str | None, raw: Any
+) -> CelonisUnexpectedResponseError:
+    """The typed error for an answer the provider does not understand, with its first bytes."""
+    excerpt = response_excerpt(raw if isinstance(raw, (bytes, str)) else json.dumps(raw, default=str))
+    return CelonisUnexpectedResponseError(
+        f"{what}: {method} {path.split('?')[0]} answered HTTP {status} ({content_type or 'no content type'}) "
+        f"but {problem}. First bytes: {excerpt!r}.",
+        status=status,
+        method=method,
+        path=path.split("?")[0],
+        content_type=content_type,
+        excerpt=excerpt,
+        fix="nothing was written for this answer; re-run, and if it repeats, report the response to Celonis "
+        "support (a proxy or gateway in between may be answering instead)",
+    )
+
+
+def decode_json(response: Any, *, what: str, method: str, path: str) -> Any:
+    """The JSON body of a ``requests`` response, or :func:`unexpected` if it is not JSON."""
+    raw: bytes = response.content or b""
+    content_type = response.headers.get("Content-Type")
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        problem = "the body is not JSON (an HTML page, or an answer cut short)"
+        raise unexpected(
+            what,
+            problem,
+            method=method,
+            path=path,
+            status=response.status_code,
+            content_type=content_type,
+            raw=raw,
+        ) from None
+
+
+def page_list(body: Any, field: str, *, what: str, method: str, path: str, status: int = 200) -> list[Any]:
+    """``body[field]`` when it is a list; a missing or non-list field is :func:`unexpected`."""
+    if isinstance(body, dict) and isinstance(body.get(field), list):
+        return list(body[field])
+    problem = (
+        f"the body is a JSON {type(body).__name__}, not an object"
+        if not isinstance(body, dict)
+        else f"its '{field}' list is missing"
+        if field not in body
+        else f"its '{field}' is a {type(body[field]).__name__}, not a list"
+    )
+    raise unexpected(what, problem, method=method, path=path, status=status, content_type=None, raw=body)
+
+
+def identities(items: list[Any]) -> list[Any]:
+    """What tells a page's items apart: their ``id`` (or offset), else the whole item."""
+    keys: list[Any] = []
+    for item in items:
+        if isinstance(item, dict):
+            ident = item.get("id", item.get("offset"))
+            keys.append(ident if ident is not None else json.dumps(item, sort_keys=True, default=str))
+        else:
+            keys.append(json.dumps(item, default=str))
+    return keys
+
+
 def intelligence_pages(
-    fetch: Callable[[int], Any], *, what: str, max_pages: int = MAX_PAGES
+    fetch: Callable[[int], Any], *, what: str, max_pages: int = MAX_PAGES, path: str = "", method: str = "GET"
 ) -> Iterator[tuple[dict[str, Any], list[Any]]]:
     """``(body, content)`` of page 0, 1, ... (``fetch(number)`` returns a page's decoded body).
 
     Stops after an empty page or once the items seen reach the page's ``total``; the caller may
-    stop earlier by leaving the loop. Raises :class:`CelonisError` naming ``what`` when
-    ``max_pages`` pages came and the list had not ended.
+    stop earlier by leaving the loop. Raises :class:`CelonisUnexpectedResponseError` for a page
+    without a ``content`` list or one that repeats the previous page, and :class:`CelonisError`
+    naming ``what`` when ``max_pages`` pages came and the list had not ended.
     """
-    seen = 0
+    seen, previous = 0, None
     for number in range(max_pages):
-        body = fetch(number) or {}
-        if not isinstance(body, dict):
-            body = {}
-        content = body.get("content") or []
+        body = fetch(number)
+        content = page_list(body, "content", what=what, method=method, path=path or what)
+        keys = identities(content)
+        if content and keys == previous:
+            raise unexpected(
+                what,
+                f"page {number} repeats page {number - 1} ({len(content)} identical items): the server "
+                "ignores the page parameter, so reading on would loop and stopping would lose data",
+                method=method,
+                path=path or what,
+                status=200,
+                content_type=None,
+                raw=body,
+            )
+        previous = keys
         yield body, content
         seen += len(content)
         total = body.get("total")

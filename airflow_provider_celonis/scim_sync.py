@@ -1,4 +1,4 @@
-"""The pure part of SCIM user sync: read the desired users, compare them with the team, plan.
+"""The pure part of SCIM user sync: compare the desired users with the team, plan, cap.
 
 No network here, so the plan logic is easy to read and to test, and the operator
 (:class:`~airflow_provider_celonis.operators.scim.CelonisScimSyncUsersOperator`) only fetches,
@@ -6,17 +6,26 @@ logs and applies. A desired user is a flat record (``userName``, ``externalId``,
 ``displayName``, ``givenName``, ``familyName``, ``email``, ``active``) or a SCIM User; only the
 attributes it sets are managed, so an HR feed without ``displayName`` never blanks it in
 Celonis. Users are deactivated with ``active: false`` and never deleted.
+
+The safety rules (docs/scim.md): identities are compared in one normal form
+(:func:`~airflow_provider_celonis.scim_inputs.identity`); a desired user whose e-mail or
+``externalId`` belongs to an existing user of another ``userName`` is a *conflict*, never a
+deactivate-and-recreate; a server listing that is not consistent (a user listed twice,
+fewer or more users than ``totalResults``) withholds every deactivation; and a plan that
+deactivates or creates more than a share of the active users is refused (:func:`cap`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.scim_inputs import check_visible, identity, load_users, nfc
+
+__all__ = ["MATCH_KEYS", "SyncPlan", "cap", "desired_users", "load_users", "plan_sync"]
 
 MANAGED = ("userName", "externalId", "displayName", "givenName", "familyName", "email", "active")
 MATCH_KEYS = ("userName", "externalId")
@@ -24,6 +33,10 @@ _CASELESS = ("userName", "email")
 _PATCH_PATHS = {"givenName": "name.givenName", "familyName": "name.familyName"}
 _TRUE = {"true", "1", "yes", "y", "active"}
 _FALSE = {"false", "0", "no", "n", "inactive", ""}
+DEFAULT_SHARE = 0.10
+"""By default a plan may deactivate (or create) at most this share of the active users ..."""
+DEFAULT_FLOOR = 3
+"""... or this many, whichever is more, so a small team can still lose or gain a person."""
 
 
 def _bool(value: Any, where: str) -> bool:
@@ -36,7 +49,7 @@ def _bool(value: Any, where: str) -> bool:
 
 
 def flatten(user: dict[str, Any], where: str = "users") -> dict[str, Any]:
-    """The managed attributes a record sets, from the flat form or a SCIM User."""
+    """The managed attributes a record sets (text in NFC), from the flat form or a SCIM User."""
     name: dict[str, Any] = user["name"] if isinstance(user.get("name"), dict) else {}
     emails: list[Any] = user["emails"] if isinstance(user.get("emails"), list) else []
     primary = next((e for e in emails if isinstance(e, dict) and e.get("primary")), None)
@@ -49,39 +62,20 @@ def flatten(user: dict[str, Any], where: str = "users") -> dict[str, Any]:
         "familyName": user.get("familyName", name.get("familyName")),
         "email": user.get("email", (primary or {}).get("value")),
     }
-    flat: dict[str, Any] = {k: str(v).strip() for k, v in found.items() if v not in (None, "")}
+    flat: dict[str, Any] = {k: nfc(v) for k, v in found.items() if v not in (None, "") and nfc(v)}
     if "active" in user and user["active"] not in (None, ""):
         flat["active"] = _bool(user["active"], where)
     return flat
 
 
-def load_users(text: str, name: str) -> list[dict[str, Any]]:
-    """Records of a ``.json`` (a list, or a SCIM ListResponse), ``.jsonl`` or ``.csv`` file's text."""
-    lowered = name.lower()
-    text = text.removeprefix("\ufeff")  # a UTF-8 BOM (Excel's CSV export) is not part of the header
-    try:
-        if lowered.endswith(".csv"):
-            return [dict(row) for row in csv.DictReader(io.StringIO(text))]
-        if lowered.endswith((".jsonl", ".ndjson")):
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        data = json.loads(text)
-    except (ValueError, csv.Error) as err:
-        raise CelonisConfigurationError(
-            "users_file", f"({name}) cannot be parsed: {err}", "fix the file"
-        ) from None
-    if isinstance(data, dict) and isinstance(data.get("Resources"), list):
-        data = data["Resources"]
-    if not isinstance(data, list):
-        raise CelonisConfigurationError(
-            "users_file",
-            f"({name}) holds no list of users",
-            "write a JSON list, JSON Lines or CSV with userName",
-        )
-    return data
+def desired_users(
+    records: Any, match_on: str, *, wheres: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Validated desired users keyed by the normalised match attribute.
 
-
-def desired_users(records: Any, match_on: str) -> dict[str, dict[str, Any]]:
-    """Validated desired users keyed by the (case-folded) match attribute; duplicates are an error."""
+    ``wheres`` names each record's origin (``hr.csv row 7``); by default ``users[n]``. A second
+    record with the same ``userName`` or match key after normalisation is an error naming both.
+    """
     if isinstance(records, str):
         try:
             records = json.loads(records)
@@ -94,8 +88,9 @@ def desired_users(records: Any, match_on: str) -> dict[str, dict[str, Any]]:
             "users", f"is a {type(records).__name__}", "pass a list of user objects"
         )
     desired: dict[str, dict[str, Any]] = {}
+    first: dict[tuple[str, str], str] = {}
     for number, record in enumerate(records, 1):
-        where = f"users[{number}]"
+        where = wheres[number - 1] if wheres else f"users[{number}]"
         if not isinstance(record, dict):
             raise CelonisConfigurationError(where, f"is {record!r}", "give each user as an object")
         flat = flatten(record, where)
@@ -106,27 +101,39 @@ def desired_users(records: Any, match_on: str) -> dict[str, dict[str, Any]]:
             raise CelonisConfigurationError(
                 where, f"has no {match_on}", f"set {match_on} or match on userName"
             )
-        folded = key.casefold()
-        if folded in desired:
-            raise CelonisConfigurationError(where, f"repeats {match_on} {key!r}", "list each user once")
-        desired[folded] = flat
+        for attr in ("userName", "externalId", "email"):
+            if attr in flat:
+                check_visible(str(flat[attr]), attr, where)
+        for attr in dict.fromkeys((match_on, "userName")):
+            seen = (attr, identity(flat[attr]))
+            if seen in first:
+                raise CelonisConfigurationError(
+                    where,
+                    f"repeats {attr} {flat[attr]!r} of {first[seen]} (compared in Unicode NFC, "
+                    "trimmed, case-insensitive)",
+                    "list each user once",
+                )
+            first[seen] = where
+        desired[identity(key)] = flat
     return desired
 
 
+def _same(key: str, have: Any, want: Any) -> bool:
+    if key in _CASELESS:
+        return isinstance(have, str) and identity(have) == identity(want)
+    if isinstance(have, str) and isinstance(want, str):
+        return nfc(have) == nfc(want)
+    return bool(have == want)
+
+
 def changes(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """The desired attributes that differ from the current user (case-insensitive for userName/email)."""
+    """The desired attributes that differ from the current user (normalised, see module doc)."""
     wanted = {**desired, "active": desired.get("active", True)}
-    diff = {}
-    for key, value in wanted.items():
-        have = current.get(key, True if key == "active" else None)
-        same = (
-            isinstance(have, str) and have.casefold() == str(value).casefold()
-            if key in _CASELESS
-            else have == value
-        )
-        if not same:
-            diff[key] = value
-    return diff
+    return {
+        key: value
+        for key, value in wanted.items()
+        if not _same(key, current.get(key, True if key == "active" else None), value)
+    }
 
 
 def to_scim(flat: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +184,17 @@ class Update:
     user_id: str
     user_name: str
     diff: dict[str, Any]
+    reason: str = ""
+
+
+@dataclass
+class Conflict:
+    """A desired user that names an existing user of another ``userName`` (same e-mail or id)."""
+
+    user_id: str
+    current_name: str
+    desired_name: str
+    reason: str
 
 
 @dataclass
@@ -185,6 +203,12 @@ class SyncPlan:
     update: list[Update] = field(default_factory=list)
     deactivate: list[Update] = field(default_factory=list)
     unchanged: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    held: list[Update] = field(default_factory=list)
+    """Deactivations withheld because the server's listing was not consistent."""
+    held_reason: str | None = None
+    refused: list[str] = field(default_factory=list)
+    """Why apply refuses the plan (a cap exceeded); empty when it may be applied."""
 
     def counts(self) -> dict[str, int]:
         return {
@@ -198,6 +222,85 @@ class SyncPlan:
     def empty(self) -> bool:
         return not (self.create or self.update or self.deactivate)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per change, in the order apply makes them (the log table and the XCom)."""
+        rows: list[dict[str, Any]] = [
+            {"action": "create", "userName": flat["userName"], "id": None, "detail": "not in Celonis"}
+            for flat in self.create
+        ]
+        for action, items in (("update", self.update), ("deactivate", self.deactivate)):
+            rows += [
+                {
+                    "action": action,
+                    "userName": item.user_name,
+                    "id": item.user_id,
+                    "detail": item.reason or "changes " + ", ".join(sorted(item.diff)),
+                }
+                for item in items
+            ]
+        rows += [
+            {"action": "conflict", "userName": c.desired_name, "id": c.user_id, "detail": c.reason}
+            for c in self.conflicts
+        ]
+        rows += [
+            {"action": "deactivate withheld", "userName": i.user_name, "id": i.user_id, "detail": i.reason}
+            for i in self.held
+        ]
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        """The plan as JSON-friendly data (the operator's XCom)."""
+        return {
+            **self.counts(),
+            "conflicts": len(self.conflicts),
+            "deactivations_withheld": len(self.held),
+            "withheld_because": self.held_reason,
+            "refused": list(self.refused),
+            "changes": self.rows(),
+        }
+
+
+def cap(value: Any, field_name: str, active: int, where: str | None = None) -> int:
+    """The most changes allowed: ``None`` is the default share, an int a count, ``"25%"`` a share.
+
+    Shares are of the team's currently active users, rounded down; the default never goes below
+    :data:`DEFAULT_FLOOR`.
+    """
+    if value is None:
+        return max(DEFAULT_FLOOR, math.floor(active * DEFAULT_SHARE))
+    text = value.strip() if isinstance(value, str) else None
+    if text and text.endswith("%"):
+        try:
+            share = float(text[:-1])
+        except ValueError:
+            share = -1.0
+        if math.isfinite(share) and 0 <= share <= 100:
+            return math.floor(active * share / 100)
+    elif text is not None and text.isdigit():
+        return int(text)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise CelonisConfigurationError(
+        field_name,
+        f"is {value!r}",
+        'give a count (e.g. 5), a share of the active users (e.g. "25%") or None for the default '
+        f"({DEFAULT_SHARE:.0%}, at least {DEFAULT_FLOOR})",
+        where=where,
+    )
+
+
+def _conflict(flat: dict[str, Any], user: dict[str, Any], match_on: str) -> str | None:
+    """Why an existing ``user`` of another ``userName`` is the person ``flat`` describes, if it is."""
+    if identity(user.get("userName", "")) == identity(flat["userName"]):
+        return None
+    pairs = [("email", "email"), ("userName", "email"), ("email", "userName")]
+    if match_on != "externalId":
+        pairs.append(("externalId", "externalId"))
+    for mine, theirs in pairs:
+        if flat.get(mine) and user.get(theirs) and identity(flat[mine]) == identity(user[theirs]):
+            return f"its {theirs} {user[theirs]!r} is the desired {mine}"
+    return None
+
 
 def plan_sync(
     desired: dict[str, dict[str, Any]],
@@ -206,34 +309,88 @@ def plan_sync(
     match_on: str = "userName",
     deactivate_missing: bool = False,
     protected: frozenset[str] = frozenset(),
+    listing_problem: str | None = None,
+    rename_conflicts: bool = False,
 ) -> SyncPlan:
     """Create the missing, update the changed and (optionally) deactivate the absent users.
 
-    A user is deactivated only when neither its ``userName`` nor its match key is in the
-    desired set: with ``match_on="externalId"``, a Celonis user without an ``externalId`` whose
-    ``userName`` is desired (the create meets 409 and converges onto it), and a second user
-    sharing a desired ``externalId``, are left alone rather than deactivated.
+    A user is deactivated only when neither its ``userName`` nor its match key is desired and
+    no desired user claims it by e-mail or ``externalId`` (a conflict, reported; with
+    ``rename_conflicts`` the existing user is renamed instead). With ``match_on="externalId"``,
+    a Celonis user without an ``externalId`` whose ``userName`` is desired (the create meets 409
+    and converges onto it), and a second user sharing a desired ``externalId``, are left alone.
+    With ``listing_problem`` set, no one is deactivated: the candidates are ``held``.
     """
-    plan, seen = SyncPlan(), set()
-    desired_names = {str(flat["userName"]).casefold() for flat in desired.values()}
-    for user in current_users:
-        flat = {**flatten(user), "active": bool(user.get("active", True))}
-        key = str(flat.get(match_on, "")).casefold()
-        name = str(flat.get("userName", user.get("id")))
+    plan, seen, claimed = SyncPlan(), set(), set()
+    protected = frozenset(identity(p) for p in protected)
+    desired_names = {identity(flat["userName"]) for flat in desired.values()}
+    flats = [(user, {**flatten(user), "active": bool(user.get("active", True))}) for user in current_users]
+    for user, flat in flats:
+        key = identity(flat.get(match_on, ""))
         if key and key in desired and key not in seen:
             seen.add(key)
+            claimed.add(str(user["id"]))
             diff = changes(desired[key], flat)
             if diff:
-                plan.update.append(Update(str(user["id"]), name, diff))
+                plan.update.append(Update(str(user["id"]), str(flat.get("userName")), diff))
             else:
                 plan.unchanged += 1
-        elif (
+    for key, wanted in desired.items():
+        if key in seen:
+            continue
+        found = [
+            (user, flat, why)
+            for user, flat in flats
+            if str(user["id"]) not in claimed and (why := _conflict(wanted, flat, match_on))
+        ]
+        if not found:
+            plan.create.append(wanted)
+            continue
+        user, flat, why = found[0]
+        claimed.add(str(user["id"]))
+        if rename_conflicts and len(found) == 1:
+            diff = changes(wanted, flat)
+            reason = f"renamed from {flat.get('userName')!r}: {why}"
+            plan.update.append(Update(str(user["id"]), wanted["userName"], diff, reason))
+        else:
+            also = f" (and {len(found) - 1} more users)" if len(found) > 1 else ""
+            plan.conflicts.append(
+                Conflict(str(user["id"]), str(flat.get("userName")), wanted["userName"], why + also)
+            )
+    for user, flat in flats:
+        name = str(flat.get("userName", user.get("id")))
+        key = identity(flat.get(match_on, ""))
+        if (
             deactivate_missing
             and flat["active"]
-            and name.casefold() not in protected
-            and name.casefold() not in desired_names
+            and str(user["id"]) not in claimed
+            and identity(name) not in protected
+            and identity(name) not in desired_names
             and not (key and key in desired)
         ):
-            plan.deactivate.append(Update(str(user["id"]), name, {"active": False}))
-    plan.create = [flat for key, flat in desired.items() if key not in seen]
+            item = Update(str(user["id"]), name, {"active": False}, "absent from the desired users")
+            if listing_problem:
+                item.reason = f"withheld: {listing_problem}"
+                plan.held.append(item)
+            else:
+                plan.deactivate.append(item)
+    if listing_problem and deactivate_missing:
+        plan.held_reason = listing_problem
     return plan
+
+
+def check_caps(
+    plan: SyncPlan, active: int, max_deactivations: Any, max_creations: Any, where: str | None = None
+) -> None:
+    """Record in ``plan.refused`` each cap the plan exceeds (see :func:`cap`)."""
+    for name, value, planned, what in (
+        ("max_deactivations", max_deactivations, len(plan.deactivate), "deactivates"),
+        ("max_creations", max_creations, len(plan.create), "creates"),
+    ):
+        limit = cap(value, name, active, where)
+        if planned > limit:
+            given = "the default" if value is None else f"{value!r}"
+            plan.refused.append(
+                f"the plan {what} {planned} users but {name} ({given}) allows {limit} of {active} "
+                "active users"
+            )

@@ -13,11 +13,13 @@ set the connection extra ``api_prefixes`` to ``{"scim": "/user-provisioning"}`` 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_celonis.apis import SCIM
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.intelligence_pages import decode_json, page_list, unexpected
 from airflow_provider_celonis.paths import path_id
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -28,6 +30,19 @@ SCIM_HEADERS = {"Content-Type": "application/scim+json", "Accept": "application/
 RESOURCES = ("Users", "Groups")
 MAX_PAGES = 100_000
 """A server that never stops paging must not keep a task running forever."""
+
+
+@dataclass
+class ScimListing:
+    """All resources of one listing, each once, and whether the server's paging added up."""
+
+    resources: list[dict[str, Any]]
+    total: int | None = None
+    """``totalResults`` of the last page."""
+    duplicates: list[str] = field(default_factory=list)
+    """Ids listed more than once (kept once in ``resources``)."""
+    problem: str | None = None
+    """Why the listing cannot be trusted to hold every resource once; ``None`` when it can."""
 
 
 def quote_filter(value: str) -> str:
@@ -46,7 +61,31 @@ class CelonisScimHook(CelonisOAuthHook):
         return self.request_json(method, f"/scim/v2/{path.lstrip('/')}", api=SCIM, headers=headers, **kwargs)
 
     # -- reading ---------------------------------------------------------------------------
-    def iter_resources(
+    def _page(self, resource: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One list page, its shape checked (a 200 that is not a ListResponse is an error)."""
+        what, path = f"SCIM {resource} listing", f"/scim/v2/{resource}"
+        with self.request("GET", path, api=SCIM, headers=dict(SCIM_HEADERS), params=params) as response:
+            body = decode_json(response, what=what, method="GET", path=path)
+            status, content_type = response.status_code, response.headers.get("Content-Type")
+        total = body.get("totalResults") if isinstance(body, dict) else None
+        if isinstance(body, dict) and "Resources" not in body and total == 0:
+            return {**body, "Resources": []}  # RFC 7644 3.4.2: Resources may be left out when empty
+        if not isinstance(body, dict) or not isinstance(body.get("Resources"), list):
+            page_list(body, "Resources", what=what, method="GET", path=path, status=status)
+        start = body.get("startIndex")
+        if body["Resources"] and isinstance(start, int) and start != params["startIndex"]:
+            raise unexpected(
+                what,
+                f"the page asked from startIndex {params['startIndex']} starts at {start}",
+                method="GET",
+                path=path,
+                status=status,
+                content_type=content_type,
+                raw=body,
+            )
+        return body
+
+    def list_resources(
         self,
         resource: str,
         *,
@@ -54,11 +93,13 @@ class CelonisScimHook(CelonisOAuthHook):
         attributes: list[str] | None = None,
         excluded_attributes: list[str] | None = None,
         count: int = 100,
-    ) -> Iterator[dict[str, Any]]:
-        """Every ``Users`` or ``Groups`` resource, page by page (``startIndex`` 1-based).
+    ) -> ScimListing:
+        """Every ``Users`` or ``Groups`` resource, page by page (``startIndex`` 1-based), checked.
 
         The next ``startIndex`` moves by the number of resources actually returned, so a server
-        that caps ``count`` below the request (RFC 7644 allows it) still pages correctly.
+        that caps ``count`` below the request (RFC 7644 allows it) still pages correctly. A page
+        that repeats the previous one is an error; a resource listed twice is kept once and,
+        like a count that differs from ``totalResults``, makes the listing's ``problem``.
         """
         if resource not in RESOURCES:
             raise CelonisConfigurationError(
@@ -73,22 +114,85 @@ class CelonisScimHook(CelonisOAuthHook):
             params["attributes"] = ",".join(attributes)
         if excluded_attributes:
             params["excludedAttributes"] = ",".join(excluded_attributes)
-        start = 1
+        listing, start, previous, totals = ScimListing([]), 1, None, set()
+        by_id: dict[str, dict[str, Any]] = {}
         for _ in range(MAX_PAGES):
-            body = self._scim("GET", resource, params={**params, "startIndex": start}) or {}
-            page = body.get("Resources") or []
-            yield from page
+            body = self._page(resource, {**params, "startIndex": start})
+            page: list[Any] = body["Resources"]
+            ids = [str(item.get("id")) if isinstance(item, dict) else repr(item) for item in page]
+            if page and ids == previous:
+                raise unexpected(
+                    f"SCIM {resource} listing",
+                    f"the page from startIndex {start} repeats the previous page ({len(page)} resources)",
+                    method="GET",
+                    path=f"/scim/v2/{resource}",
+                    status=200,
+                    content_type=None,
+                    raw=body,
+                )
+            previous = ids
             total = body.get("totalResults")
+            if isinstance(total, int):
+                totals.add(total)
+                listing.total = total
+            for ident, item in zip(ids, page, strict=True):
+                if ident in by_id:
+                    listing.duplicates.append(ident)
+                else:
+                    by_id[ident] = item
             start += len(page)
             if not page or (isinstance(total, int) and start > total):
-                return
-        raise CelonisApiError(
-            f"SCIM {resource} listing did not end after {MAX_PAGES} pages.",
-            status=200,
-            method="GET",
-            path=f"/scim/v2/{resource}",
-            fix="check the server's totalResults and startIndex handling",
+                break
+        else:
+            raise CelonisApiError(
+                f"SCIM {resource} listing did not end after {MAX_PAGES} pages.",
+                status=200,
+                method="GET",
+                path=f"/scim/v2/{resource}",
+                fix="check the server's totalResults and startIndex handling",
+            )
+        listing.resources = list(by_id.values())
+        problems = []
+        if listing.duplicates:
+            problems.append(
+                f"{len(listing.duplicates)} resources were listed twice (ids {listing.duplicates[:5]})"
+            )
+        if len(totals) > 1:
+            problems.append(f"totalResults changed while paging ({sorted(totals)})")
+        if listing.total is not None and listing.total != len(listing.resources):
+            problems.append(
+                f"{len(listing.resources)} distinct resources came but totalResults is {listing.total}"
+            )
+        listing.problem = "; ".join(problems) or None
+        return listing
+
+    def iter_resources(
+        self,
+        resource: str,
+        *,
+        filter_expr: str | None = None,
+        attributes: list[str] | None = None,
+        excluded_attributes: list[str] | None = None,
+        count: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """The resources of :meth:`list_resources`; an inconsistent listing is an error here."""
+        listing = self.list_resources(
+            resource,
+            filter_expr=filter_expr,
+            attributes=attributes,
+            excluded_attributes=excluded_attributes,
+            count=count,
         )
+        if listing.problem:
+            raise CelonisApiError(
+                f"SCIM {resource} listing is not consistent: {listing.problem}.",
+                status=200,
+                method="GET",
+                path=f"/scim/v2/{resource}",
+                fix="re-run (the team may have changed while it was read); if it repeats, report the "
+                "server's paging to Celonis support",
+            )
+        yield from listing.resources
 
     def iter_users(self, *, filter_expr: str | None = None, count: int = 100) -> Iterator[dict[str, Any]]:
         return self.iter_resources("Users", filter_expr=filter_expr, count=count)

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisConflictError, CelonisError
+from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
+    CelonisConflictError,
+    CelonisError,
+    CelonisRequestMaybeSentError,
+)
 from airflow_provider_celonis.operators._extract import CelonisExtractOperator
 
 if TYPE_CHECKING:
@@ -107,28 +112,47 @@ class CelonisScimExportOperator(CelonisExtractOperator):
 class CelonisScimSyncUsersOperator(BaseOperator):
     """Make the team's SCIM users match a desired list: create, update, optionally deactivate.
 
-    The plan is computed first and logged (one line per change), then applied unless
-    ``dry_run``. Only attributes the desired records set are managed (``userName``,
-    ``externalId``, ``displayName``, ``givenName``, ``familyName``, ``email``, ``active``, flat or
-    as a SCIM User). A user present in Celonis but absent from the desired set is deactivated
-    (``active: false``) only with ``deactivate_missing=True``; users are never deleted, so a
-    wrong input file costs a re-activation, not an account. A second run with the same input
-    plans nothing. Returns ``{"create", "update", "deactivate", "unchanged", "dry_run"}``.
+    Safety first (docs/scim.md opens with these rules): a broken input (a file cut while it was
+    written, a row with a missing or extra field, one page of a paged export, the same person
+    twice under Unicode variants) fails before any call; identities are compared in Unicode
+    NFC, trimmed and case-folded; a desired user whose e-mail or ``externalId`` belongs to an
+    existing user of another ``userName`` is reported as a conflict, never deactivated and
+    re-created; when the server's listing does not add up, nobody is deactivated in that run;
+    and a plan that deactivates or creates more than 10% of the active users (at least 3) is
+    refused unless the caps are raised.
+
+    The plan (creates, updates, deactivations, conflicts, with reasons) is logged as a table
+    and pushed as XCom ``plan`` before anything is written, then applied unless ``dry_run``
+    (which shows exactly what apply would do, including a refusal). Only attributes the desired
+    records set are managed. Users are never deleted. A rerun after a partial apply only makes
+    what is still missing. Returns the plan's summary: ``create``, ``update``, ``deactivate``,
+    ``unchanged``, ``conflicts``, ``deactivations_withheld``, ``withheld_because``, ``refused``,
+    ``changes`` (one row per change) and ``dry_run``.
 
     :param users: desired users, a list (e.g. an XCom from an HR extract) or its JSON text.
     :param users_file: or a ``.json``/``.jsonl``/``.csv`` file (local path or object-storage URI).
-    :param match_on: ``userName`` (default, case-insensitive) or ``externalId``.
+    :param match_on: ``userName`` (default) or ``externalId``.
     :param deactivate_missing: deactivate active users absent from the desired set.
     :param protected_users: ``userName`` values never deactivated (e.g. break-glass admins); a
         single string is one user.
-    :param max_deactivations: refuse to apply a plan that deactivates more users than this;
-        a guard against a truncated HR export.
+    :param max_deactivations: most deactivations a plan may hold: a count, a share of the active
+        users as ``"25%"``, or ``None`` (default: 10% of the active users, at least 3).
+    :param max_creations: the same cap for creations (default likewise).
+    :param rename_conflicts: rename the existing user to the desired ``userName`` when they share
+        an e-mail or ``externalId``, instead of reporting the conflict and failing.
     :param update_method: ``patch`` (PatchOp, default) or ``put`` (whole resource), a [guess]
         about what the team accepts.
     :param dry_run: log the plan and change nothing.
     """
 
-    template_fields: Sequence[str] = ("users", "users_file", "is_dry_run", "deactivate_missing")
+    template_fields: Sequence[str] = (
+        "users",
+        "users_file",
+        "is_dry_run",
+        "deactivate_missing",
+        "max_deactivations",
+        "max_creations",
+    )
     ui_color = "#c7e3b2"
 
     def __init__(
@@ -139,7 +163,9 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         match_on: str = "userName",
         deactivate_missing: bool = False,
         protected_users: Sequence[str] | str = (),
-        max_deactivations: int | None = None,
+        max_deactivations: int | str | None = None,
+        max_creations: int | str | None = None,
+        rename_conflicts: bool = False,
         update_method: str = "patch",
         dry_run: bool = False,
         celonis_conn_id: str = "celonis_default",
@@ -156,6 +182,8 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             (protected_users,) if isinstance(protected_users, str) else protected_users
         )
         self.max_deactivations = max_deactivations
+        self.max_creations = max_creations
+        self.rename_conflicts = rename_conflicts
         self.update_method = update_method
         self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
         self.celonis_conn_id = celonis_conn_id
@@ -163,6 +191,8 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     # -- input -----------------------------------------------------------------------------
     def _protected(self) -> frozenset[str]:
+        from airflow_provider_celonis.scim_inputs import identity
+
         names = self.protected_users
         if isinstance(names, str):
             names = (names,)
@@ -175,7 +205,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
                 "pass a list of userName strings (or one userName as a string)",
                 where=self.task_id,
             )
-        return frozenset(n.casefold() for n in names)
+        return frozenset(identity(n) for n in names)
 
     def _flag(self, name: str) -> bool:
         value = getattr(self, name)
@@ -194,16 +224,23 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
             return ObjectStoragePath(path).read_text(encoding="utf-8-sig")
         try:
-            with open(path, encoding="utf-8-sig") as handle:  # Excel writes a BOM
+            with open(path, encoding="utf-8-sig", newline="") as handle:  # Excel writes a BOM
                 return handle.read()
         except OSError as err:
             raise CelonisConfigurationError(
                 "users_file", f"({path}) cannot be read: {err.strerror}", "check the path", where=self.task_id
             ) from None
+        except UnicodeDecodeError as err:
+            raise CelonisConfigurationError(
+                "users_file",
+                f"({path}) is not UTF-8 text ({err.reason})",
+                "save it as UTF-8",
+                where=self.task_id,
+            ) from None
 
     def desired(self) -> dict[str, dict[str, Any]]:
         """Validate every argument and the desired users; no network call happens before this passes."""
-        from airflow_provider_celonis.scim_sync import MATCH_KEYS, desired_users, load_users
+        from airflow_provider_celonis.scim_sync import MATCH_KEYS, cap, desired_users, load_users
 
         if self.match_on not in MATCH_KEYS:
             raise CelonisConfigurationError(
@@ -213,15 +250,9 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             raise CelonisConfigurationError(
                 "update_method", f"is {self.update_method!r}", "use patch or put", where=self.task_id
             )
-        if self.max_deactivations is not None and (
-            not isinstance(self.max_deactivations, int) or self.max_deactivations < 0
-        ):
-            raise CelonisConfigurationError(
-                "max_deactivations",
-                f"is {self.max_deactivations!r}",
-                "use a number >= 0 or None",
-                where=self.task_id,
-            )
+        cap(self.max_deactivations, "max_deactivations", 0, self.task_id)
+        cap(self.max_creations, "max_creations", 0, self.task_id)
+        self._flag("rename_conflicts")
         self._protected()
         given = [self.users not in (None, ""), bool(self.users_file)]
         if given.count(True) != 1:
@@ -231,11 +262,14 @@ class CelonisScimSyncUsersOperator(BaseOperator):
                 "pass exactly one of them",
                 where=self.task_id,
             )
+        wheres: list[str] | None = None
         if self.users_file:
-            records: Any = load_users(self._read_file(str(self.users_file)), str(self.users_file))
+            rows = load_users(self._read_file(str(self.users_file)), str(self.users_file))
+            records: Any = [record for _where, record in rows]
+            wheres = [where for where, _record in rows]
         else:
             records = self.users
-        desired = desired_users(records, self.match_on)
+        desired = desired_users(records, self.match_on, wheres=wheres)
         if not desired and self._flag("deactivate_missing"):
             raise CelonisConfigurationError(
                 "users",
@@ -248,42 +282,73 @@ class CelonisScimSyncUsersOperator(BaseOperator):
     # -- run -------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_celonis.hooks.scim import CelonisScimHook
-        from airflow_provider_celonis.scim_sync import plan_sync
+        from airflow_provider_celonis.scim_sync import check_caps, plan_sync
 
         desired = self.desired()
         dry_run, deactivate = self._flag("is_dry_run"), self._flag("deactivate_missing")
         hook = CelonisScimHook(self.celonis_conn_id, **self.hook_params)
-        current = list(hook.iter_users())
+        listing = hook.list_resources("Users")
+        current = listing.resources
         plan = plan_sync(
             desired,
             current,
             match_on=self.match_on,
             deactivate_missing=deactivate,
             protected=self._protected(),
+            listing_problem=listing.problem,
+            rename_conflicts=self._flag("rename_conflicts"),
         )
+        active = sum(1 for user in current if user.get("active", True) is not False)
+        check_caps(plan, active, self.max_deactivations, self.max_creations, self.task_id)
         self._log_plan(plan, len(desired), len(current), dry_run)
-        too_many = self.max_deactivations is not None and len(plan.deactivate) > self.max_deactivations
-        if too_many and not dry_run:
+        summary = {**plan.summary(), "dry_run": dry_run}
+        ti = context.get("ti") if hasattr(context, "get") else None
+        if ti is not None:  # for review before anything is written, also when apply refuses
+            ti.xcom_push(key="plan", value=summary)
+        if plan.refused and not dry_run:
             raise CelonisConfigurationError(
-                "max_deactivations",
-                f"is {self.max_deactivations} but the plan deactivates {len(plan.deactivate)} users",
-                "check the desired users (a truncated export?) or raise max_deactivations",
+                "max_deactivations" if "deactivates" in plan.refused[0] else "max_creations",
+                "refuses the plan: " + "; ".join(plan.refused),
+                "read the plan in the log (or XCom 'plan'): if the desired users are wrong (a truncated "
+                "export?), fix them; if the plan is right, raise the cap for this run, e.g. "
+                'max_deactivations="50%"',
                 where=self.task_id,
-            )
-        if too_many:
-            self.log.warning(
-                "The plan deactivates more users than max_deactivations=%s", self.max_deactivations
             )
         if not dry_run and not plan.empty:
             self._apply(hook, plan, {str(u["id"]): u for u in current})
-        return {**plan.counts(), "dry_run": dry_run}
+        if not dry_run:
+            self._fail_if_incomplete(plan)
+        return summary
+
+    def _fail_if_incomplete(self, plan: SyncPlan) -> None:
+        """After applying the rest: a conflict or withheld deactivations mean the team does not match."""
+        problems = []
+        if plan.conflicts:
+            problems.append(
+                f"{len(plan.conflicts)} desired users name an existing user of another userName ("
+                + "; ".join(f"{c.desired_name} vs {c.current_name}: {c.reason}" for c in plan.conflicts[:10])
+                + ")"
+            )
+        if plan.held_reason:
+            problems.append(
+                f"no one was deactivated ({len(plan.held)} planned) because the SCIM listing was not "
+                f"consistent: {plan.held_reason}"
+            )
+        if problems:
+            raise CelonisError(
+                "SCIM sync applied the other changes, but " + " | ".join(problems) + ".",
+                fix="for a conflict, fix the HR data or set rename_conflicts=True to rename the existing "
+                "user; for an inconsistent listing, re-run (the team may have changed while it was read)",
+            )
 
     def _log_plan(self, plan: SyncPlan, desired: int, current: int, dry_run: bool) -> None:
         mode = "DRY RUN, nothing will change" if dry_run else "applying"
+        if plan.refused:
+            mode = "REFUSED, nothing will change" if not dry_run else "DRY RUN; apply would refuse it"
         counts = plan.counts()
         self.log.info(
-            "SCIM sync plan (%s): %d desired, %d in Celonis -> "
-            "create %d, update %d, deactivate %d, unchanged %d",
+            "SCIM sync plan (%s): %d desired, %d in Celonis -> create %d, update %d, deactivate %d, "
+            "unchanged %d, conflicts %d, deactivations withheld %d",
             mode,
             desired,
             current,
@@ -291,13 +356,26 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             counts["update"],
             counts["deactivate"],
             counts["unchanged"],
+            len(plan.conflicts),
+            len(plan.held),
         )
-        for flat in plan.create:
-            self.log.info("  create %s", flat["userName"])
-        for item in plan.update:
-            self.log.info("  update %s: %s", item.user_name, ", ".join(sorted(item.diff)))
-        for item in plan.deactivate:
-            self.log.info("  deactivate %s", item.user_name)
+        rows = plan.rows()
+        width = max([len(str(r["userName"])) for r in rows] + [8])
+        for row in rows:
+            self.log.info(
+                "  %-19s %-*s %-36s %s",
+                row["action"],
+                width,
+                row["userName"],
+                row["id"] or "-",
+                row["detail"],
+            )
+        for reason in plan.refused:
+            self.log.warning("Refused: %s", reason)
+        if plan.held_reason:
+            self.log.warning(
+                "No deactivation in this run: the SCIM listing is not consistent (%s)", plan.held_reason
+            )
 
     def _apply(self, hook: CelonisScimHook, plan: SyncPlan, current: dict[str, dict[str, Any]]) -> None:
         from airflow_provider_celonis.scim_sync import changes, flatten, to_scim
@@ -307,11 +385,12 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         for flat in plan.create:
             try:
                 hook.create_user(to_scim(flat))
-            except CelonisConflictError:
-                # e.g. a create replayed after a 429, or a user added meanwhile: converge instead of failing
+            except (CelonisConflictError, CelonisRequestMaybeSentError) as err:
+                # a 409 (a user added meanwhile), or an answer lost after Celonis may have created it:
+                # read the state back and converge instead of failing or creating twice
                 existing = hook.find_user(flat["userName"])
                 if existing is None:
-                    failures.append(f"create {flat['userName']}: 409 but the user cannot be found")
+                    failures.append(f"create {flat['userName']}: {err} (and the user cannot be found)")
                     continue
                 self.log.info("  %s exists already; updating it instead", flat["userName"])
                 diff = changes(flat, {**flatten(existing), "active": bool(existing.get("active", True))})

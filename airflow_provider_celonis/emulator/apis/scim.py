@@ -50,6 +50,18 @@ class ScimSettings:
     """Which of the two documented prefixes answer; the other gives 404."""
     patch_supported: bool = True
     """[guess] whether PATCH is accepted (False: 501, as a server without PATCH support)."""
+    list_quirk: str | None = None
+    """A hostile listing, for tests (Users and Groups lists; see :data:`LIST_QUIRKS`)."""
+
+
+LIST_QUIRKS = {
+    "repeat_resource": "every page after the first starts one resource early: one is on two pages",
+    "drop_resource": "the second resource is on no page; totalResults still counts it",
+    "ignore_start_index": "every page is the first page (the server ignores startIndex)",
+    "no_resources": "a 200 whose Resources field is missing although totalResults is not 0",
+    "html": "a 200 text/html page (a proxy's login or error page)",
+    "truncated": "a 200 whose JSON body is cut in the middle",
+}
 
 
 def init_state(state: EmulatorState) -> None:
@@ -125,16 +137,28 @@ def _list(request: Request, resources: list[dict[str, Any]]) -> Response:
     except ValueError:
         raise ScimError(400, "startIndex and count must be integers", "invalidValue") from None
     start, count = max(start, 1), max(min(count, _settings(request).max_results), 0)
-    page = resources[start - 1 : start - 1 + count]
-    return scim_response(
-        {
-            "schemas": [LIST_SCHEMA],
-            "totalResults": len(resources),
-            "startIndex": start,
-            "itemsPerPage": len(page),
-            "Resources": page,
-        }
-    )
+    quirk, total = _settings(request).list_quirk, len(resources)
+    first = 0 if quirk == "ignore_start_index" else start - 1
+    if quirk == "repeat_resource" and start > 1:
+        first -= 1
+    if quirk == "drop_resource":
+        resources = resources[:1] + resources[2:]
+    page = resources[first : first + count]
+    body: dict[str, Any] = {
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": len(page),
+        "Resources": page,
+    }
+    if quirk == "no_resources" and resources:
+        del body["Resources"]
+    if quirk == "html":
+        return Response("<html><body>Please sign in</body></html>", media_type="text/html")
+    text = json.dumps(body)
+    if quirk == "truncated":
+        return Response(text[: len(text) // 2], media_type=SCIM_JSON)
+    return Response(text, media_type=SCIM_JSON)
 
 
 # -- Users ---------------------------------------------------------------------------------
@@ -351,6 +375,8 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
     unknown = sorted(set(values) - {f.name for f in fields(ScimSettings)})
     if unknown:
         return JSONResponse({"error": f"unknown SCIM settings {unknown}"}, status_code=400)
+    if values.get("list_quirk") not in (None, *LIST_QUIRKS):
+        return JSONResponse({"error": f"list_quirk must be one of {sorted(LIST_QUIRKS)}"}, status_code=400)
     with state_of(request).lock:
         for name, value in values.items():
             setattr(settings, name, value)

@@ -1,0 +1,158 @@
+"""The desired users of a SCIM sync, read so that a broken HR file can never become a plan.
+
+A file cut while it was written, a row whose columns shifted, a ListResponse that holds one
+page of a paged export, the same person twice under Unicode variants of one name: each would
+make real people look absent (and get them deactivated) or add junk accounts. Each is a
+:class:`CelonisConfigurationError` here, naming the file, the row and the fix, before any
+network call. Identities are compared in one normal form (:func:`identity`): Unicode NFC,
+outer whitespace stripped, case-folded. Characters nobody can see (zero-width, non-breaking
+spaces, control characters) in a desired name are an error, not a new user.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from typing import Any
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+__all__ = ["check_visible", "identity", "load_users", "nfc"]
+
+_VISIBLE_SPACE = " "
+"""The only space allowed inside a name; NBSP, thin spaces and the like look the same but differ."""
+
+
+def nfc(value: Any) -> str:
+    """``value`` as text in Unicode NFC with outer whitespace stripped (case kept)."""
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def identity(value: Any) -> str:
+    """The form in which user names, match keys, e-mails and protected users are compared."""
+    return nfc(value).casefold()
+
+
+def check_visible(value: str, field: str, where: str) -> None:
+    """Refuse a name holding a character that cannot be seen or that only looks like a space."""
+    for char in value.strip():
+        category = unicodedata.category(char)
+        invisible = category in ("Cc", "Cf", "Zl", "Zp") or (category == "Zs" and char != _VISIBLE_SPACE)
+        if invisible:
+            name = unicodedata.name(char, "a control character")
+            raise CelonisConfigurationError(
+                where,
+                f"has an invisible character U+{ord(char):04X} ({name}) in {field} {value!r}",
+                "remove it from the HR data: it would make a different user of the same person",
+            )
+
+
+def load_users(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(where, record)`` pairs of a ``.json``, ``.jsonl`` or ``.csv`` file's text.
+
+    ``where`` names the file and the row (``hr.csv row 7``) for the errors that follow.
+    """
+    lowered = name.lower()
+    text = text.removeprefix("\ufeff")  # a UTF-8 BOM (Excel's CSV export) is not part of the header
+    if not text.strip():
+        raise CelonisConfigurationError(
+            "users_file", f"({name}) is empty", "check the HR export; it must list every user"
+        )
+    if lowered.endswith(".csv"):
+        return _csv(text, name)
+    if lowered.endswith((".jsonl", ".ndjson")):
+        return _jsonl(text, name)
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise CelonisConfigurationError(
+            "users_file",
+            f"({name}) is not complete JSON: {err}",
+            "the file may have been cut while it was written: export it again",
+        ) from None
+    if isinstance(data, dict) and "Resources" in data:
+        data = _list_response(data, name)
+    if not isinstance(data, list):
+        raise CelonisConfigurationError(
+            "users_file",
+            f"({name}) holds no list of users",
+            "write a JSON list, a SCIM ListResponse, JSON Lines or CSV with userName",
+        )
+    return [(f"{name} item {number}", record) for number, record in enumerate(data, 1)]
+
+
+def _cut(name: str, what: str) -> CelonisConfigurationError:
+    return CelonisConfigurationError(
+        "users_file",
+        f"({name}) {what}, as a file cut while it was being written does",
+        "export the file again; if it is complete, end its last line with a line break",
+    )
+
+
+def _csv(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
+    if not text.endswith(("\n", "\r")):
+        raise _cut(name, "ends without a line break after its last row")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    try:
+        header = [column.strip() for column in next(reader)]
+        if not all(header) or len(set(header)) != len(header):
+            raise CelonisConfigurationError(
+                "users_file",
+                f"({name}) has an empty or repeated column name in its header {header!r}",
+                "name each column once (userName, externalId, email, ...)",
+            )
+        for row in reader:
+            if not row or row == [""]:
+                continue  # a blank line is not a user
+            where = f"{name} row {reader.line_num}"
+            if len(row) != len(header):
+                raise CelonisConfigurationError(
+                    "users_file",
+                    f"({where}) has {len(row)} fields but the header has {len(header)}",
+                    'quote values that hold a comma ("Lovelace, Ada") and give every row every column',
+                )
+            rows.append((where, dict(zip(header, row, strict=True))))
+    except csv.Error as err:
+        line = reader.line_num
+        raise _cut(name, f"has a quote that is never closed (from around line {line}: {err})") from None
+    return rows
+
+
+def _jsonl(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
+    if not text.endswith(("\n", "\r")):
+        raise _cut(name, "ends without a line break after its last line")
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((f"{name} line {number}", json.loads(line)))
+        except ValueError as err:
+            raise CelonisConfigurationError(
+                "users_file", f"({name} line {number}) is not JSON: {err}", "fix or re-export the file"
+            ) from None
+    return rows
+
+
+def _list_response(data: dict[str, Any], name: str) -> Any:
+    """The Resources of a SCIM ListResponse that holds the whole listing, else an error."""
+    resources = data.get("Resources")
+    if not isinstance(resources, list):
+        raise CelonisConfigurationError(
+            "users_file", f"({name}) has 'Resources' that is not a list", "export the users again"
+        )
+    total, start = data.get("totalResults"), data.get("startIndex", 1)
+    if (total is not None and (not isinstance(total, int) or total != len(resources))) or start not in (
+        1,
+        None,
+    ):
+        raise CelonisConfigurationError(
+            "users_file",
+            f"({name}) is a SCIM ListResponse with {len(resources)} users (startIndex {start}) but "
+            f"totalResults {total!r}: one page of a paged export, not the whole team",
+            "export every page and merge them into one list (the SCIM export operator does)",
+        )
+    return resources
