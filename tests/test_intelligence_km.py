@@ -99,19 +99,29 @@ def test_ids_are_one_path_segment(emulator: EmulatorProcess) -> None:
 
 def test_a_list_that_never_ends_fails_after_the_page_cap(emulator: EmulatorProcess) -> None:
     from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
+    from airflow_provider_celonis.exceptions import CelonisUnexpectedResponseError
     from airflow_provider_celonis.intelligence_pages import intelligence_pages
 
     hook = CelonisKnowledgeModelHook()
+    path = f"/api/knowledge-models/{KM}/records/ORDER/data"
 
     def ignores_page(number: int) -> Any:  # a server that ignores ``page`` (always the first)
-        path = f"/api/knowledge-models/{KM}/records/ORDER/data"
         return hook.request_json("GET", path, api=KNOWLEDGE_MODEL, params={"page": 0, "pageSize": 10})
 
     pages = intelligence_pages(ignores_page, what="ORDER data", max_pages=3)
+    assert [len(content) for _body, content in itertools.islice(pages, 1)] == [10]
+    with pytest.raises(CelonisUnexpectedResponseError, match="page 1 repeats page 0"):
+        next(pages)  # neither a loop nor a silent stop
+
+    def total_keeps_growing(number: int) -> Any:
+        body = hook.request_json("GET", path, api=KNOWLEDGE_MODEL, params={"page": number, "pageSize": 10})
+        return {**body, "total": 10**9}
+
+    pages = intelligence_pages(total_keeps_growing, what="ORDER data", max_pages=3)
     assert [len(content) for _body, content in itertools.islice(pages, 3)] == [10, 10, 10]
     with pytest.raises(CelonisError, match="ORDER data did not end after 3 pages"):
         next(pages)
-    assert emulator.requests_to("GET", ORDER_DATA) == 3
+    assert emulator.requests_to("GET", ORDER_DATA) == 5
 
 
 def test_small_filtered_result_is_not_cut(emulator: EmulatorProcess) -> None:
