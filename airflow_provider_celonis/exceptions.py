@@ -215,3 +215,18 @@ class CelonisUnexpectedResponseError(CelonisApiError):
         self.content_type = content_type
         self.excerpt = excerpt
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+# -- hostile answers: redirects (issue 11) -----------------------------------------------------
+class CelonisRedirectError(CelonisTransportError):
+    """A redirect the hook refused to follow: any redirect of the token endpoint (it would re-send
+    the client secret), and a redirect of an API call to another origin (it would carry the
+    Authorization header there) or of a request that is not a read.
+
+    ``status`` is the 3xx status and ``target`` the redirect target, userinfo and query removed.
+    """
+
+    def __init__(self, message: str, *, status: int, target: str, fix: str | None = None) -> None:
+        self.status = status
+        self.target = target
+        super().__init__(message, fix=fix)

@@ -20,6 +20,7 @@ from airflow_provider_celonis.connection import CelonisConnectionConfig
 from airflow_provider_celonis.error_mapping import parse_error_body, token_error
 from airflow_provider_celonis.exceptions import CelonisAuthenticationError
 from airflow_provider_celonis.hooks._sending import RetryingSender
+from airflow_provider_celonis.hooks._transport import scrub
 from airflow_provider_celonis.retry_policy import RetryableStatus
 
 
@@ -32,7 +33,13 @@ class ClientCredentialsGrant:
         req = build_token_request(config, scope)
         try:
             response = self.sender.send(
-                "POST", req.url, config, idempotent=True, data=req.data, headers=req.headers
+                "POST",
+                req.url,
+                config,
+                idempotent=True,
+                follow_redirects=False,  # a 307/308 would re-post the client secret to the target
+                data=req.data,
+                headers=req.headers,
             )
         except RetryableStatus as final:
             raise self._refused(final.status, final.body, config, scope, api) from None
@@ -45,7 +52,13 @@ class ClientCredentialsGrant:
         req = build_token_request(config, scope)
         try:
             response = await self.sender.asend(
-                "POST", req.url, config, idempotent=True, data=req.data, headers=req.headers
+                "POST",
+                req.url,
+                config,
+                idempotent=True,
+                follow_redirects=False,  # a 307/308 would re-post the client secret to the target
+                data=req.data,
+                headers=req.headers,
             )
         except RetryableStatus as final:
             raise self._refused(final.status, final.body, config, scope, api) from None
@@ -73,9 +86,12 @@ class ClientCredentialsGrant:
         scope: str,
         api: CelonisApi | None,
     ) -> CelonisAuthenticationError:
+        # The endpoint may echo the form body (client secret) or the Basic header: scrub first.
+        basic = build_token_request(config, scope).headers.get("Authorization", "").removeprefix("Basic ")
+        known = [s for s in (config.client_secret, basic) if s]
         return token_error(
             status=status,
-            body=parse_error_body(text),
+            body=parse_error_body(scrub(text, known)),
             conn_id=self.conn_id,
             client_id=config.client_id or "",
             auth_method=config.auth_method,

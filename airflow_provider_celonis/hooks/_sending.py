@@ -17,6 +17,8 @@ import tenacity
 from airflow_provider_celonis.connection import CelonisConnectionConfig, aiohttp_options, requests_options
 from airflow_provider_celonis.exceptions import CelonisRequestMaybeSentError, CelonisTransportError
 from airflow_provider_celonis.hooks import _transport as transport
+from airflow_provider_celonis.hooks._deadline import Deadline, DeadlineAdapter
+from airflow_provider_celonis.hooks._redirects import next_hop
 from airflow_provider_celonis.retry_policy import (
     RetryableStatus,
     RetryableTransport,
@@ -50,14 +52,26 @@ class RetryingSender:
         if self._session is None:
             session = requests.Session()
             session.headers["User-Agent"] = transport.user_agent()
+            adapter = DeadlineAdapter()
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
             self._session = session
         return self._session
 
     def send(
-        self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        config: CelonisConnectionConfig,
+        *,
+        idempotent: bool,
+        follow_redirects: bool = True,
+        **kwargs: Any,
     ) -> requests.Response:
+        """One request under the policy; ``follow_redirects=False`` refuses every redirect (token
+        endpoint), else only same-origin reads are followed (:mod:`._redirects`)."""
         session = self.session()
-        options = {**requests_options(config), **kwargs}
+        options = {**requests_options(config), **kwargs, "allow_redirects": False}
         # A streamed body (generator, open file) is consumed by the first attempt; a retry or
         # the 401 re-grant needs a fresh one, so callers pass a factory instead of ``data``.
         data_factory = options.pop("data_factory", None)
@@ -65,10 +79,17 @@ class RetryingSender:
         def attempt() -> requests.Response:
             if data_factory is not None:
                 options["data"] = data_factory()
-            try:
-                response = session.request(method, url, **options)
-            except requests.RequestException as err:
-                self._raise_transport(err, transport.requests_error_sent(err), idempotent, method, url)
+            target: str | None = url
+            hops = 0
+            while target is not None:
+                response = self._one(session, method, target, options, idempotent, config.timeout)
+                hop = next_hop(
+                    method, target, response.status_code, response.headers, follow=follow_redirects, hops=hops
+                )
+                if hop is None:
+                    break
+                response.close()
+                target, hops = hop, hops + 1
             if status_is_retryable(response.status_code, idempotent):
                 body = response.text
                 response.close()
@@ -79,28 +100,71 @@ class RetryingSender:
 
         return self._retrying(attempt)
 
+    def _one(
+        self,
+        session: requests.Session,
+        method: str,
+        url: str,
+        options: dict[str, Any],
+        idempotent: bool,
+        timeout: float,
+    ) -> requests.Response:
+        """One HTTP exchange within a total deadline of ``timeout`` seconds (:mod:`._deadline`)."""
+        with Deadline(timeout) as deadline:
+            try:
+                response = session.request(method, url, **options)
+            except requests.RequestException as failure:
+                error: requests.RequestException = failure
+                if deadline.expired:
+                    error = requests.exceptions.ReadTimeout(f"no complete answer within {timeout:g} s")
+                self._raise_transport(error, transport.requests_error_sent(error), idempotent, method, url)
+        if deadline.expired:  # the body may have been cut short by the deadline: not an answer
+            response.close()
+            err = requests.exceptions.ReadTimeout(f"no complete answer within {timeout:g} s")
+            self._raise_transport(err, True, idempotent, method, url)
+        return response
+
     async def asend(
-        self, method: str, url: str, config: CelonisConnectionConfig, *, idempotent: bool, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        config: CelonisConnectionConfig,
+        *,
+        idempotent: bool,
+        follow_redirects: bool = True,
+        **kwargs: Any,
     ) -> transport.CelonisResponse:
         import aiohttp
 
-        options = {**aiohttp_options(config), **kwargs}
+        options = {**aiohttp_options(config), **kwargs, "allow_redirects": False}
         options["timeout"] = aiohttp.ClientTimeout(total=config.timeout)
 
-        async def attempt() -> transport.CelonisResponse:
+        async def exchange(target: str) -> transport.CelonisResponse:
             try:
                 async with (
                     transport.shared_session() as session,
-                    session.request(method, url, **options) as response,
+                    session.request(method, target, **options) as response,
                 ):
                     text = await response.text()
                     headers = {k.lower(): v for k, v in response.headers.items()}
-                    status = response.status
+                    return transport.CelonisResponse(response.status, headers, text)
             except (aiohttp.ClientError, asyncio.TimeoutError) as err:  # not builtin TimeoutError on 3.10
-                self._raise_transport(err, transport.aiohttp_error_sent(err), idempotent, method, url)
-            if status_is_retryable(status, idempotent):
-                raise RetryableStatus(status, headers, text, wait_hint_from_headers(headers))
-            return transport.CelonisResponse(status, headers, text)
+                self._raise_transport(err, transport.aiohttp_error_sent(err), idempotent, method, target)
+
+        async def attempt() -> transport.CelonisResponse:
+            target: str | None = url
+            hops = 0
+            while target is not None:
+                answer = await exchange(target)
+                hop = next_hop(
+                    method, target, answer.status, answer.headers, follow=follow_redirects, hops=hops
+                )
+                target, hops = hop, hops + 1
+            if status_is_retryable(answer.status, idempotent):
+                raise RetryableStatus(
+                    answer.status, answer.headers, answer.text, wait_hint_from_headers(answer.headers)
+                )
+            return answer
 
         try:
             return await tenacity.AsyncRetrying(**retrying_kwargs(self.policy, self._before_sleep))(attempt)

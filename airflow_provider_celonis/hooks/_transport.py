@@ -170,3 +170,27 @@ async def close_loop_session() -> None:
     shared = _LOOP_SESSIONS.pop(asyncio.get_running_loop(), None)
     if shared is not None and not shared.session.closed:
         await shared.session.close()
+
+
+def secret_forms(secret: str) -> list[str]:
+    """``secret`` as it may come back in an echoed request: raw, form/URL-encoded, JSON-escaped."""
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    return sorted(forms, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
+    """``text`` with every form of each secret replaced by ``***``.
+
+    Celonis error bodies (and proxies' error pages) may echo the request: the form body with
+    the client secret, the Authorization header. Airflow's masker hides registered secrets in
+    log output, but not in exception objects a caller inspects or in other processes' logs;
+    this runs before any text from an answer reaches an exception or a log line. Secrets
+    shorter than 4 characters are left alone (they would shred ordinary words).
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            for form in secret_forms(secret):
+                text = text.replace(form, "***")
+    return text
