@@ -194,7 +194,8 @@ def test_failed_events_already_read_are_saved_when_a_later_page_fails(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
     emulator.add_faults(
-        [{"path": "/events$", "method": "PATCH", "kind": "status", "status": 500, "skip": 1, "times": -1}]
+        # a refusal (4xx) proves the cursor did not move; a 5xx would not (see test_intelligence_lost_pages)
+        [{"path": "/events$", "method": "PATCH", "kind": "status", "status": 400, "skip": 1, "times": -1}]
     )
     out = tmp_path / "failed.jsonl"
     op = CelonisSubscriptionFailedEventsOperator(

@@ -16,9 +16,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_celonis.apis import EVENT_SUBSCRIPTION
-from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
+from airflow_provider_celonis.exceptions import (
+    CelonisApiError,
+    CelonisConfigurationError,
+    CelonisError,
+    CelonisServerError,
+    CelonisTransportError,
+    CelonisUnexpectedResponseError,
+)
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import intelligence_pages
+from airflow_provider_celonis.intelligence_pages import decode_json, intelligence_pages, page_list
 from airflow_provider_celonis.paths import path_id
 
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "User-Agent", "Host", "Accept")
@@ -28,6 +35,31 @@ KMS = "/api/knowledge-models"
 SUBS = "/api/subscriptions"
 MAX_EVENT_PAGES = 10_000
 """Most ``PATCH .../events`` calls in one read; reaching it is an error, not a silent stop."""
+
+
+class CelonisEventsMayBeLostError(CelonisError):
+    """A ``PATCH .../events`` got no answer the provider could read, after Celonis may have moved
+    its cursor past a page: that page's events may be in no file.
+
+    ``pages`` lists the pages read for certain (``{"events", "first_offset", "last_offset"}``);
+    ``replay_from`` is the offset to replay the subscription from (one past the last event read
+    for certain), or ``None`` when no event was read before the loss.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subscription_id: str,
+        pages: list[dict[str, Any]],
+        replay_from: int | None,
+        fix: str | None = None,
+    ) -> None:
+        self.summary = message
+        self.subscription_id = subscription_id
+        self.pages = pages
+        self.replay_from = replay_from
+        super().__init__(message, fix=fix)
 
 
 def check_callback(
@@ -90,10 +122,14 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         return self.request_json(method, path, api=EVENT_SUBSCRIPTION, **kwargs)
 
     def _pages(self, path: str, page_size: int = 50) -> Iterator[dict[str, Any]]:
-        def fetch(number: int) -> Any:
-            return self._call("GET", path, params={"page": number, "pageSize": page_size})
+        what = f"Event subscription list {path}"
 
-        for _body, content in intelligence_pages(fetch, what=f"Event subscription list {path}"):
+        def fetch(number: int) -> Any:
+            params = {"page": number, "pageSize": page_size}
+            with self.request("GET", path, api=EVENT_SUBSCRIPTION, params=params) as response:
+                return decode_json(response, what=what, method="GET", path=path)
+
+        for _body, content in intelligence_pages(fetch, what=what, path=path):
             yield from content
 
     def list_triggers(self, km_id: str) -> list[dict[str, Any]]:
@@ -175,10 +211,20 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         )
 
     def next_failed_events(self, subscription_id: str) -> dict[str, Any]:
-        """The next page of failed events (``SignalResultPage``). Each call moves on: not idempotent."""
-        result: dict[str, Any] = (
-            self._call("PATCH", f"{SUBS}/{path_id(subscription_id)}/events", idempotent=False) or {}
+        """The next page of failed events (``SignalResultPage``). Each call moves on: not idempotent.
+
+        A 200 that is not a page (not JSON, no ``content`` list) is a
+        :class:`CelonisUnexpectedResponseError`.
+        """
+        what, path = (
+            f"Failed events of subscription {subscription_id}",
+            f"{SUBS}/{path_id(subscription_id)}/events",
         )
+        with self.request("PATCH", path, api=EVENT_SUBSCRIPTION, idempotent=False) as response:
+            body = decode_json(response, what=what, method="PATCH", path=path)
+            status = response.status_code
+        page_list(body, "content", what=what, method="PATCH", path=path, status=status)
+        result: dict[str, Any] = body
         return result
 
     def iter_failed_event_pages(
@@ -190,11 +236,20 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         ``max_events`` the read stops after the page that reaches it (so up to one page more
         than ``max_events`` comes back). Raises :class:`CelonisError` when a page repeats the
         previous page's events (the cursor did not advance, so the read would never end) or
-        when ``max_pages`` pages came without an empty one.
+        when ``max_pages`` pages came without an empty one, and
+        :class:`CelonisEventsMayBeLostError` when a call failed in a way that does not prove the
+        cursor stayed (a timeout, a dropped connection, a 5xx, a 200 that is not a page).
         """
-        count, previous = 0, None
+        count, previous, pages = 0, None, []
         for _ in range(max_pages):
-            content = self.next_failed_events(subscription_id).get("content") or []
+            try:
+                content = self.next_failed_events(subscription_id)["content"]
+            except (CelonisTransportError, CelonisServerError, CelonisUnexpectedResponseError) as err:
+                raise _maybe_lost(subscription_id, pages, err) from err
+            except CelonisApiError as err:
+                if err.status >= 500:
+                    raise _maybe_lost(subscription_id, pages, err) from err
+                raise  # Celonis refused the call (4xx): the cursor did not move
             if not content:
                 return
             keys = [_event_key(event) for event in content]
@@ -207,6 +262,7 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
                     "offset instead; report the behaviour to Celonis support",
                 )
             previous = keys
+            pages.append(_page_range(content))
             yield content
             count += len(content)
             if max_events is not None and count >= max_events:
@@ -238,3 +294,43 @@ def _event_key(event: Any) -> Any:
 def _offsets(content: list[Any]) -> str:
     found: list[Any] = [e["offset"] for e in content if isinstance(e, dict) and e.get("offset") is not None]
     return f"{min(found)} to {max(found)}" if found else "unknown"
+
+
+def _page_range(content: list[Any]) -> dict[str, Any]:
+    found = [e["offset"] for e in content if isinstance(e, dict) and isinstance(e.get("offset"), int)]
+    return {
+        "events": len(content),
+        "first_offset": min(found, default=None),
+        "last_offset": max(found, default=None),
+    }
+
+
+def _maybe_lost(
+    subscription_id: str, pages: list[dict[str, Any]], err: Exception
+) -> CelonisEventsMayBeLostError:
+    """The error for a failed-events call whose page may have been consumed without reaching us."""
+    offsets = [p["last_offset"] for p in pages if p["last_offset"] is not None]
+    replay_from = max(offsets) + 1 if offsets else None
+    certain = ", ".join(f"{p['first_offset']}-{p['last_offset']}" for p in pages) or "none"
+    if replay_from is not None:
+        fix = (
+            f"replay the subscription from offset {replay_from} (CelonisEventSubscriptionOperator "
+            f"action='replay', from_offset={replay_from}) so Celonis delivers the possibly missing events "
+            "again; do not just re-run this read, which would continue after the lost page"
+        )
+    else:
+        fix = (
+            "no event was read before the loss: replay the subscription from the offset of its oldest "
+            "failed event you know of (CelonisEventSubscriptionOperator action='replay'); do not just "
+            "re-run this read, which would continue after the lost page"
+        )
+    read = sum(p["events"] for p in pages)
+    return CelonisEventsMayBeLostError(
+        f"Failed events of subscription {subscription_id}: a PATCH .../events call failed ({err}) after "
+        f"Celonis may have moved its cursor past a page, so a page of failed events may be missing. "
+        f"Read for certain: {read} events in {len(pages)} pages (offsets {certain}).",
+        subscription_id=subscription_id,
+        pages=list(pages),
+        replay_from=replay_from,
+        fix=fix,
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import MAX_PAGES, intelligence_pages
+from airflow_provider_celonis.intelligence_pages import MAX_PAGES, decode_json, intelligence_pages
 from airflow_provider_celonis.paths import path_id
 
 BASE = "/api/knowledge-models"
@@ -46,17 +46,18 @@ class KmData:
         self.fetched = 0
         self.cut = False
 
-    def _page(self, number: int) -> dict[str, Any]:
-        api = KNOWLEDGE_MODEL
+    def _page(self, number: int) -> Any:
+        what = f"Knowledge Model data {self.path}"
         if self.method == "POST":
             body = {**self.query, "page": number, "pageSize": self.page_size}
-            return self.hook.request_json("POST", self.path, api=api, json=body, idempotent=True) or {}
+            return self.hook.get_page(what, "POST", self.path, json=body, idempotent=True)
         params = {**self.query, "page": number, "pageSize": self.page_size}
-        return self.hook.request_json("GET", self.path, api=api, params=params) or {}
+        return self.hook.get_page(what, "GET", self.path, params=params)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.total, self.fetched, self.cut = None, 0, False
-        for body, content in intelligence_pages(self._page, what=f"Knowledge Model data {self.path}"):
+        what = f"Knowledge Model data {self.path}"
+        for body, content in intelligence_pages(self._page, what=what, path=self.path, method=self.method):
             if isinstance(body.get("total"), int):
                 self.total = body["total"]
             for row in content:
@@ -102,16 +103,23 @@ class KmData:
 class CelonisKnowledgeModelHook(CelonisOAuthHook):
     """Knowledge Model API calls; same arguments as :class:`CelonisOAuthHook`."""
 
+    def get_page(self, what: str, method: str, path: str, **kwargs: Any) -> Any:
+        """One page's decoded body; a 200 that is not JSON is a typed error naming ``what``."""
+        with self.request(method, path, api=KNOWLEDGE_MODEL, **kwargs) as response:
+            return decode_json(response, what=what, method=method, path=path)
+
     def iter_pages(
         self, path: str, *, page_size: int = 50, params: dict[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]:
         """Items of an Intelligence page list (``page`` 0-based, ``{content, total}``)."""
 
+        what = f"Knowledge Model list {path}"
+
         def fetch(number: int) -> Any:
             query = {**(params or {}), "page": number, "pageSize": page_size}
-            return self.request_json("GET", path, api=KNOWLEDGE_MODEL, params=query)
+            return self.get_page(what, "GET", path, params=query)
 
-        for _body, content in intelligence_pages(fetch, what=f"Knowledge Model list {path}"):
+        for _body, content in intelligence_pages(fetch, what=what, path=path):
             yield from content
 
     def list_knowledge_models(self) -> list[dict[str, Any]]:

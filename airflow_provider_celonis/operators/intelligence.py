@@ -233,10 +233,19 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
                 spool.seek(0)
                 count = write_in_order(_lines(spool), path, fmt, preferred=_EVENT_COLUMNS)
             except BaseException as err:  # a timeout or kill too: the events read must survive
-                if read:
-                    saved = self._recover(spool, path)
+                from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventsMayBeLostError
+
+                lost = err if isinstance(err, CelonisEventsMayBeLostError) else None
+                if read or lost:
+                    saved = self._recover(spool, path, lost)
                     if not isinstance(err, Exception):
                         raise
+                    if lost is not None:
+                        raise CelonisError(
+                            f"{lost.summary} The {read} events read for certain are saved in {saved}; its "
+                            "manifest (.manifest.json) lists the offset ranges that are certain.",
+                            fix=lost.fix,
+                        ) from err
                     raise CelonisError(
                         f"Reading the failed events of subscription {self.subscription_id} stopped after "
                         f"{read} events, which Celonis will not return again ({err}). They are saved in "
@@ -248,8 +257,12 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
         self.log.info("Wrote %d failed events of subscription %s to %s", count, self.subscription_id, path)
         return {"path": path, "records": count}
 
-    def _recover(self, spool: Any, path: str) -> str:
-        """Write the events read so far next to ``path`` (or, failing that, to a local temp file)."""
+    def _recover(self, spool: Any, path: str, lost: Any = None) -> str:
+        """Write the events read so far next to ``path`` (or, failing that, to a local temp file).
+
+        When a page may be lost (``lost``), a ``<file>.manifest.json`` beside it says which offset
+        ranges are certain, where the gap may be, and the offset to replay from.
+        """
         from airflow_provider_celonis.operators._records import write_in_order
 
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -259,6 +272,16 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
             spool.seek(0)
             try:
                 count = write_in_order(_lines(spool), target, "jsonl", preferred=_EVENT_COLUMNS)
+                if lost is not None:
+                    manifest = {
+                        "subscription_id": str(self.subscription_id),
+                        "complete": False,
+                        "events_saved": count,
+                        "certain_pages": lost.pages,
+                        "may_be_missing": "the page after the last certain page (its answer was lost)",
+                        "replay_from_offset": lost.replay_from,
+                    }
+                    write_in_order(iter([manifest]), f"{target}.manifest.json", "jsonl")
             except Exception as err:  # the output storage itself may be what failed
                 self.log.error("Could not save the failed events already read to %s: %s", target, err)
                 continue
