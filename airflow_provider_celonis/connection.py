@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import os
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_celonis.apis import ALL_APIS
+from airflow_provider_celonis.arguments import check_number
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
 AUTH_METHODS = ("client_secret_post", "client_secret_basic")
@@ -36,6 +38,7 @@ KNOWN_EXTRAS = frozenset(
         "key_type",
         "allow_insecure_http",
         "api_prefixes",
+        "settle_period",  # read by the usage extract operators (docs/usage-extracts.md)
     }
 )
 
@@ -160,21 +163,36 @@ def _refuse_plain_http(
 
 
 def _parse_timeout(value: Any, where: str) -> float:
-    try:
-        timeout = float(value)
-    except (TypeError, ValueError):
-        timeout = -1.0
-    if timeout <= 0:
-        raise CelonisConfigurationError(
-            "extra.timeout", f"is {value!r}", "give the request timeout in seconds, e.g. 60", where=where
-        )
-    return timeout
+    return check_number("extra.timeout", value, above=0, where=where)
 
 
 def _parse_verify(value: Any, where: str) -> bool | str:
-    if isinstance(value, str) and value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
-        return value  # a CA bundle path
-    return _as_bool("verify", value, where)
+    """``true``/``false`` (JSON booleans or those words in any case), or a readable CA bundle.
+
+    Strict on purpose: ``""``, ``"Off"`` or a mistyped path must not quietly turn certificate
+    checks off (``requests`` treats a falsy ``verify`` as "off") nor fail only at the first call
+    with a raw ``OSError``.
+    """
+    if isinstance(value, bool):
+        return value
+    fix = (
+        "use true, false, or the path of a readable CA bundle file or directory, "
+        'e.g. "/etc/ssl/certs/corp-ca.pem"'
+    )
+    if not isinstance(value, str) or not value.strip():
+        raise CelonisConfigurationError("extra.verify", f"is {value!r}", fix, where=where)
+    word = value.strip().lower()
+    if word in ("true", "false"):
+        return word == "true"
+    path = os.path.expanduser(value.strip())
+    if not (os.path.isfile(path) or os.path.isdir(path)) or not os.access(path, os.R_OK):
+        raise CelonisConfigurationError(
+            "extra.verify",
+            f"is {value!r}, which is neither true/false nor a readable CA bundle file or directory",
+            fix,
+            where=where,
+        )
+    return path
 
 
 def _parse_str_map(name: str, value: Any, where: str, example: str) -> dict[str, str]:

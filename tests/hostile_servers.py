@@ -94,16 +94,15 @@ def trickle_server(*, in_headers: bool = False, interval: float = 0.2, length: i
     head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
 
     def serve(conn: socket.socket) -> None:
-        with conn:
-            with contextlib.suppress(OSError):
-                conn.recv(65536)
-                if not in_headers:
-                    conn.sendall(head)
-                for byte in (head + body if in_headers else body):
-                    if stop.is_set():
-                        return
-                    conn.sendall(bytes([byte]))
-                    time.sleep(interval)
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            if not in_headers:
+                conn.sendall(head)
+            for byte in head + body if in_headers else body:
+                if stop.is_set():
+                    return
+                conn.sendall(bytes([byte]))
+                time.sleep(interval)
 
     def accept() -> None:
         listener.settimeout(0.1)

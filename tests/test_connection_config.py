@@ -72,8 +72,18 @@ def test_trailing_slash_and_port() -> None:
         ({"extra": "{not json"}, "extra", "JSON object"),
         ({"extra": "[1, 2]"}, "extra", "JSON object"),
         ({"extra": {"timeout": "soon"}}, "extra.timeout", "seconds"),
-        ({"extra": {"timeout": -5}}, "extra.timeout", "seconds"),
-        ({"extra": {"verify": 3}}, "extra.verify", "true or false"),
+        ({"extra": {"timeout": -5}}, "extra.timeout", "greater than 0"),
+        ({"extra": {"timeout": 0}}, "extra.timeout", "greater than 0"),
+        ({"extra": {"timeout": "nan"}}, "extra.timeout", "finite"),
+        ({"extra": {"timeout": "inf"}}, "extra.timeout", "finite"),
+        ({"extra": {"timeout": True}}, "extra.timeout", "give a number"),
+        ({"extra": {"verify": 3}}, "extra.verify", "true, false"),
+        ({"extra": {"verify": ""}}, "extra.verify", "CA bundle"),
+        ({"extra": {"verify": " "}}, "extra.verify", "CA bundle"),
+        ({"extra": {"verify": "Off"}}, "extra.verify", "CA bundle"),
+        ({"extra": {"verify": "0"}}, "extra.verify", "CA bundle"),
+        ({"extra": {"verify": None}}, "extra.verify", "CA bundle"),
+        ({"extra": {"verify": "/no/such/ca-bundle.pem"}}, "extra.verify", "CA bundle"),
         ({"extra": {"proxies": "http://proxy"}}, "extra.proxies", "https"),
         ({"extra": {"scopes": 42}}, "extra.scopes", "space-separated"),
         ({"extra": {"scopes": {"audit": "audit.log"}}}, "extra.scopes", "audit_log"),
@@ -131,8 +141,30 @@ def test_extras_are_coerced_from_ui_strings() -> None:
     assert aiohttp_options(config) == {"ssl": False, "proxy": "http://proxy:3128"}
 
 
-def test_ca_bundle_path_is_kept() -> None:
-    assert parse(extra={"verify": "/etc/ssl/corp-ca.pem"}).verify == "/etc/ssl/corp-ca.pem"
+def test_ca_bundle_path_is_kept(tmp_path) -> None:
+    bundle = tmp_path / "corp-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert parse(extra={"verify": str(bundle)}).verify == str(bundle)
+    assert parse(extra={"verify": str(tmp_path)}).verify == str(tmp_path)  # a c_rehash directory
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"), [("TRUE", True), (" False ", False), (True, True), (False, False)]
+)
+def test_verify_words_in_any_case(word, expected) -> None:
+    assert parse(extra={"verify": word}).verify is expected
+
+
+def test_unreadable_ca_bundle_is_refused(tmp_path) -> None:
+    import os
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    bundle.chmod(0)
+    if os.access(bundle, os.R_OK):  # root reads anything
+        pytest.skip("running as root")
+    with pytest.raises(CelonisConfigurationError, match=r"extra\.verify"):
+        parse(extra={"verify": str(bundle)})
 
 
 @pytest.mark.parametrize(

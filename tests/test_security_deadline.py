@@ -35,10 +35,7 @@ def test_trickling_server_cannot_hold_a_call_past_its_timeout(monkeypatch, is_as
         hook = CelonisOAuthHook(timeout=1, max_attempts=1)
         started = time.monotonic()
         with pytest.raises(CelonisTransportError) as info:
-            if is_async:
-                asyncio.run(hook.arequest_json("GET", "/api/team", api=TEAM))
-            else:
-                hook.request_json("GET", "/api/team", api=TEAM)
+            _get_team(hook, is_async)
         elapsed = time.monotonic() - started
     assert elapsed < 2.0, f"held for {elapsed:.1f} s with timeout=1 (the whole answer takes 12 s)"
     assert "Timeout" in str(info.value) or "timeout" in str(info.value).lower()
@@ -63,3 +60,9 @@ def test_a_quick_answer_is_unaffected_and_the_timer_does_not_hit_the_next_call(m
             assert hook.request_json("GET", "/api/team", api=TEAM) == {}
             time.sleep(0.35)
         assert len(server.received) == 3
+
+
+def _get_team(hook: CelonisOAuthHook, is_async: bool) -> object:
+    if is_async:
+        return asyncio.run(hook.arequest_json("GET", "/api/team", api=TEAM))
+    return hook.request_json("GET", "/api/team", api=TEAM)

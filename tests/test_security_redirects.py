@@ -10,11 +10,11 @@ import asyncio
 import json
 
 import pytest
+from hostile_servers import Received, recorder
 
 from airflow_provider_celonis.apis import TEAM
 from airflow_provider_celonis.exceptions import CelonisRedirectError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from hostile_servers import Received, recorder
 
 SECRET = "s3cret-never-leaves-origin"
 

@@ -147,3 +147,59 @@ def test_expired_token_is_refetched_and_invalidate_spares_a_newer_token() -> Non
     assert cache.peek("k") is second
     cache.invalidate("k", second)
     assert cache.peek("k") is None
+
+
+def test_threads_with_their_own_event_loops_share_one_fetch() -> None:
+    """Four threads, each running its own event loop: one token request for the key, not four."""
+    import asyncio
+
+    from airflow_provider_celonis.auth.token_cache import TokenCache
+
+    cache = TokenCache()
+    calls = []
+    barrier = threading.Barrier(4)
+
+    async def fetch() -> AccessToken:
+        calls.append(1)
+        await asyncio.sleep(0.2)  # a slow token endpoint: the others arrive while it runs
+        return AccessToken("t", "s", 899, time.monotonic())
+
+    async def one() -> str:
+        barrier.wait()
+        return (await cache.aget("k", fetch)).value
+
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(asyncio.run(one()))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["t"] * 4
+    assert len(calls) == 1
+
+
+def test_a_thread_and_a_coroutine_share_one_fetch() -> None:
+    import asyncio
+
+    from airflow_provider_celonis.auth.token_cache import TokenCache
+
+    cache = TokenCache()
+    calls = []
+    started = threading.Event()
+
+    def slow_fetch() -> AccessToken:
+        calls.append("sync")
+        started.set()
+        time.sleep(0.2)
+        return AccessToken("t", "s", 899, time.monotonic())
+
+    async def afetch() -> AccessToken:
+        calls.append("async")
+        return AccessToken("u", "s", 899, time.monotonic())
+
+    thread = threading.Thread(target=lambda: cache.get("k", slow_fetch))
+    thread.start()
+    started.wait()
+    assert asyncio.run(cache.aget("k", afetch)).value == "t"
+    thread.join()
+    assert calls == ["sync"]

@@ -5,11 +5,14 @@ worker may run several hooks in threads; each would otherwise ask Celonis for it
 (and Celonis rate-limits token requests like any other call). Tokens live only in memory:
 never in Airflow state, XCom or files.
 
-Concurrency: callers that find no fresh token queue on a per-key lock, and only the first
-one fetches; the rest find the fresh token when they get the lock. Threads use a
-``threading.Lock``; coroutines an ``asyncio.Lock`` per event loop, so the event loop never
-blocks on another thread's network call. (A thread and a coroutine racing for the very
-first token may therefore both fetch one; workers and triggerers do not mix the two.)
+Concurrency: one token request per key in the whole process, whoever asks. Callers that find
+no fresh token queue on a per-key ``threading.Lock``, and only the holder fetches; the rest
+find the fresh token when they get the lock. Coroutines first queue on an ``asyncio.Lock``
+of their event loop (so one loop's coroutines wait without polling), then take the same
+thread lock without blocking the loop: while another thread or another loop holds it, they
+look again every few milliseconds. The cost is at most one such poll interval of latency for
+a coroutine that waited on a fetch in another thread; no loop ever blocks on a network call
+made elsewhere.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable
 
 from airflow_provider_celonis.auth.token import AccessToken
+
+_POLL = 0.005
+"""Seconds between looks of a coroutine waiting for a fetch made by another thread or loop."""
 
 
 class TokenCache:
@@ -74,7 +80,16 @@ class TokenCache:
             token = self.peek(key)
             if token is not None:
                 return token
-            return self._store(key, await fetch())
+            lock = self._thread_lock(key)
+            while not lock.acquire(blocking=False):
+                await asyncio.sleep(_POLL)  # another thread or loop is fetching this key
+            try:
+                token = self.peek(key)
+                if token is not None:
+                    return token
+                return self._store(key, await fetch())
+            finally:
+                lock.release()
 
     def invalidate(self, key: Hashable, rejected: AccessToken | None = None) -> None:
         """Drop the token after a 401, unless another caller already replaced the rejected one."""

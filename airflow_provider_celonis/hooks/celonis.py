@@ -17,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import requests
-from airflow.providers.http.hooks.http import HttpHook
+from airflow.exceptions import AirflowProviderDeprecationWarning
 
-from airflow_provider_celonis.apis import TEAM, CelonisApi, get_api
+from airflow_provider_celonis.apis import CelonisApi, get_api
+from airflow_provider_celonis.arguments import check_duration, check_int, check_number
 from airflow_provider_celonis.auth.grant import ClientCredentialsGrant
 from airflow_provider_celonis.auth.token import (
     AccessToken,
@@ -33,7 +35,6 @@ from airflow_provider_celonis.connection import (
     MIGRATION_DOC,
     CelonisConnectionConfig,
     parse_connection,
-    requests_options,
     unknown_extras,
 )
 from airflow_provider_celonis.error_mapping import api_error, parse_error_body
@@ -42,6 +43,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisRequestMaybeSentError,
 )
 from airflow_provider_celonis.hooks import _transport as transport
+from airflow_provider_celonis.hooks._http_compat import HttpHookCompat
 from airflow_provider_celonis.hooks._sending import RetryingSender
 from airflow_provider_celonis.retry_policy import (
     AMBIGUOUS_STATUSES,
@@ -55,8 +57,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 
-
-class CelonisOAuthHook(HttpHook):
+class CelonisOAuthHook(HttpHookCompat):
     """Talk to a Celonis team with OAuth 2.0 client credentials (or, while migrating, an API key).
 
     :param celonis_conn_id: connection of type ``celonis``: host = team URL, login = client ID,
@@ -89,8 +90,16 @@ class CelonisOAuthHook(HttpHook):
     ) -> None:
         super().__init__(method=method, http_conn_id=celonis_conn_id)
         self.celonis_conn_id = celonis_conn_id
-        self.retry_policy = RetryPolicy(max_attempts, min_wait, max_wait, max_rate_limit_wait)
-        self.timeout = timeout
+        where = f"CelonisOAuthHook('{celonis_conn_id}')"
+        min_wait = check_number("min_wait", min_wait, minimum=0, where=where)
+        self.retry_policy = RetryPolicy(
+            check_int("max_attempts", max_attempts, minimum=1, where=where),
+            min_wait,
+            check_number("max_wait", max_wait, minimum=min_wait, where=where),
+            check_number("max_rate_limit_wait", max_rate_limit_wait, minimum=0, where=where),
+        )
+        self.timeout = check_duration("timeout", timeout, allow_none=True, where=where)
+        self._seen_tokens: set[str] = set()
         self.api_prefixes = dict(api_prefixes or {})
         self._config: CelonisConnectionConfig | None = None
         self.sender = RetryingSender(self.retry_policy, self.log)
@@ -114,16 +123,23 @@ class CelonisOAuthHook(HttpHook):
             port=conn.port,
         )
         if self.timeout is not None:
-            from dataclasses import replace
-
-            config = replace(config, timeout=float(self.timeout))
+            config = replace(config, timeout=self.timeout)
         if not config.uses_oauth:
-            warnings.warn(
+            # Both: the log line reaches the task log on every run (a DeprecationWarning alone
+            # is filtered out by default), the warning reaches pytest and warning filters.
+            message = (
                 f"Celonis connection '{self.celonis_conn_id}' authenticates with a legacy "
                 f"{config.key_type} API key. Celonis is retiring API and application keys: create an "
-                f"OAuth client and follow {MIGRATION_DOC}.",
-                DeprecationWarning,
-                stacklevel=3,
+                f"OAuth client and follow {MIGRATION_DOC}."
+            )
+            self.log.warning("%s", message)
+            warnings.warn(message, AirflowProviderDeprecationWarning, stacklevel=3)
+        if config.verify is False:
+            self.log.warning(
+                "Celonis connection '%s' has verify=false: TLS certificates are NOT checked, so anyone "
+                "on the network path can read the client secret and tokens. Set verify to true or to "
+                "the path of your CA bundle.",
+                self.celonis_conn_id,
             )
         # Not conn.extra_dejson: it calls mask_secret, which talks to the supervisor synchronously
         # and must not run on a triggerer's event loop. parse_connection validated the JSON.
@@ -190,6 +206,7 @@ class CelonisOAuthHook(HttpHook):
             return f"{config.key_type} {config.api_key}", None
         scope = self.scope_for(api, config)
         token = TOKEN_CACHE.get(cache_key(config, scope), lambda: self.fetch_token(scope, api))
+        self._seen_tokens.add(token.value)
         return f"Bearer {token.value}", token
 
     async def _aauthorization(
@@ -199,6 +216,7 @@ class CelonisOAuthHook(HttpHook):
             return f"{config.key_type} {config.api_key}", None
         scope = self.scope_for(api, config)
         token = await TOKEN_CACHE.aget(cache_key(config, scope), lambda: self.afetch_token(scope, api))
+        self._seen_tokens.add(token.value)
         return f"Bearer {token.value}", token
 
     def get_session(self) -> requests.Session:
@@ -236,9 +254,24 @@ class CelonisOAuthHook(HttpHook):
         uploads: it is called once per attempt, so a retried request resends the whole body.
         """
         api, method = get_api(api), method.upper()
+        url = self.api_url(api, path, self.get_config())
+        return self.send_authenticated(method, url, path, api, is_idempotent(method, idempotent), **kwargs)
+
+    def send_authenticated(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        api: CelonisApi,
+        idempotent: bool,
+        *,
+        check: bool = True,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """The one sync request core (:meth:`request` and HttpHook's ``run()`` alike): the API's
+        token, a 401 re-granted and replayed once, the retry policy, typed errors (unless
+        ``check`` is False: then an error answer that the policy does not retry is returned)."""
         config = self.get_config()
-        url = self.api_url(api, path, config)
-        idem = is_idempotent(method, idempotent)
         headers = dict(kwargs.pop("headers", None) or {})
         for replay in (False, True):
             authorization, token = self._authorization(config, api)
@@ -247,7 +280,7 @@ class CelonisOAuthHook(HttpHook):
                     method,
                     url,
                     config,
-                    idempotent=idem,
+                    idempotent=idempotent,
                     headers={**headers, "Authorization": authorization},
                     **kwargs,
                 )
@@ -259,7 +292,7 @@ class CelonisOAuthHook(HttpHook):
                 response.close()
                 continue
             break
-        if response.status_code >= 400:
+        if check and response.status_code >= 400:
             with response:
                 raise self._api_error(
                     response.status_code,
@@ -269,7 +302,7 @@ class CelonisOAuthHook(HttpHook):
                     config,
                     method,
                     path,
-                    idempotent=idem,
+                    idempotent=idempotent,
                 )
         return response
 
@@ -326,6 +359,7 @@ class CelonisOAuthHook(HttpHook):
         retried: bool = False,
         idempotent: bool = True,
     ) -> CelonisError:
+        text = self.scrub(text)
         if not idempotent and status in AMBIGUOUS_STATUSES:
             # A server error or a gateway that gave up waiting does not prove that Celonis did
             # not act on the request (e.g. started the job): the caller must read the state back.
@@ -348,34 +382,16 @@ class CelonisOAuthHook(HttpHook):
             legacy_key=not config.uses_oauth,
         )
 
-    # -- HttpHook compatibility ------------------------------------------------------------
-    def get_conn(
-        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
-    ) -> requests.Session:
-        """A ``requests`` session for ``HttpHook.run()``: team URL as base, bearer token for the team API."""
-        config = self.get_config()
-        self.base_url = config.base_url
-        self._base_url_initialized = True
-        self.merged_extra = {**requests_options(config), **(extra_options or {})}
-        session = requests.Session()
-        session.headers["User-Agent"] = transport.user_agent()
-        session.headers["Authorization"] = self._authorization(config, TEAM)[0]
-        if headers:
-            session.headers.update(headers)
-        return session
+    def known_secrets(self) -> list[str]:
+        """What this hook knows that must never be shown: client secret, API key, tokens it used."""
+        config = self._config
+        found = [config.client_secret, config.api_key] if config is not None else []
+        return [s for s in (*found, *self._seen_tokens) if s]
 
-    def check_response(self, response: requests.Response) -> None:
-        if response.status_code >= 400:
-            path = response.request.path_url if response.request else ""
-            raise self._api_error(
-                response.status_code,
-                response.text,
-                response.headers,
-                TEAM,
-                self.get_config(),
-                response.request.method or "",
-                path,
-            )
+    def scrub(self, text: str) -> str:
+        """``text`` (built from a Celonis answer) without the secrets this hook knows, whatever
+        Airflow's masker does: Celonis error pages may echo the request."""
+        return transport.scrub(text, self.known_secrets())
 
     # -- the UI's Test button --------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
