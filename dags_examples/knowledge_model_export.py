@@ -9,8 +9,8 @@ with the model's ``open_orders`` filter and a KPI column, into JSON Lines;
 
 Limits to plan for (docs/process-intelligence.md): 20 requests/s and 6,000 requests/day per
 team, 200 fields per request, and only the first 5,000 records of a filtered or sorted table.
-A cut export logs a warning and returns ``cut: True``; set ``fail_on_cut=True`` to fail
-instead, and split the query (e.g. by a ``filter_expr`` range) to get everything. The ids
+A cut export fails (nothing written) and names the filter or sort to split; set
+``allow_cut=True`` to accept the first 5,000 records (``cut: True`` in the result). The ids
 below are the emulator's; use your model's. Scope ``studio`` (or your team's spelling, via the
 connection extra ``scopes``) and USE PACKAGE on the Studio package.
 """

@@ -41,22 +41,27 @@ def test_record_data_pages_through_everything(emulator: EmulatorProcess) -> None
     assert emulator.requests_to("GET", ORDER_DATA) == 3
 
 
-def test_filtered_table_is_cut_at_5000_with_a_warning(
+def test_a_filtered_table_cut_at_5000_fails_by_default_naming_the_filter(
     emulator: EmulatorProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    op = CelonisKnowledgeModelDataOperator(
-        task_id="km",
-        knowledge_model_id=KM,
-        record_id="ORDER",
-        filter_expr="active eq true",
-        page_size=1000,
-        output_path=str(tmp_path / "orders.jsonl"),
-    )
-    result = op.execute(CONTEXT)
+    args: dict[str, Any] = {
+        "task_id": "km",
+        "knowledge_model_id": KM,
+        "record_id": "ORDER",
+        "filter_expr": "active eq true",
+        "page_size": 1000,
+        "output_path": str(tmp_path / "orders.jsonl"),
+    }
+    with pytest.raises(CelonisError, match="cut at 5000 of 9000 records") as caught:
+        CelonisKnowledgeModelDataOperator(**args).execute(CONTEXT)
+    assert "split filter_expr='active eq true' into ranges" in str(caught.value)
+    assert "allow_cut=True" in str(caught.value) and "sort" not in str(caught.value).split("Fix:")[1][:20]
+    assert list(tmp_path.iterdir()) == []  # no partial file
+    assert emulator.requests_to("GET", ORDER_DATA) == 5  # stops at the cut, no wasted request
+    result = CelonisKnowledgeModelDataOperator(**args, allow_cut=True).execute(CONTEXT)
     assert result == {"path": str(tmp_path / "orders.jsonl"), "records": 5000, "total": 9000, "cut": True}
     assert len(read_jsonl(tmp_path / "orders.jsonl")) == 5000
     assert "first 5000 records of a filtered or sorted table" in capsys.readouterr().out
-    assert emulator.requests_to("GET", ORDER_DATA) == 5  # stops at the cut, no wasted request
 
 
 def test_exactly_5000_sorted_rows_are_complete_not_cut(emulator: EmulatorProcess, tmp_path: Path) -> None:
@@ -66,8 +71,7 @@ def test_exactly_5000_sorted_rows_are_complete_not_cut(emulator: EmulatorProcess
         knowledge_model_id=KM,
         record_id="ORDER",
         sort="-amount",
-        page_size=1000,
-        fail_on_cut=True,  # a false "cut" would fail this complete export
+        page_size=1000,  # a false "cut" would fail this complete export (failing is the default)
         output_path=str(tmp_path / "o.jsonl"),
     )
     result = op.execute(CONTEXT)
@@ -135,19 +139,36 @@ def test_small_filtered_result_is_not_cut(emulator: EmulatorProcess) -> None:
     )
 
 
-def test_fail_on_cut_writes_nothing(emulator: EmulatorProcess, tmp_path: Path) -> None:
-    op = CelonisKnowledgeModelDataOperator(
-        task_id="km",
-        knowledge_model_id=KM,
-        record_id="ORDER",
-        sort="+created",
-        page_size=1000,
-        fail_on_cut=True,
-        output_path=str(tmp_path / "o.jsonl"),
-    )
-    with pytest.raises(CelonisError, match="cut at 5000 of 12000"):
+def test_deprecated_fail_on_cut_still_works_and_names_the_sort(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    args: dict[str, Any] = {
+        "task_id": "km",
+        "knowledge_model_id": KM,
+        "record_id": "ORDER",
+        "page_size": 1000,
+    }
+    with pytest.warns(AirflowProviderDeprecationWarning, match="allow_cut"):
+        op = CelonisKnowledgeModelDataOperator(
+            **args, sort="+created", fail_on_cut=True, output_path=str(tmp_path / "o.jsonl")
+        )
+    with pytest.raises(CelonisError, match="cut at 5000 of 12000") as caught:
         op.execute(CONTEXT)
+    assert "drop sort='+created'" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+    with pytest.warns(AirflowProviderDeprecationWarning):
+        kept = CelonisKnowledgeModelDataOperator(
+            **args, sort="+created", fail_on_cut=False, output_path=str(tmp_path / "p.jsonl")
+        )
+    assert kept.execute(CONTEXT)["cut"] is True  # fail_on_cut=False still accepts the partial export
+    with pytest.warns(AirflowProviderDeprecationWarning):
+        both = CelonisKnowledgeModelDataOperator(
+            **args, allow_cut=True, fail_on_cut=True, output_path=str(tmp_path / "q.jsonl")
+        )
+    with pytest.raises(CelonisConfigurationError, match="allow_cut"):
+        both.execute(CONTEXT)
 
 
 def test_model_level_post_query_csv_with_templated_fields(emulator: EmulatorProcess, tmp_path: Path) -> None:
@@ -181,7 +202,7 @@ def test_model_level_post_query_csv_with_templated_fields(emulator: EmulatorProc
         ({"page_size": 0}, "page_size"),
         ({"output_format": "xml"}, "output_format"),
         ({"filters": 7}, "filters"),
-        ({"fail_on_cut": "yes"}, "fail_on_cut"),
+        ({"allow_cut": "yes"}, "allow_cut"),
     ],
 )
 def test_bad_arguments_fail_before_any_call(

@@ -39,8 +39,9 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
 
     Rows are written in the API's order (identical rows kept), atomically, as ``jsonl``, ``csv``
     or ``parquet``, to a local path or an object-storage URI. When a filtered or sorted query
-    reaches Celonis's 5,000-record cut, the task logs a warning and returns ``cut: True``; with
-    ``fail_on_cut=True`` it fails instead (nothing is written). Returns ``{"path", "records",
+    reaches Celonis's 5,000-record cut, the task fails (nothing is written), naming the filter
+    or sort that caused the cut and how to split the query; with ``allow_cut=True`` it writes
+    the partial export, logs a warning and returns ``cut: True``. Returns ``{"path", "records",
     "total", "cut"}``.
 
     :param knowledge_model_id: the model's id (templated).
@@ -57,7 +58,8 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
     :param method: ``GET`` (query parameters) or ``POST`` (``KmQueryDataRequest`` body, for long
         field lists).
     :param output_path: file path or URI, templated. :param output_format: jsonl, csv or parquet.
-    :param fail_on_cut: fail instead of warning when the result was cut.
+    :param allow_cut: accept a result cut at 5,000 records (a partial export) instead of failing.
+    :param fail_on_cut: deprecated, the opposite of ``allow_cut`` (failing is now the default).
     :param hook_params: keyword arguments for the hook (retries, ``max_rate_limit_wait``, timeout).
     """
 
@@ -87,7 +89,8 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         page_size: int = 200,
         method: str = "GET",
         output_format: str = "jsonl",
-        fail_on_cut: bool = False,
+        allow_cut: bool | None = None,
+        fail_on_cut: bool | None = None,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
         spill_dir: str | None = None,
@@ -105,6 +108,18 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         self.method = method
         self.output_path = output_path
         self.output_format = output_format
+        if fail_on_cut is not None:
+            import warnings
+
+            from airflow.exceptions import AirflowProviderDeprecationWarning
+
+            warnings.warn(
+                "fail_on_cut is deprecated: a cut result now fails by default; pass allow_cut=True to "
+                "accept a partial export",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
+            )
+        self.allow_cut = allow_cut
         self.fail_on_cut = fail_on_cut
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
@@ -118,10 +133,7 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         fmt = check_format(self.output_format)
         path = str(self.output_path)
         check_output_path(path)
-        if not isinstance(self.fail_on_cut, bool):
-            raise CelonisConfigurationError(
-                "fail_on_cut", f"is {self.fail_on_cut!r}", "use True or False", where=self.task_id
-            )
+        allow_cut = self._allow_cut()
         fields, filters, kpis = (
             _names(self.fields, "fields", self.task_id),
             _names(self.filters, "filters", self.task_id),
@@ -144,7 +156,7 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         self.log.info(
             "Exporting Knowledge Model %s (%s) to %s (%s)", self.knowledge_model_id, where, path, fmt
         )
-        rows = _stop_on_cut(data) if self.fail_on_cut else data
+        rows = data if allow_cut else _stop_on_cut(data, self._cut_fix())
         count = write_in_order(rows, path, fmt, preferred=[*fields, *kpis], spill_dir=self.spill_dir)
         self.log.info("Wrote %d rows (server total %s) to %s", count, data.total, path)
         if data.cut:
@@ -156,13 +168,49 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
             )
         return {"path": path, "records": count, "total": data.total, "cut": data.cut}
 
+    def _allow_cut(self) -> bool:
+        for name in ("allow_cut", "fail_on_cut"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
+                raise CelonisConfigurationError(
+                    name, f"is {getattr(self, name)!r}", "use True or False", where=self.task_id
+                )
+        if self.allow_cut is not None and self.fail_on_cut is not None and self.allow_cut == self.fail_on_cut:
+            raise CelonisConfigurationError(
+                "allow_cut",
+                f"is {self.allow_cut} and the deprecated fail_on_cut is {self.fail_on_cut}",
+                "pass only allow_cut",
+                where=self.task_id,
+            )
+        if self.allow_cut is not None:
+            return self.allow_cut
+        return self.fail_on_cut is False
 
-def _stop_on_cut(data: Any) -> Any:
+    def _cut_fix(self) -> str:
+        """What would avoid the cut, naming this task's own filter and sort."""
+        ways = []
+        if self.sort:
+            ways.append(
+                f"drop sort={self.sort!r} (only a sorted or filtered table is cut; sort the file later)"
+            )
+        if self.filter_expr:
+            ways.append(
+                f"split filter_expr={self.filter_expr!r} into ranges of under 5,000 records each, e.g. "
+                "one task per month with \"and created ge '...' and created lt '...'\""
+            )
+        if self.filters:
+            ways.append(f"narrow the model filters {self.filters!r} or run one export per slice of them")
+        ways.append("or pass allow_cut=True to accept the first 5,000 records only")
+        return "; ".join(ways)
+
+
+def _stop_on_cut(data: Any, fix: str) -> Any:
     """Yield the rows, then raise if the result was cut (so the atomic writer leaves no file)."""
     yield from data
     if data.cut:
+        total = "an unknown number of" if data.total is None else data.total
         raise CelonisError(
-            f"Knowledge Model data was cut at {data.fetched} of {data.total} records (Celonis returns only "
-            "the first 5,000 records of a filtered or sorted table).",
-            fix="split the query into narrower filterExpr ranges, drop the sort, or set fail_on_cut=False",
+            f"Knowledge Model data {data.path} was cut at {data.fetched} of {total} records: Celonis "
+            "returns only the first 5,000 records of a filtered or sorted table, so the export would be "
+            "partial. Nothing was written.",
+            fix=fix,
         )
