@@ -36,3 +36,32 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def key(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True)
+
+
+class EmulatorClock:
+    """Replaces ``_late_data.CLOCK``: "now" is the emulator's clock, and sleeping moves that clock
+    instead of the test's (a 15-minute settle period takes no real time). The operators then see
+    the same time as the emulated Celonis, whose events become queryable as that clock moves."""
+
+    def __init__(self, emulator: Any, at: pendulum.DateTime) -> None:
+        import time
+
+        self.emulator = emulator
+        self.offset = at.timestamp() - time.time()
+        emulator.advance_clock(self.offset)
+        self.slept: list[float] = []
+
+    def now(self) -> Any:
+        import datetime as dt
+        import time
+
+        return dt.datetime.fromtimestamp(time.time() + self.offset, dt.timezone.utc)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += seconds
+        self.emulator.advance_clock(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.sleep(seconds)
+        self.slept.pop()

@@ -15,6 +15,7 @@ de-duplicate. Retries, 429 waits and token re-grants happen in :class:`CelonisOA
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
@@ -62,7 +63,9 @@ def to_utc(value: datetime | str, name: str) -> datetime:
         raise CelonisConfigurationError(name, f"is {value!r}", "pass a datetime or an ISO 8601 string")
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    value = value.astimezone(timezone.utc)
+    # A plain datetime: pendulum's DateTime with this tzinfo loses it in arithmetic.
+    return datetime(*value.timetuple()[:6], value.microsecond, tzinfo=timezone.utc)
 
 
 def check_window(start: datetime | str, end: datetime | str) -> tuple[datetime, datetime]:
@@ -108,6 +111,16 @@ class CelonisUsageHook(CelonisOAuthHook):
     Each generator requests only its own API's scope, so a client allowed just
     ``audit.log:read`` can pull the audit log.
     """
+
+    def connection_extra(self, name: str) -> Any:
+        """One extra of the connection as written (e.g. ``settle_period`` for the extract
+        operators), or None. Looked up at run time only, like the rest of the connection."""
+        raw = self.get_connection(self.celonis_conn_id).extra
+        try:
+            extra = json.loads(raw) if isinstance(raw, str) and raw else {}
+        except ValueError:
+            return None  # get_config reports malformed extras with the field and the fix
+        return extra.get(name) if isinstance(extra, dict) else None
 
     # -- paging styles ---------------------------------------------------------------------
     def _page_number_pages(

@@ -12,15 +12,18 @@ field records are ordered by.
 from __future__ import annotations
 
 import os
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_celonis.arguments import check_int
+from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.operators._late_data import DEFAULT_OVERLAP, check_period
+from airflow_provider_celonis.operators._pull import PullMixin
+from airflow_provider_celonis.paths import redact_uri, redact_uris_in
 from airflow_provider_celonis.timestamps import canonical_ts
 
 if TYPE_CHECKING:
@@ -30,9 +33,11 @@ MAX_PAGE_SIZE = 200
 """The usage APIs refuse (400) or clamp a larger ``pageSize``."""
 MAX_READ_AHEAD = 8
 """Each page read ahead is held in memory, and up to ``read_ahead + 1`` calls go past the end."""
+MAX_RECHECK = 62
+"""Re-checking more intervals than about two months of days is better done as a backfill."""
 
 
-class CelonisExtractOperator(BaseOperator):
+class CelonisExtractOperator(PullMixin, BaseOperator):
     """Pull one API's records for a window into ``output_path``, ordered and de-duplicated.
 
     :param output_path: file path or ``ObjectStoragePath`` URI (``file://``, ``s3://``, ...);
@@ -47,6 +52,18 @@ class CelonisExtractOperator(BaseOperator):
     :param spill_dir: where sorted runs go while pulling (default: the system temp dir).
     :param read_ahead: pages fetched ahead in a thread while the current one is processed
         (requests stay sequential; 0 turns it off).
+    :param settle_period: seconds (or a timedelta) a window's end must lie in the past before
+        it is pulled, so late events are queryable; default: the connection extra
+        ``settle_period``, else 900 (15 minutes). 0 turns it off. Old windows never wait.
+    :param deferrable: wait for the settle period in the triggerer (no worker slot held);
+        defaults to ``[operators] default_deferrable``.
+    :param recheck_intervals: after the pull, pull the N previous intervals again and rewrite
+        the file of any whose record count changed (late events); 0 (default) turns it off.
+    :param since_last_load: start at the previous run's last event timestamp minus ``overlap``
+        instead of the data interval's start, dropping records already delivered.
+    :param high_water_mark_variable: keep the "since last load" state in this Airflow Variable
+        (default: this task's XCom of the previous run).
+    :param overlap: seconds (or a timedelta) before the high-water mark to pull again; default 3600.
     """
 
     template_fields: Sequence[str] = ("output_path", "start", "end")
@@ -67,9 +84,16 @@ class CelonisExtractOperator(BaseOperator):
         hook_params: dict[str, Any] | None = None,
         spill_dir: str | None = None,
         read_ahead: int = 2,
+        settle_period: float | timedelta | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        recheck_intervals: int = 0,
+        since_last_load: bool = False,
+        high_water_mark_variable: str | None = None,
+        overlap: float | timedelta = DEFAULT_OVERLAP,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._output_path_template = output_path  # re-rendered per interval by the re-check
         self.output_path = output_path
         self.celonis_conn_id = celonis_conn_id
         self.output_format = output_format
@@ -79,6 +103,32 @@ class CelonisExtractOperator(BaseOperator):
         self.hook_params = dict(hook_params or {})
         self.spill_dir = spill_dir
         self.read_ahead = read_ahead
+        self.deferrable = deferrable
+        self.since_last_load = since_last_load
+        self.high_water_mark_variable = high_water_mark_variable or None
+        # Not templated: checked now, at parse time, without I/O.
+        self._check_paging()
+        self.settle_period = (
+            None if settle_period is None else check_period("settle_period", settle_period, self.task_id)
+        )
+        self.overlap = check_period("overlap", overlap, self.task_id)
+        self.recheck_intervals = check_int(
+            "recheck_intervals", recheck_intervals, minimum=0, maximum=MAX_RECHECK, where=self.task_id
+        )
+        if (since_last_load or recheck_intervals) and not self.windowed:
+            raise CelonisConfigurationError(
+                "since_last_load" if since_last_load else "recheck_intervals",
+                f"is set on {type(self).__name__}, which pulls a snapshot, not a window",
+                "remove it",
+                where=self.task_id,
+            )
+        if since_last_load and recheck_intervals:
+            raise CelonisConfigurationError(
+                "recheck_intervals",
+                "cannot be combined with since_last_load (its runs have no fixed intervals to re-check)",
+                "choose one: since_last_load with an overlap, or interval files with recheck_intervals",
+                where=self.task_id,
+            )
 
     # -- subclass interface ----------------------------------------------------------------
     def fetch(self, hook: Any, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
@@ -151,6 +201,14 @@ class CelonisExtractOperator(BaseOperator):
         if not self.windowed:
             return None, None
         explicit_start, explicit_end = self.start not in (None, ""), self.end not in (None, "")
+        if self.since_last_load:
+            # The end is "now" (capped by the settle period later); the start matters only until
+            # a first high-water mark exists.
+            from airflow_provider_celonis.operators._late_data import utcnow
+
+            first = self.start if explicit_start else context.get("data_interval_start")
+            last = self.end if explicit_end else utcnow()
+            return check_window(first if first is not None else last, last)
         start = self.start if explicit_start else context.get("data_interval_start")
         end = self.end if explicit_end else context.get("data_interval_end")
         for name, value in (("start", start), ("end", end)):
@@ -179,52 +237,36 @@ class CelonisExtractOperator(BaseOperator):
         from airflow_provider_celonis.outputs import check_format, check_output_path
 
         fmt = check_format(self.output_format)
-        check_output_path(str(self.output_path))
+        try:
+            check_output_path(str(self.output_path))
+        except CelonisConfigurationError as error:  # its text may quote credentials of the URI
+            raise CelonisConfigurationError(
+                error.field,
+                redact_uris_in(error.problem),
+                redact_uris_in(error.fix or ""),
+                where=self.task_id,
+            ) from None
         self._check_paging()
         self._check_options()
         self._check_spill_dir()
         start, end = self._window(context)
         return fmt, start, end
 
-    # -- execution -------------------------------------------------------------------------
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_celonis.outputs import Columns, write_records
-        from airflow_provider_celonis.spill import SortedSpill, canonical
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render, then register the password of an ``output_path`` URI with Airflow's masker, so
+        rendered fields and logs show ``***`` (this runs before Airflow stores rendered fields)."""
+        super().render_template_fields(context, jinja_env)
+        from urllib.parse import urlsplit
 
-        fmt, start, end = self._validate(context)
-        path = str(self.output_path)
-        hook = self.make_hook()
-        window = f" for [{start.isoformat()}, {end.isoformat()})" if start and end else ""
-        self.log.info("Pulling %s%s into %s (%s)", type(self).__name__, window, path, fmt)
-        columns = Columns(self.columns, types=fmt == "parquet")
-        began = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="celonis-extract-", dir=self.spill_dir) as scratch:
-            spill = SortedSpill(scratch)
-            add, key = spill.add, self.sort_key
-            for record in self.fetch(hook, start, end):  # type: ignore[arg-type]
-                if type(record) is dict:
-                    if fmt != "jsonl":
-                        columns.add(record)
-                    add(key(record), canonical(record))
-                else:  # the API promised objects; keep whatever came, first
-                    if fmt != "jsonl":
-                        columns.add(record)
-                    add("", canonical(record))
-            pulled = time.monotonic()
-            count = write_records(path, fmt, spill.merged(), columns)
-        self.log.info(
-            "Wrote %d records (%d received, %d duplicates dropped) to %s; pulled in %.1f s, ordered and "
-            "written in %.1f s",
-            count,
-            spill.added,
-            spill.added - count,
-            path,
-            pulled - began,
-            time.monotonic() - pulled,
-        )
-        return {
-            "path": path,
-            "records": count,
-            "start": start.isoformat() if start else None,
-            "end": end.isoformat() if end else None,
-        }
+        from airflow_provider_celonis.hooks._transport import mask
+
+        if "://" in str(self.output_path):
+            parts = urlsplit(str(self.output_path))
+            mask(parts.password)
+            if parts.password is None:
+                mask(parts.username)
+
+    @property
+    def shown_path(self) -> str:
+        """``output_path`` as logs, XCom and errors show it: credentials replaced by ``***``."""
+        return redact_uri(self.output_path)

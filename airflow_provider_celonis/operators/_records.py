@@ -40,3 +40,34 @@ def write_in_order(
             yield from spool
 
         return write_records(path, output_format, lines(), columns)
+
+
+def count_records(path: str, output_format: str) -> int | None:
+    """Records in an extract file written by :func:`~airflow_provider_celonis.outputs.write_records`
+    (streamed, flat memory); None if there is no file. Used by the re-check of recent intervals."""
+    import csv
+    import io
+
+    from airflow_provider_celonis.outputs import is_uri
+
+    if is_uri(path):
+        from airflow.sdk import ObjectStoragePath
+
+        target: Any = ObjectStoragePath(path)
+        if not target.exists():
+            return None
+        opened: Any = target.open("rb")
+    else:
+        try:
+            opened = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return None
+    with opened as raw:
+        if output_format == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(raw).metadata.num_rows)
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        if output_format == "csv":
+            return max(0, sum(1 for _ in csv.reader(text)) - 1)
+        return sum(1 for line in text if line.strip())

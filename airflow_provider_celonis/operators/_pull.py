@@ -1,0 +1,336 @@
+"""The run of an extract operator: settle, pull, write, then re-check or keep the high-water mark.
+
+Split from :mod:`._extract` (arguments and validation) so each stays readable. One pull is:
+stream the API's records (the hook reads pages ahead in a thread), spill them into sorted
+runs, merge them in order without duplicates into a temporary file, rename it to
+``output_path``. Only a small summary goes to XCom; paths in it are redacted.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from airflow_provider_celonis.operators._late_data import (
+    DEFAULT_SETTLE_PERIOD,
+    HighWaterMark,
+    check_period,
+    load_state,
+    recheck_windows,
+    record_digest,
+    save_state,
+    shifted_context,
+    utcnow,
+    wait_until,
+)
+from airflow_provider_celonis.timestamps import canonical_ts
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_celonis.outputs import Columns
+    from airflow_provider_celonis.spill import SortedSpill
+
+
+class _Overlap:
+    """Digests of the records at or after ``newest - overlap``, kept as records stream in
+    unordered; pruned as the newest timestamp moves, so memory holds about one overlap."""
+
+    def __init__(self, overlap: float) -> None:
+        self.overlap = timedelta(seconds=overlap)
+        self.newest: str | None = None
+        self.items: list[tuple[str, str]] = []
+        self._limit = 10_000
+
+    def add(self, ts: str | None, digest: str) -> None:
+        if ts is None:
+            return
+        if self.newest is None or ts > self.newest:
+            self.newest = ts
+        self.items.append((ts, digest))
+        if len(self.items) > self._limit:
+            self.items = self.kept()
+            self._limit = max(10_000, 2 * len(self.items))
+
+    def floor(self, mark: str) -> str:
+        from airflow_provider_celonis.hooks.usage import iso_ms, to_utc
+
+        return iso_ms(to_utc(mark, "high_water_mark") - self.overlap)
+
+    def kept(self) -> list[tuple[str, str]]:
+        if self.newest is None:
+            return []
+        low = self.floor(self.newest)
+        return [(ts, d) for ts, d in self.items if ts >= low]
+
+
+class PullMixin:
+    """``execute`` of :class:`~._extract.CelonisExtractOperator` (which provides the attributes)."""
+
+    task_id: str
+    log: Any
+    windowed: bool
+    output_path: str
+    output_format: str
+    columns: tuple[str, ...]
+    spill_dir: str | None
+    celonis_conn_id: str
+    settle_period: float | None
+    deferrable: bool
+    recheck_intervals: int
+    since_last_load: bool
+    high_water_mark_variable: str | None
+    overlap: float
+    start: Any
+    end: Any
+    _output_path_template: str
+
+    if TYPE_CHECKING:
+
+        def _validate(self, context: Context) -> tuple[str, datetime | None, datetime | None]: ...
+        def make_hook(self) -> Any: ...
+        def fetch(self, hook: Any, start: datetime, end: datetime) -> Iterator[dict[str, Any]]: ...
+        def sort_key(self, record: dict[str, Any]) -> str: ...
+        @property
+        def shown_path(self) -> str: ...
+
+    # -- entry points ----------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self._run(context, settled=False)
+
+    def execute_settled(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Resumed after the settle period's :class:`DateTimeTrigger` fired."""
+        return self._run(context, settled=True)
+
+    def _run(self, context: Context, *, settled: bool) -> dict[str, Any]:
+        fmt, start, end = self._validate(context)
+        hook = self.make_hook()
+        state: HighWaterMark | None = None
+        if self.windowed and start is not None and end is not None:
+            settle = self._settle_seconds(hook)
+            if self.since_last_load:
+                state, start, end = self._since_last_load(context, start, end, settle)
+            elif not settled and settle > 0:
+                ready_at = end + timedelta(seconds=settle)
+                if ready_at > utcnow():
+                    self._wait_for(ready_at, settle, end)
+        result = self._pull_and_write(hook, fmt, start, end, state=state, context=context)
+        if self.recheck_intervals and start is not None and end is not None:
+            result["recheck"] = self._recheck(context, hook, fmt, start, end)
+        return result
+
+    # -- settle period ---------------------------------------------------------------------
+    def _settle_seconds(self, hook: Any) -> float:
+        if self.settle_period is not None:
+            return self.settle_period
+        configured = hook.connection_extra("settle_period")
+        if configured is None:
+            return DEFAULT_SETTLE_PERIOD
+        return check_period("extra.settle_period", configured, self.celonis_conn_id)
+
+    def _wait_for(self, ready_at: datetime, settle: float, end: datetime) -> None:
+        self.log.info(
+            "The window ends at %s, less than settle_period=%gs ago: events of its last minutes may "
+            "not be queryable in Celonis yet. Pulling at %s (%s).",
+            end.isoformat(),
+            settle,
+            ready_at.isoformat(),
+            "deferred, no worker slot held" if self.deferrable else "sleeping in the worker",
+        )
+        if self.deferrable:
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            cast(Any, self).defer(trigger=DateTimeTrigger(moment=ready_at), method_name="execute_settled")
+            return  # defer raises TaskDeferred; the task resumes in execute_settled
+        wait_until(ready_at, self.log)
+
+    # -- since last load -------------------------------------------------------------------
+    def _since_last_load(
+        self, context: Context, start: datetime, end: datetime, settle: float
+    ) -> tuple[HighWaterMark, datetime, datetime]:
+        from airflow_provider_celonis.hooks.usage import to_utc
+
+        state = load_state(context, self.task_id, self.high_water_mark_variable)
+        state = state.starting_point(str(context.get("run_id") or "") or None)
+        resume = state.mark or state.until  # no event yet: from where the last run stopped
+        if resume is not None:
+            start = to_utc(resume, "high_water_mark") - timedelta(seconds=self.overlap)
+        # No waiting here: the next run starts again before this one's last event anyway.
+        end = max(start, min(end, utcnow() - timedelta(seconds=settle)))
+        self.log.info(
+            "Since last load: high-water mark %s, overlap %gs: pulling [%s, %s), %d records of the "
+            "overlap already delivered",
+            state.mark or "(none: first run)",
+            self.overlap,
+            start.isoformat(),
+            end.isoformat(),
+            len(state.seen),
+        )
+        return state, start, end
+
+    # -- pulling ---------------------------------------------------------------------------
+    def _collect(
+        self,
+        hook: Any,
+        fmt: str,
+        start: datetime | None,
+        end: datetime | None,
+        spill: SortedSpill,
+        columns: Columns,
+        keep: Callable[[str, str], bool] | None = None,
+    ) -> int:
+        """Stream the window's records into ``spill``; returns how many arrived."""
+        from airflow_provider_celonis.spill import canonical
+
+        add, key, received = spill.add, self.sort_key, 0
+        for record in self.fetch(hook, start, end):  # type: ignore[arg-type]
+            received += 1
+            is_object = type(record) is dict
+            sort_key = key(record) if is_object else ""  # not an object: keep it, first
+            line = canonical(record)
+            if keep is not None and not keep(sort_key, line):
+                continue
+            if fmt != "jsonl":
+                columns.add(record)
+            add(sort_key, line)
+        return received
+
+    def _pull_and_write(
+        self,
+        hook: Any,
+        fmt: str,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        state: HighWaterMark | None,
+        context: Context,
+    ) -> dict[str, Any]:
+        from airflow_provider_celonis.outputs import Columns, write_records
+        from airflow_provider_celonis.spill import SortedSpill
+
+        path = str(self.output_path)
+        window = f" for [{start.isoformat()}, {end.isoformat()})" if start and end else ""
+        self.log.info("Pulling %s%s into %s (%s)", type(self).__name__, window, self.shown_path, fmt)
+        columns = Columns(self.columns, types=fmt == "parquet")
+        keep, overlap, skipped = None, None, [0]
+        if state is not None:
+            seen, overlap = set(state.seen), _Overlap(self.overlap)
+
+            def keep(sort_key: str, line: str) -> bool:
+                digest = record_digest(line)
+                overlap.add(canonical_ts(sort_key), digest)
+                if digest in seen:
+                    skipped[0] += 1
+                    return False
+                return True
+
+        began = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="celonis-extract-", dir=self.spill_dir) as scratch:
+            spill = SortedSpill(scratch)
+            received = self._collect(hook, fmt, start, end, spill, columns, keep)
+            pulled = time.monotonic()
+            count = write_records(path, fmt, spill.merged(), columns)
+        self.log.info(
+            "Wrote %d records (%d received, %d duplicates dropped, %d delivered by an earlier run) to %s; "
+            "pulled in %.1f s, ordered and written in %.1f s",
+            count,
+            received,
+            received - skipped[0] - count,
+            skipped[0],
+            self.shown_path,
+            pulled - began,
+            time.monotonic() - pulled,
+        )
+        result: dict[str, Any] = {
+            "path": self.shown_path,
+            "records": count,
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
+        }
+        if state is not None and overlap is not None:
+            result["high_water_mark"] = self._save_mark(context, state, overlap, end)
+        return result
+
+    def _save_mark(
+        self, context: Context, state: HighWaterMark, overlap: _Overlap, end: datetime | None
+    ) -> str | None:
+        """After the file is written: the newest timestamp so far and the overlap's digests."""
+        mark: str | None
+        if overlap.newest is not None and (state.mark is None or overlap.newest >= state.mark):
+            mark, seen = overlap.newest, sorted({d for _, d in overlap.kept()})
+        else:  # nothing at or after the old mark came back: the old overlap still applies
+            mark, seen = state.mark, state.seen
+        start_state = HighWaterMark(mark=state.mark, seen=state.seen, run_id=state.run_id, until=state.until)
+        new = HighWaterMark(
+            mark=mark,
+            seen=seen,
+            run_id=str(context.get("run_id") or "") or None,
+            previous=start_state.to_json(),
+            until=end.isoformat() if end is not None else state.until,
+        )
+        save_state(context, self.high_water_mark_variable, new)
+        self.log.info("High-water mark is now %s (%d records of its overlap remembered)", mark, len(seen))
+        return mark
+
+    # -- re-check of recent intervals ------------------------------------------------------
+    def _recheck(
+        self, context: Context, hook: Any, fmt: str, start: datetime, end: datetime
+    ) -> dict[str, Any]:
+        from airflow_provider_celonis.operators._records import count_records
+        from airflow_provider_celonis.outputs import Columns, write_records
+        from airflow_provider_celonis.paths import redact_uri
+        from airflow_provider_celonis.spill import SortedSpill
+
+        checked = rewritten = late = 0
+        missing: list[str] = []
+        for begin, finish in recheck_windows(start, end, self.recheck_intervals):
+            path = str(
+                cast(Any, self).render_template(
+                    self._output_path_template, shifted_context(context, begin, finish)
+                )
+            )
+            before = count_records(path, fmt)
+            if before is None:  # never pulled (catchup off, or older than the DAG): not ours to create
+                missing.append(redact_uri(path))
+                continue
+            checked += 1
+            columns = Columns(self.columns, types=fmt == "parquet")
+            with tempfile.TemporaryDirectory(prefix="celonis-recheck-", dir=self.spill_dir) as scratch:
+                spill = SortedSpill(scratch)
+                self._collect(hook, fmt, begin, finish, spill, columns)
+                with tempfile.TemporaryFile("w+", encoding="utf-8", dir=scratch) as spool:
+                    now = 0
+                    for line in spill.merged():
+                        spool.write(line)
+                        now += 1
+                    if now != before:
+                        spool.seek(0)
+                        write_records(path, fmt, iter(spool), columns)
+                        rewritten += 1
+                        late += now - before
+            self.log.info(
+                "Re-check [%s, %s): %d records in %s, %d now%s",
+                begin.isoformat(),
+                finish.isoformat(),
+                before,
+                redact_uri(path),
+                now,
+                f": rewritten with {now - before:+d} late events" if now != before else ": unchanged",
+            )
+        summary = {
+            "intervals_checked": checked,
+            "intervals_rewritten": rewritten,
+            "late_events": late,
+            "intervals_missing": missing,
+        }
+        self.log.info(
+            "Re-checked %d earlier intervals: %d rewritten, %d late events found%s",
+            checked,
+            rewritten,
+            late,
+            f"; {len(missing)} had no file and were skipped" if missing else "",
+        )
+        return summary
