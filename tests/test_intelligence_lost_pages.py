@@ -120,3 +120,49 @@ def test_list_pages_not_understood_are_typed_errors(emulator: EmulatorProcess, k
     emulator.add_faults([{"path": "/subscriptions$", "method": "GET", "kind": kind}])
     with pytest.raises(CelonisUnexpectedResponseError, match=r"Event subscription list .* HTTP 200"):
         CelonisEventSubscriptionHook().list_subscriptions()
+
+
+# -- Knowledge Model pages -------------------------------------------------------------------
+def km_export(tmp_path: Path, **kwargs: Any) -> Any:
+    from airflow_provider_celonis.operators.knowledge_model import CelonisKnowledgeModelDataOperator
+
+    return CelonisKnowledgeModelDataOperator(
+        task_id="km",
+        knowledge_model_id="km-order-to-cash",
+        record_id="ORDER",
+        page_size=1000,
+        output_path=str(tmp_path / "orders.jsonl"),
+        **kwargs,
+    )
+
+
+def test_a_km_server_ignoring_page_fails_instead_of_looping(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    emulator.configure_knowledge_model(ignore_page=True)
+    with pytest.raises(CelonisUnexpectedResponseError, match="page 1 repeats page 0"):
+        km_export(tmp_path).execute(CONTEXT)
+    assert list(tmp_path.iterdir()) == []  # no file, not even an empty one
+    assert (
+        emulator.requests_to("GET", "/intelligence/api/knowledge-models/km-order-to-cash/records/ORDER/data")
+        == 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("html", r"HTTP 200 \(text/html; charset=utf-8\) but the body is not JSON.*Sign in"),
+        ("truncate", r"HTTP 200 \(application/json\) but the body is not JSON"),
+        ("no_list", "'content' list is missing"),
+        ("rename_list", "'content' list is missing"),
+    ],
+)
+def test_km_pages_not_understood_write_nothing(
+    emulator: EmulatorProcess, tmp_path: Path, kind: str, expected: str
+) -> None:
+    emulator.add_faults([{"path": "/records/ORDER/data$", "method": "GET", "kind": kind, "skip": 1}])
+    with pytest.raises(CelonisUnexpectedResponseError, match=expected) as caught:
+        km_export(tmp_path).execute(CONTEXT)
+    assert "Knowledge Model data" in str(caught.value) and caught.value.status == 200
+    assert list(tmp_path.iterdir()) == []

@@ -41,6 +41,8 @@ class KmSettings:
     """[guess] largest ``pageSize``; beyond it 400."""
     order_rows: int = 12_000
     customer_rows: int = 250
+    ignore_page: bool = False
+    """A hostile server for tests: every page is page 0 (the ``page`` parameter is ignored)."""
 
 
 def init_state(state: EmulatorState) -> None:
@@ -112,6 +114,8 @@ def _page(
             f"page must be >= 0 and pageSize between 1 and {settings.max_page_size}"
         )
     sort = request.query_params.get("sort")
+    if settings.ignore_page:
+        number = 0
     return JSONResponse(
         {
             "content": items[number * count : (number + 1) * count],
