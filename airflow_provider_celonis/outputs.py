@@ -24,10 +24,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.object_store import is_object_store, write_once
+from airflow_provider_celonis.paths import redact_uri
 
 FORMATS = ("jsonl", "csv", "parquet")
 _BATCH = 10_000
@@ -55,12 +56,56 @@ def is_uri(path: str) -> bool:
     return "://" in path
 
 
+LOCAL_SCHEMES = ("file", "local")
+
+
+def local_path(path: str) -> str | None:
+    """The local file ``path`` names, or None for an object store URI.
+
+    ``file:///data/x`` and ``file://localhost/data/x`` are ``/data/x`` (RFC 8089; the latter was
+    once written to ``./localhost/data/x``). A ``file://`` URI naming another host (or carrying
+    credentials) is refused: the worker cannot write to another machine's disk through it.
+    """
+    if not is_uri(path):
+        return path
+    parts = urlsplit(path)
+    if parts.scheme.lower() not in LOCAL_SCHEMES:
+        return None
+    if parts.netloc.lower() not in ("", "localhost"):
+        raise CelonisConfigurationError(
+            "output_path",
+            f"({redact_uri(path)}) names the host {parts.hostname or parts.netloc.rsplit('@', 1)[-1]!r}; "
+            "a file:// URI can only name this machine",
+            "write file:///<absolute path> (or file://localhost/<absolute path>), a plain path, or an "
+            "object store URI for another machine",
+        )
+    return unquote(parts.path)
+
+
+def _prove_writable(directory: Path, shown: str) -> None:
+    """Create and remove a probe file: ``os.access`` says yes to root, to read-only mounts seen
+    through some filesystems, and to directories a quota or an ACL will refuse."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".celonis-probe-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise CelonisConfigurationError(
+            "output_path",
+            f"({shown}) is not writable: creating a file in {directory} failed "
+            f"({type(err).__name__}: {err.strerror or err})",
+            "choose a folder the Airflow worker may write to",
+        ) from None
+
+
 def check_output_path(path: str) -> None:
-    """Fail before any network call when ``path`` cannot be written (local) or has no filesystem (URI)."""
+    """Fail before any network call when ``path`` cannot be written (local: proven with a probe
+    file) or has no filesystem (URI)."""
     if not path or not str(path).strip():
         raise CelonisConfigurationError(
             "output_path", "is empty", "give a file path or URI, e.g. /data/audit.jsonl"
         )
+    shown = redact_uri(path)
     if is_uri(path):
         protocol = path.split("://", 1)[0]
         from airflow_provider_celonis.compat import has_fs  # ObjectStoragePath knows only these schemes
@@ -68,26 +113,26 @@ def check_output_path(path: str) -> None:
         if not has_fs(protocol):
             raise CelonisConfigurationError(
                 "output_path",
-                f"({path}) uses {protocol}://, for which no Airflow filesystem is registered",
+                f"({shown}) uses {protocol}://, for which no Airflow filesystem is registered",
                 "install the Airflow provider for that storage (apache-airflow-providers-amazon for "
                 "s3://, -google for gs://), or write to a local path",
             )
-        parts = urlsplit(path)
-        if protocol not in ("file", "local") or parts.netloc not in ("", "localhost"):
-            return
-        path = parts.path  # a local file after all: check it like a plain path
-    target = Path(path)
+    local = local_path(path)
+    if local is None:
+        return
+    target = Path(local)
     if target.is_dir():
-        raise CelonisConfigurationError("output_path", f"({path}) is a directory", "name a file inside it")
+        raise CelonisConfigurationError("output_path", f"({shown}) is a directory", "name a file inside it")
     ancestor = target.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
         raise CelonisConfigurationError(
             "output_path",
-            f"({path}) is not writable: {ancestor} is not a writable directory",
+            f"({shown}) is not writable: {ancestor} is not a writable directory",
             "choose a folder the Airflow worker may write to",
         )
+    _prove_writable(ancestor, shown)
 
 
 class Columns:
@@ -218,10 +263,14 @@ WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "parquet": write_parquet}
 @contextlib.contextmanager
 def atomic_output(path: str) -> Iterator[IO[bytes]]:
     """A binary file that appears at ``path`` only if the block completes."""
-    if not is_uri(path):
-        target = Path(path)
+    local = local_path(path)
+    if local is not None:
+        target = Path(local)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        tmp = str(target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp")
+        # 0o666 through the umask, like any file the worker writes (mkstemp would force 0600,
+        # which a loader running as another user cannot read).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
             with os.fdopen(fd, "wb") as out:
                 yield out

@@ -13,16 +13,25 @@ order by (key, record), which makes the output of a re-run byte-identical.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
+import shutil
+import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 _ENCODER = msgspec.json.Encoder(order="sorted")
+
+SPILL_ROOT_NAME = "celonis-spill"
+"""Folder (per user) under ``spill_dir`` or the system temp folder that holds every run's scratch."""
 _FALLBACK = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -115,3 +124,72 @@ class SortedSpill:
             self._runs.append(path)
         for line in self._merge(self._runs):
             yield line[line.index("\t") + 1 :]
+
+
+# -- where spill files live, and how a killed run's leftovers are found -------------------------
+def _process_start(pid: int) -> str:
+    """A token that changes when ``pid`` is reused: the start time in clock ticks (Linux), else ""."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return not start or not _process_start(pid) or _process_start(pid) == start
+
+
+def spill_root(spill_dir: str | None = None) -> Path:
+    """``<spill_dir or system temp>/celonis-spill-<uid>``: one folder per user, so users sharing
+    /tmp neither collide nor read each other's records."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(spill_dir or tempfile.gettempdir()) / f"{SPILL_ROOT_NAME}-{uid}"
+
+
+def remove_stale(root: Path, *, max_age: float = 7 * 86400) -> list[str]:
+    """Remove run folders whose process is gone (or whose pid now belongs to another process);
+    folders whose owner cannot be checked go after ``max_age`` seconds. Returns what was removed."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in root.iterdir():
+            parts = entry.name.split("-")
+            stale = False
+            if len(parts) == 4 and parts[0] == "run" and parts[1].isdigit():
+                stale = not _alive(int(parts[1]), parts[2])
+            else:
+                with contextlib.suppress(OSError):
+                    stale = time.time() - entry.stat().st_mtime > max_age
+            if stale:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry.name)
+    return removed
+
+
+@contextlib.contextmanager
+def scratch_dir(spill_dir: str | None = None) -> Iterator[str]:
+    """A private folder for one run's spill files, removed when the block ends.
+
+    It is ``<root>/run-<pid>-<process start>-<random>`` under :func:`spill_root`. A run killed
+    with SIGKILL cannot clean up, so every run first removes the folders of runs whose process
+    is gone: leftovers live at most until the next extract on the same worker, whatever the
+    kill schedule, instead of forever in the system temp folder.
+    """
+    root = spill_root(spill_dir)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    remove_stale(root)
+    pid = os.getpid()
+    start = _process_start(pid) or "0"
+    path = root / f"run-{pid}-{start}-{uuid.uuid4().hex[:12]}"
+    path.mkdir(mode=0o700)
+    try:
+        yield str(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
