@@ -30,14 +30,22 @@ pytest: install
 
 test: lint typecheck pytest
 
-# End-to-end: real Airflow processes, the UI in headless Chromium, the compose file.
-# Installs Debian's chromium and docker-compose when missing (needs root or sudo).
+# End-to-end: the distributed stack of docker-compose.yaml as local processes (PostgreSQL, Redis,
+# CeleryExecutor with two workers, triggerer, dag-processor, api-server), S3 on moto, the UI in
+# headless Chromium. Installs Debian's chromium, docker-compose, redis-server and postgresql when
+# missing (needs root or sudo), and tests_e2e/requirements.txt into the venv.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 e2e-tools:
-	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || \
-	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium docker-compose >/dev/null)
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null && \
+	  command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -qq && \
+	   $(SUDO) apt-get install -y -qq chromium docker-compose redis-server postgresql >/dev/null)
 
-e2e: install e2e-tools
+$(VENV)/.e2e-installed: $(VENV)/.installed tests_e2e/requirements.txt
+	$(PIP) install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -r tests_e2e/requirements.txt
+	touch $@
+
+e2e: install e2e-tools $(VENV)/.e2e-installed
 	CELONIS_E2E_REQUIRE_TOOLS=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests_e2e $(PYTEST_ARGS)
 
 demo: install

@@ -1,18 +1,20 @@
-"""A real Airflow 3 deployment in a throwaway AIRFLOW_HOME: api-server, scheduler,
-dag-processor and triggerer as separate processes, plus the Celonis emulator.
+"""A real, distributed Airflow 3 deployment in a throwaway directory, the topology of
+docker-compose.yaml: PostgreSQL (metadata database and Celery result backend), Redis (Celery
+broker), the api-server, scheduler, dag-processor, triggerer and two Celery workers, plus the
+Celonis emulator and an S3 API (moto). Every server listens on a loopback port.
 
-LocalExecutor on SQLite keeps it to one machine, but the moving parts are the ones a
-cluster has: the scheduler queues tasks, workers run them through the Execution API,
-and deferred waits run in the triggerer process. Everything is stopped on exit, failure
-included; process logs stay in the artifacts folder for diagnosis.
+The workers share AIRFLOW_HOME (logs) with the api-server, as the compose file's shared log
+volume does, so they run with --skip-serve-logs and nothing listens on a public interface.
+Everything is stopped on exit, failure included; process logs stay in the artifacts folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,59 +23,84 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from services import Moto, Postgres, Redis, free_port
 
 from airflow_provider_celonis.emulator.client import EmulatorProcess, start_emulator
 
-PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
+WORKERS = ("worker-1", "worker-2")
+PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer", *WORKERS)
 TERMINAL = {"success", "failed"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+E2E_DAGS = Path(__file__).resolve().parent / "dags"
+# Airflow settings of the stack that docker-compose.yaml must share (tests_e2e/test_compose.py).
+SHARED_SETTINGS = {
+    "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+    "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+    "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "true",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+}
 
 
 class AirflowStack:
     def __init__(self, dags_folder: Path, artifacts: Path) -> None:
-        self.dags_folder = dags_folder
         self.artifacts = artifacts
         self.home = artifacts / "airflow-home"
+        self.dags = artifacts / "dags"
         self.extracts = artifacts / "extracts"
+        self.examples = dags_folder
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.http = requests.Session()
+        self.postgres = Postgres(artifacts)
+        self.redis = Redis(artifacts)
+        self.s3 = Moto(artifacts)
         self._emulator_cm: Any = None
         self.emulator: EmulatorProcess
+        self.summary = ""
 
     # -- lifecycle -----------------------------------------------------------------------
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
+            **SHARED_SETTINGS,
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url,
+            "AIRFLOW__CELERY__BROKER_URL": self.redis.url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.postgres.url,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": "celonis-e2e-jwt-secret-0123456789abcdef",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # A SIGKILLed worker stops heartbeating its task; find that in seconds, not 5 minutes.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
             "AIRFLOW_CONN_CELONIS_DEFAULT": self.emulator.connection_json(),
+            "AIRFLOW_CONN_AWS_DEFAULT": self.s3.connection_json(),
             "CELONIS_EXTRACT_DIR": str(self.extracts),
+            "CELONIS_E2E_S3_DIR": f"s3://aws_default@{self.s3.BUCKET}",
             "PYTHONUNBUFFERED": "1",
         }
 
+    def _link_dags(self) -> None:
+        """The example DAGs plus the e2e's own (kill tests with short retry delays), in one folder."""
+        self.dags.mkdir(parents=True, exist_ok=True)
+        for source in [*self.examples.glob("*.py"), *E2E_DAGS.glob("*.py")]:
+            (self.dags / source.name).symlink_to(source)
+
     def start(self) -> None:
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.extracts.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        for folder in (self.artifacts, self.home, self.extracts):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._link_dags()
+        self.postgres.start()
+        self.redis.start()
+        self.s3.start()
         self._emulator_cm = start_emulator()
         self.emulator = self._emulator_cm.__enter__()
         env = self.env()
@@ -81,40 +108,86 @@ class AirflowStack:
             [sys.executable, "-m", "airflow", "db", "migrate"],
             env=env,
             check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=open(self.artifacts / "db-migrate.log", "wb"),  # noqa: SIM115 - closed with the child
+            stderr=subprocess.STDOUT,
             timeout=600,
         )
         for name in PROCESSES:
-            log = open(self.artifacts / f"{name}.log", "wb")  # noqa: SIM115 - closed by the child's exit
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", name],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self.processes[name] = self._spawn(name, env)
         self._wait(lambda: self.http.get(f"{self.base_url}/api/v2/version", timeout=5).ok, 180, "api-server")
+        self._wait(lambda: len(self.celery_workers()) == len(WORKERS), 180, "both Celery workers")
+        self.summary = (
+            f"e2e stack: {env['AIRFLOW__CORE__EXECUTOR']}, PostgreSQL {self.postgres.version}, "
+            f"Redis {self.redis.version}, {len(self.celery_workers())} workers, "
+            f"{sum(n == 'triggerer' for n in self.processes)} triggerers"
+        )
+        print(f"\n{self.summary} (up in {time.monotonic() - started:.0f} s)", flush=True)
+
+    def _spawn(self, name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        if name in WORKERS:
+            command = ["celery", "worker", "--celery-hostname", f"{name}@%h", "--skip-serve-logs"]
+            command += ["--without-gossip", "--without-mingle"]
+        elif name == "triggerer":
+            command = ["triggerer", "--skip-serve-logs"]
+        else:
+            command = [name]
+        log = open(self.artifacts / f"{name}.log", "ab")  # noqa: SIM115 - closed by the child's exit
+        return subprocess.Popen(
+            [sys.executable, "-m", "airflow", *command],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group: SIGKILL reaches the worker's task processes
+        )
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL a Celery worker and every task process it forked (its process group)."""
+        proc = self.processes[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def restart_worker(self, name: str) -> None:
+        self.processes[name] = self._spawn(name, self.env())
+        self._wait(lambda: len(self.celery_workers()) == len(WORKERS), 120, f"{name} to rejoin")
+
+    def celery_workers(self) -> list[str]:
+        from celery import Celery
+
+        app = Celery(broker=self.redis.url)
+        try:
+            replies = app.control.ping(timeout=2)
+        finally:
+            app.close()
+        return sorted(name for reply in replies for name in reply)
 
     def stop(self) -> None:
         for proc in self.processes.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         for proc in self.processes.values():
             try:
                 proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         if self._emulator_cm is not None:
-            self._emulator_cm.__exit__(None, None, None)
+            with contextlib.suppress(Exception):
+                self._emulator_cm.__exit__(None, None, None)
+        for server in (self.s3, self.redis, self.postgres):
+            with contextlib.suppress(Exception):
+                server.stop()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.dags)
 
     def _wait(self, check: Any, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, proc in self.processes.items():
-                if proc.poll() is not None:
+                if proc.poll() is not None and proc.returncode != -signal.SIGKILL:
                     raise RuntimeError(f"airflow {name} exited with {proc.returncode}; see {self.artifacts}")
             try:
                 if check():
@@ -125,16 +198,8 @@ class AirflowStack:
         raise TimeoutError(f"timed out waiting for {what}; logs in {self.artifacts}")
 
     # -- REST API ------------------------------------------------------------------------
-    def api(self, method: str, path: str, *, retry: bool | None = None, **kwargs: Any) -> Any:
-        """One REST call. SQLite serializes writers, so with a scheduler, a triggerer and
-        tasks writing at once the api-server sometimes answers 500 "database is locked";
-        idempotent calls (and those the caller marks ``retry``) are tried again."""
-        retry = method in ("GET", "PATCH", "DELETE") if retry is None else retry
-        for attempt in range(5):
-            response = self.http.request(method, f"{self.base_url}/api/v2{path}", timeout=30, **kwargs)
-            if response.status_code < 500 or not retry or attempt == 4:
-                break
-            time.sleep(1 + attempt)
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, f"{self.base_url}/api/v2{path}", timeout=30, **kwargs)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
         return response.json() if response.content else None
@@ -149,44 +214,38 @@ class AirflowStack:
         self, dag_id: str, *, logical_date: str | None = None, conf: dict[str, Any] | None = None
     ) -> str:
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        # A run id of our own makes the POST safe to repeat after a "database is locked" 500:
-        # a run that was created anyway answers 409 the second time, and is then used.
         run_id = f"e2e__{dag_id}__{logical_date or 'now'}__{time.time_ns()}"
         body: dict[str, Any] = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
-        for attempt in range(5):
-            try:
-                return str(self.api("POST", f"/dags/{dag_id}/dagRuns", json=body, retry=False)["dag_run_id"])
-            except RuntimeError as err:
-                if ": 409 " in str(err):
-                    return run_id
-                if ": 5" not in str(err) or attempt == 4:
-                    raise
-                time.sleep(1 + attempt)
-        raise AssertionError("unreachable")
+        return str(self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
+
+    def run_path(self, dag_id: str, run_id: str) -> str:
+        return f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
-        path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         state: dict[str, str] = {}
 
         def finished() -> bool:
-            state["value"] = self.api("GET", path)["state"]
+            state["value"] = self.api("GET", self.run_path(dag_id, run_id))["state"]
             return state["value"] in TERMINAL
 
         self._wait(finished, timeout, f"{dag_id} {run_id}")
         return state["value"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
-        return list(self.api("GET", path)["task_instances"])
+        return list(self.api("GET", self.run_path(dag_id, run_id) + "/taskInstances")["task_instances"])
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
-        path = (
-            f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/{task_id}"
-            f"/logs/{try_number}"
+    def wait_task_state(
+        self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 120
+    ) -> None:
+        self._wait(
+            lambda: self.task_states(dag_id, run_id).get(task_id) in states, timeout, f"{task_id} {states}"
         )
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        path = f"{self.run_path(dag_id, run_id)}/taskInstances/{task_id}/logs/{try_number}"
         content = self.api("GET", path, headers={"Accept": "application/json"})["content"]
         return "\n".join(
             json.dumps(e)
@@ -194,6 +253,22 @@ class AirflowStack:
             else str(e.get("event")) + (f" {e['error_detail']}" if e.get("error_detail") else "")
             for e in content
         )
+
+    def raw_task_logs(self) -> dict[Path, str]:
+        """Every task log file the workers and the triggerer wrote (the unfiltered JSON lines)."""
+        return {p: p.read_text(errors="replace") for p in (self.home / "logs").rglob("*.log") if p.is_file()}
+
+    def worker_of(self, dag_id: str, run_id: str, task_id: str, try_number: int | None = None) -> set[str]:
+        """The Celery workers whose log shows them executing this task of this run (this try)."""
+        wanted = [f"run_id='{run_id}'", f"task_id='{task_id}'", f"dag_id='{dag_id}'", "Executing workload"]
+        if try_number is not None:
+            wanted.append(f"try_number={try_number},")
+        return {
+            name
+            for name in WORKERS
+            for line in (self.artifacts / f"{name}.log").read_text(errors="replace").splitlines()
+            if all(w in line for w in wanted)
+        }
 
     def tail(self, lines: int = 40) -> str:
         out = []

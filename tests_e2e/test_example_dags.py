@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 from demo import dag_ids
-from stack import AirflowStack
+from e2e_report import report
+from stack import WORKERS, AirflowStack
+
+from airflow_provider_celonis.emulator.client import DEMO_CLIENT
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = sorted({d for path in (ROOT / "dags_examples").glob("*.py") for d in dag_ids(path)})
@@ -99,3 +102,32 @@ def test_a_failing_data_job_fails_the_task_with_celonis_error_lines(
     assert tasks["reload_data_model"] in {"upstream_failed", None}, tasks
     log = stack.task_log(DATA_JOB_DAG, run_id, "run_data_job")
     assert line in log, log[-3000:]
+
+
+def test_tasks_of_one_dag_ran_on_both_workers(stack: AirflowStack, runs: dict[str, tuple[str, str]]) -> None:
+    """The scheduler hands tasks to the Celery queue and both workers take them: the DAG with
+    the most tasks ran on worker-1 and on worker-2."""
+    run_id, _ = runs["nightly_audit_pull"]
+    placed = {
+        ti["task_id"]: stack.worker_of("nightly_audit_pull", run_id, ti["task_id"])
+        for ti in stack.task_instances("nightly_audit_pull", run_id)
+    }
+    assert all(len(workers) == 1 for workers in placed.values()), placed
+    assert set().union(*placed.values()) == set(WORKERS), placed
+    report(f"nightly_audit_pull tasks by worker: {sorted((t, *w) for t, w in placed.items())}")
+
+
+def test_task_logs_hold_no_secret(stack: AirflowStack, runs: dict[str, tuple[str, str]]) -> None:
+    """The client secret, every access token the emulator issued and the S3 secret key appear in
+    no task log the real task processes wrote (masking in a real worker, not `dags test`)."""
+    tokens = stack.emulator.issued_tokens()
+    secrets = {"celonis client secret": DEMO_CLIENT[1], "aws secret key": stack.s3.SECRET}
+    secrets.update({f"access token {t[:4]}...": t for t in tokens})
+    logs = stack.raw_task_logs()
+    assert tokens and len(logs) >= len(EXAMPLE_DAGS), (len(tokens), len(logs))
+    assert any("Connection" in text or "celonis" in text.lower() for text in logs.values())
+    leaks = [
+        (name, str(path)) for path, text in logs.items() for name, value in secrets.items() if value in text
+    ]
+    assert not leaks, leaks
+    report(f"task logs checked for secrets: {len(logs)} files, {len(tokens)} tokens, none leaked")

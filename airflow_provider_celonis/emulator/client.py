@@ -104,6 +104,10 @@ class EmulatorClient:
         response.raise_for_status()
         return int(response.json()["count"])
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token the emulator issued (to prove that no log shows one)."""
+        return [str(t) for t in self._call("GET", "/tokens")]
+
     def expire_tokens(self) -> int:
         return int(self._call("POST", "/tokens/expire")["expired"])
 

@@ -91,6 +91,15 @@ def recent_requests(request: Request) -> list[dict[str, Any]]:
         return list(state.log)
 
 
+@router.get("/tokens")
+def issued_tokens(request: Request) -> list[str]:
+    """The access tokens issued so far (the emulator's own, worthless elsewhere), so an end-to-end
+    test can prove that no task log shows one."""
+    state = state_of(request)
+    with state.lock:
+        return list(state.tokens)
+
+
 @router.post("/tokens/expire")
 def expire_tokens(request: Request) -> dict[str, int]:
     """Expire every issued token now, as if their 15 minutes had passed."""
