@@ -17,6 +17,17 @@ from airflow_provider_celonis.status import ERROR, SKIPPED, SUCCESS, TIMEOUT
 log = logging.getLogger(__name__)
 
 KNOWN_EVENTS = (SUCCESS, SKIPPED, ERROR, TIMEOUT)
+ON_SKIPPED = ("skip", "success", "fail")
+
+
+def check_on_skipped(value: Any) -> str:
+    """The ``on_skipped`` argument: what a job-level SKIPPED execution means for the task."""
+    from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+    text = str(value).strip().lower()
+    if text not in ON_SKIPPED:
+        raise CelonisConfigurationError("on_skipped", f"is {value!r}", "use 'skip', 'success' or 'fail'")
+    return text
 
 
 def check_event(event: Any) -> dict[str, Any]:
@@ -76,13 +87,24 @@ def job_error_lines(hook: Any, event: dict[str, Any]) -> list[str]:
     return lines
 
 
-def finish_job(event: dict[str, Any], hook: Any) -> str | None:
-    """Success returns the execution id; SKIPPED raises AirflowSkipException; error CelonisJobFailedError."""
+def finish_job(event: dict[str, Any], hook: Any, on_skipped: str = "skip") -> str | None:
+    """Success returns the execution id; SKIPPED follows ``on_skipped`` (skip: AirflowSkipException;
+    success: the execution id; fail: CelonisJobFailedError); error raises CelonisJobFailedError."""
     from airflow_provider_celonis.compat import AirflowSkipException
 
     status = check_event(event)["status"]
     where = f"Data job {event.get('data_job_id')} in pool {event.get('data_pool_id')}"
     execution_id = event.get("execution_id")
+    if status == SKIPPED and on_skipped != "skip":
+        log.warning("%s: Celonis skipped execution %s; on_skipped=%r.", where, execution_id, on_skipped)
+        if on_skipped == "fail":
+            raise CelonisJobFailedError(
+                f"{where}: {event['message']} (execution {execution_id}); on_skipped='fail'.",
+                status=event.get("execution_status"),
+                execution_id=execution_id,
+                fix="look at why Celonis skipped the job (disabled tasks?), or set on_skipped",
+            )
+        status = SUCCESS
     if status == SUCCESS:
         log.info("%s: %s (execution %s).", where, event["message"], execution_id)
         return None if execution_id is None else str(execution_id)

@@ -1,5 +1,6 @@
-"""Statuses, deadlines and the "does this execution belong to our run?" rule, written once.
+"""Statuses, deadlines and trigger events, written once.
 
+Which run is ours is decided by ids, in :mod:`airflow_provider_celonis.decisions`.
 Operators (sync, in a worker) and triggers (async, in the triggerer) both import this module,
 so the two modes cannot drift apart: the same snapshot of Celonis state gives the same
 decision in both, and the decision is a plain dict (a trigger event payload) that the
@@ -13,7 +14,6 @@ time survives serialization; a monotonic reading means nothing in another proces
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -160,49 +160,6 @@ def to_epoch_ms(value: datetime | str | float | int | None) -> int | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return int(value.timestamp() * 1000)
-
-
-# -- which execution is ours -------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunMarker:
-    """What was newest before we started (or the bound a sensor was given).
-
-    ``run_id`` is the newest execution id (or data load id) seen before the trigger;
-    ``start_ms`` its start (Celonis clock, epoch ms). Comparing with these recorded values
-    rather than the local clock avoids trusting Airflow and Celonis clocks to agree.
-    """
-
-    run_id: str | None = None
-    start_ms: int | None = None
-    started_after_ms: int | None = None
-    """Only for sensors: the user's lower bound for the start of the execution."""
-
-
-def belongs_to_new_run(run_id: Any, start_ms: Any, marker: RunMarker) -> bool:
-    """True when an execution (or load) seen now cannot be the one that was newest before.
-
-    Rules: it must not carry the recorded id; it must not have started before the recorded
-    start; and it must not have started before ``started_after``. An execution still QUEUED
-    has no start date yet: it counts as new (it cannot be a finished previous run).
-    """
-    if marker.run_id is not None and run_id is not None and str(run_id) == marker.run_id:
-        return False
-    if start_ms is None:
-        return True
-    start = int(start_ms)
-    if marker.start_ms is not None and start < marker.start_ms:
-        return False
-    return not (marker.started_after_ms is not None and start < marker.started_after_ms)
-
-
-def newest(items: list[dict[str, Any]], start_key: str = "startDate") -> dict[str, Any] | None:
-    """The newest item: not-yet-started ones (start null) first, then by start date.
-
-    Celonis does not document the order of its lists, so the order is never trusted.
-    """
-    if not items:
-        return None
-    return max(items, key=lambda item: (item.get(start_key) is None, item.get(start_key) or 0))
 
 
 # -- events: the one vocabulary of outcomes --------------------------------------------------

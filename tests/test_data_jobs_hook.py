@@ -26,8 +26,10 @@ async def test_job_lifecycle_sync_and_async(emulator: Any, fast_retries: dict[st
         POOL, JOB, queued_seconds=0.0, running_seconds=30, stale_seconds=0.0, outcome="FAIL"
     )
     hook = CelonisDataJobHook(**fast_retries)
-    assert hook.get_job_status(POOL, JOB) == await hook.aget_job_status(POOL, JOB)
-    assert hook.get_job_status(POOL, JOB)["status"] == "SUCCESS"  # type: ignore[index]
+    status = hook.get_job_status(POOL, JOB)  # the public JobTransport
+    assert status is not None and status["status"] == "SUCCESS"
+    assert status["currentExecutionId"] == PREVIOUS_EXECUTION_ID
+    assert (await hook.aget_job_status(POOL, JOB))["status"] == "SUCCESS"  # type: ignore[index]
     await hook.astart_execution(POOL, JOB, "FULL")
     with pytest.raises(CelonisConflictError):  # Celonis refuses a second run (emulator default)
         hook.start_execution(POOL, JOB, "FULL")
@@ -47,8 +49,14 @@ async def test_error_lines_of_a_failed_execution(emulator: Any, fast_retries: di
     emulator.configure_data_job(POOL, JOB, error_lines=["first problem", "second problem"])
     execution_id = emulator.seed_execution(POOL, JOB, "FAIL", age=5)
     hook = CelonisDataJobHook(**fast_retries)
-    assert hook.get_error_lines(POOL, JOB, execution_id) == ["first problem", "second problem"]
-    assert await hook.aget_error_lines(POOL, JOB, execution_id) == ["first problem", "second problem"]
+    # the failed task is named; its lines were read with its own taskId and type=TASK
+    expected = ["Create activity table: first problem", "Create activity table: second problem"]
+    assert hook.get_error_lines(POOL, JOB, execution_id) == expected
+    assert await hook.aget_error_lines(POOL, JOB, execution_id) == expected
+    detail = f"GET /integration/api/pools/{POOL}/logs/executions/detail"
+    assert [r["status"] for r in emulator.recent_requests() if f"{r['method']} {r['path']}" == detail] == [
+        200
+    ] * 2
     await close_loop_session()
 
 

@@ -88,7 +88,10 @@ async def test_failure_carries_celonis_error_lines(
     with pytest.raises(CelonisJobFailedError, match="ORA-00942") as failure:
         await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
     assert failure.value.status == "FAIL"
-    assert failure.value.error_lines == ["Table ORDERS: ORA-00942 table does not exist"]
+    # named by the failed task, read with that task's own id (the emulator refuses other queries)
+    assert failure.value.error_lines == [
+        "Create activity table: Table ORDERS: ORA-00942 table does not exist"
+    ]
     assert failure.value.execution_id == api_runs(job)[0]["executionId"]
 
 
@@ -148,12 +151,12 @@ async def test_previous_success_is_not_taken_for_the_new_run(
 async def test_retry_while_running_reuses_the_execution(
     job: Any, fast_retries: dict[str, float], deferrable: bool
 ) -> None:
-    """Try 1 starts the job and dies (worker lost); try 2 must wait for that run, not start another."""
+    """Try 1 starts the job and dies (worker lost); try 2 with if_running="reuse" waits for that run."""
     job.configure_data_job(POOL, JOB, running_seconds=2.0, stale_seconds=0.0)
     first = make_op(fast_retries, deferrable, wait_for_completion=False)
     first.execute(make_context())
     started = api_runs(job)[0]["executionId"]
-    result = await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+    result = await run_op(make_op(fast_retries, deferrable, if_running="reuse"), make_context(), deferrable)
     assert result == started
     report = job.data_job_report(POOL, JOB)
     assert report["executions"] == 1
@@ -166,7 +169,7 @@ async def test_retry_inside_the_stale_window_is_refused_then_reused(
     """Try 2 cannot see try 1's run yet; Celonis refuses the second start and try 2 waits for run 1."""
     job.configure_data_job(POOL, JOB, stale_seconds=2.0, running_seconds=0.3)
     CelonisDataJobHook(**fast_retries).start_execution(POOL, JOB, "DELTA")  # try 1 started, then died
-    result = make_op(fast_retries, False).execute(make_context())
+    result = make_op(fast_retries, False, reuse_running_execution=True).execute(make_context())
     report = job.data_job_report(POOL, JOB)
     assert (report["executions"], report["refused"]) == (1, 1)
     assert result == api_runs(job)[0]["executionId"]
@@ -176,8 +179,8 @@ async def test_running_job_without_reuse_fails_without_starting(
     job: Any, fast_retries: dict[str, float]
 ) -> None:
     job.seed_execution(POOL, JOB, "RUNNING", running_seconds=30)
-    with pytest.raises(CelonisJobAlreadyRunningError, match="reuse_running_execution"):
-        make_op(fast_retries, False, reuse_running_execution=False).execute(make_context())
+    with pytest.raises(CelonisJobAlreadyRunningError, match="already running"):
+        make_op(fast_retries, False, if_running="fail").execute(make_context())
     assert job.data_job_report(POOL, JOB)["executions"] == 0
 
 
@@ -234,7 +237,7 @@ async def test_killing_the_deferred_task_cancels_through_the_trigger(
     assert job.data_job_report(POOL, JOB)["cancels"] == 1
     time.sleep(0.2)
     assert api_runs(job)[0]["status"] == "CANCEL"
-    sensor_like = CelonisDataJobExecutionTrigger(wait=trigger.job_wait.to_dict(), hook_params=fast_retries)
+    sensor_like = CelonisDataJobExecutionTrigger(wait=trigger.job_wait.to_json(), hook_params=fast_retries)
     await sensor_like.on_kill()  # cancel_on_kill defaults to off: a watcher owns nothing
     await close_loop_session()
     assert job.data_job_report(POOL, JOB)["cancels"] == 1
@@ -347,15 +350,26 @@ async def test_no_wait_returns_and_pushes_the_new_execution_id(
     assert context["ti"].xcom["celonis_execution_id"] == execution_id
 
 
-async def test_no_wait_fails_when_a_lost_start_never_arrived(
+async def test_no_wait_starts_again_when_a_lost_start_never_arrived(
     job: Any, fast_retries: dict[str, float]
 ) -> None:
+    """The answer is lost and nothing started: after the grace the start is sent once more."""
     path = f"/integration/api/v2/data-pools/{POOL}/data-jobs/{JOB}/execute"
-    job.add_faults([{"path": path, "kind": "drop"}])  # the answer is lost and nothing started
+    job.add_faults([{"path": path, "kind": "drop"}])
     op = make_op(fast_retries, False, wait_for_completion=False, start_grace_period=0.5)
-    with pytest.raises(CelonisJobFailedError, match="no new execution"):
+    execution_id = op.execute(make_context())
+    assert [r["executionId"] for r in api_runs(job)] == [execution_id]
+    assert job.requests_to("POST", path) == 2
+
+
+async def test_lost_starts_are_not_sent_a_third_time(job: Any, fast_retries: dict[str, float]) -> None:
+    path = f"/integration/api/v2/data-pools/{POOL}/data-jobs/{JOB}/execute"
+    job.add_faults([{"path": path, "kind": "drop", "times": -1}])
+    op = make_op(fast_retries, False, start_grace_period=0.3)
+    with pytest.raises(CelonisJobFailedError, match="answer was lost 2 times"):
         op.execute(make_context())
     assert api_runs(job) == []
+    assert job.requests_to("POST", path) == 2
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -426,6 +440,7 @@ async def test_reuse_warns_that_the_requested_subset_is_not_applied(
 ) -> None:
     job.configure_data_job(POOL, JOB, running_seconds=0.5, stale_seconds=0.0)
     running = job.seed_execution(POOL, JOB, "RUNNING", running_seconds=0.5)
-    result = make_op(fast_retries, False, mode="FULL", transformations=["t-1"]).execute(make_context())
+    op = make_op(fast_retries, False, mode="FULL", transformations=["t-1"], if_running="reuse")
+    result = op.execute(make_context())
     assert result == running
     assert "mode FULL, transformations are not applied" in capsys.readouterr().out  # task log

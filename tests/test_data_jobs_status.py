@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_celonis.decisions import JobWait, LoadWait, judge_job, judge_load
+from airflow_provider_celonis.decisions import (
+    BLOCKER,
+    WATCH,
+    JobWait,
+    LoadWait,
+    judge_job,
+    judge_load,
+    latest,
+    pin_execution,
+)
 from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook, error_lines, execution_configuration
 from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 from airflow_provider_celonis.status import (
     DataJobExecutionStatus,
     DataModelLoadStatus,
-    RunMarker,
-    belongs_to_new_run,
     deadline_after,
     deadline_passed,
-    newest,
     to_epoch_ms,
 )
 
@@ -76,26 +83,61 @@ def test_to_epoch_ms() -> None:
     assert to_epoch_ms(None) is None
 
 
-def test_new_run_rule() -> None:
-    marker = RunMarker("old", 5000)
-    assert not belongs_to_new_run("old", 5000, marker)
-    assert not belongs_to_new_run("other", 4000, marker)  # started before the recorded run
-    assert belongs_to_new_run("new", 6000, marker)
-    assert belongs_to_new_run("new", None, marker)  # QUEUED: no start yet
-    assert not belongs_to_new_run("x", 999, RunMarker(started_after_ms=1000))
-    assert belongs_to_new_run("x", 1000, RunMarker(started_after_ms=1000))
+def test_ours_is_a_new_id_whatever_the_dates_say() -> None:
+    """The reported false success: an older SUCCESS, then a run cancelled while QUEUED (no
+    startDate). The old date rule took the older SUCCESS for the new run; ids never do."""
+    history = [item("old", "SUCCESS", 1000), {**item("cancelled", "CANCEL", None), "endDate": 2000}]
+    wait = JobWait("p", "j", known_ids=("old", "cancelled"))
+    assert judge_job(history, wait) is None  # ours is not listed yet: keep polling
+    ours = item("ours", "QUEUED", None)
+    assert judge_job([*history, ours], wait) is None  # ours is QUEUED
+    skewed = item("ours", "SUCCESS", 10)  # Celonis's clock far behind: still ours, by id
+    assert judge_job([*history, skewed], wait)["execution_id"] == "ours"  # type: ignore[index]
+    assert judge_job([item("old", "SUCCESS", 9_999_999)], wait) is None  # a known id, however late
 
 
-def test_newest_never_trusts_list_order() -> None:
-    items = [item("a", "SUCCESS", 1), item("c", "QUEUED", None), item("b", "SUCCESS", 3)]
-    assert newest(items) == items[1]
-    assert newest(items[::2]) == items[2]
-    assert newest([]) is None
+def test_several_new_runs_fail_closed_with_the_candidates() -> None:
+    wait = JobWait("p", "j", known_ids=("old",))
+    verdict = judge_job([item("old", "SUCCESS", 1), item("a", "SUCCESS", 5), item("b", "RUNNING", 6)], wait)
+    assert verdict is not None and verdict["status"] == "error"
+    assert verdict["candidates"] == ["a", "b"] and "cannot prove" in verdict["message"]
+    assert pin_execution([item("a", "RUNNING", 5), item("b", "QUEUED", None)], wait) == wait  # not pinned
 
 
-def test_judge_job_ignores_the_previous_success_and_fails_closed() -> None:
-    wait = JobWait("p", "j", RunMarker("old", 100), deadline=None)
-    assert judge_job([item("old", "SUCCESS", 100)], wait) is None
+def test_a_schedule_started_run_is_never_ours() -> None:
+    wait = JobWait("p", "j", known_ids=("old",))
+    scheduled = {**item("nightly", "SUCCESS", 5), "schedulingId": "s-1"}
+    assert judge_job([scheduled], wait) is None
+    verdict = judge_job([scheduled, item("ours", "SUCCESS", 4)], wait)
+    assert verdict is not None and verdict["execution_id"] == "ours"
+
+
+def test_pinned_wait_follows_its_id_only() -> None:
+    wait = pin_execution([item("ours", "RUNNING", 5)], JobWait("p", "j", known_ids=("old",)))
+    assert wait.execution_id == "ours"
+    assert judge_job([item("ours", "RUNNING", 5), item("later", "SUCCESS", 9)], wait) is None
+
+
+def test_blocker_wait_ends_when_nothing_is_in_progress() -> None:
+    wait = JobWait("p", "j", role=BLOCKER, deadline=50.0)
+    assert judge_job([item("s", "RUNNING", 1), item("q", "QUEUED", None)], wait, now=10.0) is None
+    done = judge_job([item("s", "SUCCESS", 1), item("q", "CANCEL", None)], wait, now=10.0)
+    assert done is not None and done["status"] == "success" and done["deadline"] == 50.0
+    late = judge_job([item("s", "RUNNING", 1)], wait, now=51.0)
+    assert late is not None and late["status"] == "timeout" and "s" in late["message"]
+
+
+def test_sensor_watch_places_a_never_started_run_by_its_end() -> None:
+    wait = JobWait("p", "j", role=WATCH, started_after_ms=1000)
+    old_cancel = {**item("c", "CANCEL", None), "endDate": 500}
+    assert judge_job([item("a", "SUCCESS", 900), old_cancel], wait) is None  # both before the bound
+    fresh = item("b", "SUCCESS", 1500)
+    assert judge_job([fresh, old_cancel], wait)["execution_id"] == "b"  # type: ignore[index]
+    assert latest([fresh, item("q", "QUEUED", None)])["executionId"] == "q"  # type: ignore[index]
+
+
+def test_judge_job_fails_closed_on_unknown_status() -> None:
+    wait = JobWait("p", "j", known_ids=("old",), deadline=None)
     verdict = judge_job([item("old", "SUCCESS", 100), item("new", "WEIRD", 200)], wait)
     assert verdict is not None
     assert verdict["status"] == "error"
@@ -107,7 +149,7 @@ def test_judge_job_deadlines() -> None:
     running = [item("new", "RUNNING", 200)]
     assert judge_job(running, JobWait("p", "j", deadline=50.0), now=49.0) is None
     assert judge_job(running, JobWait("p", "j", deadline=50.0), now=50.0)["status"] == "timeout"  # type: ignore[index]
-    nothing = JobWait("p", "j", RunMarker("old", 100), appear_deadline=10.0)
+    nothing = JobWait("p", "j", known_ids=("old",), appear_deadline=10.0)
     assert judge_job([item("old", "SUCCESS", 100)], nothing, now=11.0)["status"] == "error"  # type: ignore[index]
 
 
@@ -118,7 +160,7 @@ def test_judge_job_waits_for_exactly_the_reused_execution() -> None:
 
 
 def test_judge_load() -> None:
-    wait = LoadWait("p", "m", RunMarker("L1", 100))
+    wait = LoadWait("p", "m", known_ids=("L1",))
 
     def info(load_id: str, status: str, start: int) -> dict[str, object]:
         load = {"dataLoadId": load_id, "loadStatus": status, "startDate": start, "message": "m"}
@@ -127,16 +169,29 @@ def test_judge_load() -> None:
     assert judge_load({"loadInfo": {"currentComputeLoad": None}}, wait) is None
     assert judge_load(info("L1", "SUCCESS", 100), wait) is None
     assert judge_load(info("L2", "LOST_CONNECTION", 200), wait) is None
+    assert judge_load(info("L2", "CANCELLING", 200), wait) is None
     assert judge_load(info("L2", "WARNING", 200), wait)["status"] == "success"  # type: ignore[index]
     assert judge_load(info("L2", "CANCELED", 200), wait)["status"] == "error"  # type: ignore[index]
     assert judge_load(info("L2", "NEW_STATUS", 200), wait)["status"] == "error"  # type: ignore[index]
+    blocker = LoadWait("p", "m", role=BLOCKER)
+    for status in ("RUNNING", "LOST_CONNECTION", "CANCELLING"):  # every in-progress state blocks
+        assert judge_load(info("L1", status, 100), blocker) is None
+    assert judge_load(info("L1", "ERROR", 100), blocker)["status"] == "success"  # type: ignore[index]
 
 
-def test_serialization_round_trip() -> None:
-    wait = JobWait("p", "j", RunMarker("old", 1, 2), execution_id="e", deadline=3.0, appear_deadline=4.0)
-    assert JobWait.from_dict(wait.to_dict()) == wait
-    load = LoadWait("p", "m", RunMarker("L", 1), deadline=3.0)
-    assert LoadWait.from_dict(load.to_dict()) == load
+def test_serialization_round_trip_and_validation() -> None:
+    wait = JobWait("p", "j", known_ids=("a", "b"), execution_id="e", deadline=3.0, appear_deadline=4.0)
+    assert JobWait.from_json(json.loads(json.dumps(wait.to_json()))) == wait
+    load = LoadWait("p", "m", known_ids=("L",), deadline=3.0)
+    assert LoadWait.from_json(json.loads(json.dumps(load.to_json()))) == load
+    with pytest.raises(ValueError, match="unknown fields"):
+        JobWait.from_json({**wait.to_json(), "marker": {}})  # an outdated or foreign payload
+    with pytest.raises(ValueError, match="role"):
+        JobWait.from_json({**wait.to_json(), "role": "mine"})
+    with pytest.raises(ValueError, match="deadline"):
+        JobWait.from_json({**wait.to_json(), "deadline": "soon"})
+    with pytest.raises(ValueError, match="data_job_id"):
+        JobWait.from_json({**wait.to_json(), "data_job_id": ""})
 
 
 def test_request_descriptions() -> None:

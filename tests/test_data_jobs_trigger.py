@@ -15,7 +15,6 @@ from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID as J
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
 from airflow_provider_celonis.emulator.apis.data_jobs import PREVIOUS_EXECUTION_ID
 from airflow_provider_celonis.hooks._transport import close_loop_session
-from airflow_provider_celonis.status import RunMarker
 from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
 
 HISTORY = f"/integration/api/pools/{POOL}/logs/{JOB}/executions"
@@ -27,12 +26,12 @@ def trigger_for(execution_id: str | None = None, *, deadline_in: float = 20, **k
     wait = JobWait(
         POOL,
         JOB,
-        RunMarker(PREVIOUS_EXECUTION_ID) if execution_id is None else RunMarker(),
+        known_ids=(PREVIOUS_EXECUTION_ID,),
         execution_id=execution_id,
         deadline=time.time() + deadline_in,
     )
     params = {"poll_interval": 0.05, "hook_params": FLAKY_HOOK, **kwargs}
-    return CelonisDataJobExecutionTrigger(wait=wait.to_dict(), **params)
+    return CelonisDataJobExecutionTrigger(wait=wait.to_json(), **params)
 
 
 @pytest.fixture
@@ -76,7 +75,7 @@ async def test_outage_past_the_deadline_gives_one_timeout_event(emulator: Any, r
 
 async def test_permanent_error_gives_one_error_event(emulator: Any) -> None:
     wait = JobWait("no-such-pool", JOB, deadline=time.time() + 10)
-    trigger = CelonisDataJobExecutionTrigger(wait=wait.to_dict(), poll_interval=0.05, hook_params=FLAKY_HOOK)
+    trigger = CelonisDataJobExecutionTrigger(wait=wait.to_json(), poll_interval=0.05, hook_params=FLAKY_HOOK)
     events = await run_trigger(trigger)
     assert len(events) == 1
     assert events[0]["status"] == "error"
@@ -113,12 +112,12 @@ async def test_triggers_only_get_and_share_one_token(emulator: Any) -> None:
 
 
 async def test_waits_for_a_new_execution_past_a_stale_history(emulator: Any) -> None:
-    """Marker = previous run: only a run that is not the previous one can end the wait."""
+    """Known ids = the previous run: only a run with another id can end the wait."""
     emulator.configure_data_job(POOL, JOB, running_seconds=0.3, outcome="SKIPPED")
     trigger = trigger_for()
     task = asyncio.ensure_future(run_trigger(trigger))
     await asyncio.sleep(0.3)
     assert not task.done()  # the previous SUCCESS is not taken
-    emulator.seed_execution(POOL, JOB, "RUNNING")
+    emulator.seed_execution(POOL, JOB, "RUNNING", source="API")
     events = await asyncio.wait_for(task, 10)
     assert [e["status"] for e in events] == ["skipped"]

@@ -167,7 +167,7 @@ async def test_load_trigger_survives_5xx_and_drops(model: Any) -> None:
     )
     wait = LoadWait(POOL, MODEL, deadline=time.time() + 20)
     hook_params = {"min_wait": 0.01, "max_wait": 0.02, "max_attempts": 2}
-    trigger = CelonisDataModelLoadTrigger(wait=wait.to_dict(), poll_interval=0.05, hook_params=hook_params)
+    trigger = CelonisDataModelLoadTrigger(wait=wait.to_json(), poll_interval=0.05, hook_params=hook_params)
     events = await run_trigger(recreate(trigger))
     assert [e["status"] for e in events] == ["success"]
     assert events[0]["data_load_id"] == loads(model)[0]["dataLoadId"]
@@ -189,15 +189,16 @@ async def test_tables_as_a_rendered_string_is_a_list_not_characters(
     assert model.stats()["api_calls"] == calls
 
 
-def test_marker_of_a_load_without_id_never_takes_the_previous_load_for_ours() -> None:
+def test_a_load_seen_before_or_without_id_is_never_ours_whatever_its_dates() -> None:
     from airflow_provider_celonis.decisions import LoadWait, judge_load
 
-    before = {"loadStatus": "SUCCESS", "startDate": 1_700_000_000_000}  # no dataLoadId
-    marker = CelonisReloadDataModelOperator._marker(before)
-    wait = LoadWait(POOL, MODEL, marker, deadline=None, appear_deadline=None)
-    assert judge_load({"loadInfo": {"currentComputeLoad": before}}, wait) is None  # the old one
-    newer = {**before, "startDate": before["startDate"] + 5000, "dataLoadId": "l-2"}
-    assert judge_load({"loadInfo": {"currentComputeLoad": newer}}, wait)["status"] == "success"
+    wait = LoadWait(POOL, MODEL, known_ids=("l-1",), deadline=None, appear_deadline=None)
+    old = {"dataLoadId": "l-1", "loadStatus": "SUCCESS", "startDate": 9_999_999_999_999}  # clock skew
+    assert judge_load({"loadInfo": {"currentComputeLoad": old}}, wait) is None
+    no_id = {"loadStatus": "SUCCESS", "startDate": 9_999_999_999_999}
+    assert judge_load({"loadInfo": {"currentComputeLoad": no_id}}, wait) is None
+    newer = {"dataLoadId": "l-2", "loadStatus": "SUCCESS", "startDate": 1}  # an earlier date: still new
+    assert judge_load({"loadInfo": {"currentComputeLoad": newer}}, wait)["status"] == "success"  # type: ignore[index]
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -208,7 +209,7 @@ async def test_retry_reuses_the_running_load_when_asked(
     model.configure_data_model(POOL, MODEL, load_seconds=0.8, stale_seconds=0.0)
     make_op(fast_retries, False, wait_for_completion=False).execute(make_context())
     time.sleep(0.1)
-    op = make_op(fast_retries, deferrable, reuse_running_load=True)
+    op = make_op(fast_retries, deferrable, reuse_running_load=True)  # legacy form of if_running="reuse"
     load_id = await run_op(op, make_context(), deferrable)
     assert [load["dataLoadId"] for load in loads(model)] == [load_id]
     assert model.data_model_report(POOL, MODEL)["load_requests"]["COMPLETE"] == 1

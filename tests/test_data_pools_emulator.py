@@ -54,14 +54,33 @@ def test_task_items_and_log_lines_of_a_failed_run(hook: CelonisOAuthHook, emulat
     )
     assert [t["status"] for t in tasks] == ["SUCCESS", "FAIL"]
     assert {t["type"] for t in tasks} == {"TASK"}
-    detail = hook.request_json(
-        "GET",
-        f"/api/pools/{POOL}/logs/executions/detail",
-        api=DATA_JOBS,
-        params={"executionId": execution_id},
-    )
-    assert [m["level"] for m in detail["logMessages"]] == ["INFO", "ERROR", "INFO"]
-    assert isinstance(detail["logMessages"][1]["date"], int)  # epoch ms
+    failed = tasks[1]["taskId"]
+
+    def detail(**params: str) -> Any:
+        path = f"/api/pools/{POOL}/logs/executions/detail"
+        return hook.request_json("GET", path, api=DATA_JOBS, params={"executionId": execution_id, **params})
+
+    lines = detail(id=failed, type="TASK")["logMessages"]
+    assert [m["level"] for m in lines] == ["INFO", "ERROR", "INFO"]
+    assert isinstance(lines[1]["date"], int)  # epoch ms
+    # Only the failed task's own log holds its ERROR lines; the job-level query has none.
+    assert [m["level"] for m in detail(id=tasks[0]["taskId"], type="TASK")["logMessages"]] == ["INFO", "INFO"]
+    assert [m["level"] for m in detail(id=JOB, type="JOB")["logMessages"]] == ["INFO", "INFO"]
+    for wrong in (
+        {},
+        {"id": JOB},
+        {"id": "no-such-task", "type": "TASK"},
+        {"id": "other-job", "type": "JOB"},
+    ):
+        with pytest.raises(CelonisBadRequestError):
+            detail(**wrong)
+    with pytest.raises(CelonisBadRequestError):  # task items need type=TASK
+        hook.request_json(
+            "GET",
+            f"/api/pools/{POOL}/logs/executions",
+            api=DATA_JOBS,
+            params={"executionId": execution_id, "id": JOB},
+        )
 
 
 def test_cancel_of_a_finished_run_is_a_no_op(hook: CelonisOAuthHook, emulator: Any) -> None:

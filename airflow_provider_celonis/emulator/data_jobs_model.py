@@ -20,6 +20,8 @@ DEFAULT_POOL_NAME = "Emulated SAP ECC pool"
 DEFAULT_JOB_ID = "7a2d4f6e-9c1b-4d3a-b5e8-6f0a2c4d8e02"
 DEFAULT_JOB_NAME = "Daily delta load"
 PREVIOUS_EXECUTION_ID = "00000000-0000-4000-8000-0000000000e1"
+SCHEDULING_ID = "5c4e0b1a-8d2f-4a6e-9b3c-7e1f0a2d4c05"
+"""The emulated "Nightly" schedule: runs it starts carry this ``schedulingId``."""
 TERMINAL = ("SUCCESS", "FAIL", "CANCEL", "SKIPPED")
 
 
@@ -60,6 +62,8 @@ class Run:
     cancel_requested_at: float | None = None
     fixed: tuple[str, float | None, float | None] | None = None
     """Seeded run: (status, start, end) that never changes."""
+    scheduling_id: str | None = None
+    """Set for a run a Celonis schedule started (its ``schedulingId``); None for API runs."""
 
     def view(self, now: float) -> tuple[str, float | None, float | None]:
         """(status, start, end) at emulator time ``now``."""
@@ -98,6 +102,7 @@ def init_state(state: EmulatorState) -> None:
         0.0,
         source="SCHEDULE",
         fixed=("SUCCESS", now - 3600, now - 3540),
+        scheduling_id=SCHEDULING_ID,
     )
     state.ext[KEY] = {
         "pools": {DEFAULT_POOL_ID: DEFAULT_POOL_NAME},

@@ -6,8 +6,8 @@ Each endpoint is described once as a :class:`Call` (method, path, arguments); a 
 policy and typed errors. Only ``start_execution`` is a non-idempotent POST: the hook never
 replays it once it may have reached Celonis; ``cancel`` is safe to repeat and is retried.
 
-Endpoints (shared/celonis-api.md 2.5): the public v2 ``execute``; the internal
-``/api/pools/...`` family for execute-with-configuration, cancel, status, history and logs.
+Endpoints (docs/celonis-api.md): the public v2 ``execute`` and ``jobs/{jobId}`` status; the
+internal ``/api/pools/...`` family for execute-with-configuration, cancel, history and logs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_celonis.apis import DATA_JOBS
-from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.arguments import check_int
+from airflow_provider_celonis.exceptions import (
+    CelonisApiError,
+    CelonisConfigurationError,
+    CelonisNotFoundError,
+    CelonisPermissionError,
+)
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
 MODES = ("FULL", "DELTA")
@@ -131,6 +137,45 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+def explain_internal(err: CelonisApiError, call: Call) -> CelonisApiError:
+    """A 403/404 from an internal ``logs/...`` endpoint, re-raised saying what it means.
+
+    The same answer from a public endpoint (a wrong pool or job id) is left as it is.
+    """
+    if "/logs/" not in call.path and "/load-history/" not in call.path:
+        return err
+    what = "refused" if err.status == 403 else "does not know"
+    return type(err)(
+        f"{err} The internal Celonis endpoint {call.method} {call.path} {what} this request. The "
+        "provider needs it to read the run history and logs (there is no public endpoint for "
+        "them): the OAuth client may lack view permission on the data pool, or Celonis changed or "
+        "removed this undocumented endpoint.",
+        status=err.status,
+        method=err.method,
+        path=err.path,
+        error_code=err.error_code,
+        detail=err.detail,
+        title=err.title,
+        fix="give the OAuth client view and manage permission on the data pool; if it has them, "
+        "report the change of the internal API",
+    )
+
+
+def failed_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for t in tasks if str(t.get("status") or "").upper() == "FAIL" and t.get("taskId")]
+
+
+MAX_TASK_ERROR_LINES = 5
+"""ERROR lines kept per failed task: the first ones say what broke; the rest is in Celonis's log."""
+
+
+def task_errors(task: dict[str, Any], log_page: Any) -> list[str]:
+    """``"<task name>: <ERROR line>"`` for the first ERROR lines of a failed task."""
+    lines = error_lines(log_page)[:MAX_TASK_ERROR_LINES]
+    name = task.get("name") or task.get("taskId")
+    return [f"{name}: {line}" for line in lines] or [f"{name}: failed (no ERROR line in its log)"]
+
+
 def error_lines(log_page: Any) -> list[str]:
     """The ``logMessage`` of every ERROR line in a ``logs/executions/detail`` answer."""
     messages = (log_page or {}).get("logMessages") or [] if isinstance(log_page, dict) else log_page or []
@@ -145,7 +190,12 @@ class CelonisDataJobHook(CelonisOAuthHook):
     """Data Job Execution API on top of :class:`CelonisOAuthHook` (scope ``integration.data-pools``).
 
     The OAuth client needs view **and** manage permission on the data pool.
-    ``history_limit`` is the page size asked of the execution history.
+    ``history_limit`` is the page size asked of the execution history; ``max_history_pages``
+    bounds the pages read for the "before" snapshot of an operator's start.
+
+    Only ``execute`` (v2) and ``jobs/{jobId}`` are public; the execution history, task items
+    and log lines exist only under the internal ``logs/...`` endpoints (docs/celonis-api.md),
+    so a 403 or 404 from them is re-raised with what it most likely means.
     """
 
     def __init__(
@@ -153,10 +203,12 @@ class CelonisDataJobHook(CelonisOAuthHook):
         celonis_conn_id: str = CelonisOAuthHook.default_conn_name,
         *,
         history_limit: int = 50,
+        max_history_pages: int = 200,
         **kwargs: Any,
     ) -> None:
         super().__init__(celonis_conn_id, **kwargs)
-        self.history_limit = history_limit
+        self.history_limit = check_int("history_limit", history_limit, minimum=1)
+        self.max_history_pages = check_int("max_history_pages", max_history_pages, minimum=1)
 
     # -- request descriptions --------------------------------------------------------------
     @staticmethod
@@ -189,8 +241,9 @@ class CelonisDataJobHook(CelonisOAuthHook):
         return Call("POST", f"/api/pools/{pool_id}/jobs/{job_id}/cancel", idempotent=True)
 
     @staticmethod
-    def status_call(pool_id: str) -> Call:
-        return Call("GET", f"/api/pools/{pool_id}/logs/status")
+    def status_call(pool_id: str, job_id: str) -> Call:
+        """The public ``JobTransport`` of the job (``status``, ``currentExecutionId``)."""
+        return Call("GET", f"/api/pools/{pool_id}/jobs/{job_id}")
 
     def history_call(self, pool_id: str, job_id: str, page: int = 0) -> Call:
         return Call(
@@ -200,11 +253,19 @@ class CelonisDataJobHook(CelonisOAuthHook):
         )
 
     @staticmethod
-    def log_call(pool_id: str, job_id: str, execution_id: str, limit: int = 100) -> Call:
+    def tasks_call(pool_id: str, job_id: str, execution_id: str) -> Call:
+        """The task items of one execution (``type=TASK``), each with its own ``taskId`` and status."""
+        params = {"executionId": execution_id, "id": job_id, "type": "TASK"}
+        return Call("GET", f"/api/pools/{pool_id}/logs/executions", {"params": params})
+
+    @staticmethod
+    def log_call(pool_id: str, execution_id: str, task_id: str, limit: int = 100) -> Call:
+        """ERROR lines of one task of an execution (``id`` is the task's ``taskId``, ``type=TASK``),
+        as pycelonis asks them; a job-level ``type=JOB`` query returns no task log lines."""
         params = {
             "executionId": execution_id,
-            "id": job_id,
-            "type": "JOB",
+            "id": task_id,
+            "type": "TASK",
             "limit": str(limit),
             "page": "0",
             "logLevels": "ERROR",
@@ -212,14 +273,20 @@ class CelonisDataJobHook(CelonisOAuthHook):
         return Call("GET", f"/api/pools/{pool_id}/logs/executions/detail", {"params": params})
 
     def call(self, call: Call) -> Any:
-        return self.request_json(
-            call.method, call.path, api=DATA_JOBS, idempotent=call.idempotent, **call.kwargs
-        )
+        try:
+            return self.request_json(
+                call.method, call.path, api=DATA_JOBS, idempotent=call.idempotent, **call.kwargs
+            )
+        except (CelonisPermissionError, CelonisNotFoundError) as err:
+            raise explain_internal(err, call) from err
 
     async def acall(self, call: Call) -> Any:
-        return await self.arequest_json(
-            call.method, call.path, api=DATA_JOBS, idempotent=call.idempotent, **call.kwargs
-        )
+        try:
+            return await self.arequest_json(
+                call.method, call.path, api=DATA_JOBS, idempotent=call.idempotent, **call.kwargs
+            )
+        except (CelonisPermissionError, CelonisNotFoundError) as err:
+            raise explain_internal(err, call) from err
 
     # -- sync API --------------------------------------------------------------------------
     def start_execution(self, pool_id: str, job_id: str, mode: str = "DELTA", **subset: Any) -> Any:
@@ -230,18 +297,30 @@ class CelonisDataJobHook(CelonisOAuthHook):
         self.call(self.cancel_call(pool_id, job_id))
 
     def get_job_status(self, pool_id: str, job_id: str) -> dict[str, Any] | None:
-        """The job's item in ``logs/status`` (``{id, status, lastExecutionStartDate}``), or None."""
-        return _pick_job(self.call(self.status_call(pool_id)), job_id)
+        """The job's ``JobTransport`` (``status``, ``currentExecutionId``), or None."""
+        answer = self.call(self.status_call(pool_id, job_id))
+        return answer if isinstance(answer, dict) else None
 
-    def list_executions(self, pool_id: str, job_id: str) -> list[dict[str, Any]]:
-        """Newest executions: page 0, plus the last page when there are several (order is undocumented)."""
+    def list_executions(self, pool_id: str, job_id: str, *, all_pages: bool = False) -> list[dict[str, Any]]:
+        """The execution history: page 0 and the last page (order is undocumented, the newest
+        runs are on one of them), or every page with ``all_pages`` (the "before" snapshot whose
+        ids can never be ours must be complete; at most ``max_history_pages`` pages)."""
         first = self.call(self.history_call(pool_id, job_id))
-        pages = _num_pages(first)
-        last = self.call(self.history_call(pool_id, job_id, pages - 1)) if pages > 1 else None
-        return _items(first) + _items(last)
+        pages = self._pages_to_read(first, all_pages)
+        return _items(first) + [
+            i for p in pages for i in _items(self.call(self.history_call(pool_id, job_id, p)))
+        ]
+
+    def list_tasks(self, pool_id: str, job_id: str, execution_id: str) -> list[dict[str, Any]]:
+        return _task_items(self.call(self.tasks_call(pool_id, job_id, execution_id)))
 
     def get_error_lines(self, pool_id: str, job_id: str, execution_id: str) -> list[str]:
-        return error_lines(self.call(self.log_call(pool_id, job_id, execution_id)))
+        """``"<task name>: <ERROR line>"``: the first ERROR lines of each failed task of the execution,
+        each read with the task's own id (the documented way; pycelonis does the same)."""
+        lines: list[str] = []
+        for task in failed_tasks(self.list_tasks(pool_id, job_id, execution_id)):
+            lines += task_errors(task, self.call(self.log_call(pool_id, execution_id, str(task["taskId"]))))
+        return lines
 
     # -- async twins (triggers: GETs only) -------------------------------------------------
     async def astart_execution(self, pool_id: str, job_id: str, mode: str = "DELTA", **subset: Any) -> Any:
@@ -251,16 +330,38 @@ class CelonisDataJobHook(CelonisOAuthHook):
         await self.acall(self.cancel_call(pool_id, job_id))
 
     async def aget_job_status(self, pool_id: str, job_id: str) -> dict[str, Any] | None:
-        return _pick_job(await self.acall(self.status_call(pool_id)), job_id)
+        answer = await self.acall(self.status_call(pool_id, job_id))
+        return answer if isinstance(answer, dict) else None
 
-    async def alist_executions(self, pool_id: str, job_id: str) -> list[dict[str, Any]]:
+    async def alist_executions(
+        self, pool_id: str, job_id: str, *, all_pages: bool = False
+    ) -> list[dict[str, Any]]:
         first = await self.acall(self.history_call(pool_id, job_id))
-        pages = _num_pages(first)
-        last = await self.acall(self.history_call(pool_id, job_id, pages - 1)) if pages > 1 else None
-        return _items(first) + _items(last)
+        items = _items(first)
+        for page in self._pages_to_read(first, all_pages):
+            items += _items(await self.acall(self.history_call(pool_id, job_id, page)))
+        return items
 
     async def aget_error_lines(self, pool_id: str, job_id: str, execution_id: str) -> list[str]:
-        return error_lines(await self.acall(self.log_call(pool_id, job_id, execution_id)))
+        lines: list[str] = []
+        tasks = _task_items(await self.acall(self.tasks_call(pool_id, job_id, execution_id)))
+        for task in failed_tasks(tasks):
+            page = await self.acall(self.log_call(pool_id, execution_id, str(task["taskId"])))
+            lines += task_errors(task, page)
+        return lines
+
+    def _pages_to_read(self, first: Any, all_pages: bool) -> list[int]:
+        pages = _num_pages(first)
+        if not all_pages:
+            return [pages - 1] if pages > 1 else []
+        if pages > self.max_history_pages:
+            raise CelonisConfigurationError(
+                "max_history_pages",
+                f"is {self.max_history_pages}, but the execution history has {pages} pages of "
+                f"{self.history_limit}; without all of them the provider cannot prove which run is its own",
+                "raise hook_params max_history_pages (or history_limit)",
+            )
+        return list(range(1, pages))
 
     # -- links -----------------------------------------------------------------------------
     def job_url(self, pool_id: str, job_id: str) -> str:
@@ -269,18 +370,15 @@ class CelonisDataJobHook(CelonisOAuthHook):
         return f"{base}/integration/ui/pools/{pool_id}/data-configuration/data-jobs?jobId={job_id}"
 
 
-def _pick_job(items: Any, job_id: str) -> dict[str, Any] | None:
-    for item in items or []:
-        if isinstance(item, dict) and str(item.get("id")) == str(job_id):
-            return item
-    return None
-
-
 def _num_pages(page: Any) -> int:
     try:
         return int((page or {}).get("numOfPages") or 1)
     except (TypeError, ValueError, AttributeError):
         return 1
+
+
+def _task_items(answer: Any) -> list[dict[str, Any]]:
+    return [i for i in answer or [] if isinstance(i, dict)] if isinstance(answer, list) else []
 
 
 def _items(page: Any) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 Same shape as :mod:`~airflow_provider_celonis.hooks.data_jobs`: each endpoint is one
 :class:`~airflow_provider_celonis.hooks.data_jobs.Call`, sent by a sync method or its async
-twin. Loads have no cancel endpoint (shared/celonis-api.md 2.6), so a timed-out wait only
+twin. Loads have no cancel endpoint (docs/celonis-api.md), so a timed-out wait only
 fails the task; the load itself keeps running in Celonis.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_celonis.apis import DATA_MODELS
+from airflow_provider_celonis.exceptions import CelonisNotFoundError, CelonisPermissionError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.hooks.data_jobs import Call
+from airflow_provider_celonis.hooks.data_jobs import Call, explain_internal
 
 DATA_MODEL_UI_PATH = "/integration/ui/pools/{pool_id}/data-models/{data_model_id}"
 """[guess] Where the Celonis UI shows a data model; Celonis does not document it."""
@@ -41,14 +42,20 @@ class CelonisDataModelHook(CelonisOAuthHook):
         return Call("GET", f"/api/pools/{pool_id}/data-models/{data_model_id}/load-history/load-info-sync")
 
     def call(self, call: Call) -> Any:
-        return self.request_json(
-            call.method, call.path, api=DATA_MODELS, idempotent=call.idempotent, **call.kwargs
-        )
+        try:
+            return self.request_json(
+                call.method, call.path, api=DATA_MODELS, idempotent=call.idempotent, **call.kwargs
+            )
+        except (CelonisPermissionError, CelonisNotFoundError) as err:
+            raise explain_internal(err, call) from err
 
     async def acall(self, call: Call) -> Any:
-        return await self.arequest_json(
-            call.method, call.path, api=DATA_MODELS, idempotent=call.idempotent, **call.kwargs
-        )
+        try:
+            return await self.arequest_json(
+                call.method, call.path, api=DATA_MODELS, idempotent=call.idempotent, **call.kwargs
+            )
+        except (CelonisPermissionError, CelonisNotFoundError) as err:
+            raise explain_internal(err, call) from err
 
     # -- API -------------------------------------------------------------------------------
     def start_load(
@@ -65,7 +72,8 @@ class CelonisDataModelHook(CelonisOAuthHook):
         )
 
     def get_load_info(self, pool_id: str, data_model_id: str) -> dict[str, Any] | None:
-        """The ``load-info-sync`` answer; ``loadInfo.currentComputeLoad`` is null before the first load."""
+        """The internal ``load-info-sync`` answer (no public endpoint gives a load's id and status);
+        ``loadInfo.currentComputeLoad`` is null before the first load."""
         result = self.call(self.load_info_call(pool_id, data_model_id))
         return result if isinstance(result, dict) else None
 

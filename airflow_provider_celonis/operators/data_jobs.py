@@ -1,21 +1,18 @@
 """``CelonisExecuteDataJobOperator``: start a data job in a data pool and wait for it.
 
-The failures users of comparable providers keep reporting, and what this operator does
-instead:
+What a green task means: Celonis ran *this* request, started after the task asked (so it
+sees the data loaded upstream), exactly once, and it succeeded.
 
-* **Duplicate runs on retry**: before starting, it looks at the job's execution history;
-  if an execution is QUEUED or RUNNING (a retry after a lost worker, a Celonis schedule) and
-  ``reuse_running_execution`` is set, it waits for that one instead of starting another.
-  The execute POST is never replayed by the hook once it may have reached Celonis.
-* **The previous run's status read as the new one's**: it records the newest execution
-  before starting and only counts an execution that is not that one and did not start
-  before it (:func:`~airflow_provider_celonis.status.belongs_to_new_run`).
-* **A deferred timeout that leaves the remote job running**: ``timeout`` is a wall-clock
-  deadline carried into the trigger; the trigger reports ``timeout`` and the operator
-  cancels the remote execution, then fails. The deferral has no Airflow ``timeout``,
-  which would fail the task without ever coming back to cancel.
-* **A trigger that dies on a network blip**: the trigger keeps polling through transient
-  errors until the deadline.
+* **Fresh run**: a run already in progress is waited for, then ours starts
+  (``if_running="wait"``, the default; see :mod:`airflow_provider_celonis.run_start`).
+* **Identity by ids**: the ids of every execution listed before the start are recorded; ours
+  is the one new id, never one seen before, whatever its dates
+  (:mod:`airflow_provider_celonis.decisions`). Several candidates fail closed.
+* **No duplicate**: the start POST is never replayed by the hook; a lost answer is reconciled
+  by reading the history back.
+* **A deferred timeout cancels the remote run**: ``timeout`` is a wall-clock deadline carried
+  into the trigger; the deferral has no Airflow ``timeout``, which would fail the task without
+  ever coming back to cancel.
 """
 
 from __future__ import annotations
@@ -29,6 +26,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
+from airflow_provider_celonis.outcomes import check_on_skipped
+from airflow_provider_celonis.run_start import check_wait_arguments, if_running_option
 from airflow_provider_celonis.status import as_seconds
 
 if TYPE_CHECKING:
@@ -59,10 +58,15 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     :param extractions: run only these extractions: ids or ``{"extractionId", "tables"}``. Templated.
     :param data_models: load only these data models: data model execution ids or
         ``{"dataModelExecutionId", "tables"}``. Templated.
-    :param reuse_running_execution: if the job is already QUEUED or RUNNING, wait for that
-        execution instead of starting one (otherwise fail with CelonisJobAlreadyRunningError).
+    :param if_running: when the job is already QUEUED or RUNNING: ``"wait"`` (default) for it
+        to end, then start a fresh run; ``"reuse"`` that run as this task's (it may miss data
+        loaded upstream); ``"fail"`` at once with CelonisJobAlreadyRunningError.
+    :param reuse_running_execution: legacy switch: ``True`` is ``if_running="reuse"``.
+    :param on_skipped: outcome of a job-level SKIPPED execution: ``"skip"`` (default),
+        ``"success"`` or ``"fail"`` (what SKIPPED means at job level is undocumented).
     :param start_grace_period: seconds the new execution has to appear in the execution
-        history after the execute call ([guess] Celonis may show the previous run for a while).
+        history after the execute call ([guess] Celonis may list it late), and the time given
+        to find it after a start whose answer was lost before starting again.
     :param celonis_conn_id: the Celonis connection.
     :param hook_params: extra :class:`CelonisDataJobHook` arguments (retry bounds, timeout...).
 
@@ -96,7 +100,9 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         transformations: list[str] | None = None,
         extractions: list[Any] | None = None,
         data_models: list[Any] | None = None,
-        reuse_running_execution: bool = True,
+        if_running: str | None = None,
+        reuse_running_execution: bool = False,
+        on_skipped: str = "skip",
         start_grace_period: float = 120.0,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
@@ -108,14 +114,18 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         self.mode = mode
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
+        # Not templated, so checked here: a typo fails at parse time, never after a start.
+        self.poll_interval, self.start_grace_period = check_wait_arguments(
+            poll_interval, timeout, start_grace_period
+        )
         self.timeout = as_seconds(timeout)
         self.cancel_on_kill = cancel_on_kill
         self.transformations = transformations
         self.extractions = extractions
         self.data_models = data_models
+        self.if_running = if_running_option(if_running, reuse_running_execution, "reuse_running_execution")
         self.reuse_running_execution = reuse_running_execution
-        self.start_grace_period = float(start_grace_period)
+        self.on_skipped = check_on_skipped(on_skipped)
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
         self.celonis_url: str | None = None
@@ -132,8 +142,30 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         from airflow_provider_celonis.status import deadline_after
 
         self._check_arguments()  # before any call: a typo never reaches Celonis
-        deadline = deadline_after(self.timeout)
-        wait = self._start_or_reuse(deadline)
+        return self._run(context, deadline_after(self.timeout))
+
+    def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
+        """Resume after the runs in progress ended (deferrable ``if_running="wait"``): start ours."""
+        from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
+        from airflow_provider_celonis.outcomes import check_event
+        from airflow_provider_celonis.status import TIMEOUT
+
+        if check_event(event)["status"] == TIMEOUT:
+            raise CelonisJobTimeoutError(
+                f"Data job {self.data_job_id} in pool {self.data_pool_id}: {event['message']}; "
+                "this task started nothing.",
+                cancelled=False,
+                fix="raise the operator's timeout, or use if_running='fail' or 'reuse'",
+            )
+        self._check_arguments()
+        return self._run(context, event.get("deadline"))
+
+    def _run(self, context: Context, deadline: float | None) -> str | None:
+        from airflow_provider_celonis.decisions import OWN, JobWait
+
+        wait = self._start(deadline)
+        if wait.role != OWN:
+            self._defer(wait, "execute_after_blocker")
         self._remote_run_owned = True
         self.celonis_url = self.hook.job_url(self.data_pool_id, self.data_job_id)
         ti = context["ti"]
@@ -145,7 +177,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         if not self.wait_for_completion:
             return self._await_start(context, wait)
         if self.deferrable:
-            self._defer(wait)
+            self._defer(wait, "execute_complete")
+        assert isinstance(wait, JobWait)
         return self._finish(context, self._wait_here(context, wait))
 
     def _check_arguments(self) -> None:
@@ -157,82 +190,74 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         self.extractions = subset_list(self.extractions, "extractions", "extractionId")
         self.data_models = subset_list(self.data_models, "data_models", "dataModelExecutionId")
 
-    def _warn_reuse_ignores_request(self, what: str) -> None:
+    def _warn_reuse_ignores_request(self) -> None:
         asked = [f"mode {self.mode}"] if self.mode != "DELTA" else []
         asked += [name for name, value in self._subset().items() if value is not None]
         if asked:
             self.log.warning(
-                "Waiting for %s instead of starting a run: the requested %s are not applied "
-                "(that run uses whatever it was started with). Set reuse_running_execution=False "
-                "to fail instead.",
-                what,
+                "Waiting for the running execution instead of starting a run: the requested %s are "
+                "not applied (that run uses whatever it was started with).",
                 ", ".join(asked),
             )
 
-    def _start_or_reuse(self, deadline: float | None) -> JobWait:
-        """Reuse a running execution, or record the newest one and start a new run."""
-        from airflow_provider_celonis.decisions import JobWait, execution_id_of
-        from airflow_provider_celonis.exceptions import (
-            CelonisConflictError,
-            CelonisJobAlreadyRunningError,
-            CelonisRequestMaybeSentError,
+    def _snapshot(self) -> Any:
+        """Every execution id of the job (all pages), the ones in progress, and the new ones."""
+        from airflow_provider_celonis.decisions import (
+            JobWait,
+            execution_id_of,
+            in_progress,
+            job_candidates,
+            job_items,
         )
-        from airflow_provider_celonis.status import (
-            DataJobExecutionStatus,
-            RunMarker,
-            deadline_after,
-            newest,
-        )
+        from airflow_provider_celonis.run_start import Snapshot
+        from airflow_provider_celonis.status import DataJobExecutionStatus
 
         pool, job = self.data_pool_id, self.data_job_id
-        items = self.hook.list_executions(pool, job)
-        latest = newest(items)
-        marker = RunMarker(execution_id_of(latest), latest.get("startDate")) if latest else RunMarker()
-        running = newest(
-            [i for i in items if (s := DataJobExecutionStatus.parse(i.get("status"))) and s.in_progress]
-        )
-        job_status = DataJobExecutionStatus.parse((self.hook.get_job_status(pool, job) or {}).get("status"))
-        if running is not None or (job_status is not None and job_status.in_progress):
-            if not self.reuse_running_execution:
-                now_doing = job_status.value if job_status else "RUNNING"
-                raise CelonisJobAlreadyRunningError(
-                    f"Data job {job} in pool {pool} is already {now_doing}.",
-                    fix="wait for it to finish, or set reuse_running_execution=True to wait for it",
-                )
-            if running is not None:
-                self.log.info(
-                    "Data job %s is already running (execution %s); waiting for it instead of "
-                    "starting a second one.",
-                    job,
-                    execution_id_of(running),
-                )
-                self._warn_reuse_ignores_request(f"execution {execution_id_of(running)}")
-                return JobWait(pool, job, execution_id=execution_id_of(running), deadline=deadline)
-            # Celonis says running, but the history does not show it yet: wait for any execution
-            # newer than the newest one listed (never the previous, finished one).
-            self.log.info("Data job %s is already running; waiting for that execution.", job)
-            self._warn_reuse_ignores_request("the running execution")
-            return JobWait(
-                pool, job, marker, deadline=deadline, appear_deadline=deadline_after(self.start_grace_period)
-            )
-        try:
+        items = job_items(self.hook.list_executions(pool, job, all_pages=True))
+        live = tuple(str(execution_id_of(i)) for i in items if in_progress(i))
+        status = DataJobExecutionStatus.parse((self.hook.get_job_status(pool, job) or {}).get("status"))
+
+        def new(known: tuple[str, ...]) -> list[str]:
+            found = job_candidates(items, JobWait(pool, job, known_ids=known))
+            return [str(execution_id_of(i)) for i in found]
+
+        ids = tuple(str(execution_id_of(i)) for i in items)
+        return Snapshot(ids, live, bool(live) or bool(status and status.in_progress), new)
+
+    def _start(self, deadline: float | None) -> JobWait:
+        """Wait for, reuse or refuse a run in progress; start ours; reconcile a lost answer."""
+        from airflow_provider_celonis.decisions import BLOCKER, JobWait
+        from airflow_provider_celonis.run_start import RunStarter
+        from airflow_provider_celonis.status import deadline_after
+
+        pool, job = self.data_pool_id, self.data_job_id
+
+        def start() -> None:
             self.hook.start_execution(pool, job, self.mode, **self._subset())
             self.log.info("Started data job %s in pool %s (%s).", job, pool, self.mode)
-        except CelonisRequestMaybeSentError as err:
-            self.log.warning(
-                "Watching the execution history to find out whether the job started "
-                "(the execute call's answer was lost: %s)",
-                err,
-            )
-        except CelonisConflictError as err:
-            if not self.reuse_running_execution:
-                raise
-            self.log.warning(
-                "Celonis refused the start because the job is running (%s); waiting for that execution.", err
-            )
-            self._warn_reuse_ignores_request("the running execution")
+
+        started = RunStarter(
+            what=f"Data job {job} in pool {pool}",
+            read=self._snapshot,
+            start=start,
+            if_running=self.if_running,
+            poll_interval=self.poll_interval,
+            grace=self.start_grace_period,
+            deadline=deadline,
+            defer_blockers=self.deferrable,
+            log=self.log,
+        ).run()
+        if started.blocked:
+            return JobWait(pool, job, role=BLOCKER, deadline=deadline)
+        if started.reused:
+            self._warn_reuse_ignores_request()
         return JobWait(
-            pool, job, marker, deadline=deadline, appear_deadline=deadline_after(self.start_grace_period)
+            pool,
+            job,
+            known_ids=started.known,
+            execution_id=started.run_id,
+            deadline=deadline,
+            appear_deadline=None if started.run_id else deadline_after(self.start_grace_period),
         )
 
     def _subset(self) -> dict[str, Any]:
@@ -243,22 +268,28 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         }
 
     # -- wait -------------------------------------------------------------------------------
-    def _defer(self, wait: JobWait) -> None:
+    def _defer(self, wait: JobWait, method_name: str) -> None:
+        from airflow_provider_celonis.decisions import OWN
         from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
 
         trigger = CelonisDataJobExecutionTrigger(
-            wait=wait.to_dict(),
+            wait=wait.to_json(),
             poll_interval=self.poll_interval,
             celonis_conn_id=self.celonis_conn_id,
             hook_params=self.hook_params,
-            cancel_on_kill=self.cancel_on_kill,
+            cancel_on_kill=self.cancel_on_kill and wait.role == OWN,  # never cancel others' runs
         )
         # No ``timeout=`` on purpose: Airflow would fail the task without calling back, leaving
         # the Celonis run alive. The trigger's own deadline brings us back to cancel it.
-        self.defer(trigger=trigger, method_name="execute_complete")
+        self.defer(trigger=trigger, method_name=method_name)
 
     def _wait_here(self, context: Context, wait: JobWait) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import find_job_execution, judge_job, pin_execution
+        from airflow_provider_celonis.decisions import (
+            execution_id_of,
+            job_candidates,
+            judge_job,
+            pin_execution,
+        )
         from airflow_provider_celonis.sync_poll import poll_until_done
 
         pushed: set[str] = set()
@@ -275,11 +306,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             # schedule or another DAG) must never be followed instead of ours.
             current = pin_execution(items, current)
             ids["execution_id"] = current.execution_id  # a timeout event then names it (cancel)
-            item = find_job_execution(items, current)
-            execution_id = item and (item.get("executionId") or item.get("id"))
-            if item and execution_id and str(execution_id) not in pushed:
-                pushed.add(str(execution_id))
-                self._push_execution(context, str(execution_id), item.get("startDate"))
+            for item in job_candidates(items, current) if current.execution_id else []:
+                execution_id = str(execution_id_of(item))
+                if execution_id not in pushed:
+                    pushed.add(execution_id)
+                    self._push_execution(context, execution_id, item.get("startDate"))
+                    self.log.info("This task's execution is %s (a new id).", execution_id)
 
         return poll_until_done(
             lambda: self.hook.list_executions(wait.data_pool_id, wait.data_job_id),
@@ -296,7 +328,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         Returns its id (also pushed to XCom). A start whose answer was lost and that never
         reached Celonis shows no new execution: that fails, rather than passing as started.
         """
-        from airflow_provider_celonis.decisions import execution_id_of, find_job_execution, judge_job
+        from airflow_provider_celonis.decisions import (
+            execution_id_of,
+            job_candidates,
+            judge_job,
+            pin_execution,
+        )
         from airflow_provider_celonis.status import SUCCESS, event
         from airflow_provider_celonis.sync_poll import poll_until_done
 
@@ -305,7 +342,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         ids = {"data_pool_id": wait.data_pool_id, "data_job_id": wait.data_job_id}
 
         def judge(items: list[dict[str, Any]]) -> dict[str, Any] | None:
-            item = find_job_execution(items, wait)
+            pinned = pin_execution(items, wait)
+            item = job_candidates(items, pinned)[0] if pinned.execution_id else None
             if item is not None:
                 return event(
                     SUCCESS,
@@ -357,7 +395,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
                     cancelled=cancelled,
                     fix="raise the operator's timeout, or look at why the job is slow in Celonis",
                 )
-            return finish_job(event, self.hook)
+            return finish_job(event, self.hook, self.on_skipped)
         finally:
             self._remote_run_owned = False
 

@@ -1,10 +1,12 @@
 """``CelonisReloadDataModelOperator``: reload a process data model and wait for the load.
 
-Same guarantees as the data job operator where the API allows: the load counted is one
-newer than the ``currentComputeLoad`` recorded before the request (new ``dataLoadId``, not
-started before it), unknown statuses fail, the wall-clock ``timeout`` works in both modes.
-Celonis offers no cancel for loads, so a timeout fails the task and leaves the load running
-(logged), and ``on_kill`` has nothing to cancel.
+Same guarantees as the data job operator where the API allows: a load in progress (RUNNING,
+LOST_CONNECTION or CANCELLING) is waited for before ours is requested (``if_running``); ours is
+a ``dataLoadId`` that ``load-info-sync`` did not list before the request (current load and load
+history), never one seen before; a lost answer to the request is reconciled by reading the
+loads back; unknown statuses fail; the wall-clock ``timeout`` works in both modes. Celonis
+offers no cancel for loads, so a timeout fails the task and leaves the load running (logged),
+and ``on_kill`` has nothing to cancel.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
+from airflow_provider_celonis.run_start import check_wait_arguments, if_running_option
 from airflow_provider_celonis.status import as_seconds
 
 if TYPE_CHECKING:
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_celonis.decisions import LoadWait
     from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
-    from airflow_provider_celonis.status import RunMarker
+    from airflow_provider_celonis.run_start import Snapshot
 
 
 class CelonisReloadDataModelOperator(BaseOperator):
@@ -39,10 +42,12 @@ class CelonisReloadDataModelOperator(BaseOperator):
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param poll_interval: seconds between status polls.
     :param timeout: wall-clock limit of the wait (seconds or timedelta); then the task fails.
-    :param start_grace_period: seconds the new load has to appear in ``load-info-sync`` ([guess]).
-    :param reuse_running_load: when a load is already RUNNING (a retry after a lost worker),
-        wait for that load instead of requesting another. Off by default: a load started
-        before fresh data arrived (a schedule, an earlier data job) would not contain it.
+    :param start_grace_period: seconds the new load has to appear in ``load-info-sync`` ([guess]),
+        and the time given to find it after a request whose answer was lost.
+    :param if_running: when a load is in progress (RUNNING, LOST_CONNECTION, CANCELLING):
+        ``"wait"`` (default) for it to end, then request ours; ``"reuse"`` it as this task's (it
+        may miss data loaded upstream); ``"fail"`` at once.
+    :param reuse_running_load: legacy switch: ``True`` is ``if_running="reuse"``.
     :param celonis_conn_id: the Celonis connection.
     :param hook_params: extra :class:`CelonisDataModelHook` arguments.
 
@@ -60,6 +65,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         data_model_id: str,
         full_reload: bool = True,
         tables: list[str] | None = None,
+        if_running: str | None = None,
         reuse_running_load: bool = False,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -75,12 +81,15 @@ class CelonisReloadDataModelOperator(BaseOperator):
         self.data_model_id = data_model_id
         self.full_reload = full_reload
         self.tables = tables
+        self.if_running = if_running_option(if_running, reuse_running_load, "reuse_running_load")
         self.reuse_running_load = reuse_running_load
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
+        # Not templated, so checked here: a typo fails at parse time, never after a request.
+        self.poll_interval, self.start_grace_period = check_wait_arguments(
+            poll_interval, timeout, start_grace_period
+        )
         self.timeout = as_seconds(timeout)
-        self.start_grace_period = float(start_grace_period)
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
         self.celonis_url: str | None = None
@@ -92,55 +101,90 @@ class CelonisReloadDataModelOperator(BaseOperator):
         return CelonisDataModelHook(self.celonis_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> str | None:
-        from airflow_provider_celonis.decisions import LoadWait, current_load
         from airflow_provider_celonis.hooks.data_jobs import subset_list
-        from airflow_provider_celonis.status import RunMarker, deadline_after
+        from airflow_provider_celonis.status import deadline_after
 
         # Before any call; a comma-separated (or rendered) string is a list, never characters.
         self.tables = subset_list(self.tables, "tables")
-        deadline = deadline_after(self.timeout)
-        before = current_load(self.hook.get_load_info(self.data_pool_id, self.data_model_id))
-        marker = self._marker(before)
-        running_id = before.get("dataLoadId") if before else None
-        reuse = bool(
-            before
-            and str(before.get("loadStatus")).upper() == "RUNNING"
-            and self.reuse_running_load
-            and running_id is not None
-        )
-        if reuse:
-            self.log.warning(
-                "Data model %s is already loading (load %s); waiting for that load instead of "
-                "requesting another (reuse_running_load=True; its tables and mode are its own).",
-                self.data_model_id,
-                running_id,
+        return self._run(context, deadline_after(self.timeout))
+
+    def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
+        """Resume after the load in progress ended (deferrable ``if_running="wait"``): request ours."""
+        from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
+        from airflow_provider_celonis.hooks.data_jobs import subset_list
+        from airflow_provider_celonis.outcomes import check_event
+        from airflow_provider_celonis.status import TIMEOUT
+
+        if check_event(event)["status"] == TIMEOUT:
+            raise CelonisJobTimeoutError(
+                f"Data model {self.data_model_id} in pool {self.data_pool_id}: {event['message']}; "
+                "this task requested nothing.",
+                cancelled=False,
+                fix="raise the operator's timeout, or use if_running='fail' or 'reuse'",
             )
-        else:
-            if before and str(before.get("loadStatus")).upper() == "RUNNING":
-                self.log.warning(
-                    "Data model %s is already loading (load %s); requesting a reload anyway.",
-                    self.data_model_id,
-                    running_id,
-                )
-            self._request_load()
-        self.celonis_url = self.hook.data_model_url(self.data_pool_id, self.data_model_id)
+        self.tables = subset_list(self.tables, "tables")
+        return self._run(context, event.get("deadline"))
+
+    def _run(self, context: Context, deadline: float | None) -> str | None:
+        from airflow_provider_celonis.decisions import BLOCKER, LoadWait
+        from airflow_provider_celonis.run_start import RunStarter
+        from airflow_provider_celonis.status import deadline_after
+
+        pool, model = self.data_pool_id, self.data_model_id
+        started = RunStarter(
+            what=f"Data model {model} in pool {pool}",
+            read=self._snapshot,
+            start=self._request_load,
+            if_running=self.if_running,
+            poll_interval=self.poll_interval,
+            grace=self.start_grace_period,
+            deadline=deadline,
+            defer_blockers=self.deferrable,
+            log=self.log,
+        ).run()
+        if started.blocked:
+            self._defer(LoadWait(pool, model, role=BLOCKER, deadline=deadline), "execute_after_blocker")
+        self.celonis_url = self.hook.data_model_url(pool, model)
         ti = context["ti"]
-        ti.xcom_push(key="celonis_data_pool_id", value=self.data_pool_id)
-        ti.xcom_push(key="celonis_data_model_id", value=self.data_model_id)
+        ti.xcom_push(key="celonis_data_pool_id", value=pool)
+        ti.xcom_push(key="celonis_data_model_id", value=model)
         ti.xcom_push(key=DATA_MODEL_URL_KEY, value=self.celonis_url)
         if not self.wait_for_completion:
-            return None
+            return started.run_id
         wait = LoadWait(
-            self.data_pool_id,
-            self.data_model_id,
-            RunMarker() if reuse else marker,
+            pool,
+            model,
+            known_ids=started.known,
+            data_load_id=started.run_id,
             deadline=deadline,
-            appear_deadline=None if reuse else deadline_after(self.start_grace_period),
-            data_load_id=str(running_id) if reuse else None,
+            appear_deadline=None if started.run_id else deadline_after(self.start_grace_period),
         )
         if self.deferrable:
-            self._defer(wait)
+            self._defer(wait, "execute_complete")
         return self._finish(context, self._wait_here(wait))
+
+    def _snapshot(self) -> Snapshot:
+        """The load ids ``load-info-sync`` lists (current and history) and the load in progress."""
+        from airflow_provider_celonis.decisions import (
+            LoadWait,
+            current_load,
+            is_awaited_load,
+            load_ids,
+            load_in_progress,
+        )
+        from airflow_provider_celonis.run_start import Snapshot
+
+        pool, model = self.data_pool_id, self.data_model_id
+        info = self.hook.get_load_info(pool, model)
+        load = current_load(info)
+        busy = load_in_progress(load)
+        live = (str(load["dataLoadId"]),) if busy and load and load.get("dataLoadId") else ()
+
+        def new(known: tuple[str, ...]) -> list[str]:
+            ours = load is not None and is_awaited_load(load, LoadWait(pool, model, known_ids=known))
+            return [str(load["dataLoadId"])] if ours and load is not None else []
+
+        return Snapshot(load_ids(info), live, busy, new)
 
     def _request_load(self) -> None:
         self.hook.start_load(
@@ -154,44 +198,34 @@ class CelonisReloadDataModelOperator(BaseOperator):
             "Requested a %s reload of data model %s in pool %s.", kind, self.data_model_id, self.data_pool_id
         )
 
-    @staticmethod
-    def _marker(before: dict[str, Any] | None) -> RunMarker:
-        """What was current before the request; tolerates a load without ``dataLoadId``.
-
-        Without an id, the previous load is told apart by its start alone: only a load that
-        started strictly later counts as new (so the previous one is never taken for ours).
-        """
-        from airflow_provider_celonis.status import RunMarker, to_epoch_ms
-
-        if not before:
-            return RunMarker()
-        load_id = before.get("dataLoadId")
-        if load_id is not None:
-            return RunMarker(str(load_id), before.get("startDate"))
-        start = to_epoch_ms(before.get("startDate"))
-        return RunMarker(None, None if start is None else start + 1)
-
-    def _defer(self, wait: LoadWait) -> None:
+    def _defer(self, wait: LoadWait, method_name: str) -> None:
         from airflow_provider_celonis.triggers.data_models import CelonisDataModelLoadTrigger
 
         # No Airflow ``timeout=``: the trigger's own deadline reports back, as for data jobs.
         self.defer(
             trigger=CelonisDataModelLoadTrigger(
-                wait=wait.to_dict(),
+                wait=wait.to_json(),
                 poll_interval=self.poll_interval,
                 celonis_conn_id=self.celonis_conn_id,
                 hook_params=self.hook_params,
             ),
-            method_name="execute_complete",
+            method_name=method_name,
         )
 
     def _wait_here(self, wait: LoadWait) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import judge_load
+        from airflow_provider_celonis.decisions import judge_load, pin_load
         from airflow_provider_celonis.sync_poll import poll_until_done
+
+        current = wait
+
+        def judge(info: Any) -> dict[str, Any] | None:
+            nonlocal current
+            current = pin_load(info, current)  # a later load replacing ours is then an error
+            return judge_load(info, current)
 
         return poll_until_done(
             lambda: self.hook.get_load_info(wait.data_pool_id, wait.data_model_id),
-            lambda info: judge_load(info, wait),
+            judge,
             poll_interval=self.poll_interval,
             deadline=wait.deadline,
             ids={"data_pool_id": wait.data_pool_id, "data_model_id": wait.data_model_id},

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_celonis.compat import conf
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,8 +32,21 @@ class CelonisWaitSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
+        poll_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_celonis.arguments import check_duration, check_number
+
+        if poll_interval is not None:  # the operators' name for it; one of the two, not both
+            if "poke_interval" in kwargs:
+                raise CelonisConfigurationError(
+                    "poll_interval", "is given together with poke_interval", "give only one of them"
+                )
+            kwargs["poke_interval"] = check_number("poll_interval", poll_interval, above=0)
+        elif "poke_interval" in kwargs:
+            check_duration("poke_interval", kwargs["poke_interval"])
+        if "timeout" in kwargs:
+            check_duration("timeout", kwargs["timeout"])
         super().__init__(**kwargs)
         self.data_pool_id = data_pool_id
         self.started_after = started_after
@@ -76,7 +90,7 @@ class CelonisWaitSensor(BaseSensorOperator):
             return super().execute(context)
         from airflow_provider_celonis.status import as_seconds, deadline_after
 
-        wait = self.make_wait(deadline_after(as_seconds(self.timeout))).to_dict()
+        wait = self.make_wait(deadline_after(as_seconds(self.timeout))).to_json()
         trigger = self.make_trigger(wait, float(as_seconds(self.poke_interval) or 30.0))
         self.defer(trigger=trigger, method_name="execute_complete")
 

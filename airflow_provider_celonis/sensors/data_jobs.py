@@ -1,9 +1,10 @@
 """``CelonisDataJobSensor``: wait for a data job execution someone else started.
 
 For jobs started by a Celonis schedule or by another task. It never starts or cancels
-anything. "Which execution": the newest one that started at or after ``started_after``
-(typically ``{{ data_interval_end }}``); an older execution, however fresh its status, never
-satisfies the sensor.
+anything. "Which execution": the latest one whose time (start, or end for a run cancelled
+while queued, which has no start) is at or after ``started_after`` (typically
+``{{ data_interval_end }}``); an older execution, however fresh its status, never satisfies
+the sensor. Each execution seen is logged once per status with why it was accepted or not.
 """
 
 from __future__ import annotations
@@ -24,14 +25,19 @@ if TYPE_CHECKING:
 
 
 class CelonisDataJobSensor(CelonisWaitSensor):
-    """Succeed when the newest execution started at/after ``started_after`` has finished successfully.
+    """Succeed when the latest execution since ``started_after`` has finished successfully.
+
+    Import: ``from airflow_provider_celonis.sensors.data_jobs import CelonisDataJobSensor``.
 
     :param data_pool_id: the pool. Templated.
     :param data_job_id: the job. Templated.
     :param started_after: lower bound for the execution's start (datetime, ISO 8601 string or
         epoch seconds); ``None`` accepts any execution. Templated.
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
-    :param poke_interval: seconds between polls (both modes).
+    :param poke_interval: seconds between polls (both modes); ``poll_interval`` is an alias,
+        as on the operators.
+    :param on_skipped: outcome of a job-level SKIPPED execution: ``"skip"`` (default),
+        ``"success"`` or ``"fail"``.
     :param timeout: the sensor's ``timeout`` (seconds or timedelta), a wall-clock deadline in
         deferrable mode too.
     :param celonis_conn_id: the Celonis connection.
@@ -46,9 +52,13 @@ class CelonisDataJobSensor(CelonisWaitSensor):
     operator_extra_links = (CelonisDataJobLink(),)
     ui_color = "#e3f2fd"
 
-    def __init__(self, *, data_job_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, data_job_id: str, on_skipped: str = "skip", **kwargs: Any) -> None:
+        from airflow_provider_celonis.outcomes import check_on_skipped
+
         super().__init__(**kwargs)
         self.data_job_id = data_job_id
+        self.on_skipped = check_on_skipped(on_skipped)
+        self._seen: dict[str, str] = {}
 
     @cached_property
     def hook(self) -> CelonisDataJobHook:
@@ -63,17 +73,17 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         return f"Data job {self.data_job_id} in pool {self.data_pool_id}"
 
     def make_wait(self, deadline: float | None = None) -> JobWait:
-        from airflow_provider_celonis.decisions import JobWait
-        from airflow_provider_celonis.status import RunMarker, to_epoch_ms
+        from airflow_provider_celonis.decisions import WATCH, JobWait
+        from airflow_provider_celonis.status import to_epoch_ms
 
         if isinstance(self.started_after, timedelta):  # pragma: no cover - defensive
             raise TypeError("started_after must be a point in time, not a timedelta")
         return JobWait(
             self.data_pool_id,
             self.data_job_id,
-            RunMarker(started_after_ms=to_epoch_ms(self.started_after)),
+            role=WATCH,  # the latest execution since started_after, as documented
+            started_after_ms=to_epoch_ms(self.started_after),
             deadline=deadline,
-            newest=True,  # the newest execution since started_after, as documented
         )
 
     def make_trigger(self, wait: dict[str, Any], poll_interval: float) -> BaseTrigger:
@@ -90,11 +100,13 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         return self.hook.list_executions(self.data_pool_id, self.data_job_id)
 
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
-        from airflow_provider_celonis.decisions import judge_job
+        from airflow_provider_celonis.decisions import judge_job, log_job_items
 
-        return judge_job(snapshot, self.make_wait())
+        wait = self.make_wait()
+        log_job_items(self.log, snapshot, wait, self._seen)
+        return judge_job(snapshot, wait)
 
     def finish(self, verdict: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.outcomes import finish_job
 
-        return finish_job(verdict, self.hook)
+        return finish_job(verdict, self.hook, self.on_skipped)

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 class CelonisDataModelLoadSensor(CelonisWaitSensor):
     """Succeed when the data model's current load, started at/after ``started_after``, has finished.
 
+    Import: ``from airflow_provider_celonis.sensors.data_models import CelonisDataModelLoadSensor``.
+    ``poll_interval`` is an alias of ``poke_interval``, as on the operators.
+
     :param data_pool_id: the pool. Templated.
     :param data_model_id: the data model. Templated.
     :param started_after: lower bound for the load's start (datetime, ISO string or epoch
@@ -42,6 +45,7 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
     def __init__(self, *, data_model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_model_id = data_model_id
+        self._seen: tuple[Any, Any] | None = None
 
     @cached_property
     def hook(self) -> CelonisDataModelHook:
@@ -56,13 +60,14 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return f"Data model {self.data_model_id} in pool {self.data_pool_id}"
 
     def make_wait(self, deadline: float | None = None) -> LoadWait:
-        from airflow_provider_celonis.decisions import LoadWait
-        from airflow_provider_celonis.status import RunMarker, to_epoch_ms
+        from airflow_provider_celonis.decisions import WATCH, LoadWait
+        from airflow_provider_celonis.status import to_epoch_ms
 
         return LoadWait(
             self.data_pool_id,
             self.data_model_id,
-            RunMarker(started_after_ms=to_epoch_ms(self.started_after)),
+            role=WATCH,
+            started_after_ms=to_epoch_ms(self.started_after),
             deadline=deadline,
         )
 
@@ -80,9 +85,24 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return self.hook.get_load_info(self.data_pool_id, self.data_model_id)
 
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
-        from airflow_provider_celonis.decisions import judge_load
+        from airflow_provider_celonis.decisions import current_load, is_awaited_load, judge_load
 
-        return judge_load(snapshot, self.make_wait())
+        wait, load = self.make_wait(), current_load(snapshot)
+        if load is not None and self._seen != (load.get("dataLoadId"), load.get("loadStatus")):
+            self._seen = (load.get("dataLoadId"), load.get("loadStatus"))
+            verdict = (
+                "accepted"
+                if is_awaited_load(load, wait)
+                else "not the awaited load: it started before started_after"
+            )
+            self.log.info(
+                "Load %s (%s, started %s): %s.",
+                load.get("dataLoadId"),
+                load.get("loadStatus"),
+                load.get("startDate"),
+                verdict,
+            )
+        return judge_load(snapshot, wait)
 
     def finish(self, verdict: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.outcomes import finish_load

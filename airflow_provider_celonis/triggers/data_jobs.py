@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_celonis.decisions import JobWait, judge_job, pin_execution
+from airflow_provider_celonis.decisions import JobWait, judge_job, log_job_items, pin_execution
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 
 
 class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
     """Poll a job's execution history until the awaited execution is finished or the deadline passes.
 
-    :param wait: :meth:`JobWait.to_dict` output: pool and job ids, the marker of the run that
-        was newest before the trigger, optionally the execution id to wait for, the deadline
-        and the start grace deadline (epoch seconds).
+    :param wait: :meth:`JobWait.to_json` output (checked again by ``from_json``): pool and job
+        ids, the role (the operator's own run, runs in progress that must end first, or a
+        sensor's watch), the execution ids that existed before the start, the execution once
+        identified, the deadline and the start grace deadline (epoch seconds).
     :param poll_interval: seconds between polls.
     :param celonis_conn_id: the connection; the trigger looks it up itself, so no secret or
         token is ever part of its serialized kwargs.
@@ -37,11 +38,12 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
         super().__init__(
             poll_interval=poll_interval, celonis_conn_id=celonis_conn_id, hook_params=hook_params
         )
-        self.job_wait = JobWait.from_dict(wait)
+        self.job_wait = JobWait.from_json(wait)
         self.cancel_on_kill = cancel_on_kill
+        self._seen: dict[str, str] = {}
 
     def extra_kwargs(self) -> dict[str, Any]:
-        return {"wait": self.job_wait.to_dict(), "cancel_on_kill": self.cancel_on_kill}
+        return {"wait": self.job_wait.to_json(), "cancel_on_kill": self.cancel_on_kill}
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (mark failed, clear): cancel the execution the operator owns.
@@ -80,4 +82,5 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
         # Pin the first new execution seen, so a later run (queued behind ours) is never followed.
         self.job_wait = pin_execution(snapshot, self.job_wait)
+        log_job_items(self.log, snapshot, self.job_wait, self._seen)
         return judge_job(snapshot, self.job_wait)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_celonis.decisions import LoadWait, judge_load
+from airflow_provider_celonis.decisions import LoadWait, judge_load, pin_load
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 
 
 class CelonisDataModelLoadTrigger(CelonisPollingTrigger):
-    """Poll ``load-info-sync`` until a load newer than the recorded marker is finished.
+    """Poll ``load-info-sync`` until the awaited load (a new load id) is finished.
 
-    :param wait: :meth:`LoadWait.to_dict` output (ids, marker, deadlines in epoch seconds).
+    :param wait: :meth:`LoadWait.to_json` output (ids, role, load ids that existed before the
+        request, the load once identified, deadlines in epoch seconds).
 
     Events: ``{"status": "success"|"error"|"timeout", "message", "data_pool_id",
     "data_model_id", "data_load_id", "load_status", "celonis_message"}``.
@@ -28,10 +29,10 @@ class CelonisDataModelLoadTrigger(CelonisPollingTrigger):
         super().__init__(
             poll_interval=poll_interval, celonis_conn_id=celonis_conn_id, hook_params=hook_params
         )
-        self.load_wait = LoadWait.from_dict(wait)
+        self.load_wait = LoadWait.from_json(wait)
 
     def extra_kwargs(self) -> dict[str, Any]:
-        return {"wait": self.load_wait.to_dict()}
+        return {"wait": self.load_wait.to_json()}
 
     @property
     def deadline(self) -> float | None:
@@ -49,4 +50,5 @@ class CelonisDataModelLoadTrigger(CelonisPollingTrigger):
         return await hook.aget_load_info(self.load_wait.data_pool_id, self.load_wait.data_model_id)
 
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
+        self.load_wait = pin_load(snapshot, self.load_wait)
         return judge_load(snapshot, self.load_wait)

@@ -43,6 +43,10 @@ from airflow_provider_celonis.emulator.data_jobs_model import (
 from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
 from airflow_provider_celonis.emulator.state import EmulatorState
 
+TASKS = (("Extract SAP tables", "task-extract"), ("Create activity table", "task-transform"))
+"""Every emulated job has these two tasks; on FAIL the transformation fails with the ERROR lines."""
+FAILING_TASK = "task-transform"
+
 __all__ = ["DEFAULT_JOB_ID", "DEFAULT_POOL_ID", "PREVIOUS_EXECUTION_ID", "init_state", "router"]
 
 router = APIRouter()
@@ -67,7 +71,7 @@ def _item(
         "poolId": pool_id,
         "poolName": data["pools"].get(pool_id),
         "executionId": run.execution_id,
-        "schedulingId": None,
+        "schedulingId": run.scheduling_id,
         "jobId": job.id,
         "taskId": None,
         "stepId": None,
@@ -269,6 +273,8 @@ def task_items(
     transformation task, which share the execution's status (the transformation carries a FAIL)."""
     state, data = _data(request)
     execution_id, job_id = request.query_params.get("executionId"), request.query_params.get("id", "")
+    if request.query_params.get("type", "").upper() != "TASK" or not execution_id:
+        return problems.bad_parameter("executionId and type=TASK are required")
     job = job_of(data, pool_id, job_id)
     if job is None:
         return _not_found(pool_id, job_id)
@@ -277,9 +283,7 @@ def task_items(
         if run.execution_id != execution_id:
             continue
         job_item = _item(run, pool_id, data, job, now, n)
-        for order, (name, task_id) in enumerate(
-            (("Extract SAP tables", "task-extract"), ("Create activity table", "task-transform"))
-        ):
+        for order, (name, task_id) in enumerate(TASKS):
             status = job_item["status"]
             if status == "FAIL" and order == 0:
                 status = "SUCCESS"
@@ -301,23 +305,37 @@ def task_items(
 def log_detail(
     request: Request, pool_id: str, principal: Principal = Depends(requires("data_jobs"))
 ) -> Response:
+    """Log lines of one item of an execution: ``id`` + ``type`` name it (``type=TASK`` with the
+    task's ``taskId``, as pycelonis asks). The failed task's ERROR lines are in its own log only;
+    a ``type=JOB`` query answers the job's INFO lines, an unknown id or type a 400."""
     state, data = _data(request)
     execution_id = request.query_params.get("executionId")
     if not execution_id:
         return problems.bad_parameter("Required request parameter 'executionId' is not present")
+    item_type, item_id = request.query_params.get("type", "").upper(), request.query_params.get("id")
+    if item_type not in ("JOB", "TASK") or not item_id:
+        return problems.bad_parameter(
+            "Required request parameters 'id' and 'type' (JOB or TASK) are not present"
+        )
+    if item_type == "TASK" and item_id not in {task_id for _, task_id in TASKS}:
+        return problems.bad_parameter(f"Unknown task id {item_id!r} for execution {execution_id}")
     args = _page_args(request, 100)
     if isinstance(args, Response):
         return args
     limit, page = args
     levels = {lv.strip().upper() for lv in request.query_params.get("logLevels", "").split(",") if lv.strip()}
     now, lines = state.now(), []
-    for (pool, _job_id), runs in data["runs"].items():
+    for (pool, job_id), runs in data["runs"].items():
         for run in runs:
             if pool != pool_id or run.execution_id != execution_id:
                 continue
+            if item_type == "JOB" and item_id != job_id:
+                return problems.bad_parameter(
+                    f"Execution {execution_id} is not an execution of job {item_id}"
+                )
             status, start, end = run.view(now)
             entries = [("INFO", start or run.created, "Execution started")]
-            if status == "FAIL":
+            if status == "FAIL" and item_id == FAILING_TASK:
                 entries += [("ERROR", end or now, text) for text in run.error_lines]
             if status in TERMINAL:
                 entries.append(("INFO", end or now, f"Execution finished with status {status}"))

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator.apis.data_jobs import _data, _not_found
-from airflow_provider_celonis.emulator.data_jobs_model import JobConfig, Run, job_of, ms
+from airflow_provider_celonis.emulator.data_jobs_model import SCHEDULING_ID, JobConfig, Run, job_of, ms
 from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX
 
 router = APIRouter()
@@ -48,14 +48,21 @@ def control_job(
 def control_seed(
     request: Request, pool_id: str, job_id: str, spec: dict[str, Any] = Body(default={})
 ) -> Response:
-    """Seed an execution not started through the API: ``{"status": "SUCCESS", "age": 60}`` is a
+    """Seed an execution not started through this task: ``{"status": "SUCCESS", "age": 60}`` is a
     finished run that started ``age`` seconds ago; ``{"status": "RUNNING"}`` (or QUEUED) is a live
-    run with the job's durations, as if a Celonis schedule had started it."""
+    run with the job's durations. ``source`` is ``SCHEDULE`` (default: a Celonis schedule started
+    it, the item carries a ``schedulingId``) or ``API`` (another client started it, no
+    ``schedulingId``). ``{"status": "CANCEL", "never_started": true}`` is a run cancelled while
+    still QUEUED: no ``startDate``, only an ``endDate``."""
     state, data = _data(request)
     job = job_of(data, pool_id, job_id)
     if job is None:
         return _not_found(pool_id, job_id)
     status = str(spec.get("status", "SUCCESS")).upper()
+    source = str(spec.get("source", "SCHEDULE")).upper()
+    if source not in ("SCHEDULE", "API"):
+        return JSONResponse({"error": "source must be SCHEDULE or API"}, status_code=400)
+    scheduling_id = SCHEDULING_ID if source == "SCHEDULE" else None
     with state.lock:
         now = state.now()
         if status in ("QUEUED", "RUNNING"):
@@ -71,7 +78,8 @@ def control_seed(
                 list(job.error_lines),
                 now,
                 job.cancel_seconds,
-                source="SCHEDULE",
+                source=source,
+                scheduling_id=scheduling_id,
             )
         else:
             start = now - float(spec.get("age", 60))
@@ -86,8 +94,9 @@ def control_seed(
                 list(job.error_lines),
                 start,
                 0.0,
-                source="SCHEDULE",
-                fixed=(status, start, start + 1),
+                source=source,
+                fixed=(status, None if spec.get("never_started") else start, start + 1),
+                scheduling_id=scheduling_id,
             )
         data["runs"].setdefault((pool_id, job_id), []).append(run)
     return JSONResponse({"executionId": run.execution_id, "status": status})

@@ -1,0 +1,124 @@
+"""The typed contract of a wait on a data job execution or a data model load.
+
+A wait is a frozen dataclass built by the operator (or sensor), carried in the trigger's
+kwargs (``to_json``) and checked again when the triggerer re-creates the trigger
+(``from_json`` refuses unknown fields and wrong types), so its keys are spelled once. The
+verdict on one poll is in :mod:`airflow_provider_celonis.decisions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+OWN, BLOCKER, WATCH = "own", "blocker", "watch"
+"""Roles of a wait: the operator's own run; runs in progress that must end before ours starts
+(``if_running="wait"``); a sensor watching runs someone else started."""
+ROLES = (OWN, BLOCKER, WATCH)
+
+
+def _checked(cls: type, data: Any) -> dict[str, Any]:
+    """``data`` as constructor kwargs of ``cls``: a dict with known keys only (a trigger's kwargs
+    come back from the metadata database; a wrong or outdated payload must fail loudly)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: expected a dict, got {type(data).__name__}")
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}; known: {sorted(names)}")
+    values = dict(data)
+    if "known_ids" in values:
+        values["known_ids"] = tuple(str(i) for i in values["known_ids"] or ())
+    return values
+
+
+def _validate(wait: Any, run_field: str) -> None:
+    for name in ("data_pool_id", wait.object_field):
+        if not isinstance(getattr(wait, name), str) or not getattr(wait, name):
+            raise ValueError(f"{type(wait).__name__}.{name} must be a non-empty string")
+    if wait.role not in ROLES:
+        raise ValueError(f"{type(wait).__name__}.role must be one of {ROLES}, not {wait.role!r}")
+    for name in ("deadline", "appear_deadline"):
+        value = getattr(wait, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"{type(wait).__name__}.{name} must be epoch seconds or None")
+    if not isinstance(wait.known_ids, tuple) or not all(isinstance(i, str) for i in wait.known_ids):
+        raise ValueError(f"{type(wait).__name__}.known_ids must be a tuple of ids")
+    run_id = getattr(wait, run_field)
+    if run_id is not None and not isinstance(run_id, str):
+        raise ValueError(f"{type(wait).__name__}.{run_field} must be a string or None")
+
+
+def run_time(item: dict[str, Any]) -> int | None:
+    """When a run happened, for the sensors' ``started_after``: its start, else its end.
+
+    A run cancelled while QUEUED never started: its ``endDate`` places it in time.
+    """
+    value = item.get("startDate") if item.get("startDate") is not None else item.get("endDate")
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class JobWait:
+    """What one wait on a data job is about; see the module docstring."""
+
+    data_pool_id: str
+    data_job_id: str
+    role: str = OWN
+    known_ids: tuple[str, ...] = ()
+    """Execution ids that existed before the start: none of them is ours."""
+    execution_id: str | None = None
+    """Our execution, once identified (pinned); with ``role=own`` only."""
+    deadline: float | None = None
+    """Epoch seconds; past it the wait ends with a ``timeout`` event."""
+    appear_deadline: float | None = None
+    """Epoch seconds; our execution must show up by then (stale history grace)."""
+    started_after_ms: int | None = None
+    """``role=watch``: the user's lower bound of a run's time (epoch ms, Celonis's clock)."""
+
+    object_field = "data_job_id"
+
+    def __post_init__(self) -> None:
+        _validate(self, "execution_id")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["known_ids"] = list(self.known_ids)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> JobWait:
+        return cls(**_checked(cls, data))
+
+
+@dataclass(frozen=True)
+class LoadWait:
+    """What one wait on a data model load is about (same roles as :class:`JobWait`)."""
+
+    data_pool_id: str
+    data_model_id: str
+    role: str = OWN
+    known_ids: tuple[str, ...] = ()
+    """Load ids that existed before the request (current load and load history)."""
+    data_load_id: str | None = None
+    """The awaited load, once identified (or a running load reused)."""
+    deadline: float | None = None
+    appear_deadline: float | None = None
+    started_after_ms: int | None = None
+
+    object_field = "data_model_id"
+
+    def __post_init__(self) -> None:
+        _validate(self, "data_load_id")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["known_ids"] = list(self.known_ids)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> LoadWait:
+        return cls(**_checked(cls, data))
