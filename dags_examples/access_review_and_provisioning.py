@@ -9,7 +9,9 @@
 3. ``provision`` compares the two and logs the plan: create the joiners, update changed
    attributes, deactivate (``active: false``, never delete) the leavers. It runs with
    ``dry_run=True``: read the plan in the task log, then set ``dry_run=False`` to apply.
-   ``max_deactivations`` stops a truncated HR file from deactivating half the team.
+   The default caps (at most 10% of the active users, at least 3, deactivated or created per
+   run) stop a truncated HR file from deactivating half the team; a broken file is refused
+   before any call. The plan is also pushed as XCom ``plan`` (docs/scim.md, safety rules).
 
 The folder is the Airflow Variable ``celonis_extract_dir``, else the environment variable
 ``CELONIS_EXTRACT_DIR``, else ``/tmp/celonis-extracts``, read when the task runs. Scope
@@ -80,8 +82,7 @@ def access_review_and_provisioning() -> None:
     provision = CelonisScimSyncUsersOperator(
         task_id="provision",
         users=hr_feed(review.output),
-        deactivate_missing=True,
-        max_deactivations=5,
+        deactivate_missing=True,  # capped by default; raise max_deactivations only for a reviewed plan
         dry_run=True,
     )
 
