@@ -130,3 +130,21 @@ def test_visibility_delay_hides_events_younger_than_the_delay(emulator: Emulator
     assert len(list(hook.iter_audit_log(*window))) == pytest.approx(visible, abs=10)
     emulator.advance_clock(40)  # the emulator's clock moves on: every event of the window shows
     assert len(list(hook.iter_audit_log(*window))) == everything
+
+
+def test_visibility_jitter_shows_events_out_of_order(emulator: EmulatorProcess) -> None:
+    """With a jitter, a younger event can be queryable before an older one: a pull sees gaps."""
+    import datetime as dt
+
+    emulator.configure_usage(audit_per_hour=3600, burst=1, visibility_delay=10, visibility_jitter=100)
+    now = dt.datetime.now(dt.timezone.utc)
+    window = ((now - dt.timedelta(seconds=400)).isoformat(), now.isoformat())
+    stamps = sorted(e["timestamp"] for e in CelonisUsageHook().iter_audit_log(*window))
+    visible = emulator.usage_count("audit", *window, visible=True)
+    assert len(stamps) == pytest.approx(visible, abs=3)
+    every_second = emulator.usage_count("audit", *window)
+    assert visible < every_second - 10  # the last 10 s are hidden, and part of the 100 s before
+    assert visible > every_second - 110
+    present = {s[:19] for s in stamps}  # one event a second: every second should be there
+    span = dt.datetime.fromisoformat(max(present)) - dt.datetime.fromisoformat(min(present))
+    assert len(present) < span.total_seconds() + 1  # a younger event shows before an older one

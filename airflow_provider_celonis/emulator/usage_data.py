@@ -211,14 +211,38 @@ def build_window(
     burst: int,
     arrivals: Sequence[tuple[int, int]],
     newest_first: bool,
+    stragglers: Sequence[tuple[int, int]] = (),
 ) -> Window:
-    """The window ``[from_ms, to_ms)``, capped at ``now_ms``: no event exists in the future."""
+    """The window ``[from_ms, to_ms)``, capped at ``now_ms``: no event exists in the future.
+
+    ``stragglers`` are synthetic events after ``now_ms`` that are visible anyway (see
+    :func:`visible_stragglers`), ``(ms, index)`` sorted; they join the window as extras.
+    """
     end = min(to_ms, now_ms + 1)
     lo = first_index_at(from_ms, rate, burst)
     hi = max(lo, first_index_at(end, rate, burst)) if end > from_ms else lo
     start = bisect.bisect_left(arrivals, (from_ms, -1))
     stop = bisect.bisect_left(arrivals, (end, -1))
-    return Window(lo, hi, arrivals[start:stop], rate, burst, newest_first)
+    extras = list(arrivals[start:stop])
+    if stragglers:
+        extras = sorted(extras + [(ms, i) for ms, i in stragglers if from_ms <= ms < to_ms])
+    return Window(lo, hi, extras, rate, burst, newest_first)
+
+
+def visible_stragglers(
+    certain_ms: int, now_ms: int, delay_ms: int, jitter_ms: int, rate: int, burst: int
+) -> list[tuple[int, int]]:
+    """Events after ``certain_ms`` (when all are visible) already visible at ``now_ms``: event ``i``
+    shows ``delay_ms`` plus a fixed pseudo-random share of ``jitter_ms`` after its timestamp, so
+    events show up out of order, as from an ingestion pipeline with parallel workers."""
+    out = []
+    for i in range(
+        first_index_at(certain_ms + 1, rate, burst), first_index_at(now_ms - delay_ms + 1, rate, burst)
+    ):
+        ms = timestamp_of(i, rate, burst)
+        if ms + delay_ms + mix(i, 6) % (jitter_ms + 1) <= now_ms:
+            out.append((ms, i))
+    return out
 
 
 def arrival_times(from_ms: int, to_ms: int, now_ms: int, count: int, seq: int) -> list[tuple[int, int]]:

@@ -159,7 +159,7 @@ class PullMixin:
         if resume is not None:
             start = to_utc(resume, "high_water_mark") - timedelta(seconds=self.overlap)
         # No waiting here: the next run starts again before this one's last event anyway.
-        end = max(start, min(end, utcnow() - timedelta(seconds=settle)))
+        end = max(start, min(end, utcnow().replace(microsecond=0) - timedelta(seconds=settle)))
         self.log.info(
             "Since last load: high-water mark %s, overlap %gs: pulling [%s, %s), %d records of the "
             "overlap already delivered",

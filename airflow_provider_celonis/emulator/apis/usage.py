@@ -72,6 +72,8 @@ class UsageSettings:
     visibility_delay: float = 0.0
     """Seconds after its timestamp before an event can be queried (ingestion lag): a request at
     emulator time ``now`` sees only events up to ``now - visibility_delay``. 0: at once."""
+    visibility_jitter: float = 0.0
+    """Up to this many seconds more lag, a fixed share per event: events show up out of order."""
 
 
 def init_state(state: EmulatorState) -> None:
@@ -139,8 +141,21 @@ def _window(
     state = state_of(request)
     settings = _settings(request)
     now_ms = int(state.now() * 1000)
+    stragglers: list[tuple[int, int]] = []
     if visible_only:
-        now_ms -= int(float(settings.visibility_delay) * 1000)
+        delay_ms, jitter_ms = (
+            int(float(v) * 1000) for v in (settings.visibility_delay, settings.visibility_jitter)
+        )
+        if jitter_ms > 0:
+            stragglers = data.visible_stragglers(
+                now_ms - delay_ms - jitter_ms,
+                now_ms,
+                delay_ms,
+                jitter_ms,
+                _rate(settings, stream),
+                settings.burst,
+            )
+        now_ms -= delay_ms + jitter_ms
     from_ms = _parse_time(request.query_params.get(names["from"]), names["from"], local_only=local_only)
     to_ms = _parse_time(request.query_params.get(names["to"]), names["to"], local_only=local_only)
     start = data.EPOCH_MS if from_ms is None else from_ms
@@ -148,7 +163,14 @@ def _window(
     with state.lock:
         arrivals = list(state.ext["usage"]["arrivals"][stream])
     return data.build_window(
-        start, end, now_ms, _rate(settings, stream), settings.burst, arrivals, settings.newest_first
+        start,
+        end,
+        now_ms,
+        _rate(settings, stream),
+        settings.burst,
+        arrivals,
+        settings.newest_first,
+        stragglers,
     )
 
 
@@ -300,9 +322,10 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
             {"error": "oversize: reject|clamp; v2_last_page: absent|empty|null; login_empty_status: 200|204"},
             status_code=400,
         )
-    delay = values.get("visibility_delay", 0)
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay < 10**9:
-        return JSONResponse({"error": "visibility_delay: seconds, 0 or more"}, status_code=400)
+    for name in ("visibility_delay", "visibility_jitter"):
+        delay = values.get(name, 0)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay < 10**9:
+            return JSONResponse({"error": f"{name}: seconds, 0 or more"}, status_code=400)
     for stream in STREAMS:
         if int(values.get(f"{stream}_per_hour", 1)) < 1:
             return JSONResponse({"error": f"{stream}_per_hour must be >= 1"}, status_code=400)
