@@ -14,12 +14,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
-__all__ = ["check_visible", "identity", "load_users", "nfc"]
+if TYPE_CHECKING:
+    from airflow_provider_celonis.scim_sync import SyncPlan
+
+__all__ = ["cap", "check_caps", "check_visible", "identity", "load_users", "nfc"]
+
+DEFAULT_SHARE = 0.10
+"""By default a plan may deactivate (or create) at most this share of the active users ..."""
+DEFAULT_FLOOR = 3
+"""... or this many, whichever is more, so a small team can still lose or gain a person."""
 
 _VISIBLE_SPACE = " "
 """The only space allowed inside a name; NBSP, thin spaces and the like look the same but differ."""
@@ -156,3 +165,50 @@ def _list_response(data: dict[str, Any], name: str) -> Any:
             "export every page and merge them into one list (the SCIM export operator does)",
         )
     return resources
+
+
+# -- caps: how much one run may change -----------------------------------------------------
+def cap(value: Any, field_name: str, active: int, where: str | None = None) -> int:
+    """The most changes allowed: ``None`` is the default share, an int a count, ``"25%"`` a share.
+
+    Shares are of the team's currently active users, rounded down; the default never goes below
+    :data:`DEFAULT_FLOOR`.
+    """
+    if value is None:
+        return max(DEFAULT_FLOOR, math.floor(active * DEFAULT_SHARE))
+    text = value.strip() if isinstance(value, str) else None
+    if text and text.endswith("%"):
+        try:
+            share = float(text[:-1])
+        except ValueError:
+            share = -1.0
+        if math.isfinite(share) and 0 <= share <= 100:
+            return math.floor(active * share / 100)
+    elif text is not None and text.isdigit():
+        return int(text)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise CelonisConfigurationError(
+        field_name,
+        f"is {value!r}",
+        'give a count (e.g. 5), a share of the active users (e.g. "25%") or None for the default '
+        f"({DEFAULT_SHARE:.0%}, at least {DEFAULT_FLOOR})",
+        where=where,
+    )
+
+
+def check_caps(
+    plan: SyncPlan, active: int, max_deactivations: Any, max_creations: Any, where: str | None = None
+) -> None:
+    """Record in ``plan.refused`` each cap the plan exceeds (see :func:`cap`)."""
+    for name, value, planned, what in (
+        ("max_deactivations", max_deactivations, len(plan.deactivate), "deactivates"),
+        ("max_creations", max_creations, len(plan.create), "creates"),
+    ):
+        limit = cap(value, name, active, where)
+        if planned > limit:
+            given = "the default" if value is None else f"{value!r}"
+            plan.refused.append(
+                f"the plan {what} {planned} users but {name} ({given}) allows {limit} of {active} "
+                "active users"
+            )

@@ -18,14 +18,13 @@ deactivates or creates more than a share of the active users is refused (:func:`
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.scim_inputs import check_visible, identity, load_users, nfc
+from airflow_provider_celonis.scim_inputs import cap, check_caps, check_visible, identity, load_users, nfc
 
-__all__ = ["MATCH_KEYS", "SyncPlan", "cap", "desired_users", "load_users", "plan_sync"]
+__all__ = ["MATCH_KEYS", "SyncPlan", "cap", "check_caps", "desired_users", "load_users", "plan_sync"]
 
 MANAGED = ("userName", "externalId", "displayName", "givenName", "familyName", "email", "active")
 MATCH_KEYS = ("userName", "externalId")
@@ -33,10 +32,6 @@ _CASELESS = ("userName", "email")
 _PATCH_PATHS = {"givenName": "name.givenName", "familyName": "name.familyName"}
 _TRUE = {"true", "1", "yes", "y", "active"}
 _FALSE = {"false", "0", "no", "n", "inactive", ""}
-DEFAULT_SHARE = 0.10
-"""By default a plan may deactivate (or create) at most this share of the active users ..."""
-DEFAULT_FLOOR = 3
-"""... or this many, whichever is more, so a small team can still lose or gain a person."""
 
 
 def _bool(value: Any, where: str) -> bool:
@@ -248,6 +243,23 @@ class SyncPlan:
         ]
         return rows
 
+    def incomplete(self) -> str | None:
+        """Why the team will not match the desired users after apply, if it will not."""
+        problems = []
+        if self.conflicts:
+            shown = "; ".join(
+                f"{c.desired_name} vs {c.current_name}: {c.reason}" for c in self.conflicts[:10]
+            )
+            problems.append(
+                f"{len(self.conflicts)} desired users name an existing user of another userName ({shown})"
+            )
+        if self.held_reason:
+            problems.append(
+                f"no one was deactivated ({len(self.held)} planned) because the SCIM listing was not "
+                f"consistent: {self.held_reason}"
+            )
+        return " | ".join(problems) or None
+
     def summary(self) -> dict[str, Any]:
         """The plan as JSON-friendly data (the operator's XCom)."""
         return {
@@ -258,35 +270,6 @@ class SyncPlan:
             "refused": list(self.refused),
             "changes": self.rows(),
         }
-
-
-def cap(value: Any, field_name: str, active: int, where: str | None = None) -> int:
-    """The most changes allowed: ``None`` is the default share, an int a count, ``"25%"`` a share.
-
-    Shares are of the team's currently active users, rounded down; the default never goes below
-    :data:`DEFAULT_FLOOR`.
-    """
-    if value is None:
-        return max(DEFAULT_FLOOR, math.floor(active * DEFAULT_SHARE))
-    text = value.strip() if isinstance(value, str) else None
-    if text and text.endswith("%"):
-        try:
-            share = float(text[:-1])
-        except ValueError:
-            share = -1.0
-        if math.isfinite(share) and 0 <= share <= 100:
-            return math.floor(active * share / 100)
-    elif text is not None and text.isdigit():
-        return int(text)
-    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise CelonisConfigurationError(
-        field_name,
-        f"is {value!r}",
-        'give a count (e.g. 5), a share of the active users (e.g. "25%") or None for the default '
-        f"({DEFAULT_SHARE:.0%}, at least {DEFAULT_FLOOR})",
-        where=where,
-    )
 
 
 def _conflict(flat: dict[str, Any], user: dict[str, Any], match_on: str) -> str | None:
@@ -377,20 +360,3 @@ def plan_sync(
     if listing_problem and deactivate_missing:
         plan.held_reason = listing_problem
     return plan
-
-
-def check_caps(
-    plan: SyncPlan, active: int, max_deactivations: Any, max_creations: Any, where: str | None = None
-) -> None:
-    """Record in ``plan.refused`` each cap the plan exceeds (see :func:`cap`)."""
-    for name, value, planned, what in (
-        ("max_deactivations", max_deactivations, len(plan.deactivate), "deactivates"),
-        ("max_creations", max_creations, len(plan.create), "creates"),
-    ):
-        limit = cap(value, name, active, where)
-        if planned > limit:
-            given = "the default" if value is None else f"{value!r}"
-            plan.refused.append(
-                f"the plan {what} {planned} users but {name} ({given}) allows {limit} of {active} "
-                "active users"
-            )

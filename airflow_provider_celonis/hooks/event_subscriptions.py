@@ -240,7 +240,8 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         :class:`CelonisEventsMayBeLostError` when a call failed in a way that does not prove the
         cursor stayed (a timeout, a dropped connection, a 5xx, a 200 that is not a page).
         """
-        count, previous, pages = 0, None, []
+        count, previous = 0, None
+        pages: list[dict[str, Any]] = []
         for _ in range(max_pages):
             try:
                 content = self.next_failed_events(subscription_id)["content"]

@@ -322,21 +322,10 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     def _fail_if_incomplete(self, plan: SyncPlan) -> None:
         """After applying the rest: a conflict or withheld deactivations mean the team does not match."""
-        problems = []
-        if plan.conflicts:
-            problems.append(
-                f"{len(plan.conflicts)} desired users name an existing user of another userName ("
-                + "; ".join(f"{c.desired_name} vs {c.current_name}: {c.reason}" for c in plan.conflicts[:10])
-                + ")"
-            )
-        if plan.held_reason:
-            problems.append(
-                f"no one was deactivated ({len(plan.held)} planned) because the SCIM listing was not "
-                f"consistent: {plan.held_reason}"
-            )
-        if problems:
+        problem = plan.incomplete()
+        if problem:
             raise CelonisError(
-                "SCIM sync applied the other changes, but " + " | ".join(problems) + ".",
+                f"SCIM sync applied the other changes, but {problem}.",
                 fix="for a conflict, fix the HR data or set rename_conflicts=True to rename the existing "
                 "user; for an inconsistent listing, re-run (the team may have changed while it was read)",
             )
