@@ -7,7 +7,10 @@ wrong with the input (nothing matched, mixed CSV and Parquet, a file that cannot
 raises :class:`~airflow_provider_celonis.exceptions.CelonisConfigurationError` here, before
 a push job exists in Celonis, so a typo never leaves an empty job behind.
 
-Files are only opened and sized here, never read whole.
+Files are only opened and sized here, never read whole. A URI with credentials in it
+(``s3://KEY:SECRET@bucket/x.csv``) is shown everywhere with them redacted (``PushFile.uri``,
+every message), and a URI whose filesystem is not installed is one clean configuration error
+naming the package, not a chain of import tracebacks.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.paths import redact_uri
 
 FILE_TYPES = ("CSV", "PARQUET")
 EXTENSIONS = {".csv": "CSV", ".txt": "CSV", ".tsv": "CSV", ".parquet": "PARQUET", ".pq": "PARQUET"}
@@ -32,7 +36,7 @@ class PushFile:
     """One resolved input file: where it is, how big, and how to open it (binary, seekable)."""
 
     uri: str
-    """Shown in logs and errors; a local path or a URI."""
+    """Shown in logs and errors; a local path or a URI (credentials redacted)."""
     name: str
     size: int
     opener: Callable[[], IO[bytes]] = dataclass_field(repr=False, compare=False)
@@ -57,11 +61,42 @@ def _object(path: Any) -> PushFile:
         handle: IO[bytes] = path.open("rb")
         return handle
 
-    return PushFile(str(path), path.name, int(path.stat()["size"]), opener)
+    return PushFile(redact_uri(path), path.name, int(path.stat()["size"]), opener)
 
 
 def _is_uri(text: str) -> bool:
     return "://" in text
+
+
+FS_PACKAGES = {
+    "s3": "apache-airflow-providers-amazon[s3fs]",
+    "s3a": "apache-airflow-providers-amazon[s3fs]",
+    "gs": "apache-airflow-providers-google and gcsfs",
+    "gcs": "apache-airflow-providers-google and gcsfs",
+    "abfs": "apache-airflow-providers-microsoft-azure and adlfs",
+    "abfss": "apache-airflow-providers-microsoft-azure and adlfs",
+    "az": "apache-airflow-providers-microsoft-azure and adlfs",
+    "wasb": "apache-airflow-providers-microsoft-azure and adlfs",
+}
+
+
+def _no_filesystem(field: str, text: str, detail: str) -> CelonisConfigurationError:
+    protocol = text.split("://", 1)[0].lower()
+    package = FS_PACKAGES.get(protocol, f"the Airflow provider and fsspec filesystem for {protocol}://")
+    return CelonisConfigurationError(
+        field,
+        f"names {redact_uri(text)}, but no filesystem for {protocol}:// is installed ({detail})",
+        f"pip install {package} on the workers (and the triggerer), or push local files",
+    )
+
+
+def _check_filesystem(field: str, text: str) -> None:
+    """Refuse a URI scheme without an installed filesystem before touching it."""
+    from airflow_provider_celonis.compat import has_fs
+
+    protocol = text.split("://", 1)[0].lower()
+    if protocol != "file" and not has_fs(protocol):
+        raise _no_filesystem(field, text, "no Airflow filesystem is registered for it")
 
 
 def _expand(item: Any, field: str) -> list[PushFile]:
@@ -74,21 +109,33 @@ def _expand(item: Any, field: str) -> list[PushFile]:
         item = str(item)
     if not isinstance(item, str) or not item.strip():
         raise CelonisConfigurationError(
-            field, f"contains {item!r}", "give paths, globs or URIs as strings (or a list of them)"
+            field,
+            f"contains {redact_uri(repr(item))}",
+            "give paths, globs or URIs as strings (or a list of them)",
         )
     text = item.strip()
     if _is_uri(text):
-        if not GLOB_CHARS & set(text):
-            path = ObjectStoragePath(text)
-            return [_object(path)] if path.is_file() else []
-        parts = text.split("/")
-        first = next(i for i, part in enumerate(parts) if GLOB_CHARS & set(part))
-        base = ObjectStoragePath("/".join(parts[:first]) + "/")
-        matches = sorted(base.glob("/".join(parts[first:])), key=str)
-        return [_object(match) for match in matches if match.is_file()]
+        _check_filesystem(field, text)
+        try:
+            return _expand_uri(text)
+        except ImportError as err:  # fsspec: the filesystem package is missing ("Install s3fs")
+            raise _no_filesystem(field, text, str(err)) from None
     if GLOB_CHARS & set(text):
         return [_local(m) for m in sorted(globlib.glob(text, recursive=True)) if os.path.isfile(m)]
     return [_local(text)] if os.path.isfile(text) else []
+
+
+def _expand_uri(text: str) -> list[PushFile]:
+    from airflow.sdk import ObjectStoragePath
+
+    if not GLOB_CHARS & set(text):
+        path = ObjectStoragePath(text)
+        return [_object(path)] if path.is_file() else []
+    parts = text.split("/")
+    first = next(i for i, part in enumerate(parts) if GLOB_CHARS & set(part))
+    base = ObjectStoragePath("/".join(parts[:first]) + "/")
+    matches = sorted(base.glob("/".join(parts[first:])), key=str)
+    return [_object(match) for match in matches if match.is_file()]
 
 
 def resolve_sources(source: Any, field: str = "source") -> list[PushFile]:
@@ -104,11 +151,11 @@ def resolve_sources(source: Any, field: str = "source") -> list[PushFile]:
         except (OSError, ValueError) as err:
             raise CelonisConfigurationError(
                 field,
-                f"names {item!s} which cannot be read ({type(err).__name__}: {err})",
+                f"names {redact_uri(item)} which cannot be read ({type(err).__name__}: {redact_uri(err)})",
                 "check the path, its permissions and the object-storage connection",
             ) from None
         if not found:
-            unmatched.append(str(item))
+            unmatched.append(redact_uri(item))
         for file in found:
             files.setdefault(file.uri, file)
     if not files:
@@ -159,6 +206,6 @@ def check_readable(file: PushFile, field: str = "source") -> None:
     except OSError as err:
         raise CelonisConfigurationError(
             field,
-            f"names {file.uri}, which cannot be read ({type(err).__name__}: {err})",
+            f"names {file.uri}, which cannot be read ({type(err).__name__}: {redact_uri(err)})",
             "check the file's permissions and the object-storage connection",
         ) from None

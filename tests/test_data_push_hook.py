@@ -19,7 +19,6 @@ from airflow_provider_celonis.exceptions import (
     CelonisNotFoundError,
     CelonisRateLimitError,
     CelonisRequestMaybeSentError,
-    CelonisServerError,
 )
 from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
 from airflow_provider_celonis.push_sources import resolve_sources
@@ -74,18 +73,33 @@ def test_full_cycle_and_chunk_listing(hook: CelonisDataPushHook, emulator: Any, 
         hook.get_job(POOL, job_id)
 
 
-def test_upload_retried_after_503_resends_the_whole_body(
+def test_upload_retried_after_429_resends_the_whole_body(
     hook: CelonisDataPushHook, emulator: Any, tmp_path: Path
 ) -> None:
     path = make_csv(tmp_path, 50)
     job = hook.create_job(POOL, target_name="orders")
-    emulator.add_faults([{"path": "/chunks/upserted$", "kind": "status", "status": 503, "times": 2}])
+    emulator.add_faults([{"path": "/chunks/upserted$", "kind": "rate_limit", "reset": 0.01, "times": 2}])
     [file] = resolve_sources(str(path))
     [chunk] = csv_chunks(file, 10_000)
     hook.upload_chunk(POOL, job["id"], chunk)
     [listed] = hook.list_chunks(POOL, job["id"])
     assert listed["checksum"] == hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
     assert emulator.requests_to("POST", f"{JOBS}{job['id']}/chunks/upserted") == 3
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@pytest.mark.parametrize("process", [False, True], ids=["before-acted", "after-acted"])
+def test_upload_never_replayed_after_an_ambiguous_status(
+    hook: CelonisDataPushHook, emulator: Any, tmp_path: Path, status: int, process: bool
+) -> None:
+    """A 503 after Celonis stored the chunk used to be replayed: the chunk was stored twice."""
+    job = hook.create_job(POOL, target_name="orders")
+    emulator.add_faults([{"path": "/chunks/upserted$", "status": status, "process": process}])
+    [file] = resolve_sources(str(make_csv(tmp_path)))
+    with pytest.raises(CelonisRequestMaybeSentError):
+        hook.upload_chunk(POOL, job["id"], csv_chunks(file, 10_000)[0])
+    assert emulator.requests_to("POST", f"{JOBS}{job['id']}/chunks/upserted") == 1
+    assert len(hook.list_chunks(POOL, job["id"])) == (1 if process else 0)
 
 
 def test_upload_not_replayed_when_it_may_have_arrived(
@@ -210,7 +224,8 @@ def test_hourly_execute_limit_resets_on_the_full_utc_hour(
         (400, CelonisBadRequestError, "DATA_PUSH_INVALID_TABLE_SCHEMA"),
         (403, CelonisApiDisabledError, "403"),
         (404, CelonisNotFoundError, "Data pool not found"),
-        (500, CelonisServerError, "Unexpected error while creating the data push job"),
+        # A 500 to a POST does not prove Celonis did not create the job: never replayed.
+        (500, CelonisRequestMaybeSentError, "Celonis may have acted on it"),
     ],
 )
 def test_push_service_error_shapes_are_understood(

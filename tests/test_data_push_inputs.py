@@ -43,7 +43,6 @@ def cases(tmp: Path) -> list[tuple[str, dict[str, Any], str]]:
         ("source", {"source": "/proc/self/mem", "file_type": "CSV"}, "cannot be read"),
         ("source", {"source": [str(a), str(other)]}, "different columns"),
         ("mode", {"source": str(a), "mode": "UPSERT"}, "use 'REPLACE' or 'DELTA'"),
-        ("chunk_size", {"source": str(a), "chunk_size": 2_000_000_000}, "Celonis: 1 GB"),
         ("chunk_size", {"source": str(long_row), "chunk_size": 100}, "longer than the chunk budget"),
         ("file_type", {"source": str(a), "file_type": "JSON"}, "use 'CSV' or 'PARQUET'"),
         ("delete_source", {"source": str(a), "delete_source": str(tmp / "none.csv")}, "matched no files"),
@@ -132,3 +131,100 @@ def test_parquet_chunk_size_below_the_footer_is_an_input_error(emulator: Any, tm
         make_op(source=str(path), chunk_size=100).execute(make_context())
     assert raised.value.field == "chunk_size"
     assert emulator.stats()["api_calls"] == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "text"),
+    [
+        ("chunk_size", 2_000_000_000, "at most 1000000000"),
+        ("chunk_size", 0, "at least 1"),
+        ("chunk_size", 1.5, "not a whole number"),
+        ("poll_interval", 0, "greater than 0"),
+        ("poll_interval", float("nan"), "finite"),
+        ("timeout", -1, "at least 0"),
+        ("timeout", True, "boolean"),
+        ("start_grace_period", "soon", "not a number"),
+        ("max_rebuilds", -1, "at least 0"),
+        ("max_rebuilds", 11, "at most 10"),
+        ("execute_resends", 6, "at most 5"),
+    ],
+)
+def test_numeric_arguments_are_checked_in_the_constructor(field: str, value: Any, text: str) -> None:
+    """Not templated, so checked at DAG parse time: the field is named, no Celonis call."""
+    with pytest.raises(CelonisConfigurationError) as raised:
+        make_op(source="/data/*.csv", **{field: value})
+    assert raised.value.field == field and text in str(raised.value)
+
+
+@pytest.mark.parametrize("uri", ["nofs://KEY:SECRET@bucket/x.csv", "gs://KEY:SECRET@bucket/x-*.csv"])
+def test_source_without_a_filesystem_is_one_clean_error(emulator: Any, uri: str) -> None:
+    """No chained ImportError tracebacks: one configuration error naming the field and the
+    package to install, before any call, with the URI's credentials redacted."""
+    from airflow_provider_celonis.compat import has_fs
+
+    if uri.startswith("gs") and has_fs("gs"):
+        pytest.skip("a gs:// filesystem is installed here")
+    with pytest.raises(CelonisConfigurationError) as raised:
+        make_op(source=uri).execute(make_context())
+    error = raised.value
+    assert error.field == "source" and "pip install" in str(error)
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+    assert "SECRET" not in str(error) and "KEY" not in str(error) and "***@bucket" in str(error)
+    if uri.startswith("gs"):
+        assert "gcsfs" in str(error)
+    assert emulator.stats()["api_calls"] == 0
+
+
+def test_missing_fsspec_package_is_one_clean_error(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registered scheme whose fsspec package is missing (fsspec raises ImportError)."""
+    from airflow_provider_celonis import push_sources
+
+    def missing(text: str) -> Any:
+        raise ImportError("Install s3fs to access S3")
+
+    monkeypatch.setattr(push_sources, "_check_filesystem", lambda field, text: None)
+    monkeypatch.setattr(push_sources, "_expand_uri", missing)
+    with pytest.raises(CelonisConfigurationError) as raised:
+        make_op(source="s3://KEY:SECRET@bucket/x.csv").execute(make_context())
+    text = str(raised.value)
+    assert (
+        raised.value.field == "source"
+        and "Install s3fs" in text
+        and "apache-airflow-providers-amazon" in text
+    )
+    assert "SECRET" not in text and raised.value.__cause__ is None
+    assert emulator.stats()["api_calls"] == 0
+
+
+def test_credentials_in_a_source_uri_never_show(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Logs, XCom, the result and the masker see s3://***@...; the secret is registered for masking."""
+    from airflow_provider_celonis import push_sources
+    from airflow_provider_celonis.hooks import _transport
+
+    local = csv_file(tmp_path / "x.csv")
+    masked: list[str] = []
+    monkeypatch.setattr(_transport, "mask", lambda secret: masked.append(secret) if secret else None)
+    uri = "s3://AKIAKEY:TOPSECRET@bucket/x.csv"
+
+    def fake_expand(text: str) -> list[push_sources.PushFile]:
+        assert text == uri
+        return [
+            push_sources.PushFile(
+                push_sources.redact_uri(text), "x.csv", local.stat().st_size, lambda: open(local, "rb")
+            )
+        ]
+
+    monkeypatch.setattr(push_sources, "_check_filesystem", lambda field, text: None)
+    monkeypatch.setattr(push_sources, "_expand_uri", fake_expand)
+    emulator.configure_data_push(queued_seconds=0.05, running_seconds=0.05)
+    op = make_op(source="{{ params.src }}", timeout=20)
+    context = make_context()
+    op.render_template_fields({**context, "params": {"src": uri}})  # type: ignore[dict-item]
+    assert masked == ["TOPSECRET"]
+    result = op.execute(context)
+    logs = "".join(capfd.readouterr())
+    shown = repr(result) + repr(context["ti"].xcom) + logs
+    assert result["status"] == "DONE" and "TOPSECRET" not in shown and "AKIAKEY" not in shown
+    assert "s3://***@bucket/x.csv" in logs

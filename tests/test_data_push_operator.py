@@ -199,16 +199,39 @@ WAITS = [
 
 
 @pytest.mark.parametrize(("deferrable", "wait_for_completion"), WAITS)
-async def test_lost_execute_that_never_arrived_fails_deletes_and_is_not_resent(
+async def test_lost_execute_that_never_arrived_is_sent_once_more(
     push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool, wait_for_completion: bool
 ) -> None:
-    """Still NEW after the grace period: the job (and its chunks) is deleted, the fix says retry."""
+    """Still NEW after the grace period: the first execute provably did not start the job."""
     push_api.add_faults([{"path": "/jobs/[^/]+$", "method": "POST", "kind": "drop"}])
     op = make_op(
         fast_retries,
         deferrable,
         source=str(write_csv(tmp_path / "a.csv", range(7))),
         wait_for_completion=wait_for_completion,
+    )
+    result = await run_op(op, make_context(), deferrable and wait_for_completion)
+    assert result["status"] in (("DONE",) if wait_for_completion else ("NEW", "QUEUED", "RUNNING", "DONE"))
+    report = push_api.push_report()
+    path = f"/data-ingestion/api/v1/data-push/{POOL}/jobs/{result['job_id']}"
+    assert push_api.requests_to("POST", path) == 2  # the dropped one never reached the route
+    assert report["execute_requests"] == 1 and report["executions"] == 1
+    if wait_for_completion:
+        assert push_api.push_table(POOL, "orders")["row_count"] == 7
+
+
+@pytest.mark.parametrize(("deferrable", "wait_for_completion"), WAITS)
+async def test_lost_execute_without_resends_fails_deletes_and_is_not_resent(
+    push_api: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool, wait_for_completion: bool
+) -> None:
+    """execute_resends=0: still NEW after the grace period, the job is deleted, the fix says retry."""
+    push_api.add_faults([{"path": "/jobs/[^/]+$", "method": "POST", "kind": "drop"}])
+    op = make_op(
+        fast_retries,
+        deferrable,
+        source=str(write_csv(tmp_path / "a.csv", range(7))),
+        wait_for_completion=wait_for_completion,
+        execute_resends=0,
     )
     with pytest.raises(CelonisJobFailedError, match="still NEW") as raised:
         await run_op(op, make_context(), deferrable and wait_for_completion)
@@ -243,15 +266,16 @@ async def test_accepted_execute_is_not_failed_for_staying_new_a_while(
     assert op.execute(make_context())["status"] == "DONE"
 
 
-async def test_upload_failure_deletes_the_job(
+async def test_upload_failures_beyond_max_rebuilds_delete_every_job(
     push_api: Any, fast_retries: dict[str, float], tmp_path: Path
 ) -> None:
-    push_api.add_faults([{"path": "/chunks/upserted$", "kind": "drop", "process": True}])
-    op = make_op(fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(7))))
-    with pytest.raises(CelonisRequestMaybeSentError):
+    push_api.add_faults([{"path": "/chunks/upserted$", "kind": "drop", "process": True, "times": -1}])
+    op = make_op(fast_retries, False, source=str(write_csv(tmp_path / "a.csv", range(7))), max_rebuilds=2)
+    discarded = r"3 job\(s\) built from the source were discarded"
+    with pytest.raises(CelonisRequestMaybeSentError, match=discarded):
         op.execute(make_context())
-    [job] = push_api.push_report()["jobs"].values()
-    assert job["status"] == "DELETED"
+    jobs = push_api.push_report()["jobs"].values()
+    assert [j["status"] for j in jobs] == ["DELETED"] * 3
     assert push_api.push_report()["execute_requests"] == 0
 
 

@@ -114,7 +114,28 @@ async def test_killing_the_deferred_push_deletes_the_job_bounded(
 )
 def test_judge_push(status: str, now: float, verdict: str | None) -> None:
     wait = PushWait("p", "j", deadline=10.0, appear_deadline=2.0)
-    result = judge_push({"status": status, "logs": ["line"]}, wait, now=now)
+    result = judge_push({"id": "j", "status": status, "logs": ["line"]}, wait, now=now)
     assert (result or {}).get("status") == verdict
     if verdict == "error" and status != "NEW":
         assert result is not None and result["logs"] == ["line"]
+
+
+@pytest.mark.parametrize(
+    ("job", "text"),
+    [
+        ({"id": "other", "status": "DONE"}, "answered about push job 'other'"),
+        ({"status": "DONE"}, "answered about push job None"),
+        ({"id": "j", "status": "DONE", "logs": ["ERROR: 12 rows rejected"]}, "DONE with error lines"),
+        ({"id": "j", "status": "DONE", "logs": ["Load failed for chunk 3"]}, "DONE with error lines"),
+    ],
+)
+def test_judge_push_refuses_a_done_it_cannot_trust(job: dict[str, Any], text: str) -> None:
+    """A DONE about another job (or no job), or a DONE whose logs report errors, fails closed."""
+    result = judge_push(job, PushWait("p", "j", deadline=10.0), now=0.0)
+    assert result is not None and result["status"] == "error" and text in result["message"]
+
+
+def test_judge_push_trusts_a_done_with_plain_log_lines() -> None:
+    job = {"id": "j", "status": "DONE", "logs": ["Job finished", "3 chunks applied"]}
+    result = judge_push(job, PushWait("p", "j", deadline=10.0), now=0.0)
+    assert result is not None and result["status"] == "success"

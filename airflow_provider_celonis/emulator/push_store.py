@@ -5,7 +5,10 @@ job emulator): NEW until executed, QUEUED for ``queued_seconds``, RUNNING for
 ``running_seconds``, then its chunks are applied to the table once and the job is DONE, or
 ERROR with ``logs`` when the columns do not match the table (its first push or the job's
 ``tableSchema``) or a DELTA chunk lacks a key column. CANCELED comes from a ``DELETE``
-during the run (setting ``delete_running="cancel"``) or from ``force_outcome``.
+during the run (setting ``delete_running="cancel"``) or from ``force_outcome``. Lies a
+client must catch are switches too: a DONE with error ``logs`` (``force_outcome`` and
+``outcome_logs``), an answer about another job (``answer_job_id``), a chunk stored twice
+(``store_uploads_twice``).
 
 Chunks are kept as files in a temporary directory, not in memory, so a 1 GB benchmark push
 works. Tables keep at most ``max_stored_rows`` rows (then only the count, exact for REPLACE).
@@ -26,7 +29,7 @@ _DIRS: list[str] = []
 
 @dataclass
 class PushSettings:
-    """[guess] behaviours of the Data Push API, each switchable (shared/celonis-api.md 3.6)."""
+    """[guess] behaviours of the Data Push API, each switchable (docs/celonis-api.md, Data Push)."""
 
     queued_seconds: float = 0.2
     running_seconds: float = 0.4
@@ -50,6 +53,12 @@ class PushSettings:
     create_error_status: int | None = None
     """Answer every create with this error in the push service's shape (400
     FrontendHandledBackendError, 403 no body, 404/429 plain string, 500 ExceptionReference)."""
+    outcome_logs: list[str] | None = None
+    """``logs`` of a job whose end ``force_outcome`` sets (e.g. DONE with error lines: a lie)."""
+    answer_job_id: str | None = None
+    """Not Celonis: ``GET .../jobs/{id}`` answers with this id instead (a misrouted answer)."""
+    store_uploads_twice: bool = False
+    """Not Celonis: every chunk upload is stored twice (a proxy that replays a POST)."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Data Push API (shared/celonis-api.md 2.7): create a push job, upload chunks, execute, watch.
+"""Data Push API (docs/celonis-api.md, Data Push): create a push job, upload chunks, execute, watch.
 
 Paths are under ``/data-ingestion/api/v1/data-push/{poolId}/jobs/`` (the API's prefix can be
 remapped with the hook argument or connection extra ``api_prefixes``, e.g. to the older
@@ -12,7 +12,9 @@ Which calls are repeated on failure, and why:
 
 * ``GET`` and ``DELETE`` are safe and retried on 429/5xx/network errors.
 * Create, chunk upload and execute are POSTs the hook replays only when Celonis certainly did
-  not act (429, 503, no connection); a chunk body is rebuilt for each attempt (``data_factory``).
+  not act (a 429, or no connection at all); a chunk body is rebuilt for each attempt
+  (``data_factory``). After a 500/502/503/504, a timeout or a dropped connection the caller
+  reads the state back (:mod:`airflow_provider_celonis.push_run`).
 * Execute is limited to 10/s and 250/h per team. A 429 that outlasts the hook's own retries
   is waited out here, up to the caller's deadline: a 429 means the call was not processed,
   so sending it again cannot run the job twice. Anything that may have reached Celonis raises
@@ -126,8 +128,8 @@ class CelonisDataPushHook(CelonisOAuthHook):
     ) -> MultipartFileBody:
         """Stream one chunk as multipart field ``file``; returns the body that was sent last.
 
-        The body is rebuilt for every attempt, so a 429/503 retry re-reads the chunk from the
-        file instead of holding it in memory.
+        The body is rebuilt for every attempt, so a 429 retry re-reads the chunk from the file
+        instead of holding it in memory.
         """
         if kind not in CHUNK_KINDS:
             raise ValueError(f"kind must be one of {CHUNK_KINDS}")

@@ -5,10 +5,12 @@ What comparable tools get wrong, and what this operator does instead:
 * **Whole files in memory**: files are streamed in 1 MiB blocks as multipart bodies; a file
   above ``chunk_size`` (Celonis: at most 1 GB) is split at record boundaries (CSV, header
   repeated, quoted newlines respected) or row-group boundaries (Parquet).
-* **Execute sent twice**: the execute POST is never re-sent once it may have reached Celonis;
-  a 429 (10/s, 250/h per team) is waited out, because a 429 was not processed. When the
-  answer is lost, the operator watches the job instead: it must leave NEW within
-  ``start_grace_period`` or the task fails, saying the job did not run.
+* **Rows stored twice, or a false DONE**: no POST is replayed after an answer that does not
+  prove what Celonis did. A lost chunk-upload answer discards the job (nothing is committed
+  before execute) and rebuilds the push from the source; the chunk list is checked before
+  executing; a lost execute answer is settled by reading the job's status (see
+  :mod:`airflow_provider_celonis.push_run`). Every status read must be about our job id, and
+  a DONE with error log lines fails. A 429 (10/s, 250/h per team) is waited out.
 * **Polling forever**: DONE succeeds; ERROR and CANCELED fail with the job's ``logs``; an
   unknown status fails closed; the wait has a wall-clock ``timeout`` after which the job is
   deleted (whether that stops a running push is a [guess]: the message then says "abandoned").
@@ -24,17 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_celonis.arguments import check_duration, check_int
 from airflow_provider_celonis.chunking import CELONIS_CHUNK_LIMIT
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import DATA_POOL_URL_KEY, CelonisDataPoolLink
-from airflow_provider_celonis.status import as_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_celonis.decisions import PushWait
     from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
-    from airflow_provider_celonis.push_plan import PushPlan
 
 DEFAULT_TIMEOUT = 6 * 3600.0
 
@@ -67,13 +68,20 @@ class CelonisDataPushOperator(BaseOperator):
     :param timeout: wall-clock limit (seconds or timedelta) of the whole push from the task's
         start; when it passes during the wait the job is deleted and the task fails.
     :param start_grace_period: seconds the job has to leave NEW after an execute call whose
-        answer was lost (it is never re-sent).
+        answer was lost before it counts as not started.
+    :param max_rebuilds: how many times a push whose job cannot be trusted (a lost chunk-upload
+        or create answer, a chunk list that differs from what was sent) is discarded and built
+        again from the source before the task fails (0 to 10).
+    :param execute_resends: how many times the execute call is sent again for a job still NEW
+        after ``start_grace_period`` (0 to 5; 0: delete the job and fail instead). Relies on
+        Celonis refusing to execute a job that is not NEW (409).
+    :param verify_chunks: check Celonis's chunk list against the chunks sent before executing.
     :param celonis_conn_id: the Celonis connection (scope: see ``hooks.data_push``).
     :param hook_params: extra :class:`CelonisDataPushHook` arguments (retry bounds, ``timeout``...).
 
     Returns ``{"job_id", "chunks", "bytes", "rows", "status"}`` (``rows`` None when unknown;
-    ``deleted_rows`` too when ``delete_source`` is set). XCom keys pushed once the job exists:
-    ``celonis_push_job_id`` and ``celonis_data_pool_url``.
+    ``deleted_rows`` too when ``delete_source`` is set). XCom keys: ``celonis_data_pool_url``,
+    and ``celonis_push_job_id`` once a job exists (the last one, after a rebuild).
     """
 
     template_fields: Sequence[str] = (
@@ -109,6 +117,9 @@ class CelonisDataPushOperator(BaseOperator):
         poll_interval: float = 30.0,
         timeout: timedelta | float | None = DEFAULT_TIMEOUT,
         start_grace_period: float = 120.0,
+        max_rebuilds: int = 2,
+        execute_resends: int = 1,
+        verify_chunks: bool = True,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
@@ -127,16 +138,27 @@ class CelonisDataPushOperator(BaseOperator):
         self.job_options = dict(job_options or {})
         self.delete_source = delete_source
         self.duplicate_removal_column = duplicate_removal_column
-        self.chunk_size = int(chunk_size)
+        where = f"CelonisDataPushOperator {self.task_id}"
+        self.chunk_size = check_int(
+            "chunk_size", chunk_size, minimum=1, maximum=CELONIS_CHUNK_LIMIT, where=where
+        )
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
-        self.timeout = as_seconds(timeout)
-        self.start_grace_period = float(start_grace_period)
+        self.poll_interval = float(check_duration("poll_interval", poll_interval, where=where) or 0)
+        self.timeout = check_duration("timeout", timeout, allow_none=True, allow_zero=True, where=where)
+        self.start_grace_period = float(
+            check_duration("start_grace_period", start_grace_period, allow_zero=True, where=where) or 0
+        )
+        self.max_rebuilds = check_int("max_rebuilds", max_rebuilds, minimum=0, maximum=10, where=where)
+        self.execute_resends = check_int(
+            "execute_resends", execute_resends, minimum=0, maximum=5, where=where
+        )
+        self.verify_chunks = bool(verify_chunks)
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
         self.celonis_pool_url: str | None = None
         self._job_id: str | None = None
+        self._ti: Any = None
 
     @cached_property
     def hook(self) -> CelonisDataPushHook:
@@ -144,41 +166,41 @@ class CelonisDataPushOperator(BaseOperator):
 
         return CelonisDataPushHook(self.celonis_conn_id, **self.hook_params)
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render, then register the credentials of every ``source``/``delete_source`` URI with
+        Airflow's masker, so rendered fields and logs show ``***`` (this runs before Airflow
+        stores rendered fields)."""
+        super().render_template_fields(context, jinja_env)
+        from urllib.parse import urlsplit
+
+        from airflow_provider_celonis.hooks._transport import mask
+
+        for value in (self.source, self.delete_source):
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, str) and "://" in item:
+                    parts = urlsplit(item.strip())
+                    mask(parts.password)
+                    if parts.password is None:
+                        mask(parts.username)
+
     # -- execute ----------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import PushWait
+        from airflow_provider_celonis.decisions import NOT_EXECUTED, PushWait
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
         from airflow_provider_celonis.push_plan import make_plan
-        from airflow_provider_celonis.status import deadline_after, deadline_passed
+        from airflow_provider_celonis.push_run import PushRun
+        from airflow_provider_celonis.status import ERROR, deadline_after, deadline_passed, event
 
         deadline = deadline_after(self.timeout)
         plan = make_plan(self)
         self.log.info("Push plan for table %s: %s", self.target_table, plan.describe())
-        job = self.hook.create_job(
-            self.data_pool_id,
-            target_name=self.target_table,
-            job_type=plan.mode,
-            file_type=plan.file_type,
-            keys=plan.keys,
-            connection_id=self.data_connection_id,
-            table_schema=self.table_schema,
-            csv_parsing_options=self.csv_options or None,
-            upsert_strategy=self.upsert_strategy,
-            extra=self.job_options,
-        )
-        self._job_id = job_id = str(job["id"])
         self.celonis_pool_url = self.hook.pool_url(self.data_pool_id)
-        ti = context["ti"]
-        ti.xcom_push(key="celonis_push_job_id", value=job_id)
-        ti.xcom_push(key=DATA_POOL_URL_KEY, value=self.celonis_pool_url)
-        try:
-            summary = self._upload(plan, job_id)
-        except BaseException:
-            self._delete(job_id, "the upload failed")
-            raise
+        self._ti = context["ti"]
+        self._ti.xcom_push(key=DATA_POOL_URL_KEY, value=self.celonis_pool_url)
+        run = PushRun(self, plan, deadline)
+        job_id, summary = run.build()
         if deadline_passed(deadline):
-            self._delete(job_id, "the timeout passed during the upload")
-            self._job_id = None
+            self.discard(job_id, "the timeout passed during the upload")
             raise CelonisJobTimeoutError(
                 f"Push job {job_id} into table {self.target_table}: the timeout ({self.timeout} s) passed "
                 "while the files were uploaded; the job was deleted before it was executed.",
@@ -186,108 +208,57 @@ class CelonisDataPushOperator(BaseOperator):
                 cancelled=True,
                 fix="raise the operator's timeout (the upload alone took longer)",
             )
-        answer_lost = self._execute_job(job_id, deadline)
+        try:
+            started = run.start(job_id)
+        except BaseException:
+            self.discard(job_id, "its execute call failed or was refused")
+            raise
         wait = PushWait(
             self.data_pool_id,
             job_id,
             deadline=deadline,
-            # Only a lost execute answer leaves doubt whether the job runs; an accepted execute
-            # may show NEW for a while and is then waited for up to the timeout.
-            appear_deadline=deadline_after(self.start_grace_period) if answer_lost else None,
+            # Only a 409 to a resent execute leaves the run unseen; an accepted execute may show
+            # NEW for a while and is then waited for up to the timeout.
+            appear_deadline=deadline_after(self.start_grace_period) if started.must_appear else None,
             summary=summary,
         )
+        if started.not_executed:
+            ids = {"data_pool_id": self.data_pool_id, "job_id": job_id, "job_status": "NEW"}
+            self._finish(
+                event(
+                    ERROR,
+                    "the push job is still NEW after every execute call, whose answers were lost, so "
+                    "none took effect",
+                    reason=NOT_EXECUTED,
+                    summary=summary,
+                    **ids,
+                )
+            )
         if not self.wait_for_completion:
-            status = self._await_execution(wait) if answer_lost else None
-            if status is None:
-                status = self.hook.get_job(self.data_pool_id, job_id).get("status")
+            status = started.status or run.read_status(job_id)
             self._job_id = None  # fire-and-forget: the task no longer owns the job
             return {"job_id": job_id, **summary, "status": status}
         if self.deferrable:
             self._defer(wait)
         return self._finish(self._wait_here(wait))
 
-    def _upload(self, plan: PushPlan, job_id: str) -> dict[str, Any]:
-        """Upload every chunk (upserts, then deletes); returns chunks, bytes and rows."""
-        sent = {"upserted": 0, "deleted": 0}
-        total_bytes = 0
-        rows: dict[str, int | None] = {"upserted": 0, "deleted": 0}
-        for kind, chunk in plan.chunks():
-            try:
-                self.hook.upload_chunk(self.data_pool_id, job_id, chunk, kind=kind, file_type=plan.file_type)
-            finally:
-                if chunk.cleanup is not None:
-                    chunk.cleanup()
-            sent[kind] += 1
-            total_bytes += chunk.size
-            counted = rows[kind]
-            rows[kind] = None if counted is None or chunk.rows is None else counted + chunk.rows
-            self.log.info(
-                "Uploaded %s chunk %d of %s (%d bytes, %s rows).",
-                kind,
-                sent[kind],
-                chunk.file.uri,
-                chunk.size,
-                chunk.rows,
-            )
-        summary: dict[str, Any] = {
-            "chunks": sent["upserted"] + sent["deleted"],
-            "bytes": total_bytes,
-            "rows": rows["upserted"],
-        }
-        if plan.delete_files:
-            summary["deleted_rows"] = rows["deleted"]
-        return summary
+    def own_job(self, job_id: str) -> None:
+        """Called by :class:`~airflow_provider_celonis.push_run.PushRun` for each job it creates."""
+        self._job_id = job_id
+        self._ti.xcom_push(key="celonis_push_job_id", value=job_id)
 
-    def _await_execution(self, wait: PushWait) -> str | None:
-        """After a lost execute answer: wait (up to ``start_grace_period``) for the job to leave NEW.
+    def discard(self, job_id: str, why: str) -> bool:
+        """Delete a job this task will not execute (best effort: a NEW job commits nothing)."""
+        deleted = self._delete(job_id, why)
+        self._job_id = None
+        return deleted
 
-        Returns the job's status; a job still NEW then was never executed: it is deleted and
-        the task fails (via :meth:`_finish`).
-        """
-        from airflow_provider_celonis.decisions import judge_push
-        from airflow_provider_celonis.status import SUCCESS, DataPushJobStatus, event
-        from airflow_provider_celonis.sync_poll import poll_until_done
+    @staticmethod
+    def shown(uri: Any) -> str:
+        """A source as logs and errors show it: credentials in a URI are hidden."""
+        from airflow_provider_celonis.paths import redact_uri
 
-        def judge(job: dict[str, Any]) -> dict[str, Any] | None:
-            status = DataPushJobStatus.parse((job or {}).get("status"))
-            if status is not None and status is not DataPushJobStatus.NEW:
-                return event(SUCCESS, "the push job was executed", job_status=job.get("status"))
-            return judge_push(job, wait)  # None (keep looking), still NEW after the grace, unknown
-
-        verdict = poll_until_done(
-            lambda: self.hook.get_job(wait.data_pool_id, wait.job_id),
-            judge,
-            poll_interval=min(self.poll_interval, max(self.start_grace_period / 10, 0.05)),
-            deadline=wait.deadline,
-            ids={"data_pool_id": wait.data_pool_id, "job_id": wait.job_id, "summary": wait.summary},
-        )
-        if verdict["status"] != SUCCESS:
-            self._finish(verdict)  # raises (and deletes the job)
-        return verdict.get("job_status")
-
-    def _execute_job(self, job_id: str, deadline: float | None) -> bool:
-        """Execute the job; True when the answer was lost (it may or may not have reached Celonis)."""
-        from airflow_provider_celonis.exceptions import CelonisRequestMaybeSentError
-
-        try:
-            self.hook.execute_job(
-                self.data_pool_id,
-                job_id,
-                duplicate_removal_column=self.duplicate_removal_column,
-                deadline=deadline,
-            )
-        except CelonisRequestMaybeSentError as err:
-            self.log.warning(
-                "Watching the push job's status to find out whether it runs "
-                "(the execute call's answer was lost: %s)",
-                err,
-            )
-            return True
-        except BaseException:
-            self._delete(job_id, "the execute call was refused")
-            raise
-        self.log.info("Executed push job %s into table %s.", job_id, self.target_table)
-        return False
+        return redact_uri(uri)
 
     # -- wait -------------------------------------------------------------------------------
     def _defer(self, wait: PushWait) -> None:

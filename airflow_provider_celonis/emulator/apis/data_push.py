@@ -1,4 +1,4 @@
-"""Data Push API (shared/celonis-api.md 2.7 and 3.6), served under ``/data-ingestion`` and the
+"""Data Push API (docs/celonis-api.md, Data Push), served under ``/data-ingestion`` and the
 older ``/integration`` base.
 
 Job state lives in :mod:`airflow_provider_celonis.emulator.push_store`. Errors use the push
@@ -17,7 +17,7 @@ import hashlib
 import math
 import os
 import uuid
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -104,10 +104,12 @@ def current_status(state: EmulatorState, data: dict[str, Any], job: PushJob) -> 
     with state.lock:
         if job.outcome is None:
             forced = settings.force_outcome
-            if forced and forced != "DONE":
+            if forced and (forced != "DONE" or settings.outcome_logs is not None):
                 job.outcome = forced
                 if forced == "ERROR":
                     job.logs = ["Data push job failed: forced failure (emulator force_outcome)."]
+                if settings.outcome_logs is not None:
+                    job.logs = [str(line) for line in settings.outcome_logs]
             else:
                 try:
                     job.logs = apply_job(job, data["tables"], settings)
@@ -198,7 +200,9 @@ def get_job(
 ) -> Response:
     state, data = _data(request)
     job = _job(data, pool_id, job_id)
-    return _no_job(job_id) if job is None else JSONResponse(view(state, data, job))
+    if job is None:
+        return _no_job(job_id)
+    return JSONResponse({**view(state, data, job), "id": data["settings"].answer_job_id or job.id})
 
 
 @inner.delete(JOBS + "/{job_id}")
@@ -278,17 +282,13 @@ async def upload_chunk(
         if settings.over_limit_status == 413:
             return plain(413, message)
         return frontend_error("DATA_PUSH_CHUNK_TOO_LARGE", message, settings.over_limit_status)
+    stored = StoredChunk(
+        chunk_id, "UPSERT" if kind == "upserted" else "DELETE", path, size, digest.hexdigest(), state.now()
+    )
     with state.lock:
-        job.chunks.append(
-            StoredChunk(
-                chunk_id,
-                "UPSERT" if kind == "upserted" else "DELETE",
-                path,
-                size,
-                digest.hexdigest(),
-                state.now(),
-            )
-        )
+        job.chunks.append(stored)
+        if settings.store_uploads_twice:
+            job.chunks.append(replace(stored, id=str(uuid.uuid4())))
     return Response(status_code=200)
 
 
