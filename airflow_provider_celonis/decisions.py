@@ -1,14 +1,24 @@
 """One poll's verdict: given what Celonis answered, is the wait over, and how did it end?
 
-Pure functions of (snapshot, wait spec, now), shared by the sync operator loop and the
-async triggers, so "previous run's SUCCESS is not ours", "unknown status fails closed" and
+Pure functions of (snapshot, wait, now), shared by the sync operator loop, the sensors and
+the async triggers, so "which execution is ours", "unknown status fails closed" and
 "deadline passed" are decided in exactly one place. ``None`` means "keep polling".
+
+**Identity by ids, never by dates.** Before an operator starts a run it records the ids of
+every execution (data job) or load (data model) that already exists (``known_ids``). Its own
+run is an id that was not there before, whatever its dates say: a run cancelled while queued
+has no ``startDate``, Celonis's clock is not Airflow's, and a run queued ahead of ours may
+start after it. When more than one unknown id could be ours, the verdict fails closed and
+names them. Only the sensors, which wait for a run someone else started, compare dates
+(the user's ``started_after``).
+
+The waits themselves (typed, validated on resume) are in :mod:`airflow_provider_celonis.waits`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_provider_celonis.status import (
@@ -18,81 +28,138 @@ from airflow_provider_celonis.status import (
     TIMEOUT,
     DataJobExecutionStatus,
     DataModelLoadStatus,
-    RunMarker,
-    belongs_to_new_run,
     deadline_passed,
     event,
-    newest,
 )
+from airflow_provider_celonis.waits import BLOCKER, OWN, WATCH, JobWait, LoadWait, run_time
+
+__all__ = ["BLOCKER", "OWN", "WATCH", "JobWait", "LoadWait", "judge_job", "judge_load", "judge_push"]
 
 
+def latest(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The latest run by :func:`~airflow_provider_celonis.waits.run_time`; one with no date at all
+    (QUEUED) counts as latest."""
+    if not items:
+        return None
+    return max(items, key=lambda i: (run_time(i) is None, run_time(i) or 0))
+
+
+# -- data jobs ---------------------------------------------------------------------------------
 def execution_id_of(item: dict[str, Any]) -> str | None:
     """An execution item's execution id (``executionId``; ``id`` when Celonis leaves it out)."""
     value = item.get("executionId") or item.get("id")
     return None if value is None else str(value)
 
 
-@dataclass(frozen=True)
-class JobWait:
-    """Everything needed to wait for one data job execution; JSON-serializable via ``asdict``."""
-
-    data_pool_id: str
-    data_job_id: str
-    marker: RunMarker = field(default_factory=RunMarker)
-    execution_id: str | None = None
-    """Wait for exactly this execution (reused, or already identified)."""
-    deadline: float | None = None
-    """Epoch seconds; past it the wait ends with a ``timeout`` event."""
-    appear_deadline: float | None = None
-    """Epoch seconds; a new execution must show up by then (stale-status grace period)."""
-    newest: bool = False
-    """Sensors: follow the newest execution after the marker (an operator pins the oldest, its own)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobWait:
-        return cls(**{**data, "marker": RunMarker(**data.get("marker") or {})})
+def job_items(items: Any) -> list[dict[str, Any]]:
+    """Job-level execution items (a history may hold TASK or STEP items too)."""
+    return [i for i in items or [] if isinstance(i, dict) and str(i.get("type") or "JOB").upper() == "JOB"]
 
 
-def find_job_execution(items: list[dict[str, Any]], wait: JobWait) -> dict[str, Any] | None:
-    """The execution item this wait is about, if Celonis shows it yet."""
-    jobs = [i for i in items if str(i.get("type") or "JOB").upper() == "JOB"]
+def in_progress(item: dict[str, Any]) -> bool:
+    status = DataJobExecutionStatus.parse(item.get("status"))
+    return status is not None and status.in_progress
+
+
+def scheduled(item: dict[str, Any]) -> bool:
+    """[guess] A run a Celonis schedule started carries its ``schedulingId``; one started through
+    the API has none. Such a run is never taken for the operator's own."""
+    return bool(item.get("schedulingId"))
+
+
+def job_candidates(items: list[dict[str, Any]], wait: JobWait) -> list[dict[str, Any]]:
+    """The job-level items that may be the awaited run (see :class:`JobWait`'s roles)."""
+    jobs = job_items(items)
+    if wait.role == WATCH:
+        bound = wait.started_after_ms
+        return [
+            i
+            for i in jobs
+            if bound is None or (run_time(i) is None and in_progress(i)) or (run_time(i) or 0) >= bound
+        ]
     if wait.execution_id is not None:
-        return next((i for i in jobs if execution_id_of(i) == wait.execution_id), None)
-    ours = [i for i in jobs if belongs_to_new_run(execution_id_of(i), i.get("startDate"), wait.marker)]
-    return newest(ours) if wait.newest else oldest(ours)
+        return [i for i in jobs if execution_id_of(i) == wait.execution_id]
+    return [i for i in jobs if execution_id_of(i) not in wait.known_ids and not scheduled(i)]
 
 
-def oldest(items: list[dict[str, Any]], start_key: str = "startDate") -> dict[str, Any] | None:
-    """The oldest item: started ones by start date first, not-yet-started (QUEUED) ones last.
+def why_not_ours(item: dict[str, Any], wait: JobWait) -> str | None:
+    """Why an execution seen in the history is not the awaited one (None: it may be)."""
+    execution_id = execution_id_of(item)
+    if wait.role == WATCH:
+        if wait.started_after_ms is None or item in job_candidates([item], wait):
+            return None
+        if run_time(item) is None:
+            return "it has neither a start nor an end date, so it cannot be placed after started_after"
+        return f"its time {run_time(item)} (epoch ms) is before started_after {wait.started_after_ms}"
+    if wait.execution_id is not None:
+        return None if execution_id == wait.execution_id else f"the awaited execution is {wait.execution_id}"
+    if execution_id in wait.known_ids:
+        return "it existed before this task started its run"
+    if scheduled(item):
+        return f"a Celonis schedule started it (schedulingId {item.get('schedulingId')})"
+    return None
 
-    Among the executions that appeared after the marker, ours is the first one: a run started
-    later by someone else (a schedule, a second DAG) queues behind it, with no start date.
-    """
-    if not items:
-        return None
-    return min(items, key=lambda item: (item.get(start_key) is None, item.get(start_key) or 0))
+
+def log_job_items(log: Any, items: list[dict[str, Any]], wait: JobWait, seen: dict[str, str]) -> None:
+    """Log each execution seen, once per status, and why it is (or is not) the awaited one."""
+    if wait.role == BLOCKER:
+        return
+    for item in job_items(items):
+        execution_id, status = str(execution_id_of(item)), str(item.get("status"))
+        if seen.get(execution_id) == status:
+            continue
+        seen[execution_id] = status
+        reason = why_not_ours(item, wait)
+        verdict = "accepted" if reason is None else f"not the awaited run: {reason}"
+        log.info("Execution %s (%s, started %s): %s.", execution_id, status, item.get("startDate"), verdict)
 
 
 def pin_execution(items: list[dict[str, Any]], wait: JobWait) -> JobWait:
-    """The wait with its execution id fixed, once the first new execution shows in ``items``.
+    """The wait with its execution id fixed once exactly one new execution shows.
 
-    Without pinning, every poll would pick again among the executions newer than the marker,
-    and a second run started while ours is RUNNING would be followed instead of ours.
+    Pinned, later polls follow that id only: a run started after ours (a schedule, another
+    DAG, queued behind ours) is never followed instead of it.
     """
-    if wait.execution_id is not None or wait.newest:
+    if wait.role != OWN or wait.execution_id is not None:
         return wait
-    item = find_job_execution(items, wait)
-    execution_id = execution_id_of(item) if item is not None else None
-    return wait if execution_id is None else replace(wait, execution_id=execution_id)
+    found = job_candidates(items, wait)
+    if len(found) != 1:
+        return wait
+    return JobWait.from_json({**wait.to_json(), "execution_id": execution_id_of(found[0])})
 
 
 def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = None) -> dict[str, Any] | None:
     """Verdict on one snapshot of a job's execution history (None: keep polling)."""
     ids: dict[str, Any] = {"data_pool_id": wait.data_pool_id, "data_job_id": wait.data_job_id}
-    item = find_job_execution(items, wait)
+    if wait.role == BLOCKER:
+        live = [execution_id_of(i) for i in job_items(items) if in_progress(i)]
+        if not live:
+            return event(
+                SUCCESS, "no execution of the job is in progress", role=BLOCKER, deadline=wait.deadline, **ids
+            )
+        if deadline_passed(wait.deadline, now):
+            return event(
+                TIMEOUT,
+                f"the timeout passed while waiting for execution(s) {', '.join(map(str, live))} to end",
+                role=BLOCKER,
+                execution_id=None,
+                **ids,
+            )
+        return None
+    found = job_candidates(items, wait)
+    if wait.role == OWN and len(found) > 1:
+        candidates = sorted(str(execution_id_of(i)) for i in found)
+        return event(
+            ERROR,
+            "cannot prove which execution is this task's: executions "
+            f"{', '.join(candidates)} all appeared after it recorded the history and none was "
+            "started by a schedule (failing closed; none of them is reported as this task's)",
+            execution_id=None,
+            execution_status=None,
+            candidates=candidates,
+            **ids,
+        )
+    item = latest(found) if wait.role == WATCH else (found[0] if found else None)
     if item is None:
         if deadline_passed(wait.deadline, now):
             return event(
@@ -105,8 +172,8 @@ def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = No
             return event(
                 ERROR,
                 "no new execution of the job appeared in Celonis's execution history after "
-                "the execute call (still showing the previous run); raise start_grace_period if "
-                "Celonis is slow to register runs",
+                "the execute call (it still lists only executions that existed before); raise "
+                "start_grace_period if Celonis is slow to register runs",
                 execution_id=None,
                 execution_status=None,
                 **ids,
@@ -137,31 +204,48 @@ def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = No
     return event(ERROR, f"the data job execution {verb} (status {status.value})", **ids)
 
 
-@dataclass(frozen=True)
-class LoadWait:
-    """Everything needed to wait for one data model load; JSON-serializable via ``asdict``."""
-
-    data_pool_id: str
-    data_model_id: str
-    marker: RunMarker = field(default_factory=RunMarker)
-    deadline: float | None = None
-    appear_deadline: float | None = None
-    data_load_id: str | None = None
-    """Wait for exactly this load (a running one reused); None: the first new one."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LoadWait:
-        return cls(**{**data, "marker": RunMarker(**data.get("marker") or {})})
-
-
+# -- data model loads ----------------------------------------------------------------------------
 def current_load(load_info: dict[str, Any] | None) -> dict[str, Any] | None:
     """``loadInfo.currentComputeLoad`` of a ``load-info-sync`` answer (None before the first load)."""
-    info = (load_info or {}).get("loadInfo") or {}
-    load = info.get("currentComputeLoad")
+    info = (load_info or {}).get("loadInfo") or {} if isinstance(load_info, dict) else {}
+    load = info.get("currentComputeLoad") if isinstance(info, dict) else None
     return load if isinstance(load, dict) else None
+
+
+def load_ids(load_info: dict[str, Any] | None) -> tuple[str, ...]:
+    """Every load id a ``load-info-sync`` answer names: the current load and the load history."""
+    history = ((load_info or {}).get("loadHistory") or {}) if isinstance(load_info, dict) else {}
+    loads = [
+        current_load(load_info),
+        *((history.get("dataLoadHistory") or []) if isinstance(history, dict) else []),
+    ]
+    return tuple(
+        dict.fromkeys(str(ld["dataLoadId"]) for ld in loads if isinstance(ld, dict) and ld.get("dataLoadId"))
+    )
+
+
+def load_in_progress(load: dict[str, Any] | None) -> bool:
+    status = DataModelLoadStatus.parse((load or {}).get("loadStatus"))
+    return load is not None and status is not None and status.in_progress
+
+
+def is_awaited_load(load: dict[str, Any] | None, wait: LoadWait) -> bool:
+    if load is None:
+        return False
+    load_id = None if load.get("dataLoadId") is None else str(load.get("dataLoadId"))
+    if wait.data_load_id is not None:
+        return load_id == wait.data_load_id
+    if wait.role == WATCH:
+        return wait.started_after_ms is None or (run_time(load) or 0) >= wait.started_after_ms
+    return load_id is not None and load_id not in wait.known_ids  # a load without an id proves nothing
+
+
+def pin_load(load_info: dict[str, Any] | None, wait: LoadWait) -> LoadWait:
+    """The wait with ``data_load_id`` fixed once our new load shows (see :func:`pin_execution`)."""
+    load = current_load(load_info)
+    if wait.role != OWN or wait.data_load_id is not None or not is_awaited_load(load, wait):
+        return wait
+    return LoadWait.from_json({**wait.to_json(), "data_load_id": str(load["dataLoadId"])})  # type: ignore[index]
 
 
 def judge_load(
@@ -170,11 +254,24 @@ def judge_load(
     """Verdict on one ``load-info-sync`` answer (None: keep polling)."""
     ids: dict[str, Any] = {"data_pool_id": wait.data_pool_id, "data_model_id": wait.data_model_id}
     load = current_load(load_info)
-    if (
-        wait.data_load_id is not None
-        and load is not None
-        and str(load.get("dataLoadId")) != wait.data_load_id
-    ):
+    if wait.role == BLOCKER:
+        if not load_in_progress(load):
+            return event(
+                SUCCESS,
+                "no load of the data model is in progress",
+                role=BLOCKER,
+                deadline=wait.deadline,
+                **ids,
+            )
+        if deadline_passed(wait.deadline, now):
+            return event(
+                TIMEOUT,
+                f"the timeout passed while waiting for load {load.get('dataLoadId')} to end",  # type: ignore[union-attr]
+                role=BLOCKER,
+                **ids,
+            )
+        return None
+    if wait.data_load_id is not None and load is not None and not is_awaited_load(load, wait):
         # load-info-sync shows only the current load: the awaited one was replaced, its end unseen.
         return event(
             ERROR,
@@ -183,17 +280,18 @@ def judge_load(
             data_load_id=wait.data_load_id,
             **ids,
         )
-    if load is None or not belongs_to_new_run(load.get("dataLoadId"), load.get("startDate"), wait.marker):
+    if not is_awaited_load(load, wait):
         if deadline_passed(wait.deadline, now):
             return event(TIMEOUT, "the timeout passed before the new load was visible in Celonis", **ids)
         if deadline_passed(wait.appear_deadline, now):
             return event(
                 ERROR,
                 "no new data model load appeared in load-info-sync after the load request "
-                "(still showing the previous load); raise start_grace_period if Celonis is slow",
+                "(it still shows a load that existed before); raise start_grace_period if Celonis is slow",
                 **ids,
             )
         return None
+    assert load is not None
     ids.update(
         data_load_id=load.get("dataLoadId"),
         load_status=load.get("loadStatus"),
