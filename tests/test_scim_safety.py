@@ -220,7 +220,7 @@ def test_bad_caps_fail_before_any_call(emulator: EmulatorProcess, value: Any) ->
 
 
 # -- 4. listings -----------------------------------------------------------------------------
-@pytest.mark.parametrize("quirk", ["repeat_resource", "drop_resource"])
+@pytest.mark.parametrize("quirk", ["repeat_resource", "drop_resource", "no_total"])
 def test_an_inconsistent_listing_deactivates_nobody(emulator: EmulatorProcess, quirk: str) -> None:
     emulator.configure_scim(max_results=10, list_quirk=quirk)
     users = [{"userName": u["userName"]} for u in team(emulator) if u["active"]][1:]  # one leaver
@@ -293,3 +293,18 @@ def test_a_partial_apply_then_a_rerun_converges_without_duplicates(emulator: Emu
     assert sum(u["active"] for u in final) == len(users)
     again = sync(users=users).execute(context())
     assert (again["create"], again["update"], again["deactivate"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("quirk", ["repeat_resource", "drop_resource", "no_total"])
+def test_an_inconsistent_listing_writes_no_access_review(
+    emulator: EmulatorProcess, tmp_path: Path, quirk: str
+) -> None:
+    emulator.configure_scim(max_results=10, list_quirk=quirk)
+    out = tmp_path / "review.jsonl"
+    with pytest.raises(CelonisError, match="SCIM Users listing is not consistent"):
+        CelonisScimExportOperator(task_id="review", output_path=str(out)).execute(context())
+    assert not list(tmp_path.iterdir())
+    emulator.configure_scim(list_quirk=None)
+    assert (
+        CelonisScimExportOperator(task_id="review", output_path=str(out)).execute(context())["records"] == 28
+    )

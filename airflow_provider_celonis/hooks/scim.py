@@ -163,6 +163,9 @@ class CelonisScimHook(CelonisOAuthHook):
             problems.append(
                 f"{len(listing.resources)} distinct resources came but totalResults is {listing.total}"
             )
+        if listing.total is None and listing.resources:
+            # RFC 7644 requires totalResults; without it nothing proves the listing is whole
+            problems.append("the pages carry no totalResults, so nothing proves every resource came")
         listing.problem = "; ".join(problems) or None
         return listing
 

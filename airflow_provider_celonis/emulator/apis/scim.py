@@ -61,6 +61,7 @@ LIST_QUIRKS = {
     "no_resources": "a 200 whose Resources field is missing although totalResults is not 0",
     "html": "a 200 text/html page (a proxy's login or error page)",
     "truncated": "a 200 whose JSON body is cut in the middle",
+    "no_total": "pages without totalResults",
 }
 
 
@@ -153,6 +154,8 @@ def _list(request: Request, resources: list[dict[str, Any]]) -> Response:
     }
     if quirk == "no_resources" and resources:
         del body["Resources"]
+    if quirk == "no_total":
+        del body["totalResults"]
     if quirk == "html":
         return Response("<html><body>Please sign in</body></html>", media_type="text/html")
     text = json.dumps(body)
