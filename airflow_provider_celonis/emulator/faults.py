@@ -15,6 +15,7 @@ from typing import Any
 from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.ambiguous_faults import is_ambiguous
 from airflow_provider_celonis.emulator.ambiguous_faults import play as play_ambiguous
+from airflow_provider_celonis.emulator.hostile_faults import HOSTILE_KINDS, play_hostile
 from airflow_provider_celonis.emulator.state import EmulatorState, FaultRule
 
 CONTROL_PREFIX = "/_emulator"
@@ -81,6 +82,9 @@ class FaultMiddleware:
             return
         if rule.kind in PAGE_SHAPE_KINDS:
             await page_shape_fault(rule.kind, self.app, scope, receive, send)
+            return
+        if rule.kind in HOSTILE_KINDS:  # redirect, echo, trickle: see emulator/hostile_faults.py
+            await play_hostile(rule, self.app, scope, receive, send)
             return
         if is_ambiguous(rule):  # a stall, or an action that lands after the fault
             await play_ambiguous(self, rule, scope, receive, send)

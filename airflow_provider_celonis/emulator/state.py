@@ -98,7 +98,9 @@ class FaultRule:
     ``datetime`` or ``retry_after``), ``drop`` (close the connection mid-response), ``delay``
     (sleep ``delay`` seconds, then answer normally), and the page shapes of
     ``faults.PAGE_SHAPE_KINDS`` (``ignore_paging``, ``html``, ``truncate``, ``no_list``,
-    ``rename_list``: a 200 a client must refuse). With ``process`` the request is handled
+    ``rename_list``: a 200 a client must refuse), and the hostile servers of
+    ``hostile_faults.HOSTILE_KINDS`` (``redirect`` to ``location``, ``echo`` of the request's
+    credentials, ``trickle`` one byte per ``delay``). With ``process`` the request is handled
     first and the fault replaces its answer: the server acted, the client cannot know.
     """
 
@@ -112,6 +114,8 @@ class FaultRule:
     reset: float = 1.0
     reset_format: str = "seconds"
     process: bool = False
+    location: str = ""
+    """Kind ``redirect``: the ``Location`` to answer (absolute, or a path on the emulator)."""
     late: float = 0.0
     """With ``process``: Celonis acts this many seconds after the fault answered (kind
     ``timeout`` stalls instead of answering); see ``emulator/ambiguous_faults.py``."""
