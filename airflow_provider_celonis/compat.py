@@ -10,6 +10,7 @@ name                          task SDK 1.2+ (Airflow 3.2+)                before
 ``AirflowSkipException``      ``airflow.sdk.exceptions``                  ``airflow.exceptions``
 ``AirflowSensorTimeout``      ``airflow.sdk.exceptions``                  ``airflow.exceptions``
 ``TaskDeferred``              ``airflow.sdk.exceptions``                  ``airflow.exceptions``
+``AirflowNotFoundException``  ``airflow.sdk.exceptions``                  ``airflow.exceptions``
 ``has_fs``                    ``airflow.sdk.io.fs`` (3.1+)                ``airflow.io`` (3.0)
 ============================  ==========================================  ========================
 
@@ -26,11 +27,16 @@ Type checkers see the newest location (the development environment pins the newe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.sdk import conf
-    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+    from airflow.sdk import Connection, conf
+    from airflow.sdk.exceptions import (
+        AirflowNotFoundException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
     from airflow.sdk.io.fs import has_fs
 else:
     try:
@@ -44,8 +50,45 @@ else:
         from airflow.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
 
     try:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # task SDK < 1.2: the SDK raises core's class
+        from airflow.exceptions import AirflowNotFoundException
+
+    try:
         from airflow.sdk.io.fs import has_fs
     except ImportError:  # Airflow 3.0: the SDK's ObjectStoragePath uses core's registry
         from airflow.io import has_fs
 
-__all__ = ["AirflowSensorTimeout", "AirflowSkipException", "TaskDeferred", "conf", "has_fs"]
+__all__ = [
+    "AirflowNotFoundException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "TaskDeferred",
+    "aget_connection",
+    "conf",
+    "has_fs",
+]
+
+
+async def aget_connection(hook: Any, conn_id: str) -> Connection:
+    """A connection looked up without blocking the event loop, wherever it is stored.
+
+    Airflow's ``BaseHook.aget_connection`` (3.1+) asks the supervisor asynchronously. Under
+    ``airflow dags test`` the trigger runs in-process with a test supervisor whose comms have no
+    async channel (Airflow 3.3), so that lookup skips the metadata database and reports a
+    connection made with ``airflow connections add`` as undefined, while environment variables
+    and secrets backends still answer. The synchronous lookup uses the supervisor that does answer,
+    so a "not found" is asked once more that way, in a thread; a connection that is really
+    missing is still reported as missing. Airflow 3.0 has no async lookup at all.
+    """
+    from asgiref.sync import sync_to_async
+
+    aget = getattr(hook, "aget_connection", None)
+    if aget is not None:
+        try:
+            connection: Connection = await aget(conn_id)
+            return connection
+        except AirflowNotFoundException:
+            pass
+    connection = await sync_to_async(hook.get_connection)(conn_id)
+    return connection

@@ -160,13 +160,9 @@ class CelonisOAuthHook(HttpHookCompat):
     async def aget_config(self) -> CelonisConnectionConfig:
         """Async variant using Airflow's async-safe connection API (for triggers)."""
         if self._config is None:
-            aget = getattr(self, "aget_connection", None)
-            if aget is not None:
-                conn = await aget(self.celonis_conn_id)
-            else:  # pragma: no cover - Airflow without aget_connection
-                from asgiref.sync import sync_to_async
+            from airflow_provider_celonis.compat import aget_connection
 
-                conn = await sync_to_async(self.get_connection)(self.celonis_conn_id)
+            conn = await aget_connection(self, self.celonis_conn_id)  # any store, also under dags test
             self._config = self._config_from(conn)
             await transport.amask(self._config.api_key)
         return self._config
