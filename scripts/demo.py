@@ -1,18 +1,27 @@
 """``make demo``: run every example DAG with ``airflow dags test`` against a local Celonis emulator.
 
 Everything happens in a throwaway AIRFLOW_HOME; the emulator is stopped at the end, even on
-failure. Output files of the example DAGs land in ``demo-output/``. Exit status is non-zero
-when any DAG run fails.
+failure. Output files of the example DAGs land in ``demo-output/`` (or ``--output``). Exit status
+is non-zero when any DAG run fails. Deferrable mode is on for every operator and sensor.
+
+``--connection-store`` says where the ``celonis_default`` connection lives: ``env`` (an
+``AIRFLOW_CONN_CELONIS_DEFAULT`` variable, the default) or ``db`` (``airflow connections add``
+into the metadata database). ``make compat`` runs this script with ``--installed`` inside a venv
+that holds the built wheel, so the provider is imported from the wheel, never from the checkout.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags_examples"
@@ -42,35 +51,69 @@ def dag_ids(path: Path) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def main() -> int:
-    sys.path.insert(0, str(ROOT))
+def airflow(
+    args: list[str], env: dict[str, str], cwd: str, **kwargs: Any
+) -> subprocess.CompletedProcess[Any]:
+    """``python -m airflow ...`` with this interpreter, from ``cwd`` (never the checkout when
+    ``--installed``: the working directory is on ``sys.path`` of ``python -m``)."""
+    return subprocess.run([sys.executable, "-m", "airflow", *args], env=env, cwd=cwd, **kwargs)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connection-store", choices=("env", "db"), default="env")
+    parser.add_argument("--output", type=Path, default=ROOT / "demo-output")
+    parser.add_argument(
+        "--installed",
+        action="store_true",
+        help="import the provider from the installed package, not from this checkout",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.installed:
+        sys.path.insert(0, str(ROOT))
     from airflow_provider_celonis.emulator.client import start_emulator
 
-    output = ROOT / "demo-output"
-    output.mkdir(exist_ok=True)
+    output: Path = args.output
+    output.mkdir(parents=True, exist_ok=True)
     failures = []
     with tempfile.TemporaryDirectory(prefix="celonis-demo-") as home, start_emulator() as emulator:
+        cwd = home if args.installed else str(ROOT)
         env = {
             **os.environ,
             "AIRFLOW_HOME": home,
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
-            "AIRFLOW_CONN_CELONIS_DEFAULT": emulator.connection_json(),
             "CELONIS_EXTRACT_DIR": str(output),
         }
-        print(f"Celonis emulator at {emulator.base_url}; AIRFLOW_HOME={home}")
-        subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
-        )
+        env.pop("AIRFLOW_CONN_CELONIS_DEFAULT", None)
+        if args.connection_store == "env":
+            env["AIRFLOW_CONN_CELONIS_DEFAULT"] = emulator.connection_json()
+        print(f"Celonis emulator at {emulator.base_url}; AIRFLOW_HOME={home}", flush=True)
+        print("Creating the Airflow metadata database (airflow db migrate)...", flush=True)
+        airflow(["db", "migrate"], env, cwd, check=True, stdout=subprocess.DEVNULL)
+        if args.connection_store == "db":
+            print("Adding celonis_default to the metadata database (airflow connections add)", flush=True)
+            conn = json.loads(emulator.connection_json())
+            airflow(
+                ["connections", "add", "celonis_default", "--conn-json", json.dumps(conn)],
+                env,
+                cwd,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        else:
+            print("Connection celonis_default from AIRFLOW_CONN_CELONIS_DEFAULT", flush=True)
         for path in sorted(DAGS.glob("*.py")):
             for dag_id in dag_ids(path):
-                print(f"\n=== airflow dags test {dag_id} {LOGICAL_DATE}")
-                run = subprocess.run(
-                    [sys.executable, "-m", "airflow", "dags", "test", dag_id, LOGICAL_DATE],
-                    env=env,
-                    capture_output=True,
-                    text=True,
+                print(f"\n=== airflow dags test {dag_id} {LOGICAL_DATE}", flush=True)
+                started = time.monotonic()
+                run = airflow(
+                    ["dags", "test", dag_id, LOGICAL_DATE], env, cwd, capture_output=True, text=True
                 )
                 text = run.stdout + run.stderr
                 for line in text.splitlines():
@@ -79,7 +122,7 @@ def main() -> int:
                 ok = run.returncode == 0 and "state=success" in text.replace(
                     "state=DagRunState.SUCCESS", "state=success"
                 )
-                print(f"    result: {'success' if ok else 'FAILED'}")
+                print(f"    result: {'success' if ok else 'FAILED'} ({time.monotonic() - started:.0f} s)")
                 if not ok:
                     failures.append(dag_id)
                     print(text[-4000:])
