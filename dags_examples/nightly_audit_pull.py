@@ -10,6 +10,11 @@ Files go to ``<folder>/<api>/<YYYY-MM-DD>.jsonl``; the folder is the Airflow Var
 ``/tmp/celonis-extracts``. Both are read when the task runs, never while the DAG is parsed.
 The folder may also be a URI that ``ObjectStoragePath`` handles (``s3://bucket/celonis``).
 
+Late events: each windowed extract waits until its interval ended ``settle_period`` ago (15
+minutes by default; the 00:00 run pulls at 00:15), and the audit log task then re-checks the
+three previous days, rewriting a day's file if late events arrived (``recheck_intervals``;
+its summary is in the task's XCom under ``recheck``). See docs/usage-extracts.md.
+
 Scopes the OAuth client needs: ``audit.log:read``, ``team.login-history:read``,
 ``platform-adoption.tracking-events:read`` and ``team.user-group-info:read``, each with its
 team permission (see docs/usage-extracts.md).
@@ -55,7 +60,13 @@ DAY = "{{ data_interval_start.strftime('%Y-%m-%d') }}"
     tags=["celonis", "example", "usage"],
 )
 def nightly_audit_pull() -> None:
-    audit = CelonisAuditLogOperator(task_id="audit_log", output_path=f"{FOLDER}/audit_log/{DAY}.jsonl")
+    audit = CelonisAuditLogOperator(
+        task_id="audit_log",
+        output_path=f"{FOLDER}/audit_log/{DAY}.jsonl",
+        # After tonight's pull, pull the three previous days again and rewrite any whose count
+        # changed (same file name, same order): costs three more days of page calls a night.
+        recheck_intervals=3,
+    )
     logins = CelonisLoginHistoryOperator(
         task_id="login_history", output_path=f"{FOLDER}/login_history/{DAY}.jsonl"
     )
@@ -71,6 +82,8 @@ def nightly_audit_pull() -> None:
         """Print what each extract wrote; the counts are the XCom summaries, never records."""
         for result in results:
             print(f"DEMO: {result['records']} records -> {result['path']}")
+            if "recheck" in result:
+                print(f"DEMO: re-check {result['recheck']}")
         return sum(int(result["records"]) for result in results)
 
     report(audit.output, logins.output, adoption.output, members.output)

@@ -56,3 +56,17 @@ def test_dag_run_writes_one_file_per_api(emulator: EmulatorProcess, tmp_path: Pa
     assert counts == {"audit_log": 2880, "login_history": 1440, "studio_adoption": 2160, "team_members": 57}
     assert sorted(p.name for p in out.glob("*/*")) == ["2025-10-31.jsonl"] * 4
     assert "DEMO: 2880 records -> " in run.stdout + run.stderr
+
+
+def test_since_last_load_example_parses_without_io() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags_examples" / "audit_since_last_load.py"))
+    assert bag.import_errors == {}
+    dag = bag.dags["audit_since_last_load"]
+    task = dag.get_task("audit_log")
+    assert task.since_last_load is True  # type: ignore[attr-defined]
+    assert task.high_water_mark_variable == "celonis_audit_high_water_mark"  # type: ignore[attr-defined]
+    assert task.overlap == 3600  # type: ignore[attr-defined]
+    nightly = DagBag(dag_folder=str(DAG_FILE)).dags["nightly_audit_pull"]
+    assert nightly.get_task("audit_log").recheck_intervals == 3  # type: ignore[attr-defined]
