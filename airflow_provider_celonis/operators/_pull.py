@@ -209,7 +209,7 @@ class PullMixin:
         context: Context,
     ) -> dict[str, Any]:
         from airflow_provider_celonis.outputs import Columns, write_records
-        from airflow_provider_celonis.spill import SortedSpill
+        from airflow_provider_celonis.spill import SortedSpill, scratch_dir
 
         path = str(self.output_path)
         window = f" for [{start.isoformat()}, {end.isoformat()})" if start and end else ""
@@ -228,7 +228,7 @@ class PullMixin:
                 return True
 
         began = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="celonis-extract-", dir=self.spill_dir) as scratch:
+        with scratch_dir(self.spill_dir) as scratch:  # a killed run's folder goes with the next run
             spill = SortedSpill(scratch)
             received = self._collect(hook, fmt, start, end, spill, columns, keep)
             pulled = time.monotonic()
@@ -282,7 +282,7 @@ class PullMixin:
         from airflow_provider_celonis.operators._records import count_records
         from airflow_provider_celonis.outputs import Columns, write_records
         from airflow_provider_celonis.paths import redact_uri
-        from airflow_provider_celonis.spill import SortedSpill
+        from airflow_provider_celonis.spill import SortedSpill, scratch_dir
 
         checked = rewritten = late = 0
         missing: list[str] = []
@@ -298,7 +298,7 @@ class PullMixin:
                 continue
             checked += 1
             columns = Columns(self.columns, types=fmt == "parquet")
-            with tempfile.TemporaryDirectory(prefix="celonis-recheck-", dir=self.spill_dir) as scratch:
+            with scratch_dir(self.spill_dir) as scratch:
                 spill = SortedSpill(scratch)
                 self._collect(hook, fmt, begin, finish, spill, columns)
                 with tempfile.TemporaryFile("w+", encoding="utf-8", dir=scratch) as spool:
