@@ -14,13 +14,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_celonis.exceptions import CelonisError, CelonisUnexpectedResponseError, response_excerpt
 
-__all__ = ["MAX_PAGES", "decode_json", "intelligence_pages", "page_list", "unexpected"]
+__all__ = [
+    "MAX_PAGES",
+    "Answer",
+    "decode_json",
+    "intelligence_pages",
+    "page_list",
+    "read_answer",
+    "unexpected",
+]
 
 MAX_PAGES = 100_000
+
+
+@dataclass
+class Answer:
+    """A decoded 200 with what an error about it must name: its status and content type."""
+
+    body: Any
+    status: int = 200
+    content_type: str | None = None
+
+
+def read_answer(response: Any, *, what: str, method: str, path: str) -> Answer:
+    """:func:`decode_json` of a ``requests`` response, keeping its status and content type."""
+    body = decode_json(response, what=what, method=method, path=path)
+    return Answer(body, response.status_code, response.headers.get("Content-Type"))
 
 
 def unexpected(
@@ -62,7 +86,16 @@ def decode_json(response: Any, *, what: str, method: str, path: str) -> Any:
         ) from None
 
 
-def page_list(body: Any, field: str, *, what: str, method: str, path: str, status: int = 200) -> list[Any]:
+def page_list(
+    body: Any,
+    field: str,
+    *,
+    what: str,
+    method: str,
+    path: str,
+    status: int = 200,
+    content_type: str | None = None,
+) -> list[Any]:
     """``body[field]`` when it is a list; a missing or non-list field is :func:`unexpected`."""
     if isinstance(body, dict) and isinstance(body.get(field), list):
         return list(body[field])
@@ -73,7 +106,9 @@ def page_list(body: Any, field: str, *, what: str, method: str, path: str, statu
         if field not in body
         else f"its '{field}' is a {type(body[field]).__name__}, not a list"
     )
-    raise unexpected(what, problem, method=method, path=path, status=status, content_type=None, raw=body)
+    raise unexpected(
+        what, problem, method=method, path=path, status=status, content_type=content_type, raw=body
+    )
 
 
 def identities(items: list[Any]) -> list[Any]:
@@ -91,7 +126,8 @@ def identities(items: list[Any]) -> list[Any]:
 def intelligence_pages(
     fetch: Callable[[int], Any], *, what: str, max_pages: int = MAX_PAGES, path: str = "", method: str = "GET"
 ) -> Iterator[tuple[dict[str, Any], list[Any]]]:
-    """``(body, content)`` of page 0, 1, ... (``fetch(number)`` returns a page's decoded body).
+    """``(body, content)`` of page 0, 1, ... (``fetch(number)`` returns a page's decoded body, or
+    an :class:`Answer` so that errors name its status and content type).
 
     Stops after an empty page or once the items seen reach the page's ``total``; the caller may
     stop earlier by leaving the loop. Raises :class:`CelonisUnexpectedResponseError` for a page
@@ -100,8 +136,19 @@ def intelligence_pages(
     """
     seen, previous = 0, None
     for number in range(max_pages):
-        body = fetch(number)
-        content = page_list(body, "content", what=what, method=method, path=path or what)
+        answer = fetch(number)
+        if not isinstance(answer, Answer):
+            answer = Answer(answer)
+        body, status, content_type = answer.body, answer.status, answer.content_type
+        content = page_list(
+            body,
+            "content",
+            what=what,
+            method=method,
+            path=path or what,
+            status=status,
+            content_type=content_type,
+        )
         keys = identities(content)
         if content and keys == previous:
             raise unexpected(
@@ -110,9 +157,9 @@ def intelligence_pages(
                 "ignores the page parameter, so reading on would loop and stopping would lose data",
                 method=method,
                 path=path or what,
-                status=200,
-                content_type=None,
                 raw=body,
+                status=status,
+                content_type=content_type,
             )
         previous = keys
         yield body, content

@@ -95,8 +95,8 @@ def test_a_refused_call_did_not_move_the_cursor(emulator: EmulatorProcess, tmp_p
     ("kind", "expected"),
     [
         ("html", r"text/html.*not JSON.*Session expired"),
-        ("no_list", "'content' list is missing"),
-        ("rename_list", "'content' list is missing"),
+        ("no_list", r"HTTP 200 \(application/json\) but its 'content' list is missing"),
+        ("rename_list", r"\(application/json\) but its 'content' list is missing"),
         ("truncate", r"application/json.*not JSON"),
     ],
 )
@@ -140,7 +140,9 @@ def test_a_km_server_ignoring_page_fails_instead_of_looping(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
     emulator.configure_knowledge_model(ignore_page=True)
-    with pytest.raises(CelonisUnexpectedResponseError, match="page 1 repeats page 0"):
+    with pytest.raises(
+        CelonisUnexpectedResponseError, match=r"\(application/json\) but page 1 repeats page 0"
+    ):
         km_export(tmp_path).execute(CONTEXT)
     assert list(tmp_path.iterdir()) == []  # no file, not even an empty one
     assert (
@@ -154,8 +156,8 @@ def test_a_km_server_ignoring_page_fails_instead_of_looping(
     [
         ("html", r"HTTP 200 \(text/html; charset=utf-8\) but the body is not JSON.*Sign in"),
         ("truncate", r"HTTP 200 \(application/json\) but the body is not JSON"),
-        ("no_list", "'content' list is missing"),
-        ("rename_list", "'content' list is missing"),
+        ("no_list", r"HTTP 200 \(application/json\) but its 'content' list is missing"),
+        ("rename_list", r"\(application/json\) but its 'content' list is missing"),
     ],
 )
 def test_km_pages_not_understood_write_nothing(

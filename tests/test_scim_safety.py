@@ -100,7 +100,7 @@ def test_a_row_with_a_missing_field(emulator: EmulatorProcess, tmp_path: Path) -
 
 
 def test_one_page_of_a_list_response_changes_nobody(emulator: EmulatorProcess, tmp_path: Path) -> None:
-    first_page = CelonisScimHook()._page("Users", {"count": 5, "startIndex": 1})
+    first_page = CelonisScimHook()._page("Users", {"count": 5, "startIndex": 1}).body
     assert first_page["totalResults"] == 24 and len(first_page["Resources"]) == 5
     path = tmp_path / "export.json"
     path.write_text(json.dumps(first_page))
@@ -239,8 +239,8 @@ def test_an_inconsistent_listing_deactivates_nobody(emulator: EmulatorProcess, q
 @pytest.mark.parametrize(
     ("quirk", "expected"),
     [
-        ("ignore_start_index", "repeats the previous page"),
-        ("no_resources", "'Resources' list is missing"),
+        ("ignore_start_index", r"application/scim\+json\) but the page from startIndex 11 repeats"),
+        ("no_resources", r"application/scim\+json\) but its 'Resources' list is missing"),
         ("html", r"text/html.*not JSON.*Please sign in"),
         ("truncated", r"application/scim\+json.*not JSON"),
     ],

@@ -25,7 +25,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisUnexpectedResponseError,
 )
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import decode_json, intelligence_pages, page_list
+from airflow_provider_celonis.intelligence_pages import intelligence_pages, page_list, read_answer
 from airflow_provider_celonis.paths import path_id
 
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "User-Agent", "Host", "Accept")
@@ -127,7 +127,7 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         def fetch(number: int) -> Any:
             params = {"page": number, "pageSize": page_size}
             with self.request("GET", path, api=EVENT_SUBSCRIPTION, params=params) as response:
-                return decode_json(response, what=what, method="GET", path=path)
+                return read_answer(response, what=what, method="GET", path=path)
 
         for _body, content in intelligence_pages(fetch, what=what, path=path):
             yield from content
@@ -221,10 +221,17 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
             f"{SUBS}/{path_id(subscription_id)}/events",
         )
         with self.request("PATCH", path, api=EVENT_SUBSCRIPTION, idempotent=False) as response:
-            body = decode_json(response, what=what, method="PATCH", path=path)
-            status = response.status_code
-        page_list(body, "content", what=what, method="PATCH", path=path, status=status)
-        result: dict[str, Any] = body
+            answer = read_answer(response, what=what, method="PATCH", path=path)
+        page_list(
+            answer.body,
+            "content",
+            what=what,
+            method="PATCH",
+            path=path,
+            status=answer.status,
+            content_type=answer.content_type,
+        )
+        result: dict[str, Any] = answer.body
         return result
 
     def iter_failed_event_pages(

@@ -16,7 +16,7 @@ from typing import Any
 from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import MAX_PAGES, decode_json, intelligence_pages
+from airflow_provider_celonis.intelligence_pages import MAX_PAGES, intelligence_pages, read_answer
 from airflow_provider_celonis.paths import path_id
 
 BASE = "/api/knowledge-models"
@@ -106,7 +106,7 @@ class CelonisKnowledgeModelHook(CelonisOAuthHook):
     def get_page(self, what: str, method: str, path: str, **kwargs: Any) -> Any:
         """One page's decoded body; a 200 that is not JSON is a typed error naming ``what``."""
         with self.request(method, path, api=KNOWLEDGE_MODEL, **kwargs) as response:
-            return decode_json(response, what=what, method=method, path=path)
+            return read_answer(response, what=what, method=method, path=path)
 
     def iter_pages(
         self, path: str, *, page_size: int = 50, params: dict[str, Any] | None = None

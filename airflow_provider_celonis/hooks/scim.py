@@ -19,7 +19,7 @@ from typing import Any
 from airflow_provider_celonis.apis import SCIM
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import decode_json, page_list, unexpected
+from airflow_provider_celonis.intelligence_pages import Answer, decode_json, page_list, unexpected
 from airflow_provider_celonis.paths import path_id
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -61,7 +61,7 @@ class CelonisScimHook(CelonisOAuthHook):
         return self.request_json(method, f"/scim/v2/{path.lstrip('/')}", api=SCIM, headers=headers, **kwargs)
 
     # -- reading ---------------------------------------------------------------------------
-    def _page(self, resource: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _page(self, resource: str, params: dict[str, Any]) -> Answer:
         """One list page, its shape checked (a 200 that is not a ListResponse is an error)."""
         what, path = f"SCIM {resource} listing", f"/scim/v2/{resource}"
         with self.request("GET", path, api=SCIM, headers=dict(SCIM_HEADERS), params=params) as response:
@@ -69,9 +69,18 @@ class CelonisScimHook(CelonisOAuthHook):
             status, content_type = response.status_code, response.headers.get("Content-Type")
         total = body.get("totalResults") if isinstance(body, dict) else None
         if isinstance(body, dict) and "Resources" not in body and total == 0:
-            return {**body, "Resources": []}  # RFC 7644 3.4.2: Resources may be left out when empty
+            # RFC 7644 3.4.2: Resources may be left out when empty
+            return Answer({**body, "Resources": []}, status, content_type)
         if not isinstance(body, dict) or not isinstance(body.get("Resources"), list):
-            page_list(body, "Resources", what=what, method="GET", path=path, status=status)
+            page_list(
+                body,
+                "Resources",
+                what=what,
+                method="GET",
+                path=path,
+                status=status,
+                content_type=content_type,
+            )
         start = body.get("startIndex")
         if body["Resources"] and isinstance(start, int) and start != params["startIndex"]:
             raise unexpected(
@@ -83,7 +92,7 @@ class CelonisScimHook(CelonisOAuthHook):
                 content_type=content_type,
                 raw=body,
             )
-        return body
+        return Answer(body, status, content_type)
 
     def list_resources(
         self,
@@ -117,7 +126,8 @@ class CelonisScimHook(CelonisOAuthHook):
         listing, start, previous, totals = ScimListing([]), 1, None, set()
         by_id: dict[str, dict[str, Any]] = {}
         for _ in range(MAX_PAGES):
-            body = self._page(resource, {**params, "startIndex": start})
+            answer = self._page(resource, {**params, "startIndex": start})
+            body = answer.body
             page: list[Any] = body["Resources"]
             ids = [str(item.get("id")) if isinstance(item, dict) else repr(item) for item in page]
             if page and ids == previous:
@@ -126,8 +136,8 @@ class CelonisScimHook(CelonisOAuthHook):
                     f"the page from startIndex {start} repeats the previous page ({len(page)} resources)",
                     method="GET",
                     path=f"/scim/v2/{resource}",
-                    status=200,
-                    content_type=None,
+                    status=answer.status,
+                    content_type=answer.content_type,
                     raw=body,
                 )
             previous = ids
