@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from airflow_provider_celonis.apis import ALL_APIS
 from airflow_provider_celonis.arguments import check_number
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.paths import redact_uri
 
 AUTH_METHODS = ("client_secret_post", "client_secret_basic")
 KEY_TYPES = ("AppKey", "Bearer")
@@ -124,10 +125,11 @@ def _parse_base_url(host: str | None, port: int | None, extra: dict[str, Any], w
         )
     host = host.strip().rstrip("/")
     parts = urlsplit(host)
+    _refuse_userinfo("host", host, parts.username, parts.password, where)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CelonisConfigurationError(
             "host",
-            f"({host!r}) has no http(s) scheme",
+            f"({redact_uri(host)!r}) has no http(s) scheme",
             f"write the full team URL, e.g. {example}; in an AIRFLOW_CONN_ URI the host loses its "
             "scheme, so use the JSON form of the connection instead",
             where=where,
@@ -136,7 +138,7 @@ def _parse_base_url(host: str | None, port: int | None, extra: dict[str, Any], w
         team = f"{parts.scheme}://{parts.netloc}"
         raise CelonisConfigurationError(
             "host",
-            f"({host!r}) has a path; the Team URL is the scheme and host only",
+            f"({redact_uri(host)!r}) has a path; the Team URL is the scheme and host only",
             f"use {team} (API paths are added per API; change them with the extra api_prefixes)",
             where=where,
         )
@@ -144,6 +146,18 @@ def _parse_base_url(host: str | None, port: int | None, extra: dict[str, Any], w
     if port and parts.port is None:
         host = f"{host}:{port}"
     return host
+
+
+def _refuse_userinfo(field: str, url: str, user: str | None, password: str | None, where: str) -> None:
+    """``https://user:pw@host``: requests would send the pair as Basic auth to every URL of the
+    host, and it would show wherever the URL is shown. Credentials belong in login/password."""
+    if user is not None or password is not None:
+        raise CelonisConfigurationError(
+            field,
+            f"({redact_uri(url)!r}) carries credentials before the host",
+            "remove them from the URL; put the OAuth client ID in login and its secret in password",
+            where=where,
+        )
 
 
 def _refuse_plain_http(
@@ -154,7 +168,7 @@ def _refuse_plain_http(
     if scheme == "http" and not _is_local(hostname) and not insecure_ok:
         raise CelonisConfigurationError(
             field,
-            f"({url!r}) uses plain http:// to a non-local host, which would send the client "
+            f"({redact_uri(url)!r}) uses plain http:// to a non-local host, which would send the client "
             "secret unencrypted",
             "use https://, or set the extra allow_insecure_http to true for a trusted local "
             "emulator (e.g. the docker-compose service)",
@@ -293,10 +307,11 @@ def parse_connection(
 
     token_url = str(extras.get("token_url") or f"{base_url}/oauth2/token")
     token_parts = urlsplit(token_url)
+    _refuse_userinfo("extra.token_url", token_url, token_parts.username, token_parts.password, where)
     if token_parts.scheme not in ("http", "https") or not token_parts.hostname:
         raise CelonisConfigurationError(
             "extra.token_url",
-            f"({token_url!r}) is not an http(s) URL",
+            f"({redact_uri(token_url)!r}) is not an http(s) URL",
             "leave it empty for <Team URL>/oauth2/token, or give a full URL",
             where=where,
         )

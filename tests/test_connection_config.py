@@ -192,3 +192,22 @@ def test_legacy_key() -> None:
 
 def test_unknown_extras_are_reported() -> None:
     assert unknown_extras({"auth_method": "x", "scope": "typo", "verfy": True}) == ["scope", "verfy"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"host": "https://client:hunter22@acme.eu-1.celonis.cloud"}, "host"),
+        ({"host": "https://hunter22@acme.eu-1.celonis.cloud"}, "host"),
+        (
+            {"extra": {"token_url": "https://client:hunter22@login.example.com/oauth2/token"}},
+            "extra.token_url",
+        ),
+    ],
+)
+def test_credentials_in_urls_are_refused_and_not_shown(kwargs, field) -> None:
+    with pytest.raises(CelonisConfigurationError) as info:
+        parse(**kwargs)
+    assert info.value.field == field
+    assert "hunter22" not in str(info.value)
+    assert "***@" in str(info.value)
