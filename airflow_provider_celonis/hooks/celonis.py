@@ -5,11 +5,13 @@ live in their own modules and call :meth:`CelonisOAuthHook.request` /
 :meth:`CelonisOAuthHook.arequest` with the :class:`~airflow_provider_celonis.apis.CelonisApi`
 they belong to, so the hook requests exactly that API's scope.
 
-It subclasses providers-http's ``HttpHook`` so ``run()`` and ``run_with_advanced_retry()``
-keep working (with a bearer token and typed errors), but sends its own requests: ``HttpHook``
-turns 429/5xx into a bare ``AirflowException`` a retry predicate cannot inspect, and
-``HttpAsyncHook`` neither retries 429 nor sleeps between attempts. Sync and async paths
-share one policy (:mod:`airflow_provider_celonis.retry_policy`).
+It subclasses providers-http's ``HttpHook`` so ``run()``, ``run_and_check()`` and
+``run_with_advanced_retry()`` keep working, routed through the same request core as
+:meth:`CelonisOAuthHook.request` (:mod:`._http_compat`): ``HttpHook`` itself turns 429/5xx into a
+bare ``AirflowException`` a retry predicate cannot inspect, and ``HttpAsyncHook`` neither
+retries 429 nor sleeps between attempts. Sync and async paths share one policy
+(:mod:`airflow_provider_celonis.retry_policy`), one redirect rule (:mod:`._redirects`) and a
+total deadline per request (:mod:`._deadline` on the sync path). Security: docs/security.md.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from airflow.exceptions import AirflowProviderDeprecationWarning
 
+from airflow_provider_celonis import compat
 from airflow_provider_celonis.apis import CelonisApi, get_api
 from airflow_provider_celonis.arguments import check_duration, check_int, check_number
 from airflow_provider_celonis.auth.grant import ClientCredentialsGrant
@@ -106,11 +109,15 @@ class CelonisOAuthHook(HttpHookCompat):
         self.grant = ClientCredentialsGrant(self.sender, celonis_conn_id)
 
     # -- connection form -------------------------------------------------------------------
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        from airflow_provider_celonis.get_provider_info import UI_FIELD_BEHAVIOUR
+    # Airflow 3.2+ reads the form from provider info (get_provider_info.py) and deprecates this
+    # hook method; Airflow 3.0 and 3.1 read it only from here.
+    if not compat.PROVIDER_INFO_CARRIES_FORM:
 
-        return UI_FIELD_BEHAVIOUR
+        @classmethod
+        def get_ui_field_behaviour(cls) -> dict[str, Any]:
+            from airflow_provider_celonis.get_provider_info import UI_FIELD_BEHAVIOUR
+
+            return UI_FIELD_BEHAVIOUR
 
     # -- configuration ---------------------------------------------------------------------
     def _config_from(self, conn: Connection) -> CelonisConnectionConfig:
