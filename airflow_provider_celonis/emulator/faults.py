@@ -188,7 +188,7 @@ async def page_shape_fault(kind: str, app: Any, scope: Any, receive: Any, send: 
             captured["body"] += message.get("body", b"")
 
     await app(scope, receive, capture)
-    body: bytes = captured["body"]
+    body = captured["body"]
     if kind == "truncate":
         body = body[: max(1, len(body) // 2)]
     else:

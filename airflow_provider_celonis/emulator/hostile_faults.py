@@ -64,9 +64,9 @@ async def play_hostile(rule: FaultRule, app: Any, scope: Any, receive: Any, send
 
     await app(scope, receive, capture)
     body = captured["body"]
-    headers = [(k, v) for k, v in captured["headers"] if k.lower() != b"content-length"]
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": captured["status"], "headers": headers})
+    raw = [(k, v) for k, v in captured["headers"] if k.lower() != b"content-length"]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": captured["status"], "headers": raw})
     # Stop when the client gives up (its deadline), so the server does not trickle to nobody.
     gone = asyncio.ensure_future(_disconnected(receive))
     try:
