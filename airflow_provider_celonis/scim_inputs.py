@@ -72,7 +72,7 @@ def load_users(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     if lowered.endswith(".csv"):
         return _csv(text, name)
     if lowered.endswith((".jsonl", ".ndjson")):
-        return _jsonl(text, name)
+        return _pages(_jsonl(text, name), name)
     try:
         data = json.loads(text)
     except ValueError as err:
@@ -89,7 +89,38 @@ def load_users(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
             f"({name}) holds no list of users",
             "write a JSON list, a SCIM ListResponse, JSON Lines or CSV with userName",
         )
-    return [(f"{name} item {number}", record) for number, record in enumerate(data, 1)]
+    return _pages([(f"{name} item {number}", record) for number, record in enumerate(data, 1)], name)
+
+
+def _pages(rows: list[tuple[str, Any]], name: str) -> list[tuple[str, Any]]:
+    """A paged export (one SCIM ListResponse per item or line) merged, once proven whole."""
+    if not rows or not all(isinstance(r, dict) and "Resources" in r for _w, r in rows):
+        return rows
+    pages = sorted((r for _w, r in rows), key=lambda r: r.get("startIndex") or 0)
+    totals = {p.get("totalResults") for p in pages}
+    merged: list[tuple[str, Any]] = []
+    for page in pages:
+        resources = page.get("Resources")
+        expected = len(merged) + 1
+        if not isinstance(resources, list) or page.get("startIndex") != expected or len(totals) != 1:
+            raise CelonisConfigurationError(
+                "users_file",
+                f"({name}) is a paged SCIM export whose pages do not join up: a page starts at "
+                f"{page.get('startIndex')!r} where {expected} was due "
+                f"(totalResults {sorted(map(str, totals))})",
+                "export every page, with startIndex and totalResults, or merge them into one list",
+            )
+        start = len(merged)
+        merged += [(f"{name} resource {start + n}", item) for n, item in enumerate(resources, 1)]
+    (total,) = totals
+    if total != len(merged):
+        raise CelonisConfigurationError(
+            "users_file",
+            f"({name}) is a paged SCIM export of {len(pages)} pages holding {len(merged)} users but "
+            f"totalResults {total!r}: pages are missing",
+            "export every page of the listing (the SCIM export operator does)",
+        )
+    return merged
 
 
 def _cut(name: str, what: str) -> CelonisConfigurationError:

@@ -110,6 +110,22 @@ def test_one_page_of_a_list_response_changes_nobody(emulator: EmulatorProcess, t
     assert emulator.stats()["api_calls"] == calls
 
 
+def test_a_paged_export_counts_only_with_all_its_pages(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    hook = CelonisScimHook()
+    pages = [hook._page("Users", {"count": 10, "startIndex": start}).body for start in (1, 11, 21)]
+    emulator.reset()  # the same seeded team, request counter back at 0
+    path = tmp_path / "pages.jsonl"
+    path.write_text("".join(json.dumps(page) + "\n" for page in pages[:2]))  # the last page is missing
+    message = refuses_before_any_call(emulator, sync(users_file=str(path)), "pages are missing")
+    assert "2 pages holding 20 users but totalResults 24" in message
+    path.write_text("".join(json.dumps(page) + "\n" for page in (pages[0], pages[2])))  # a gap
+    refuses_before_any_call(emulator, sync(users_file=str(path)), "starts at 21 where 11 was due")
+    whole = tmp_path / "pages.json"
+    whole.write_text(json.dumps(list(reversed(pages))))  # all pages, any order: the whole team
+    result = sync(users_file=str(whole)).execute(context())
+    assert (result["create"], result["update"], result["deactivate"], result["unchanged"]) == (0, 0, 0, 24)
+
+
 def test_jsonl_cut_and_json_cut(emulator: EmulatorProcess, tmp_path: Path) -> None:
     jsonl = tmp_path / "hr.jsonl"
     jsonl.write_text('{"userName": "a@example.com"}\n{"userName": "b@exa')
