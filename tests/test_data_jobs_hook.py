@@ -80,3 +80,23 @@ async def test_data_model_sync_and_async(emulator: Any, fast_retries: dict[str, 
     with pytest.raises(CelonisBadRequestError):
         hook.start_load(POOL, MODEL, tables=["not-a-table"])
     await close_loop_session()
+
+
+@pytest.mark.parametrize("status", [403, 404])
+async def test_internal_logs_endpoints_refused_say_what_it_means(
+    emulator: Any, fast_retries: dict[str, float], status: int
+) -> None:
+    from airflow_provider_celonis.exceptions import CelonisApiError
+
+    emulator.add_faults([{"path": "/logs/", "method": "GET", "status": status, "times": -1}])
+    hook = CelonisDataJobHook(**fast_retries)
+    for call in (lambda: hook.list_executions(POOL, JOB), lambda: hook.get_error_lines(POOL, JOB, "e-1")):
+        with pytest.raises(CelonisApiError) as raised:
+            call()
+        assert raised.value.status == status
+        assert "internal Celonis endpoint" in str(raised.value) and "no public endpoint" in str(raised.value)
+    with pytest.raises(CelonisApiError) as async_raised:
+        await hook.alist_executions(POOL, JOB)
+    assert "internal Celonis endpoint" in str(async_raised.value)
+    await close_loop_session()
+    assert hook.get_job_status(POOL, JOB) is not None  # the public status endpoint is not affected

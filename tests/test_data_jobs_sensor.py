@@ -126,3 +126,33 @@ async def test_sensor_follows_the_newest_execution(
     else:
         with pytest.raises(CelonisJobFailedError):
             sensor.execute(make_context())
+
+
+async def test_poll_interval_is_an_alias_and_numbers_are_checked(fast_retries: dict[str, float]) -> None:
+    from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+    sensor = CelonisDataJobSensor(task_id="t", data_pool_id=POOL, data_job_id=JOB, poll_interval=2)
+    assert sensor.poke_interval == 2
+    for bad in ({"poll_interval": 0}, {"poll_interval": -1}, {"poke_interval": 0}, {"timeout": -5}):
+        with pytest.raises(CelonisConfigurationError):
+            CelonisDataJobSensor(task_id="t", data_pool_id=POOL, data_job_id=JOB, **bad)
+    with pytest.raises(CelonisConfigurationError, match="poke_interval"):
+        CelonisDataJobSensor(
+            task_id="t", data_pool_id=POOL, data_job_id=JOB, poll_interval=1, poke_interval=1
+        )
+
+
+async def test_logs_each_execution_seen_and_why(
+    emulator: Any, fast_retries: dict[str, float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run cancelled while queued long ago has no start date: its end places it before the bound."""
+    emulator.seed_execution(POOL, JOB, "CANCEL", age=30, never_started=True)
+    sensor = make_sensor(fast_retries)
+    assert sensor.poke(make_context()) is False
+    assert sensor.poke(make_context()) is False  # nothing new: nothing logged again
+    fresh = emulator.seed_execution(POOL, JOB, "SUCCESS", age=1)
+    assert sensor.poke(make_context())
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Execution " in line]
+    assert len(lines) == 3, lines
+    assert sum("before started_after" in line for line in lines) == 2
+    assert any(fresh in line and "accepted" in line for line in lines)
