@@ -1,19 +1,36 @@
-# Two commands for a fresh machine with Python 3.10+ and make:
-#   make test   - .venv with the test dependencies, then ruff, mypy and pytest
-#   make demo   - .venv, the emulator, and the example DAGs run with `airflow dags test`
+# On a fresh machine with Python 3.10+ and make:
+#   make test    - .venv with the test tools, then ruff, mypy and pytest
+#   make demo    - .venv with Airflow and the provider only, the emulator, and the example DAGs
+#                  run with `airflow dags test`
+#   make dist    - sdist and wheel in dist/, checked (twine check, contents, clean-venv install)
+#   make compat  - the built wheel on Airflow 3.0 / 3.1 / 3.3 with Python 3.10 / 3.12 / 3.13
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# Airflow is pinned for reproducible CI; pyproject only asks for apache-airflow>=3.0.
+# Airflow is pinned for reproducible CI; pyproject only asks for apache-airflow>=3.0.0
+# (make compat proves the older releases).
 AIRFLOW_VERSION ?= 3.3.2
 
-.PHONY: test demo e2e e2e-tools lint typecheck pytest install clean bench
+.PHONY: test demo e2e e2e-tools lint typecheck pytest install clean bench dist compat
 
-$(VENV)/.installed: pyproject.toml Makefile
+# pip 25.1+ for `--group` (PEP 735 dependency groups).
+$(VENV)/.created:
+	@echo "== creating $(VENV) with $(PYTHON) and upgrading pip"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,emulator,e2e]"
+	touch $@
+
+# What the provider needs to run (and the demo): Airflow pinned, the provider editable.
+$(VENV)/.runtime: $(VENV)/.created pyproject.toml
+	@echo "== installing apache-airflow==$(AIRFLOW_VERSION) and the provider (editable, [emulator]) into $(VENV); takes a few minutes"
+	$(PIP) install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[emulator]"
+	touch $@
+
+# The development tools are dependency groups of pyproject.toml, never published extras.
+$(VENV)/.installed: $(VENV)/.runtime pyproject.toml Makefile
+	@echo "== installing the test and e2e tools (pyproject dependency groups 'test' and 'e2e') into $(VENV)"
+	$(PIP) install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[emulator,parquet]" --group test --group e2e
 	touch $@
 
 install: $(VENV)/.installed
@@ -48,12 +65,28 @@ $(VENV)/.e2e-installed: $(VENV)/.installed tests_e2e/requirements.txt
 e2e: install e2e-tools $(VENV)/.e2e-installed
 	CELONIS_E2E_REQUIRE_TOOLS=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests_e2e $(PYTEST_ARGS)
 
-demo: install
+# Only Airflow and the provider: no test or e2e tools.
+demo: $(VENV)/.runtime
+	@echo "== running the example DAGs against the emulator (scripts/demo.py)"
 	$(PY) scripts/demo.py
+
+# sdist + wheel from this checkout, then: twine check (metadata renders), contents (LICENSE,
+# py.typed, entry point, no tests), and an install into a clean venv with `airflow providers list`.
+dist: install
+	rm -rf dist build/lib build/bdist.*  # a stale build/lib would ship deleted modules
+	$(PY) -m build --sdist --wheel --outdir dist .
+	$(PY) -m twine check --strict dist/*
+	$(PY) scripts/check_dist.py dist
+
+# The built wheel in fresh venvs (build/compat/) on the oldest and newest Airflow releases we
+# support; COMPAT_MATRIX="3.10:3.0.6 ..." overrides the pairs. Each pair: install, import every
+# module, run the example DAGs (deferrable) with `airflow dags test` against the emulator.
+compat: dist
+	$(PY) scripts/compat.py --dist dist $(if $(COMPAT_MATRIX),--matrix "$(COMPAT_MATRIX)")
 
 # Benchmarks are run by hand (minutes each); figures go to bench/README.md.
 bench: install
 	set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build

@@ -14,6 +14,9 @@ name                          task SDK 1.2+ (Airflow 3.2+)                before
 ``has_fs``                    ``airflow.sdk.io.fs`` (3.1+)                ``airflow.io`` (3.0)
 ============================  ==========================================  ========================
 
+``PROVIDER_INFO_CARRIES_FORM`` is true from Airflow 3.2, which reads the connection form from
+provider info and deprecates the hook's ``get_ui_field_behaviour``; 3.0 and 3.1 read only the hook.
+
 Everything else we use (``BaseOperator``, ``BaseSensorOperator``, ``PokeReturnValue``,
 ``BaseOperatorLink``, ``Connection``, ``Context``, ``ObjectStoragePath``) is in ``airflow.sdk``
 on every 3.x and is imported from there directly. ``make compat`` imports every module of the
@@ -27,7 +30,10 @@ Type checkers see the newest location (the development environment pins the newe
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
+
+from airflow import __version__ as AIRFLOW_VERSION
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection, conf
@@ -59,7 +65,17 @@ else:
     except ImportError:  # Airflow 3.0: the SDK's ObjectStoragePath uses core's registry
         from airflow.io import has_fs
 
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = [*re.findall(r"\d+", version), "0", "0"][:2]
+    return int(major), int(minor)
+
+
+PROVIDER_INFO_CARRIES_FORM = _minor(AIRFLOW_VERSION) >= (3, 2)
+
 __all__ = [
+    "AIRFLOW_VERSION",
+    "PROVIDER_INFO_CARRIES_FORM",
     "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",

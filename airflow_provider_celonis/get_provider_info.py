@@ -1,11 +1,14 @@
 """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
 
-Pure data: Airflow calls this while building its list of providers, so it imports nothing.
+Pure data: Airflow calls this while building its list of providers, so it imports nothing but
+the package's import-free ``__init__`` (the one version source, which pyproject.toml reads too).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from airflow_provider_celonis import __version__
 
 INTEGRATION = "Celonis"
 
@@ -78,7 +81,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Celonis",
         "description": "`Celonis <https://www.celonis.com/>`__ process-mining platform: OAuth 2.0 client "
         "credentials, data jobs, data models, data push, usage extracts, SCIM and Process Intelligence APIs.",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         "integrations": [
             {
                 "integration-name": INTEGRATION,

@@ -92,3 +92,40 @@ def test_importing_the_package_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_form_reaches_airflow_from_provider_info_alone() -> None:
+    """Airflow 3.2+ reads the form from provider info; the deprecated hook method is not defined
+    there (Airflow would warn about it), and the form Airflow builds is still the full one."""
+    import warnings
+
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_provider_celonis import compat
+    from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+
+    assert compat.PROVIDER_INFO_CARRIES_FORM  # the development venv pins the newest Airflow
+    assert "get_ui_field_behaviour" not in CelonisOAuthHook.__dict__
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        manager = ProvidersManager()
+        behaviours = manager.field_behaviours
+        widgets = manager.connection_form_widgets
+    celonis_warnings = [str(w.message) for w in caught if "Celonis" in str(w.message)]
+    assert not celonis_warnings, celonis_warnings
+    behaviour = behaviours["celonis"]
+    assert behaviour["relabeling"]["login"] == "Client ID"
+    assert set(behaviour["hidden_fields"]) == {"schema", "port"}
+    assert {"extra__celonis__auth_method", "extra__celonis__scopes"} <= set(widgets)
+
+
+def test_one_version_source() -> None:
+    from importlib.metadata import version
+
+    import airflow_provider_celonis
+
+    assert get_provider_info()["versions"] == [airflow_provider_celonis.__version__]
+    assert version("airflow-provider-celonis") == airflow_provider_celonis.__version__
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject
+    assert "\nversion =" not in pyproject.split("[tool.setuptools.dynamic]")[0]
