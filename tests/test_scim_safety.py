@@ -324,3 +324,15 @@ def test_an_inconsistent_listing_writes_no_access_review(
     assert (
         CelonisScimExportOperator(task_id="review", output_path=str(out)).execute(context())["records"] == 28
     )
+
+
+def test_a_long_apply_logs_progress(
+    emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_provider_celonis.operators import scim
+
+    monkeypatch.setattr(scim._Progress, "EVERY", 0.0)  # every step counts as a long wait
+    users = [{"userName": u["userName"], "displayName": "New"} for u in team(emulator)]
+    sync(users=users).execute(context())
+    logged = capsys.readouterr().out
+    assert "SCIM sync: 23 of 24 changes applied" in logged

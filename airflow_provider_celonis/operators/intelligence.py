@@ -226,10 +226,13 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
         with tempfile.TemporaryFile("w+", encoding="utf-8", prefix="celonis-failed-events-") as spool:
             read = 0
             try:
-                for page in pages:
+                for number, page in enumerate(pages, 1):
                     for event in page:
                         spool.write(json.dumps(event) + "\n")
                     read += len(page)
+                    self.log.info(
+                        "Read page %d of failed events: %d events (%d so far)", number, len(page), read
+                    )
                 spool.seek(0)
                 count = write_in_order(_lines(spool), path, fmt, preferred=_EVENT_COLUMNS)
             except BaseException as err:  # a timeout or kill too: the events read must survive

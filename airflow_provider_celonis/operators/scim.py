@@ -7,6 +7,7 @@ and docs/scim.md.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -371,7 +372,9 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
         failures: list[str] = []
         converged: set[str] = set()  # users a create met with 409 and updated: never deactivate them
+        progress = _Progress(self.log, len(plan.create) + len(plan.update) + len(plan.deactivate))
         for flat in plan.create:
+            progress.step()
             try:
                 hook.create_user(to_scim(flat))
             except (CelonisConflictError, CelonisRequestMaybeSentError) as err:
@@ -395,6 +398,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
                 self.log.info("  not deactivating %s: the sync just converged onto it", item.user_name)
         plan.deactivate = deactivate
         for item in [*plan.update, *plan.deactivate]:
+            progress.step()
             failures += self._update(hook, item.user_id, item.user_name, item.diff, current)
         if failures:
             planned = len(plan.create) + len(plan.update) + len(plan.deactivate)
@@ -422,3 +426,19 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         except CelonisError as err:
             return [f"update {name}: {err}"]
         return []
+
+
+class _Progress:
+    """A log line every 30 seconds while a large plan is applied, so a long apply shows it moves."""
+
+    EVERY = 30.0
+
+    def __init__(self, log: Any, total: int) -> None:
+        self.log, self.total, self.done = log, total, 0
+        self.last = time.monotonic()
+
+    def step(self) -> None:
+        if time.monotonic() - self.last >= self.EVERY:
+            self.log.info("SCIM sync: %d of %d changes applied", self.done, self.total)
+            self.last = time.monotonic()
+        self.done += 1
