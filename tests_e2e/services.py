@@ -73,8 +73,8 @@ class Postgres:
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="celonis-e2e-pg-"))
-        self.data = self.dir / "data"
+        self.dir = Path()  # a fresh directory of its own, made in start()
+        self.made_dir = False
         self.bindir = ""
         self.version = ""
         self.started = False
@@ -90,16 +90,20 @@ class Postgres:
         ).stdout
 
     def start(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="celonis-e2e-pg-"))
+        self.made_dir = True
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
         self.bindir = str(Path(require(found[-1] if found else shutil.which("initdb"), "PostgreSQL")).parent)
         if self.user:
             os.chown(self.dir, pwd.getpwnam(self.user).pw_uid, -1)
         pg = self.bindir
-        self._run(f"{pg}/initdb", "-D", str(self.data), "-U", "airflow", "--auth=trust", "-E", "UTF8")
+        self._run(f"{pg}/initdb", "-D", str(self.dir / "data"), "-U", "airflow", "--auth=trust", "-E", "UTF8")
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c max_connections=200"
         options += " -c fsync=off"  # a throwaway cluster: durability costs time on a loaded machine
         log = str(self.dir / "server.log")
-        self._run(f"{pg}/pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", log, "-o", options, "start")
+        self._run(
+            f"{pg}/pg_ctl", "-D", str(self.dir / "data"), "-w", "-t", "60", "-l", log, "-o", options, "start"
+        )
         self.started = True
         self._run(f"{pg}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "airflow", "airflow")
         out = self._run(f"{self.bindir}/postgres", "--version")  # "postgres (PostgreSQL) 15.14 (...)"
@@ -108,11 +112,15 @@ class Postgres:
     def stop(self) -> None:
         if self.started:
             with contextlib.suppress(Exception):
-                self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+                self._run(
+                    f"{self.bindir}/pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop"
+                )
             self.started = False
-        with contextlib.suppress(OSError):
-            shutil.copy(self.dir / "server.log", self.logs / "postgres.log")
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.made_dir:  # only the directory start() made, never anything else
+            with contextlib.suppress(OSError):
+                shutil.copy(self.dir / "server.log", self.logs / "postgres.log")
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.made_dir = False
 
 
 def _version_key(path: str) -> int:

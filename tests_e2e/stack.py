@@ -31,6 +31,15 @@ WORKERS = ("worker-1", "worker-2")
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer", *WORKERS)
 TERMINAL = {"success", "failed"}
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
+# docker-compose.yaml's Airflow services and the `airflow` command each runs; the stack runs the
+# same commands (worker-1 and worker-2 are the compose worker's two replicas).
+COMPOSE_COMMANDS = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+    "airflow-worker": "celery worker",
+}
 # Airflow settings of the stack that docker-compose.yaml must share (tests_e2e/test_compose.py).
 SHARED_SETTINGS = {
     "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -38,6 +47,7 @@ SHARED_SETTINGS = {
     "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "true",
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
     "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
 }
 
 
@@ -60,16 +70,15 @@ class AirflowStack:
         self.summary = ""
 
     # -- lifecycle -----------------------------------------------------------------------
-    def env(self) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:
+        """The Airflow settings of every process (docker-compose.yaml's are checked against these)."""
         return {
-            **os.environ,
             **SHARED_SETTINGS,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url,
             "AIRFLOW__CELERY__BROKER_URL": self.redis.url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.postgres.url,
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -80,6 +89,12 @@ class AirflowStack:
             # A SIGKILLed worker stops heartbeating its task; find that in seconds, not 5 minutes.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
+        }
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.settings(),
             "AIRFLOW_CONN_CELONIS_DEFAULT": self.emulator.connection_json(),
             "AIRFLOW_CONN_AWS_DEFAULT": self.s3.connection_json(),
             "CELONIS_EXTRACT_DIR": str(self.extracts),
@@ -257,6 +272,14 @@ class AirflowStack:
     def raw_task_logs(self) -> dict[Path, str]:
         """Every task log file the workers and the triggerer wrote (the unfiltered JSON lines)."""
         return {p: p.read_text(errors="replace") for p in (self.home / "logs").rglob("*.log") if p.is_file()}
+
+    def triggerer_ran(self, run_id: str, task_id: str) -> bool:
+        """The triggerer process logged that this task's trigger fired. (Its line in the task's
+        own log is sometimes lost: Airflow closes the per-trigger log before the last lines.)"""
+        lines = (self.artifacts / "triggerer.log").read_text(errors="replace").splitlines()
+        return any(
+            "Trigger fired event" in ln and f"run_id={run_id} task_id={task_id} " in ln for ln in lines
+        )
 
     def worker_of(self, dag_id: str, run_id: str, task_id: str, try_number: int | None = None) -> set[str]:
         """The Celery workers whose log shows them executing this task of this run (this try)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stack import COMPOSE_COMMANDS, PROCESSES, SHARED_SETTINGS, WORKERS, AirflowStack
 
 from airflow_provider_celonis.connection import parse_connection
 
@@ -94,3 +95,41 @@ def test_docker_compose_config_validates() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_runs_the_e2e_topology() -> None:
+    """The stack make e2e proves is this file's stack: same Airflow services and commands (two
+    workers), same executor, broker, database driver and shared settings."""
+    services = COMPOSE["services"]
+    commands = {name: services[name]["command"] for name in COMPOSE_COMMANDS}
+    assert commands == COMPOSE_COMMANDS
+    e2e_commands = {"celery worker" if p in WORKERS else p for p in PROCESSES}
+    assert e2e_commands == set(COMPOSE_COMMANDS.values())
+    assert services["airflow-worker"]["deploy"]["replicas"] == len(WORKERS)
+    assert "deploy" not in services["airflow-triggerer"]  # one triggerer, as in the e2e
+    env = services["airflow-scheduler"]["environment"]
+    assert {k: env[k] for k in SHARED_SETTINGS} == SHARED_SETTINGS
+    scheme = lambda url: url.split("://", 1)[0]  # noqa: E731
+    assert scheme(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]) == "postgresql+psycopg2"
+    assert scheme(env["AIRFLOW__CELERY__RESULT_BACKEND"]) == "db+postgresql+psycopg2"
+    assert scheme(env["AIRFLOW__CELERY__BROKER_URL"]) == "redis"
+    stack_env = AirflowStack(ROOT / "dags_examples", ROOT / "e2e-artifacts").settings()
+    for key in (
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__CELERY__RESULT_BACKEND",
+        "AIRFLOW__CELERY__BROKER_URL",
+    ):
+        assert scheme(stack_env[key]) == scheme(env[key]), key
+    assert stack_env["AIRFLOW__CORE__EXECUTOR"] == env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+
+
+def test_compose_images_are_the_versions_the_e2e_ran(stack: AirflowStack) -> None:
+    """PostgreSQL's major version and Redis's major.minor in the compose file are those of the
+    servers the e2e ran (Debian's packages)."""
+    postgres = COMPOSE["services"]["postgres"]["image"]
+    redis = COMPOSE["services"]["redis"]["image"]
+    assert postgres == f"postgres:{stack.postgres.version.split('.')[0]}", (postgres, stack.postgres.version)
+    assert redis.startswith("redis:" + ".".join(stack.redis.version.split(".")[:2])), (
+        redis,
+        stack.redis.version,
+    )

@@ -17,7 +17,8 @@ from stack import AirflowStack
 from airflow_provider_celonis.object_store import write_once
 
 NIGHTLY = "nightly_audit_pull"
-DAY = "2025-11-03"
+LOGICAL_DATE = "2025-11-04T00:00:00Z"
+DAY = "2025-11-03"  # a manual run at LOGICAL_DATE pulls the day before: its data interval
 FOLDER = "nightly"
 STREAMS = ("audit_log", "login_history", "studio_adoption", "team_members")
 
@@ -34,7 +35,7 @@ def nightly(stack: AirflowStack) -> dict[str, Any]:
     folder = f"s3://aws_default@{stack.s3.BUCKET}/{FOLDER}"
     stack.api("POST", "/variables", json={"key": "celonis_extract_dir", "value": folder})
     try:
-        run_id = stack.trigger(NIGHTLY, logical_date=f"{DAY}T00:00:00Z")
+        run_id = stack.trigger(NIGHTLY, logical_date=LOGICAL_DATE)
         first_state = stack.wait_run(NIGHTLY, run_id, timeout=300)
         first, first_modified = stack.s3.objects(FOLDER + "/"), stack.s3.last_modified(FOLDER + "/")
         time.sleep(1.1)  # S3's LastModified has whole seconds: the re-run must be seen to write
@@ -91,10 +92,10 @@ def test_nothing_temporary_ever_reached_the_bucket(stack: AirflowStack, nightly:
 def test_a_failed_pull_leaves_no_object(stack: AirflowStack, nightly: dict[str, Any]) -> None:
     """Every audit page answers HTML (a 200 the provider must refuse): both tries fail, and the
     key the pull would have written holds nothing, not even an open upload."""
-    day = "2025-11-05"
+    day = "2025-11-05"  # the interval of the run at 2025-11-06
     stack.emulator.add_faults([{"path": "/api/external/.*audit", "kind": "html", "times": -1}])
     try:
-        run_id = stack.trigger("e2e_kill_extract", logical_date=f"{day}T00:00:00Z")
+        run_id = stack.trigger("e2e_kill_extract", logical_date="2025-11-06T00:00:00Z")
         assert stack.wait_run("e2e_kill_extract", run_id, timeout=300) == "failed"
     finally:
         stack.emulator.clear_faults()

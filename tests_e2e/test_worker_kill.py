@@ -14,7 +14,8 @@ from stack import WORKERS, AirflowStack
 
 EXTRACT_DAG = "e2e_kill_extract"
 WAIT_DAG = "e2e_kill_deferred_wait"
-DAY = "2025-11-07"
+LOGICAL_DATE = "2025-11-08T00:00:00Z"
+DAY = "2025-11-07"  # the data interval of a manual run at LOGICAL_DATE
 KEY = f"kill/audit_log/{DAY}.jsonl"
 
 
@@ -36,7 +37,7 @@ def test_worker_killed_mid_extract_leaves_nothing_and_the_retry_writes_the_same_
     stack: AirflowStack,
 ) -> None:
     stack.wait_for_dags({EXTRACT_DAG, WAIT_DAG})
-    run_id = stack.trigger(EXTRACT_DAG, logical_date=f"{DAY}T00:00:00Z")
+    run_id = stack.trigger(EXTRACT_DAG, logical_date=LOGICAL_DATE)
     assert stack.wait_run(EXTRACT_DAG, run_id, timeout=300) == "success"
     reference = stack.s3.objects(KEY)[KEY]
     stack.s3.client().delete_object(Bucket=stack.s3.BUCKET, Key=KEY)
