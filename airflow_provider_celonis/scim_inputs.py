@@ -23,7 +23,16 @@ from airflow_provider_celonis.exceptions import CelonisConfigurationError
 if TYPE_CHECKING:
     from airflow_provider_celonis.scim_sync import SyncPlan
 
-__all__ = ["cap", "check_caps", "check_visible", "identity", "load_users", "nfc"]
+__all__ = [
+    "cap",
+    "check_caps",
+    "check_visible",
+    "identity",
+    "load_users",
+    "nfc",
+    "protected_names",
+    "read_text",
+]
 
 DEFAULT_SHARE = 0.10
 """By default a plan may deactivate (or create) at most this share of the active users ..."""
@@ -56,6 +65,43 @@ def check_visible(value: str, field: str, where: str) -> None:
                 f"has an invisible character U+{ord(char):04X} ({name}) in {field} {value!r}",
                 "remove it from the HR data: it would make a different user of the same person",
             )
+
+
+def protected_names(names: Any, where: str | None = None) -> frozenset[str]:
+    """``protected_users`` in the identity form; a single string is one user, not its characters."""
+    if isinstance(names, str):
+        names = (names,)
+    if names is None:
+        names = ()
+    if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
+        raise CelonisConfigurationError(
+            "protected_users",
+            f"is {names!r}",
+            "pass a list of userName strings (or one userName as a string)",
+            where=where,
+        )
+    return frozenset(identity(n) for n in names)
+
+
+def read_text(path: str, where: str | None = None) -> str:
+    """A desired-users file's text (local path or object-storage URI); Excel's BOM is dropped."""
+    from airflow_provider_celonis.outputs import is_uri
+
+    if is_uri(path):
+        from airflow.sdk import ObjectStoragePath
+
+        return str(ObjectStoragePath(path).read_text(encoding="utf-8-sig"))
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:  # newline="": CSV sees \r\n as is
+            return handle.read()
+    except OSError as err:
+        raise CelonisConfigurationError(
+            "users_file", f"({path}) cannot be read: {err.strerror}", "check the path", where=where
+        ) from None
+    except UnicodeDecodeError as err:
+        raise CelonisConfigurationError(
+            "users_file", f"({path}) is not UTF-8 text ({err.reason})", "save it as UTF-8", where=where
+        ) from None
 
 
 def load_users(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:

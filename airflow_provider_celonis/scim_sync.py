@@ -18,6 +18,7 @@ deactivates or creates more than a share of the active users is refused (:func:`
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,6 +261,14 @@ class SyncPlan:
             )
         return " | ".join(problems) or None
 
+    def table(self) -> list[str]:
+        """:meth:`rows` as aligned text lines: action, ``userName``, id, reason."""
+        rows = self.rows()
+        width = max([len(str(r["userName"])) for r in rows] + [8])
+        return [
+            f"{r['action']:<19} {r['userName']:<{width}} {r['id'] or '-':<36} {r['detail']}" for r in rows
+        ]
+
     def summary(self) -> dict[str, Any]:
         """The plan as JSON-friendly data (the operator's XCom)."""
         return {
@@ -360,3 +369,19 @@ def plan_sync(
     if listing_problem and deactivate_missing:
         plan.held_reason = listing_problem
     return plan
+
+
+class ApplyProgress:
+    """A log line every 30 seconds while a large plan is applied, so a long apply shows it moves."""
+
+    EVERY = 30.0
+
+    def __init__(self, log: Any, total: int) -> None:
+        self.log, self.total, self.done = log, total, 0
+        self.last = time.monotonic()
+
+    def step(self) -> None:
+        if time.monotonic() - self.last >= self.EVERY:
+            self.log.info("SCIM sync: %d of %d changes applied", self.done, self.total)
+            self.last = time.monotonic()
+        self.done += 1

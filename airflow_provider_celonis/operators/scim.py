@@ -7,7 +7,6 @@ and docs/scim.md.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -192,21 +191,9 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     # -- input -----------------------------------------------------------------------------
     def _protected(self) -> frozenset[str]:
-        from airflow_provider_celonis.scim_inputs import identity
+        from airflow_provider_celonis.scim_inputs import protected_names
 
-        names = self.protected_users
-        if isinstance(names, str):
-            names = (names,)
-        if names is None:
-            names = ()
-        if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
-            raise CelonisConfigurationError(
-                "protected_users",
-                f"is {names!r}",
-                "pass a list of userName strings (or one userName as a string)",
-                where=self.task_id,
-            )
-        return frozenset(identity(n) for n in names)
+        return protected_names(self.protected_users, self.task_id)
 
     def _flag(self, name: str) -> bool:
         value = getattr(self, name)
@@ -217,30 +204,9 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             raise CelonisConfigurationError(field, f"is {value!r}", "use True or False", where=self.task_id)
         return value
 
-    def _read_file(self, path: str) -> str:
-        from airflow_provider_celonis.outputs import is_uri
-
-        if is_uri(path):
-            from airflow.sdk import ObjectStoragePath
-
-            return ObjectStoragePath(path).read_text(encoding="utf-8-sig")
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as handle:  # Excel writes a BOM
-                return handle.read()
-        except OSError as err:
-            raise CelonisConfigurationError(
-                "users_file", f"({path}) cannot be read: {err.strerror}", "check the path", where=self.task_id
-            ) from None
-        except UnicodeDecodeError as err:
-            raise CelonisConfigurationError(
-                "users_file",
-                f"({path}) is not UTF-8 text ({err.reason})",
-                "save it as UTF-8",
-                where=self.task_id,
-            ) from None
-
     def desired(self) -> dict[str, dict[str, Any]]:
         """Validate every argument and the desired users; no network call happens before this passes."""
+        from airflow_provider_celonis.scim_inputs import read_text
         from airflow_provider_celonis.scim_sync import MATCH_KEYS, cap, desired_users, load_users
 
         if self.match_on not in MATCH_KEYS:
@@ -265,7 +231,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             )
         wheres: list[str] | None = None
         if self.users_file:
-            rows = load_users(self._read_file(str(self.users_file)), str(self.users_file))
+            rows = load_users(read_text(str(self.users_file), self.task_id), str(self.users_file))
             records: Any = [record for _where, record in rows]
             wheres = [where for where, _record in rows]
         else:
@@ -349,17 +315,8 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             len(plan.conflicts),
             len(plan.held),
         )
-        rows = plan.rows()
-        width = max([len(str(r["userName"])) for r in rows] + [8])
-        for row in rows:
-            self.log.info(
-                "  %-19s %-*s %-36s %s",
-                row["action"],
-                width,
-                row["userName"],
-                row["id"] or "-",
-                row["detail"],
-            )
+        for line in plan.table():
+            self.log.info("  %s", line)
         for reason in plan.refused:
             self.log.warning("Refused: %s", reason)
         if plan.held_reason:
@@ -368,11 +325,11 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             )
 
     def _apply(self, hook: CelonisScimHook, plan: SyncPlan, current: dict[str, dict[str, Any]]) -> None:
-        from airflow_provider_celonis.scim_sync import changes, flatten, to_scim
+        from airflow_provider_celonis.scim_sync import ApplyProgress, changes, flatten, to_scim
 
         failures: list[str] = []
         converged: set[str] = set()  # users a create met with 409 and updated: never deactivate them
-        progress = _Progress(self.log, len(plan.create) + len(plan.update) + len(plan.deactivate))
+        progress = ApplyProgress(self.log, len(plan.create) + len(plan.update) + len(plan.deactivate))
         for flat in plan.create:
             progress.step()
             try:
@@ -426,19 +383,3 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         except CelonisError as err:
             return [f"update {name}: {err}"]
         return []
-
-
-class _Progress:
-    """A log line every 30 seconds while a large plan is applied, so a long apply shows it moves."""
-
-    EVERY = 30.0
-
-    def __init__(self, log: Any, total: int) -> None:
-        self.log, self.total, self.done = log, total, 0
-        self.last = time.monotonic()
-
-    def step(self) -> None:
-        if time.monotonic() - self.last >= self.EVERY:
-            self.log.info("SCIM sync: %d of %d changes applied", self.done, self.total)
-            self.last = time.monotonic()
-        self.done += 1
