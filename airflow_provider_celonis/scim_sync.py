@@ -327,12 +327,25 @@ def plan_sync(
                 plan.update.append(Update(str(user["id"]), str(flat.get("userName")), diff))
             else:
                 plan.unchanged += 1
+    by_value: dict[str, set[int]] = {}
+    for number, (_user, flat) in enumerate(flats):
+        for attr in ("userName", "email", "externalId"):
+            if flat.get(attr):
+                by_value.setdefault(identity(flat[attr]), set()).add(number)
     for key, wanted in desired.items():
         if key in seen:
             continue
+        candidates = sorted(
+            {
+                i
+                for attr in ("userName", "email", "externalId")
+                if wanted.get(attr)
+                for i in by_value.get(identity(wanted[attr]), ())
+            }
+        )  # only users sharing a value with ``wanted``: no scan of the whole team per desired user
         found = [
             (user, flat, why)
-            for user, flat in flats
+            for user, flat in (flats[i] for i in candidates)
             if str(user["id"]) not in claimed and (why := _conflict(wanted, flat, match_on))
         ]
         if not found:
