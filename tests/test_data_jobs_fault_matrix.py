@@ -123,3 +123,18 @@ def test_celonis_acting_after_the_grace_still_gives_one_run(emulator: Any) -> No
     assert [r["executionId"] for r in ours] == [result]
     assert emulator.requests_to("POST", path) == 2
     assert report["refused"] == 1  # the late action
+
+
+def test_the_docs_name_a_test_for_every_cell_and_only_those() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "fault-matrix.md").read_text()
+    named = set(re.findall(r"`(test_data_(?:job_execute|model_load))\[(\w+)-(\w+)\]`", text))
+    cells = {
+        (test, p, k)
+        for test in ("test_data_job_execute", "test_data_model_load")
+        for p in POSITIONS
+        for k in KINDS
+    }
+    assert named == cells
