@@ -336,3 +336,39 @@ def test_a_long_apply_logs_progress(
     sync(users=users).execute(context())
     logged = capsys.readouterr().out
     assert "SCIM sync: 23 of 24 changes applied" in logged
+
+
+# -- pure rules ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "active", "expected"),
+    [(None, 21, 3), (None, 100, 10), (None, 0, 3), (0, 50, 0), ("7", 50, 7), ("25%", 21, 5), ("0%", 9, 0)],
+)
+def test_cap_values(value: Any, active: int, expected: int) -> None:
+    from airflow_provider_celonis.scim_sync import cap
+
+    assert cap(value, "max_deactivations", active) == expected
+
+
+def test_a_missing_attribute_never_matches_a_user_named_none() -> None:
+    from airflow_provider_celonis.scim_sync import desired_users, plan_sync
+
+    current = [
+        {"id": "u1", "userName": "None", "active": True},
+        {"id": "u2", "userName": "x", "active": True},
+    ]
+    plan = plan_sync(desired_users([{"userName": "new@example.com"}], "userName"), current)
+    assert [c["userName"] for c in plan.create] == ["new@example.com"] and not plan.conflicts
+
+
+def test_external_id_shared_under_another_user_name_is_a_conflict_when_matching_on_user_name() -> None:
+    from airflow_provider_celonis.scim_sync import desired_users, plan_sync
+
+    current = [{"id": "u1", "userName": "old.name@example.com", "externalId": "HR-7", "active": True}]
+    desired = desired_users([{"userName": "new.name@example.com", "externalId": "hr-7"}], "userName")
+    plan = plan_sync(desired, current, deactivate_missing=True)
+    assert not plan.create and not plan.deactivate
+    assert [(c.user_id, c.current_name) for c in plan.conflicts] == [("u1", "old.name@example.com")]
+    renamed = plan_sync(desired, current, deactivate_missing=True, rename_conflicts=True)
+    assert [(u.user_id, u.diff) for u in renamed.update] == [
+        ("u1", {"userName": "new.name@example.com", "externalId": "hr-7"})
+    ]
