@@ -1,9 +1,12 @@
 """After upstream data lands, run a Celonis data job (DELTA), then reload the process data model.
 
 The data job waits in the triggerer (``deferrable=True``), so no worker slot is held while
-Celonis works. A retry of the job task does not start a second execution while the first
-is still running, and if ``timeout`` passes the execution is cancelled in Celonis before
-the task fails.
+Celonis works. If the job is already running when the task starts (a Celonis schedule, an
+earlier try), the task waits for that run to end and then starts its own, so the job runs on
+the data ``load_upstream_data`` just wrote (``if_running="wait"``, the default). The task
+reports only the execution it started, identified by its new id; a lost answer to the start
+is reconciled, never sent blindly again. If ``timeout`` passes, the execution is cancelled in
+Celonis before the task fails.
 
 The default ids are the data pool, job and data model the emulator seeds, so ``make demo``
 runs this DAG out of the box; trigger it with other ``params`` (or change the defaults) to
@@ -49,6 +52,7 @@ def celonis_trigger_data_job_after_load() -> None:
         data_pool_id="{{ params.data_pool_id }}",
         data_job_id="{{ params.data_job_id }}",
         mode="DELTA",
+        if_running="wait",  # the default, spelled out: a run already in progress ends first
         deferrable=True,
         poll_interval=10,
         timeout=pendulum.duration(hours=2),
