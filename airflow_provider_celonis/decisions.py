@@ -18,7 +18,7 @@ The waits themselves (typed, validated on resume) are in :mod:`airflow_provider_
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from airflow_provider_celonis.status import (
@@ -336,11 +336,28 @@ class PushWait:
     summary: dict[str, Any] = field(default_factory=dict)
     """What was pushed (chunks, bytes, rows): carried through the trigger into the result."""
 
+    def __post_init__(self) -> None:
+        # A trigger's kwargs come back from the metadata database: a wrong payload fails loudly.
+        for name in ("data_pool_id", "job_id"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"PushWait.{name} must be a non-empty string")
+        for name in ("deadline", "appear_deadline"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"PushWait.{name} must be epoch seconds or None")
+        if not isinstance(self.summary, dict):
+            raise ValueError("PushWait.summary must be a dict")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PushWait:
+        if not isinstance(data, dict):
+            raise ValueError(f"PushWait: expected a dict, got {type(data).__name__}")
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"PushWait: unknown fields {sorted(unknown)}")
         return cls(**data)
 
 

@@ -171,3 +171,18 @@ def test_lost_create_answers_beyond_max_rebuilds_execute_nothing(
     report = emulator.push_report()
     assert len(report["jobs"]) == 3 and report["execute_requests"] == 0  # NEW, empty: commit nothing
     assert all(job["chunks"] == 0 for job in report["jobs"].values())
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_status_faults_in_the_trigger(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, kind: str
+) -> None:
+    """The deferrable wait polls through aiohttp: the same status faults, the same single truth."""
+    from data_pool_helpers import run_op
+
+    emulator.configure_data_push(queued_seconds=0.1, running_seconds=0.2)
+    emulator.add_faults([fault("status", "after", kind) | {"skip": 0}])
+    op = make_op(fast_retries, write_csv(tmp_path / "orders.csv"), deferrable=True)
+    result = await run_op(op, make_context(), True)
+    assert result["status"] == "DONE" and emulator.stats()["faults_pending"] == 0
+    assert_each_row_once(emulator, result)

@@ -139,3 +139,19 @@ def test_judge_push_trusts_a_done_with_plain_log_lines() -> None:
     job = {"id": "j", "status": "DONE", "logs": ["Job finished", "3 chunks applied"]}
     result = judge_push(job, PushWait("p", "j", deadline=10.0), now=0.0)
     assert result is not None and result["status"] == "success"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"data_pool_id": "p", "job_id": "j", "extra": 1},
+        {"data_pool_id": "p", "job_id": ""},
+        {"data_pool_id": "p", "job_id": "j", "deadline": "soon"},
+        {"data_pool_id": "p", "job_id": "j", "summary": []},
+        ["p", "j"],
+    ],
+)
+def test_push_wait_refuses_a_wrong_payload(payload: Any) -> None:
+    """Trigger kwargs come back from the metadata database: a wrong payload fails loudly."""
+    with pytest.raises(ValueError, match="PushWait"):
+        PushWait.from_dict(payload)
