@@ -82,7 +82,7 @@ class DataModelLoadStatus(_CelonisStatus):
 
 
 class DataPushJobStatus(_CelonisStatus):
-    """``JobStatus`` of a Data Push job (shared/celonis-api.md 2.7).
+    """``JobStatus`` of a Data Push job (docs/celonis-api.md, Data Push).
 
     DONE succeeds; ERROR and CANCELED fail (CANCELED is terminal, unlike in pycelonis, which
     polls it forever); NEW before the execute call; anything else is unknown and fails closed.
