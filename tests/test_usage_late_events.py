@@ -148,6 +148,7 @@ def test_recheck_finds_late_events_and_rewrites_the_file_in_place(
         "intervals_rewritten": 1,
         "late_events": missed,
         "intervals_missing": [str(tmp_path / "audit" / "2024-12-31.jsonl")],
+        "intervals_shrunk": [],
     }
     assert (
         f"Re-checked 1 earlier intervals: 1 rewritten, {missed} late events found" in capsys.readouterr().out
@@ -211,3 +212,18 @@ def test_bad_late_data_arguments_fail_when_the_dag_is_parsed(kwargs: dict[str, A
 def test_a_snapshot_has_no_interval_to_recheck() -> None:
     with pytest.raises(CelonisConfigurationError, match="snapshot"):
         CelonisTeamMembersOperator(task_id="m", output_path="/tmp/m.jsonl", recheck_intervals=1)
+
+
+def test_recheck_never_shrinks_a_delivered_file(
+    emulator: EmulatorProcess, clock: EmulatorClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Celonis answering fewer events than a file holds (deletion, a short answer) keeps the file."""
+    run(audit(tmp_path), DAY1, DAY2)
+    kept = day_file(tmp_path, DAY1).read_bytes()
+    clock.advance(86400)
+    emulator.configure_usage(audit_per_hour=60)  # half the events are gone
+    result = run(audit(tmp_path, recheck_intervals=1), DAY2, DAY3)
+    assert result["recheck"]["intervals_shrunk"] == [str(day_file(tmp_path, DAY1))]
+    assert result["recheck"]["intervals_rewritten"] == 0
+    assert day_file(tmp_path, DAY1).read_bytes() == kept
+    assert "1440 fewer than" in capsys.readouterr().out

@@ -286,6 +286,7 @@ class PullMixin:
 
         checked = rewritten = late = 0
         missing: list[str] = []
+        shrunk: list[str] = []
         for begin, finish in recheck_windows(start, end, self.recheck_intervals):
             path = str(
                 cast(Any, self).render_template(
@@ -306,11 +307,25 @@ class PullMixin:
                     for line in spill.merged():
                         spool.write(line)
                         now += 1
-                    if now != before:
+                    if now > before:
                         spool.seek(0)
                         write_records(path, fmt, iter(spool), columns)
                         rewritten += 1
                         late += now - before
+            if now < before:
+                # Fewer events than were delivered: deleted (retention, privacy requests) or a short
+                # answer. Never shrink a delivered file on a guess; say so and keep it.
+                shrunk.append(redact_uri(path))
+                self.log.warning(
+                    "Re-check [%s, %s): Celonis now returns %d records, %d fewer than %s holds; the file "
+                    "was kept as it was. Pull the interval again explicitly if the events were deleted.",
+                    begin.isoformat(),
+                    finish.isoformat(),
+                    now,
+                    before - now,
+                    redact_uri(path),
+                )
+                continue
             self.log.info(
                 "Re-check [%s, %s): %d records in %s, %d now%s",
                 begin.isoformat(),
@@ -325,12 +340,14 @@ class PullMixin:
             "intervals_rewritten": rewritten,
             "late_events": late,
             "intervals_missing": missing,
+            "intervals_shrunk": shrunk,
         }
         self.log.info(
             "Re-checked %d earlier intervals: %d rewritten, %d late events found%s",
             checked,
             rewritten,
             late,
-            f"; {len(missing)} had no file and were skipped" if missing else "",
+            (f"; {len(missing)} had no file and were skipped" if missing else "")
+            + (f"; {len(shrunk)} have fewer events now and were kept" if shrunk else ""),
         )
         return summary
