@@ -100,3 +100,20 @@ async def test_internal_logs_endpoints_refused_say_what_it_means(
     assert "internal Celonis endpoint" in str(async_raised.value)
     await close_loop_session()
     assert hook.get_job_status(POOL, JOB) is not None  # the public status endpoint is not affected
+
+
+async def test_a_history_longer_than_max_history_pages_fails_before_any_start(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    """The ids that can never be ours must be complete; an incomplete "before" set fails closed."""
+    from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+    emulator.seed_execution(POOL, JOB, "SUCCESS", age=100)
+    hook = CelonisDataJobHook(**fast_retries, history_limit=1, max_history_pages=2)
+    assert len(hook.list_executions(POOL, JOB)) == 2  # page 0 and the last page while waiting
+    assert len(hook.list_executions(POOL, JOB, all_pages=True)) == 2
+    emulator.seed_execution(POOL, JOB, "SUCCESS", age=50)
+    assert len(await hook.alist_executions(POOL, JOB, all_pages=False)) == 2
+    with pytest.raises(CelonisConfigurationError, match="max_history_pages"):
+        hook.list_executions(POOL, JOB, all_pages=True)
+    await close_loop_session()

@@ -140,7 +140,9 @@ class EmulatorClient:
 
     def seed_execution(self, pool_id: str, job_id: str, status: str = "SUCCESS", **spec: Any) -> str:
         """Add an execution not started through the API (a finished previous run, or a RUNNING
-        one as if a Celonis schedule started it); returns its execution id."""
+        one as if a Celonis schedule started it); returns its execution id. ``source="API"``
+        makes it another client's run (no ``schedulingId``); ``never_started=True`` with a
+        terminal status is a run cancelled while QUEUED (no ``startDate``)."""
         path = f"/data-pools/{pool_id}/data-jobs/{job_id}/executions"
         result = self._call("POST", path, {"status": status, **spec})
         return str(result["executionId"])
