@@ -186,3 +186,21 @@ async def test_status_faults_in_the_trigger(
     result = await run_op(op, make_context(), True)
     assert result["status"] == "DONE" and emulator.stats()["faults_pending"] == 0
     assert_each_row_once(emulator, result)
+
+
+def test_parquet_push_is_rebuilt_from_its_row_groups(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    """A rebuild re-creates Parquet chunks (temporary files) from the source, none left behind."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "orders.parquet"
+    table = pa.table({"id": list(range(ROWS)), "name": [f"name {i}" for i in range(ROWS)]})
+    pq.write_table(table, path, row_group_size=20, compression="none")
+    emulator.configure_data_push(queued_seconds=0.05, running_seconds=0.05)
+    emulator.add_faults([fault("upload", "after", "503")])
+    result = make_op(fast_retries, path, chunk_size=path.stat().st_size * 2 // 3).execute(make_context())
+    assert result["status"] == "DONE" and result["rows"] == ROWS and result["chunks"] >= 2
+    assert_each_row_once(emulator, result)
+    assert len(emulator.push_report()["jobs"]) == 2  # the discarded one and ours
+    assert list(tmp_path.iterdir()) == [path]
