@@ -168,3 +168,25 @@ def test_km_pages_not_understood_write_nothing(
         km_export(tmp_path).execute(CONTEXT)
     assert "Knowledge Model data" in str(caught.value) and caught.value.status == 200
     assert list(tmp_path.iterdir()) == []
+
+
+# -- agent chat: a 200 that is no answer -----------------------------------------------------
+@pytest.mark.parametrize(("kind", "expected"), [("html", r"text/html.*not JSON"), ("truncate", "not JSON")])
+def test_a_chat_answer_not_understood_is_a_typed_error_not_an_empty_answer(
+    emulator: EmulatorProcess, kind: str, expected: str
+) -> None:
+    from airflow_provider_celonis.operators.intelligence import CelonisAgentChatOperator
+
+    emulator.add_faults([{"path": "/conversations$", "method": "POST", "kind": kind}])
+    op = CelonisAgentChatOperator(task_id="ask", agent_id="order-assistant", message="Open orders?")
+    with pytest.raises(CelonisUnexpectedResponseError, match=expected):
+        op.execute(CONTEXT)
+    assert emulator.requests_to("POST", "/intelligence/api/ai/agents/order-assistant/conversations") == 1
+
+
+def test_a_chat_answer_without_a_conversation_is_no_answer(emulator: EmulatorProcess) -> None:
+    from airflow_provider_celonis.hooks.chat import CelonisChatHook
+
+    emulator._call("POST", "/chat/settings", {"answer_without_conversation": True})
+    with pytest.raises(CelonisUnexpectedResponseError, match=r"no conversationId.*check the conversation"):
+        CelonisChatHook().send_message("order-assistant", "Open orders?")

@@ -13,6 +13,7 @@ from typing import Any
 from airflow_provider_celonis.apis import CHAT
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisConflictError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.intelligence_pages import read_answer, unexpected
 from airflow_provider_celonis.paths import path_id
 
 
@@ -32,13 +33,11 @@ class CelonisChatHook(CelonisOAuthHook):
         body: dict[str, Any] = {"message": message}
         if conversation_id:
             body["conversationId"] = conversation_id
+        path = f"/api/ai/agents/{path_id(agent_id)}/conversations"
+        what = f"Celonis agent {agent_id}"
         try:
-            result = (
-                self.request_json(
-                    "POST", f"/api/ai/agents/{path_id(agent_id)}/conversations", api=CHAT, json=body
-                )
-                or {}
-            )
+            with self.request("POST", path, api=CHAT, json=body) as response:
+                answer = read_answer(response, what=what, method="POST", path=path)
         except CelonisConflictError as err:
             which = f"conversation {conversation_id}" if conversation_id else "the new conversation"
             raise CelonisConflictError(
@@ -53,6 +52,19 @@ class CelonisChatHook(CelonisOAuthHook):
                 fix="do not send to one conversation from parallel tasks (use an Airflow pool of size 1, or "
                 "start a new conversation); retry the task once the previous answer has arrived",
             ) from None
+        result = answer.body
+        if not isinstance(result, dict) or not result.get("conversationId"):
+            # a 200 without a conversation is no answer: a green task must not return nothing
+            raise unexpected(
+                what,
+                "the answer has no conversationId (the message may have reached the agent: check the "
+                "conversation in Celonis before sending it again)",
+                method="POST",
+                path=path,
+                status=answer.status,
+                content_type=answer.content_type,
+                raw=result,
+            )
         return {
             "conversationId": result.get("conversationId"),
             "text": result.get("text"),

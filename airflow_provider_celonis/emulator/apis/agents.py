@@ -3,7 +3,9 @@
 The agent ``order-assistant`` answers deterministically from the emulated Knowledge Model, so a
 DAG's downstream tasks can be tested: the same message gives the same text and
 ``structuredOutput``. A 409 is answered while a conversation "has a message in flight" [guess],
-which a test switches on with ``POST /_emulator/chat/conversations/{id}/busy``.
+which a test switches on with ``POST /_emulator/chat/conversations/{id}/busy``; ``POST
+/_emulator/chat/settings {"answer_without_conversation": true}`` makes the agent act on a
+message but answer ``{}`` (a 200 that is no answer).
 
 The Tools API has no documented request body; the emulator accepts the tool arguments as the
 JSON body (``tool_body: "plain"``, default) or wrapped as ``{"arguments": {...}}``
@@ -92,6 +94,8 @@ async def converse(
         conversation["turns"] += 1
         turn = conversation["turns"]
     text, structured = answer(body["message"], turn)
+    if data.get("answer_without_conversation"):
+        return JSONResponse({})
     return JSONResponse({"conversationId": conversation_id, "text": text, "structuredOutput": structured})
 
 
@@ -170,6 +174,19 @@ def set_busy(request: Request, conversation_id: str, busy: bool = Body(True, emb
     with state_of(request).lock:
         (data["busy"].add if busy else data["busy"].discard)(conversation_id)
     return {"busy": sorted(data["busy"])}
+
+
+@router.post("/_emulator/chat/settings")
+def chat_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONResponse:
+    if set(values) - {"answer_without_conversation"}:
+        return JSONResponse(
+            {"error": "settings: answer_without_conversation = true | false"}, status_code=400
+        )
+    with state_of(request).lock:
+        state_of(request).ext["agents"]["answer_without_conversation"] = bool(
+            values.get("answer_without_conversation")
+        )
+    return JSONResponse(values)
 
 
 @router.post("/_emulator/tools/settings")
