@@ -200,6 +200,8 @@ def test_recheck_counts_csv_and_parquet_files(
         ({"recheck_intervals": 1000}, "recheck_intervals"),
         ({"recheck_intervals": 1, "since_last_load": True}, "recheck_intervals"),
         ({"page_size": 0}, "page_size"),
+        ({"since_last_load": "yes"}, "since_last_load"),
+        ({"since_last_load": True, "high_water_mark_variable": 5}, "high_water_mark_variable"),
     ],
 )
 def test_bad_late_data_arguments_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], field: str) -> None:

@@ -4,6 +4,8 @@ One pull is: validate every argument (no network), open a :class:`CelonisUsageHo
 the API's records (the hook reads pages ahead in a thread, so the next page downloads while
 this one is spilled), spill them into sorted runs, merge them in order without duplicates
 into a temporary file, rename it to ``output_path``. Only a small summary goes to XCom.
+The run itself (settle period, pull, re-check, high-water mark) is :class:`~._pull.PullMixin`;
+this module holds the arguments and their checks.
 
 Subclasses name the hook generator to call (:meth:`CelonisExtractOperator.fetch`) and the
 field records are ordered by.
@@ -106,6 +108,17 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         self.deferrable = deferrable
         self.since_last_load = since_last_load
         self.high_water_mark_variable = high_water_mark_variable or None
+        if self.high_water_mark_variable is not None and not isinstance(self.high_water_mark_variable, str):
+            raise CelonisConfigurationError(
+                "high_water_mark_variable",
+                f"is {high_water_mark_variable!r}",
+                "name an Airflow Variable, e.g. 'celonis_audit_high_water_mark', or leave it unset for XCom",
+                where=self.task_id,
+            )
+        if not isinstance(since_last_load, bool):
+            raise CelonisConfigurationError(
+                "since_last_load", f"is {since_last_load!r}", "use True or False", where=self.task_id
+            )
         # Not templated: checked now, at parse time, without I/O.
         self._check_paging()
         self.settle_period = (
