@@ -190,3 +190,38 @@ def test_a_chat_answer_without_a_conversation_is_no_answer(emulator: EmulatorPro
     emulator._call("POST", "/chat/settings", {"answer_without_conversation": True})
     with pytest.raises(CelonisUnexpectedResponseError, match=r"no conversationId.*check the conversation"):
         CelonisChatHook().send_message("order-assistant", "Open orders?")
+
+
+# -- subscription create: an answer lost after Celonis acted ---------------------------------
+def test_a_create_whose_answer_was_lost_adopts_the_one_new_subscription(emulator: EmulatorProcess) -> None:
+    emulator.add_faults([{"path": "/subscriptions$", "method": "POST", "status": 504, "process": True}])
+    op = CelonisEventSubscriptionOperator(
+        task_id="subscribe",
+        action="create",
+        knowledge_model_id="km-order-to-cash",
+        trigger_id="trg-late-orders",
+        name="erp-late-orders",
+        callback_uri="https://erp.example.com/hooks/late",
+    )
+    sub_id = op.execute(CONTEXT)
+    subs = [s for s in emulator.subscriptions_state()["subscriptions"] if s["name"] == "erp-late-orders"]
+    assert [s["id"] for s in subs] == [sub_id]  # exactly one, and it is the one returned
+
+
+def test_a_create_that_did_not_happen_fails_closed_without_a_second_post(emulator: EmulatorProcess) -> None:
+    from airflow_provider_celonis.exceptions import CelonisRequestMaybeSentError
+
+    emulator.add_faults([{"path": "/subscriptions$", "method": "POST", "status": 503}])
+    op = CelonisEventSubscriptionOperator(
+        task_id="subscribe",
+        action="create",
+        knowledge_model_id="km-order-to-cash",
+        trigger_id="trg-late-orders",
+        name="erp-late-orders",
+        callback_uri="https://erp.example.com/hooks/late",
+    )
+    with pytest.raises(CelonisRequestMaybeSentError, match="no new subscription"):
+        op.execute(CONTEXT)
+    path = "/intelligence/api/knowledge-models/km-order-to-cash/triggers/trg-late-orders/subscriptions"
+    assert emulator.requests_to("POST", path) == 1
+    assert not [s for s in emulator.subscriptions_state()["subscriptions"] if s["name"] == "erp-late-orders"]

@@ -20,6 +20,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
     CelonisError,
+    CelonisRequestMaybeSentError,
     CelonisServerError,
     CelonisTransportError,
     CelonisUnexpectedResponseError,
@@ -169,11 +170,43 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         configurations: list[str] | None = None,
         where: str | None = None,
     ) -> str:
-        """Subscribe to a trigger; returns the new subscription's id (POST, not replayed on 5xx)."""
+        """Subscribe to a trigger; returns the new subscription's id (POST, never replayed).
+
+        The ids that exist before the POST are read first: when its answer is lost (a timeout, a
+        5xx) or carries no id, the subscription is the one new id with this trigger, name and
+        callback, adopted only when exactly one exists; otherwise the call fails naming what it
+        found, and never creates a second one.
+        """
         body = self.body(name, callback_uri, headers, configurations, where=where)
         path = f"{KMS}/{path_id(km_id)}/triggers/{path_id(trigger_id)}/subscriptions"
-        result = self._call("POST", path, json=body) or {}
-        return str(result["id"])
+        before = {str(s.get("id")) for s in self.list_subscriptions()}
+        try:
+            result = self._call("POST", path, json=body)
+        except CelonisRequestMaybeSentError as err:
+            return self._adopt(before, trigger_id, name, callback_uri, str(err))
+        if isinstance(result, dict) and result.get("id"):
+            return str(result["id"])
+        return self._adopt(before, trigger_id, name, callback_uri, "the answer had no subscription id")
+
+    def _adopt(self, before: set[str], trigger_id: str, name: str, callback_uri: str, why: str) -> str:
+        """The one subscription made by this create (read back), or a fail-closed error."""
+        mine = [
+            str(s.get("id"))
+            for s in self.list_subscriptions()
+            if str(s.get("id")) not in before
+            and s.get("triggerId") in (None, trigger_id)
+            and s.get("name") == name
+            and (s.get("callbackInfo") or {}).get("uri", callback_uri) == callback_uri
+        ]
+        if len(mine) == 1:
+            self.log.warning("Subscription create: %s; read back, it created subscription %s", why, mine[0])
+            return mine[0]
+        found = f"{len(mine)} new subscriptions match ({', '.join(mine)})" if mine else "no new subscription"
+        raise CelonisRequestMaybeSentError(
+            f"Creating subscription {name!r} on trigger {trigger_id}: {why}; read back, {found}.",
+            fix="check the trigger's subscriptions in Celonis (a late create may still appear) and delete "
+            "extra ones before re-running; re-running now could subscribe twice",
+        )
 
     def update_subscription(
         self,
