@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
 
@@ -53,3 +58,59 @@ def test_bad_connection_is_reported_not_raised(monkeypatch) -> None:
     )
     ok, message = CelonisOAuthHook().test_connection()
     assert not ok and "'host'" in message and "https://" in message
+
+
+def test_message_says_per_api_what_the_client_can_use(emulator, monkeypatch) -> None:
+    emulator.add_client("auditor", "a-secret", scopes=["audit.log:read", "team.login-history:read"])
+    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(("auditor", "a-secret")))
+    ok, message = CelonisOAuthHook().test_connection()
+    assert ok
+    per_api = message.split("Per API: ", 1)[1]
+    assert "Audit Log API: ok" in per_api
+    assert "SCIM" in per_api and "missing user-provisioning.scim" in per_api
+    assert "missing integration.data-pools" in per_api
+
+
+def _cli_test(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", "connections", "test", "celonis_default"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_prints_granted_and_missing_scopes(emulator, tmp_path) -> None:
+    """``airflow connections test`` prints only "Connection success!" itself; the report reaches
+    the user through the hook's log."""
+    emulator.add_client("auditor", "a-secret", scopes=["audit.log:read", "team.login-history:read"])
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        "AIRFLOW_CONN_CELONIS_DEFAULT": emulator.connection_json(("auditor", "a-secret")),
+    }
+    run = _cli_test(env)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    assert "Connection success!" in out
+    assert "Granted scopes: audit.log:read, team.login-history:read." in out
+    assert "Not allowed for this client:" in out and "user-provisioning.scim" in out
+    assert "Audit Log API: ok" in out
+    assert "a-secret" not in out
+
+
+def test_cli_without_the_setting_is_refused_as_the_readme_says(emulator, tmp_path) -> None:
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW_CONN_CELONIS_DEFAULT": emulator.connection_json(),
+    }
+    env.pop("AIRFLOW__CORE__TEST_CONNECTION", None)
+    run = _cli_test(env)
+    assert run.returncode != 0
+    assert "disabled" in (run.stdout + run.stderr).lower()
+    assert emulator.stats()["token_requests"] == 0
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "AIRFLOW__CORE__TEST_CONNECTION=Enabled" in readme
