@@ -55,3 +55,29 @@ def test_every_public_class_is_documented() -> None:
             if cls.__module__ == name and cls_name.startswith("Celonis") and f"`{cls_name}`" not in docs:
                 missing.append(f"{name}.{cls_name}")
     assert not missing, f"not in README.md or docs/: {missing}"
+
+
+def test_every_public_exception_is_documented() -> None:
+    import inspect
+
+    from airflow_provider_celonis import exceptions
+
+    docs = README + "".join(p.read_text() for p in (README_PATH.parent / "docs").glob("*.md"))
+    public = [
+        name
+        for name, cls in inspect.getmembers(exceptions, inspect.isclass)
+        if cls.__module__ == exceptions.__name__ and not name.startswith("_")
+    ]
+    assert "CelonisError" in public and len(public) > 10
+    missing = [name for name in public if f"| `{name}` |" not in README]
+    assert not missing, f"no row in the README's exception table: {missing}"
+    assert not [name for name in public if f"`{name}`" not in docs]
+
+
+def test_readme_says_how_to_install_and_which_airflow() -> None:
+    assert "make dist" in README and "pip install dist/airflow_provider_celonis-" in README
+    assert "AIRFLOW__CORE__TEST_CONNECTION=Enabled" in README
+    for release in ("3.0", "3.1", "3.2", "3.3"):
+        assert f"| {release}" in README, release
+    for scheme in ("s3://", "gs://", "abfs://"):
+        assert scheme in README.split("## The connection")[0], scheme
