@@ -20,6 +20,7 @@ EXAMPLE_DAGS = sorted({d for path in (ROOT / "dags_examples").glob("*.py") for d
 LOGICAL_DATE = "2025-11-01T00:00:00Z"
 DATA_JOB_DAG = "celonis_trigger_data_job_after_load"
 DEFERRED = "Pausing task as DEFERRED"
+DAILY_FOLDERS = {"audit_log", "login_history", "studio_adoption", "team_members"}
 TRIGGERER_RAN = ("Trigger fired event", "trigger completed")
 
 
@@ -67,9 +68,12 @@ def test_deferred_waits_ran_in_the_triggerer(stack: AirflowStack, runs: dict[str
 def test_outputs_are_written(stack: AirflowStack, runs: dict[str, tuple[str, str]]) -> None:
     files = [p for p in stack.extracts.rglob("*") if p.is_file()]
     folders = {p.relative_to(stack.extracts).parts[0] for p in files}
-    assert all(p.stat().st_size > 0 for p in files), [p for p in files if p.stat().st_size == 0]
+    # A day's window always has events in the emulator; an incremental load (high-water mark,
+    # audit_log_incremental) may rightly find nothing new, when the scheduler's own run went first.
+    daily = [p for p in files if p.relative_to(stack.extracts).parts[0] in DAILY_FOLDERS]
+    assert daily and all(p.stat().st_size > 0 for p in daily), [p for p in daily if p.stat().st_size == 0]
     assert not [p for p in files if ".tmp" in p.name or p.name.startswith(".")], "partial files left behind"
-    assert {"audit_log", "login_history", "studio_adoption", "team_members"} <= folders, folders
+    assert folders >= DAILY_FOLDERS, folders
 
 
 def test_each_data_job_task_started_exactly_one_execution(
