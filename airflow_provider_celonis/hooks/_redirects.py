@@ -15,7 +15,7 @@ Both transports send with automatic redirects off and ask :func:`next_hop` what 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from airflow_provider_celonis.exceptions import CelonisRedirectError
 from airflow_provider_celonis.paths import redact_uri
@@ -37,6 +37,17 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 def same_origin(a: str, b: str) -> bool:
     return _origin(a) == _origin(b)
+
+
+def ambiguous_authority(url: str) -> bool:
+    """True when the host part carries userinfo or a backslash.
+
+    Parsers disagree on such URLs: ``http://evil\\@team/x`` is host ``team`` to
+    :func:`urllib.parse.urlsplit` but ``evil`` to urllib3, which is where ``requests`` connects.
+    A Location like that is refused rather than judged by one parser and sent by another.
+    """
+    netloc = urlsplit(url).netloc
+    return "@" in netloc or "\\" in netloc
 
 
 def shown(url: str) -> str:
@@ -72,6 +83,15 @@ def next_hop(
             fix="set the extra token_url to the token endpoint itself (normally <Team URL>/oauth2/token); "
             "if you did not expect a redirect, check for a proxy or a misconfigured team URL",
         )
+    if ambiguous_authority(target):
+        raise CelonisRedirectError(
+            f"{where}, whose host part carries credentials or a backslash (HTTP clients disagree on "
+            "which host that is); it was not followed.",
+            status=status,
+            target=shown(target),
+            fix="check the connection's host: it should be the team URL that answers directly "
+            "(e.g. https://<team>.<realm>.celonis.cloud)",
+        )
     if not same_origin(url, target):
         raise CelonisRedirectError(
             f"{where}, another origin; it was not followed, so the Authorization header stayed "
@@ -97,4 +117,6 @@ def next_hop(
             target=shown(target),
             fix="check the connection's host and the API prefix (extra api_prefixes)",
         )
-    return target
+    # Sent to the scheme and host part that was checked, not to the raw text of the Location.
+    own, there = urlsplit(url), urlsplit(target)
+    return urlunsplit((own.scheme, own.netloc, there.path or "/", there.query, ""))

@@ -30,6 +30,16 @@ from airflow_provider_celonis.retry_policy import (
 )
 
 
+class _Session(requests.Session):
+    """The hook follows redirects by its own rule (:mod:`._redirects`), so ``requests`` must not
+    even look at one: with ``allow_redirects=False`` it still parses the Location to prepare
+    ``Response.next``, and a Location it cannot parse (``http://team:443:/x``) raised a raw
+    ``ValueError`` out of the call."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 class RetryingSender:
     """Raises :class:`RetryableStatus` when retryable answers outlast the policy (the caller
     maps it to a typed error with Celonis's body), :class:`CelonisTransportError` when Celonis
@@ -50,7 +60,7 @@ class RetryingSender:
 
     def session(self) -> requests.Session:
         if self._session is None:
-            session = requests.Session()
+            session = _Session()
             session.headers["User-Agent"] = transport.user_agent()
             adapter = DeadlineAdapter()
             session.mount("https://", adapter)
