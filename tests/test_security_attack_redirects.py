@@ -111,11 +111,13 @@ def test_a_post_answered_301_302_303_is_not_turned_into_a_get(monkeypatch, statu
         with recorder(answer) as team:
             _connect(monkeypatch, team.url)
             hook = CelonisOAuthHook(max_attempts=2, min_wait=0.01, max_wait=0.01)
+            send = (
+                (lambda: asyncio.run(hook.arequest("POST", "/api/jobs", api=TEAM, json={})))
+                if is_async
+                else (lambda: hook.request("POST", "/api/jobs", api=TEAM, json={}))
+            )
             with pytest.raises(CelonisRedirectError, match="not re-sent"):
-                if is_async:
-                    asyncio.run(hook.arequest("POST", "/api/jobs", api=TEAM, json={}))
-                else:
-                    hook.request("POST", "/api/jobs", api=TEAM, json={})
+                send()
         assert [r.path for r in team.received if r.path.startswith("/api")] == ["/api/jobs"]
         assert attacker.received == []
 
