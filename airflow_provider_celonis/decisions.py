@@ -128,6 +128,12 @@ def pin_execution(items: list[dict[str, Any]], wait: JobWait) -> JobWait:
     return JobWait.from_json({**wait.to_json(), "execution_id": execution_id_of(found[0])})
 
 
+def window_closed(wait: JobWait, now: float | None = None) -> bool:
+    """True once a run first listed now cannot be the task's: the start grace has passed (or the
+    run was identified otherwise: adopted after a lost answer, or reused)."""
+    return wait.appear_deadline is None or deadline_passed(wait.appear_deadline, now)
+
+
 def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = None) -> dict[str, Any] | None:
     """Verdict on one snapshot of a job's execution history (None: keep polling)."""
     ids: dict[str, Any] = {"data_pool_id": wait.data_pool_id, "data_job_id": wait.data_job_id}
@@ -147,6 +153,14 @@ def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = No
             )
         return None
     found = job_candidates(items, wait)
+    if wait.role == OWN and wait.execution_id is not None and not window_closed(wait, now):
+        # Pinned, but the start is recent: another new run listed now may have been created
+        # before ours (and ours is the one listed second). Only after the grace are later runs
+        # provably not ours ([guess]: Celonis lists a run within start_grace_period).
+        unpinned = JobWait.from_json({**wait.to_json(), "execution_id": None})
+        found = found + [
+            i for i in job_candidates(items, unpinned) if execution_id_of(i) != wait.execution_id
+        ]
     if wait.role == OWN and len(found) > 1:
         candidates = sorted(str(execution_id_of(i)) for i in found)
         return event(

@@ -315,9 +315,11 @@ async def test_a_second_run_queued_behind_ours_is_not_followed(
     """Someone starts the job again while ours runs; Celonis queues it (no start date yet).
 
     The wait must stay on our execution (pinned when first seen), not jump to the queued one.
+    The second run shows after the start grace (0.3 s), so it provably is not ours; one that
+    shows within the grace fails closed (test_data_jobs_identity).
     """
     job.configure_data_job(
-        POOL, JOB, queued_seconds=0.1, running_seconds=1.0, stale_seconds=0.0, second_execute="queue"
+        POOL, JOB, queued_seconds=0.1, running_seconds=1.5, stale_seconds=0.0, second_execute="queue"
     )
 
     def start_second_run() -> None:
@@ -325,12 +327,13 @@ async def test_a_second_run_queued_behind_ours_is_not_followed(
         while not api_runs(job) or api_runs(job)[0]["status"] != "RUNNING":
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        time.sleep(0.3)  # our run is pinned by now (polls every 0.05 s)
+        time.sleep(0.5)  # our run is pinned and the start grace is over by now
         CelonisDataJobHook(**fast_retries).start_execution(POOL, JOB, "DELTA")
 
     starter = threading.Thread(target=start_second_run)
     starter.start()
-    execution_id = await run_op(make_op(fast_retries, deferrable), make_context(), deferrable)
+    op = make_op(fast_retries, deferrable, start_grace_period=0.3)
+    execution_id = await run_op(op, make_context(), deferrable)
     starter.join(10)
     runs = api_runs(job)
     assert len(runs) == 2, runs

@@ -228,3 +228,17 @@ def test_error_lines_keep_only_errors() -> None:
     }
     assert error_lines(page) == ["boom", "bang"]
     assert error_lines(None) == []
+
+
+def test_a_second_new_run_within_the_start_grace_fails_closed_even_when_pinned() -> None:
+    """The run listed first may be another client's created just before ours; ours listed second.
+    Within the grace that cannot be told apart; after it, a newly listed run is not ours."""
+    wait = JobWait("p", "j", known_ids=("old",), execution_id="first", appear_deadline=100.0)
+    both = [item("first", "SUCCESS", 5), item("second", "QUEUED", None)]
+    verdict = judge_job(both, wait, now=99.0)
+    assert (
+        verdict is not None and verdict["status"] == "error" and verdict["candidates"] == ["first", "second"]
+    )
+    assert judge_job(both, wait, now=100.0)["execution_id"] == "first"  # type: ignore[index]
+    adopted = JobWait("p", "j", known_ids=("old",), execution_id="first")  # no grace: identified otherwise
+    assert judge_job(both, adopted)["execution_id"] == "first"  # type: ignore[index]
