@@ -224,7 +224,19 @@ class PushRun:
                     job_id,
                     err,
                 )
-                status = self._await_left_new(job_id)
+                try:
+                    status = self._await_left_new(job_id)
+                except CelonisJobFailedError:
+                    raise
+                except CelonisError as read_error:
+                    raise CelonisJobFailedError(
+                        f"The execute call of push job {job_id} got no usable answer and the job's "
+                        f"status could not be read back ({read_error}); whether the job runs is "
+                        "unknown, so the task fails closed and deletes the job (whether that stops a "
+                        "started push is not documented).",
+                        execution_id=job_id,
+                        fix="check the push job and the table in the data pool before retrying the task",
+                    ) from None
                 if status is not None:
                     self.log.info("Push job %s left NEW (%s): its execution is adopted.", job_id, status)
                     return Started(status)

@@ -204,3 +204,18 @@ def test_parquet_push_is_rebuilt_from_its_row_groups(
     assert_each_row_once(emulator, result)
     assert len(emulator.push_report()["jobs"]) == 2  # the discarded one and ours
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_lost_execute_answer_and_unreadable_status_fail_closed(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    """Neither the execute answer nor the status can be had: fail, say what is known, delete."""
+    emulator.configure_data_push(queued_seconds=30)
+    emulator.add_faults(
+        [fault("execute", "after", "503"), {**CALLS["status"], "status": 500, "skip": 0, "times": -1}]
+    )
+    with pytest.raises(CelonisJobFailedError, match="could not be read back") as raised:
+        make_op(fast_retries, write_csv(tmp_path / "orders.csv")).execute(make_context())
+    assert "whether the job runs is unknown" in str(raised.value)
+    report = emulator.push_report()
+    assert report["execute_requests"] == 1 and [j["status"] for j in report["jobs"].values()] == ["CANCELED"]

@@ -340,12 +340,14 @@ class CelonisDataPushOperator(BaseOperator):
     def _stop_after_timeout(self, job_id: str) -> tuple[bool, str]:
         """Delete the job; report CANCELED if Celonis shows it, else say it was abandoned."""
         from airflow_provider_celonis.exceptions import CelonisError, CelonisNotFoundError
+        from airflow_provider_celonis.push_run import checked_job
 
         if not self._delete(job_id, "the timeout passed"):
             return False, "the operator could NOT delete the job, so it may still load its data"
         self._job_id = None
         try:
-            status = self.hook.get_job(self.data_pool_id, job_id).get("status")
+            # An answer about another job proves nothing about ours (checked_job raises).
+            status = checked_job(self.hook.get_job(self.data_pool_id, job_id), job_id).get("status")
         except CelonisNotFoundError:
             status = None
         except CelonisError as err:
