@@ -51,12 +51,10 @@ class _Discard(Exception):
 
 @dataclass(frozen=True)
 class Started:
-    """How the execute step ended: ``status`` as last read (None when not read); whether the
-    run still has to be seen leaving NEW (only after a 409 to a resent execute); whether the
-    job is known not to run (still NEW after every allowed execute call)."""
+    """How the execute step ended: ``status`` as last read (None when not read), and whether
+    the job is known not to run (still NEW after every allowed execute call)."""
 
     status: str | None
-    must_appear: bool = False
     not_executed: bool = False
 
 
@@ -261,7 +259,7 @@ class PushRun:
                     "took effect; that run is adopted (the job was not run twice).",
                     job_id,
                 )
-                return Started(None, must_appear=True)
+                return Started(None)  # executed, by the server's own word: awaited up to the timeout
             self.log.info("Executed push job %s into table %s.", job_id, self.op.target_table)
             return Started(None)
 

@@ -219,3 +219,21 @@ def test_lost_execute_answer_and_unreadable_status_fail_closed(
     assert "whether the job runs is unknown" in str(raised.value)
     report = emulator.push_report()
     assert report["execute_requests"] == 1 and [j["status"] for j in report["jobs"].values()] == ["CANCELED"]
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+async def test_resent_execute_refused_with_409_adopts_the_first_run(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, deferrable: bool
+) -> None:
+    """The first execute took effect but the job still shows NEW past the grace period: the
+    resend gets 409, which proves the earlier call ran it; that run is awaited, never a second."""
+    from data_pool_helpers import run_op
+
+    emulator.configure_data_push(new_seconds=1.5, queued_seconds=0.1, running_seconds=0.1)
+    emulator.add_faults([fault("execute", "after", "503")])
+    op = make_op(fast_retries, write_csv(tmp_path / "orders.csv"), deferrable=deferrable)
+    result = await run_op(op, make_context(), deferrable)
+    assert result["status"] == "DONE"
+    report = emulator.push_report()
+    assert report["execute_requests"] == 2 and report["refused"] == 1
+    assert_each_row_once(emulator, result)

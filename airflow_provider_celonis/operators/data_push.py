@@ -217,9 +217,9 @@ class CelonisDataPushOperator(BaseOperator):
             self.data_pool_id,
             job_id,
             deadline=deadline,
-            # Only a 409 to a resent execute leaves the run unseen; an accepted execute may show
-            # NEW for a while and is then waited for up to the timeout.
-            appear_deadline=deadline_after(self.start_grace_period) if started.must_appear else None,
+            # Executed (accepted, seen leaving NEW, or a 409 to a resend): a job that shows NEW
+            # for a while is then waited for up to the timeout, never re-executed from here.
+            appear_deadline=None,
             summary=summary,
         )
         if started.not_executed:
