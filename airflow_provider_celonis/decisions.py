@@ -285,6 +285,20 @@ def judge_load(
                 **ids,
             )
         return None
+    if (
+        wait.role == OWN
+        and wait.appear_deadline is not None
+        and not deadline_passed(wait.appear_deadline, now)
+    ):
+        new = [i for i in load_ids(load_info) if i not in wait.known_ids]
+        if len(new) > 1:  # as for jobs: within the grace, two new loads cannot be told apart
+            return event(
+                ERROR,
+                f"cannot prove which load is this task's: loads {', '.join(sorted(new))} all appeared "
+                "after it recorded the load history (failing closed)",
+                candidates=sorted(new),
+                **ids,
+            )
     if wait.data_load_id is not None and load is not None and not is_awaited_load(load, wait):
         # load-info-sync shows only the current load: the awaited one was replaced, its end unseen.
         return event(

@@ -242,3 +242,14 @@ def test_a_second_new_run_within_the_start_grace_fails_closed_even_when_pinned()
     assert judge_job(both, wait, now=100.0)["execution_id"] == "first"  # type: ignore[index]
     adopted = JobWait("p", "j", known_ids=("old",), execution_id="first")  # no grace: identified otherwise
     assert judge_job(both, adopted)["execution_id"] == "first"  # type: ignore[index]
+
+
+def test_two_new_loads_within_the_grace_fail_closed() -> None:
+    wait = LoadWait("p", "m", known_ids=("L1",), appear_deadline=100.0)
+    ours = {"dataLoadId": "L2", "loadStatus": "SUCCESS", "startDate": 5}
+    other = {"dataLoadId": "L3", "loadStatus": "RUNNING", "startDate": 6}
+    info = {"loadInfo": {"currentComputeLoad": ours}, "loadHistory": {"dataLoadHistory": [other, ours]}}
+    verdict = judge_load(info, wait, now=99.0)
+    assert verdict is not None and verdict["status"] == "error" and verdict["candidates"] == ["L2", "L3"]
+    alone = {"loadInfo": {"currentComputeLoad": ours}, "loadHistory": {"dataLoadHistory": [ours]}}
+    assert judge_load(alone, wait, now=99.0)["status"] == "success"  # type: ignore[index]
