@@ -151,7 +151,9 @@ class RunStarter:
                 )
             except CelonisConflictError as err:
                 if self.if_running == "reuse":  # a run we cannot list yet: the first new id
-                    self.log.info("%s: Celonis refused the start, a run is in progress; reusing it.", self.what)
+                    self.log.info(
+                        "%s: Celonis refused the start, a run is in progress; reusing it.", self.what
+                    )
                     return Started(known, reused=True)
                 if self.if_running == "fail":
                     raise
