@@ -230,3 +230,29 @@ class CelonisRedirectError(CelonisTransportError):
         self.status = status
         self.target = target
         super().__init__(message, fix=fix)
+
+
+# -- Process Intelligence: a failed-events page whose answer was lost ---------------------------
+class CelonisEventsMayBeLostError(CelonisError):
+    """A ``PATCH .../events`` got no answer the provider could read, after Celonis may have moved
+    its cursor past a page: that page's events may be in no file.
+
+    ``pages`` lists the pages read for certain (``{"events", "first_offset", "last_offset"}``);
+    ``replay_from`` is the offset to replay the subscription from (one past the last event read
+    for certain), or ``None`` when no event with an offset was read before the loss.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subscription_id: str,
+        pages: list[dict[str, object]],
+        replay_from: int | None,
+        fix: str | None = None,
+    ) -> None:
+        self.summary = message
+        self.subscription_id = subscription_id
+        self.pages = pages
+        self.replay_from = replay_from
+        super().__init__(message, fix=fix)

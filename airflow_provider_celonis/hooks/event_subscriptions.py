@@ -20,6 +20,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
     CelonisError,
+    CelonisEventsMayBeLostError,
     CelonisRequestMaybeSentError,
     CelonisServerError,
     CelonisTransportError,
@@ -36,31 +37,11 @@ KMS = "/api/knowledge-models"
 SUBS = "/api/subscriptions"
 MAX_EVENT_PAGES = 10_000
 """Most ``PATCH .../events`` calls in one read; reaching it is an error, not a silent stop."""
-
-
-class CelonisEventsMayBeLostError(CelonisError):
-    """A ``PATCH .../events`` got no answer the provider could read, after Celonis may have moved
-    its cursor past a page: that page's events may be in no file.
-
-    ``pages`` lists the pages read for certain (``{"events", "first_offset", "last_offset"}``);
-    ``replay_from`` is the offset to replay the subscription from (one past the last event read
-    for certain), or ``None`` when no event was read before the loss.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        subscription_id: str,
-        pages: list[dict[str, Any]],
-        replay_from: int | None,
-        fix: str | None = None,
-    ) -> None:
-        self.summary = message
-        self.subscription_id = subscription_id
-        self.pages = pages
-        self.replay_from = replay_from
-        super().__init__(message, fix=fix)
+__all__ = [
+    "CelonisEventSubscriptionHook",
+    "CelonisEventsMayBeLostError",  # defined in exceptions; imported from here before
+    "check_callback",
+]
 
 
 def check_callback(

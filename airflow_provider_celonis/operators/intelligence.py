@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
+from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
+    CelonisError,
+    CelonisEventsMayBeLostError,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -236,8 +240,6 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
                 spool.seek(0)
                 count = write_in_order(_lines(spool), path, fmt, preferred=_EVENT_COLUMNS)
             except BaseException as err:  # a timeout or kill too: the events read must survive
-                from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventsMayBeLostError
-
                 lost = err if isinstance(err, CelonisEventsMayBeLostError) else None
                 if read or lost:
                     saved = self._recover(spool, path, lost)
