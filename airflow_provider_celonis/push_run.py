@@ -86,6 +86,7 @@ class PushRun:
     def build(self) -> tuple[str, dict[str, Any]]:
         """A job holding every chunk once; returns its id and what was pushed."""
         attempts = self.op.max_rebuilds + 1
+        lost_creates = 0
         for attempt in range(1, attempts + 1):
             last = attempt == attempts or deadline_passed(self.deadline)
             try:
@@ -93,6 +94,7 @@ class PushRun:
             except CelonisRequestMaybeSentError as err:
                 if last:
                     raise
+                lost_creates += 1
                 self.log.warning(
                     "The create call's answer was lost (%s); Celonis may hold an extra NEW push job "
                     "for table %s that commits nothing. Building the push again on a new job (%d of %d).",
@@ -107,6 +109,8 @@ class PushRun:
             try:
                 summary = self._upload(job_id)
                 self._verify(job_id, summary)
+                if lost_creates:
+                    self._name_lost_jobs(job_id)
                 return job_id, summary
             except (CelonisRequestMaybeSentError, _Discard) as err:
                 self.op.discard(job_id, f"it may hold a chunk twice or miss one ({err})")
@@ -128,6 +132,35 @@ class PushRun:
                 self.op.discard(job_id, "the upload failed")
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _name_lost_jobs(self, ours: str) -> None:
+        """Log the NEW jobs of our table other than ours: a lost create may have made one.
+
+        Only a hint for clean-up: such a job is never touched, since nothing proves it is not
+        another task's push in progress (it commits nothing unless someone executes it).
+        """
+        try:
+            jobs = self.hook.list_jobs(self.pool)
+        except CelonisError as err:
+            self.log.warning("Could not list push jobs to name the one a lost create made: %s", err)
+            return
+        others = [
+            str(j.get("id"))
+            for j in jobs
+            if isinstance(j, dict)
+            and j.get("targetName") == self.op.target_table
+            and j.get("status") == "NEW"
+            and str(j.get("id")) != ours
+        ]
+        if others:
+            self.log.warning(
+                "NEW push jobs for table %s other than this task's %s: %s. One may come from a lost "
+                "create answer; it commits nothing. Delete them in Celonis if no other task is "
+                "pushing to this table.",
+                self.op.target_table,
+                ours,
+                ", ".join(others),
+            )
 
     def _create(self) -> dict[str, Any]:
         op, plan = self.op, self.plan

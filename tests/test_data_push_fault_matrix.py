@@ -237,3 +237,15 @@ async def test_resent_execute_refused_with_409_adopts_the_first_run(
     report = emulator.push_report()
     assert report["execute_requests"] == 2 and report["refused"] == 1
     assert_each_row_once(emulator, result)
+
+
+def test_job_made_by_a_lost_create_is_named_not_touched(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    emulator.configure_data_push(queued_seconds=0.05, running_seconds=0.05)
+    emulator.add_faults([fault("create", "after", "502")])
+    result = make_op(fast_retries, write_csv(tmp_path / "orders.csv")).execute(make_context())
+    jobs = emulator.push_report()["jobs"]
+    [lost] = [job_id for job_id in jobs if job_id != result["job_id"]]
+    assert jobs[lost]["status"] == "NEW" and jobs[lost]["chunks"] == 0  # never touched
+    assert f"other than this task's {result['job_id']}: {lost}" in "".join(capfd.readouterr())
