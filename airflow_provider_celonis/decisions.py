@@ -31,9 +31,39 @@ from airflow_provider_celonis.status import (
     deadline_passed,
     event,
 )
-from airflow_provider_celonis.waits import BLOCKER, OWN, WATCH, JobWait, LoadWait, run_time
+from airflow_provider_celonis.waits import (
+    BLOCKER,
+    OWN,
+    WATCH,
+    JobWait,
+    LoadWait,
+    current_load,
+    execution_id_of,
+    in_progress,
+    job_items,
+    load_ids,
+    load_in_progress,
+    run_time,
+    scheduled,
+)
 
-__all__ = ["BLOCKER", "OWN", "WATCH", "JobWait", "LoadWait", "judge_job", "judge_load", "judge_push"]
+__all__ = [
+    "BLOCKER",
+    "OWN",
+    "WATCH",
+    "JobWait",
+    "LoadWait",
+    "current_load",
+    "execution_id_of",
+    "in_progress",
+    "job_items",
+    "judge_job",
+    "judge_load",
+    "judge_push",
+    "load_ids",
+    "load_in_progress",
+    "scheduled",
+]
 
 
 def latest(items: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -45,28 +75,6 @@ def latest(items: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 # -- data jobs ---------------------------------------------------------------------------------
-def execution_id_of(item: dict[str, Any]) -> str | None:
-    """An execution item's execution id (``executionId``; ``id`` when Celonis leaves it out)."""
-    value = item.get("executionId") or item.get("id")
-    return None if value is None else str(value)
-
-
-def job_items(items: Any) -> list[dict[str, Any]]:
-    """Job-level execution items (a history may hold TASK or STEP items too)."""
-    return [i for i in items or [] if isinstance(i, dict) and str(i.get("type") or "JOB").upper() == "JOB"]
-
-
-def in_progress(item: dict[str, Any]) -> bool:
-    status = DataJobExecutionStatus.parse(item.get("status"))
-    return status is not None and status.in_progress
-
-
-def scheduled(item: dict[str, Any]) -> bool:
-    """[guess] A run a Celonis schedule started carries its ``schedulingId``; one started through
-    the API has none. Such a run is never taken for the operator's own."""
-    return bool(item.get("schedulingId"))
-
-
 def job_candidates(items: list[dict[str, Any]], wait: JobWait) -> list[dict[str, Any]]:
     """The job-level items that may be the awaited run (see :class:`JobWait`'s roles)."""
     jobs = job_items(items)
@@ -219,30 +227,6 @@ def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = No
 
 
 # -- data model loads ----------------------------------------------------------------------------
-def current_load(load_info: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``loadInfo.currentComputeLoad`` of a ``load-info-sync`` answer (None before the first load)."""
-    info = (load_info or {}).get("loadInfo") or {} if isinstance(load_info, dict) else {}
-    load = info.get("currentComputeLoad") if isinstance(info, dict) else None
-    return load if isinstance(load, dict) else None
-
-
-def load_ids(load_info: dict[str, Any] | None) -> tuple[str, ...]:
-    """Every load id a ``load-info-sync`` answer names: the current load and the load history."""
-    history = ((load_info or {}).get("loadHistory") or {}) if isinstance(load_info, dict) else {}
-    loads = [
-        current_load(load_info),
-        *((history.get("dataLoadHistory") or []) if isinstance(history, dict) else []),
-    ]
-    return tuple(
-        dict.fromkeys(str(ld["dataLoadId"]) for ld in loads if isinstance(ld, dict) and ld.get("dataLoadId"))
-    )
-
-
-def load_in_progress(load: dict[str, Any] | None) -> bool:
-    status = DataModelLoadStatus.parse((load or {}).get("loadStatus"))
-    return load is not None and status is not None and status.in_progress
-
-
 def is_awaited_load(load: dict[str, Any] | None, wait: LoadWait) -> bool:
     if load is None:
         return False

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from airflow_provider_celonis.status import DataJobExecutionStatus, DataModelLoadStatus
+
 OWN, BLOCKER, WATCH = "own", "blocker", "watch"
 """Roles of a wait: the operator's own run; runs in progress that must end before ours starts
 (``if_running="wait"``); a sensor watching runs someone else started."""
@@ -122,3 +124,50 @@ class LoadWait:
     @classmethod
     def from_json(cls, data: Any) -> LoadWait:
         return cls(**_checked(cls, data))
+
+
+# -- what a run looks like in Celonis's answers --------------------------------------------
+def execution_id_of(item: dict[str, Any]) -> str | None:
+    """An execution item's execution id (``executionId``; ``id`` when Celonis leaves it out)."""
+    value = item.get("executionId") or item.get("id")
+    return None if value is None else str(value)
+
+
+def job_items(items: Any) -> list[dict[str, Any]]:
+    """Job-level execution items (a history may hold TASK or STEP items too)."""
+    return [i for i in items or [] if isinstance(i, dict) and str(i.get("type") or "JOB").upper() == "JOB"]
+
+
+def in_progress(item: dict[str, Any]) -> bool:
+    status = DataJobExecutionStatus.parse(item.get("status"))
+    return status is not None and status.in_progress
+
+
+def scheduled(item: dict[str, Any]) -> bool:
+    """[guess] A run a Celonis schedule started carries its ``schedulingId``; one started through
+    the API has none. Such a run is never taken for the operator's own."""
+    return bool(item.get("schedulingId"))
+
+
+def current_load(load_info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``loadInfo.currentComputeLoad`` of a ``load-info-sync`` answer (None before the first load)."""
+    info = (load_info or {}).get("loadInfo") or {} if isinstance(load_info, dict) else {}
+    load = info.get("currentComputeLoad") if isinstance(info, dict) else None
+    return load if isinstance(load, dict) else None
+
+
+def load_ids(load_info: dict[str, Any] | None) -> tuple[str, ...]:
+    """Every load id a ``load-info-sync`` answer names: the current load and the load history."""
+    history = ((load_info or {}).get("loadHistory") or {}) if isinstance(load_info, dict) else {}
+    loads = [
+        current_load(load_info),
+        *((history.get("dataLoadHistory") or []) if isinstance(history, dict) else []),
+    ]
+    return tuple(
+        dict.fromkeys(str(ld["dataLoadId"]) for ld in loads if isinstance(ld, dict) and ld.get("dataLoadId"))
+    )
+
+
+def load_in_progress(load: dict[str, Any] | None) -> bool:
+    status = DataModelLoadStatus.parse((load or {}).get("loadStatus"))
+    return load is not None and status is not None and status.in_progress
