@@ -10,7 +10,8 @@ OAuth 2.0" page.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from airflow_provider_celonis.apis import CelonisApi
@@ -60,6 +61,19 @@ class ErrorBody:
         if self.empty:
             return "(empty body)"
         return self.text.strip()[:_MAX_TEXT]
+
+
+def scrub_body(body: ErrorBody, scrub: Callable[[str], str]) -> ErrorBody:
+    """``body`` with ``scrub`` applied to every field: decoding the JSON turns escapes such as
+    ``\\u0073`` or ``\\/`` back into the characters a scrub of the raw text could not match."""
+    return replace(
+        body,
+        **{
+            name: scrub(value)
+            for name, value in ((f.name, getattr(body, f.name)) for f in fields(body))
+            if isinstance(value, str)
+        },
+    )
 
 
 def _validation_detail(errors: Any) -> str | None:

@@ -17,7 +17,7 @@ from airflow_provider_celonis.auth.token import (
     parse_token_response,
 )
 from airflow_provider_celonis.connection import CelonisConnectionConfig
-from airflow_provider_celonis.error_mapping import parse_error_body, token_error
+from airflow_provider_celonis.error_mapping import parse_error_body, scrub_body, token_error
 from airflow_provider_celonis.exceptions import CelonisAuthenticationError
 from airflow_provider_celonis.hooks._sending import RetryingSender
 from airflow_provider_celonis.hooks._transport import scrub
@@ -91,7 +91,7 @@ class ClientCredentialsGrant:
         known = [s for s in (config.client_secret, basic) if s]
         return token_error(
             status=status,
-            body=parse_error_body(scrub(text, known)),
+            body=scrub_body(parse_error_body(scrub(text, known)), lambda t: scrub(t, known)),
             conn_id=self.conn_id,
             client_id=config.client_id or "",
             auth_method=config.auth_method,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import platform
+import re
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -172,12 +174,32 @@ async def close_loop_session() -> None:
         await shared.session.close()
 
 
-def secret_forms(secret: str) -> list[str]:
-    """``secret`` as it may come back in an echoed request: raw, form/URL-encoded, JSON-escaped."""
-    from urllib.parse import quote, quote_plus
+_BREAK = r"(?:\r?\n[ \t]*)?"
+"""A line break, with the next line's indentation, that an echo may put inside a secret."""
 
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-    return sorted(forms, key=len, reverse=True)
+
+def _echoed_char(char: str) -> str:
+    """A regex for one character of a secret in any form an echo may give it: itself,
+    percent-encoded (either case, also where encoding was optional, ``+`` for a space),
+    JSON-escaped (``\\"``, ``\\u0073`` in either case, ``\\/`` as PHP writes ``/``)."""
+    forms = {re.escape(char), re.escape(json.dumps(char)[1:-1])}
+    hexes = "".join(f"%{byte:02x}" for byte in char.encode())
+    forms.add(f"(?i:{re.escape(hexes)})")
+    if ord(char) < 0x10000:
+        unicode_escape = re.escape("\\u" + format(ord(char), "04x"))
+        forms.add(f"(?i:{unicode_escape})")
+    if char == "/":
+        forms.add(re.escape("\\/"))
+    if char == " ":
+        forms.add(re.escape("+"))
+    return "(?:" + "|".join(sorted(forms, key=len, reverse=True)) + ")"
+
+
+@functools.lru_cache(maxsize=64)
+def _echo_pattern(secret: str) -> re.Pattern[str]:
+    """``secret`` in any mix of the forms of :func:`_echoed_char`, a line break allowed between
+    characters (proxies' error pages and wrapped log lines fold long values)."""
+    return re.compile(_BREAK.join(_echoed_char(char) for char in secret))
 
 
 def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
@@ -186,11 +208,11 @@ def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
     Celonis error bodies (and proxies' error pages) may echo the request: the form body with
     the client secret, the Authorization header. Airflow's masker hides registered secrets in
     log output, but not in exception objects a caller inspects or in other processes' logs;
-    this runs before any text from an answer reaches an exception or a log line. Secrets
-    shorter than 4 characters are left alone (they would shred ordinary words).
+    this runs before any text from an answer reaches an exception or a log line (and again on
+    the fields decoded from a JSON body, where ``\\u0073``-style escapes turn back into the
+    secret). Secrets shorter than 4 characters are left alone (they would shred ordinary words).
     """
     for secret in secrets:
         if secret and len(secret) >= 4:
-            for form in secret_forms(secret):
-                text = text.replace(form, "***")
+            text = _echo_pattern(secret).sub("***", text)
     return text

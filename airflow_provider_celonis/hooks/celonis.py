@@ -40,7 +40,7 @@ from airflow_provider_celonis.connection import (
     parse_connection,
     unknown_extras,
 )
-from airflow_provider_celonis.error_mapping import api_error, parse_error_body
+from airflow_provider_celonis.error_mapping import api_error, parse_error_body, scrub_body
 from airflow_provider_celonis.exceptions import (
     CelonisError,
     CelonisRequestMaybeSentError,
@@ -373,7 +373,7 @@ class CelonisOAuthHook(HttpHookCompat):
             )
         return api_error(
             status=status,
-            body=parse_error_body(text),
+            body=scrub_body(parse_error_body(text), self.scrub),
             api=api,
             scope=self.scope_for(api, config),
             method=method,
