@@ -206,6 +206,17 @@ def _parse_verify(value: Any, where: str) -> bool | str:
             fix,
             where=where,
         )
+    try:
+        # Load it now, as aiohttp will: a readable file holding no certificate (a key, a typo'd
+        # notes file) would otherwise fail only at the first call, with a raw ssl.SSLError.
+        _ssl_context(path)
+    except (ssl.SSLError, OSError, ValueError) as err:
+        raise CelonisConfigurationError(
+            "extra.verify",
+            f"is {value!r}, which holds no usable CA certificate ({type(err).__name__}: {err})",
+            fix,
+            where=where,
+        ) from None
     return path
 
 
@@ -367,8 +378,12 @@ def requests_options(config: CelonisConnectionConfig) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=8)
-def _ssl_context(cafile: str) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=cafile)
+def _ssl_context(ca_path: str) -> ssl.SSLContext:
+    """The context of a ``verify`` path: a bundle file, or a hashed directory (``c_rehash``),
+    which ``cafile`` cannot read (requests tells the two apart the same way)."""
+    if os.path.isdir(ca_path):
+        return ssl.create_default_context(capath=ca_path)
+    return ssl.create_default_context(cafile=ca_path)
 
 
 def aiohttp_options(config: CelonisConnectionConfig) -> dict[str, Any]:

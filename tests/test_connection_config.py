@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -142,8 +143,10 @@ def test_extras_are_coerced_from_ui_strings() -> None:
 
 
 def test_ca_bundle_path_is_kept(tmp_path) -> None:
+    import certifi  # a real bundle: a file holding no certificate is refused (test_security_attack_tls)
+
     bundle = tmp_path / "corp-ca.pem"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    bundle.write_text(Path(certifi.where()).read_text())
     assert parse(extra={"verify": str(bundle)}).verify == str(bundle)
     assert parse(extra={"verify": str(tmp_path)}).verify == str(tmp_path)  # a c_rehash directory
 
