@@ -18,6 +18,7 @@ The waits themselves (typed, validated on resume) are in :mod:`airflow_provider_
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -120,6 +121,27 @@ def log_job_items(log: Any, items: list[dict[str, Any]], wait: JobWait, seen: di
         reason = why_not_ours(item, wait)
         verdict = "accepted" if reason is None else f"not the awaited run: {reason}"
         log.info("Execution %s (%s, started %s): %s.", execution_id, status, item.get("startDate"), verdict)
+
+
+PROGRESS_EVERY = 60.0
+"""Seconds between "still waiting" lines while nothing changes: a steady cadence in the task log."""
+
+
+class Progress:
+    """Logs the awaited run's status when it changes, and at least every ``every`` seconds."""
+
+    def __init__(self, log: Any, every: float = PROGRESS_EVERY) -> None:
+        self.log, self.every = log, every
+        self.began = self.last = time.monotonic()
+        self.shown: str | None = None
+
+    def note(self, what: str, run_id: Any, status: Any) -> None:
+        now, shown = time.monotonic(), f"{run_id}/{status}"
+        if shown != self.shown or now - self.last >= self.every:
+            self.shown, self.last = shown, now
+            self.log.info(
+                "%s %s is %s (waited %.0f s).", what, run_id or "(not listed yet)", status, now - self.began
+            )
 
 
 def pin_execution(items: list[dict[str, Any]], wait: JobWait) -> JobWait:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -253,3 +254,22 @@ def test_two_new_loads_within_the_grace_fail_closed() -> None:
     assert verdict is not None and verdict["status"] == "error" and verdict["candidates"] == ["L2", "L3"]
     alone = {"loadInfo": {"currentComputeLoad": ours}, "loadHistory": {"dataLoadHistory": [ours]}}
     assert judge_load(alone, wait, now=99.0)["status"] == "success"  # type: ignore[index]
+
+
+def test_progress_logs_on_change_and_at_a_steady_cadence() -> None:
+    from airflow_provider_celonis.decisions import Progress
+
+    lines: list[str] = []
+
+    class Log:
+        def info(self, text: str, *args: object) -> None:
+            lines.append(text % args)
+
+    progress = Progress(Log(), every=0.05)
+    progress.note("Execution", "e-1", "QUEUED")
+    progress.note("Execution", "e-1", "QUEUED")  # nothing new, too soon
+    progress.note("Execution", "e-1", "RUNNING")
+    assert [line.split(" (")[0] for line in lines] == ["Execution e-1 is QUEUED", "Execution e-1 is RUNNING"]
+    time.sleep(0.06)
+    progress.note("Execution", "e-1", "RUNNING")  # unchanged, but the cadence is due
+    assert len(lines) == 3

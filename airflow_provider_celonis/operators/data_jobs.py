@@ -285,6 +285,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def _wait_here(self, context: Context, wait: JobWait) -> dict[str, Any]:
         from airflow_provider_celonis.decisions import (
+            Progress,
             execution_id_of,
             job_candidates,
             judge_job,
@@ -293,6 +294,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         from airflow_provider_celonis.sync_poll import poll_until_done
 
         pushed: set[str] = set()
+        progress = Progress(self.log)
         current = wait
         ids: dict[str, Any] = {
             "data_pool_id": wait.data_pool_id,
@@ -306,12 +308,16 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             # schedule or another DAG) must never be followed instead of ours.
             current = pin_execution(items, current)
             ids["execution_id"] = current.execution_id  # a timeout event then names it (cancel)
-            for item in job_candidates(items, current) if current.execution_id else []:
+            found = job_candidates(items, current) if current.execution_id else []
+            for item in found:
                 execution_id = str(execution_id_of(item))
                 if execution_id not in pushed:
                     pushed.add(execution_id)
                     self._push_execution(context, execution_id, item.get("startDate"))
                     self.log.info("This task's execution is %s (a new id).", execution_id)
+            progress.note(
+                "Execution", current.execution_id, found[0].get("status") if found else "not listed yet"
+            )
 
         return poll_until_done(
             lambda: self.hook.list_executions(wait.data_pool_id, wait.data_job_id),

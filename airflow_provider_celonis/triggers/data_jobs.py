@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_celonis.decisions import JobWait, judge_job, log_job_items, pin_execution
+from airflow_provider_celonis.decisions import (
+    OWN,
+    JobWait,
+    Progress,
+    job_candidates,
+    judge_job,
+    log_job_items,
+    pin_execution,
+)
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 
 
@@ -41,6 +49,7 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
         self.job_wait = JobWait.from_json(wait)
         self.cancel_on_kill = cancel_on_kill
         self._seen: dict[str, str] = {}
+        self._progress = Progress(self.log)
 
     def extra_kwargs(self) -> dict[str, Any]:
         return {"wait": self.job_wait.to_json(), "cancel_on_kill": self.cancel_on_kill}
@@ -83,4 +92,8 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
         # Pin the first new execution seen, so a later run (queued behind ours) is never followed.
         self.job_wait = pin_execution(snapshot, self.job_wait)
         log_job_items(self.log, snapshot, self.job_wait, self._seen)
+        if self.job_wait.role == OWN and self.job_wait.execution_id is not None:
+            found = job_candidates(snapshot, self.job_wait)
+            status = found[0].get("status") if found else "not listed"
+            self._progress.note("Execution", self.job_wait.execution_id, status)
         return judge_job(snapshot, self.job_wait)
