@@ -186,6 +186,22 @@ def _check_deferred_run(emulator: Any, airflow_home: dict[str, str], tmp_path: P
     assert secret not in text
 
 
+def test_dags_test_runs_a_deferred_wait_with_a_secrets_backend_connection(
+    emulator: Any, airflow_home: dict[str, str], tmp_path: Path
+) -> None:
+    """The connection only in a secrets backend (a connections file), as on managed Airflow."""
+    conn = json.loads(emulator.connection_json())
+    secrets = tmp_path / "connections.json"
+    secrets.write_text(json.dumps({"celonis_default": conn}))
+    env = {
+        **airflow_home,
+        "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_file_path": str(secrets)}),
+    }
+    _airflow(["connections", "delete", "celonis_default"], airflow_home, tmp_path)  # not in the DB
+    _check_deferred_run(emulator, env, tmp_path, conn["password"])
+
+
 def test_dags_test_without_any_connection_fails_before_celonis_is_touched(
     emulator: Any, airflow_home: dict[str, str], tmp_path: Path
 ) -> None:
