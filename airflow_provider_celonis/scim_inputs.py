@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_celonis.scim_sync import SyncPlan
 
 __all__ = [
+    "canonical_keys",
     "cap",
     "check_caps",
     "check_visible",
@@ -38,6 +39,22 @@ DEFAULT_SHARE = 0.10
 """By default a plan may deactivate (or create) at most this share of the active users ..."""
 DEFAULT_FLOOR = 3
 """... or this many, whichever is more, so a small team can still lose or gain a person."""
+
+ATTRIBUTES = (
+    "userName",
+    "externalId",
+    "displayName",
+    "givenName",
+    "familyName",
+    "email",
+    "active",
+    "name",
+    "emails",
+    "id",
+    "schemas",
+)
+"""Attribute names a desired record may spell in any case (SCIM names are case-insensitive)."""
+_CANONICAL = {name.casefold(): name for name in ATTRIBUTES}
 
 _VISIBLE_SPACE = " "
 """The only space allowed inside a name; NBSP, thin spaces and the like look the same but differ."""
@@ -65,6 +82,28 @@ def check_visible(value: str, field: str, where: str) -> None:
                 f"has an invisible character U+{ord(char):04X} ({name}) in {field} {value!r}",
                 "remove it from the HR data: it would make a different user of the same person",
             )
+
+
+def canonical_keys(record: dict[str, Any], where: str) -> dict[str, Any]:
+    """``record`` with ``UserName``, `` Active `` and the like under their SCIM names.
+
+    RFC 7643 (2.1) makes attribute names case-insensitive; taken literally, a column ``Active``
+    would be ignored and every leaver it marks ``false`` would stay active. Two keys that name
+    one attribute are an error, not a silent choice.
+    """
+    out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, value in record.items():
+        name = _CANONICAL.get(key.strip().casefold(), key) if isinstance(key, str) else key
+        if name in spelled:
+            raise CelonisConfigurationError(
+                where,
+                f"sets {name} twice ({spelled[name]!r} and {key!r})",
+                "keep one of them (attribute names are compared case-insensitively)",
+            )
+        spelled[name] = key
+        out[name] = value
+    return out
 
 
 def protected_names(names: Any, where: str | None = None) -> frozenset[str]:
@@ -122,6 +161,12 @@ def load_users(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     try:
         data = json.loads(text)
     except ValueError as err:
+        if "Extra data" in str(err):
+            raise CelonisConfigurationError(
+                "users_file",
+                f"({name}) holds more than one JSON value ({err})",
+                "if it is JSON Lines (one user per line), name it .jsonl; else export it again",
+            ) from None
         raise CelonisConfigurationError(
             "users_file",
             f"({name}) is not complete JSON: {err}",
@@ -177,19 +222,42 @@ def _cut(name: str, what: str) -> CelonisConfigurationError:
     )
 
 
+def _header(row: list[str], name: str) -> list[str]:
+    """The header's column names (stripped), checked: each once, compared case-insensitively."""
+    header = [column.strip() for column in row]
+    folded = [_CANONICAL.get(column.casefold(), column).casefold() for column in header]
+    if not all(header) or len(set(folded)) != len(folded):
+        raise CelonisConfigurationError(
+            "users_file",
+            f"({name}) has an empty or repeated column name in its header {header!r} (column names "
+            "are compared case-insensitively)",
+            "name each column once (userName, externalId, email, ...)",
+        )
+    if "username" not in folded:
+        hint = (
+            "; the header holds semicolons: save the file with commas as the delimiter"
+            if any(";" in column for column in header)
+            else ""
+        )
+        raise CelonisConfigurationError(
+            "users_file",
+            f"({name}) has no userName column in its header {header[:8]!r}{hint}",
+            "name the columns in the first line: userName, externalId, email, ...",
+        )
+    return header
+
+
 def _csv(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     if not text.endswith(("\n", "\r")):
         raise _cut(name, "ends without a line break after its last row")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[str, dict[str, Any]]] = []
     try:
-        header = [column.strip() for column in next(reader)]
-        if not all(header) or len(set(header)) != len(header):
-            raise CelonisConfigurationError(
-                "users_file",
-                f"({name}) has an empty or repeated column name in its header {header!r}",
-                "name each column once (userName, externalId, email, ...)",
-            )
+        first = next((row for row in reader if row and row != [""]), None)  # blank lines before it
+        if first is None:
+            raise CelonisConfigurationError("users_file", f"({name}) is empty", "check the HR export")
+        header = _header(first, name)
+        folded_header = [column.casefold() for column in header]
         for row in reader:
             if not row or row == [""]:
                 continue  # a blank line is not a user
@@ -199,6 +267,12 @@ def _csv(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
                     "users_file",
                     f"({where}) has {len(row)} fields but the header has {len(header)}",
                     'quote values that hold a comma ("Lovelace, Ada") and give every row every column',
+                )
+            if [value.strip().casefold() for value in row] == folded_header:
+                raise CelonisConfigurationError(
+                    "users_file",
+                    f"({where}) repeats the header: two exports joined into one file?",
+                    "export the users once, as one file with one header line",
                 )
             rows.append((where, dict(zip(header, row, strict=True))))
     except csv.Error as err:
@@ -211,7 +285,8 @@ def _jsonl(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     if not text.endswith(("\n", "\r")):
         raise _cut(name, "ends without a line break after its last line")
     rows = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # only a line feed ends a record: U+2028, NEL and the like are legal inside a JSON string
+    for number, line in enumerate(text.split("\n" if "\n" in text else "\r"), 1):
         if not line.strip():
             continue
         try:
@@ -254,6 +329,8 @@ def cap(value: Any, field_name: str, active: int, where: str | None = None) -> i
     if value is None:
         return max(DEFAULT_FLOOR, math.floor(active * DEFAULT_SHARE))
     text = value.strip() if isinstance(value, str) else None
+    if text and not text.isascii():
+        text = "not a number"  # a superscript or another script's digit is not a count anyone meant
     if text and text.endswith("%"):
         try:
             share = float(text[:-1])
@@ -277,12 +354,21 @@ def cap(value: Any, field_name: str, active: int, where: str | None = None) -> i
 def check_caps(
     plan: SyncPlan, active: int, max_deactivations: Any, max_creations: Any, where: str | None = None
 ) -> None:
-    """Record in ``plan.refused`` each cap the plan exceeds (see :func:`cap`)."""
+    """Record in ``plan.refused`` each cap the plan exceeds (see :func:`cap`).
+
+    A deactivation is any change that leaves an active user inactive: a leaver absent from the
+    input, and an update to ``active: false`` (a file marking every row inactive locks the team
+    out as surely as an empty one). The default deactivation cap is also never more than half
+    the active users, so the floor cannot let a small team be emptied.
+    """
+    switched_off = sum(1 for item in plan.update if item.diff.get("active") is False)
     for name, value, planned, what in (
-        ("max_deactivations", max_deactivations, len(plan.deactivate), "deactivates"),
+        ("max_deactivations", max_deactivations, len(plan.deactivate) + switched_off, "deactivates"),
         ("max_creations", max_creations, len(plan.create), "creates"),
     ):
         limit = cap(value, name, active, where)
+        if value is None and name == "max_deactivations":
+            limit = min(limit, active // 2)
         if planned > limit:
             given = "the default" if value is None else f"{value!r}"
             plan.refused.append(

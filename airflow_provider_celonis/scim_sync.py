@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.scim_inputs import cap, check_caps, check_visible, identity, load_users, nfc
+from airflow_provider_celonis.scim_inputs import (
+    canonical_keys,
+    cap,
+    check_caps,
+    check_visible,
+    identity,
+    load_users,
+    nfc,
+)
 
 __all__ = ["MATCH_KEYS", "SyncPlan", "cap", "check_caps", "desired_users", "load_users", "plan_sync"]
 
@@ -58,9 +66,14 @@ def flatten(user: dict[str, Any], where: str = "users") -> dict[str, Any]:
         "familyName": user.get("familyName", name.get("familyName")),
         "email": user.get("email", (primary or {}).get("value")),
     }
+    for key, value in found.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            raise CelonisConfigurationError(
+                where, f"has {key}={value!r}", f"give {key} as text (a list or a flag is no {key})"
+            )
     flat: dict[str, Any] = {k: nfc(v) for k, v in found.items() if v not in (None, "") and nfc(v)}
-    if "active" in user and user["active"] not in (None, ""):
-        flat["active"] = _bool(user["active"], where)
+    if "active" in user and str(user["active"] if user["active"] is not None else "").strip():
+        flat["active"] = _bool(user["active"], where)  # a blank or whitespace cell leaves it unmanaged
     return flat
 
 
@@ -89,7 +102,7 @@ def desired_users(
         where = wheres[number - 1] if wheres else f"users[{number}]"
         if not isinstance(record, dict):
             raise CelonisConfigurationError(where, f"is {record!r}", "give each user as an object")
-        flat = flatten(record, where)
+        flat = flatten(canonical_keys(record, where), where)
         if "userName" not in flat:
             raise CelonisConfigurationError(where, "has no userName", "set userName (usually the e-mail)")
         key = flat.get(match_on)
@@ -323,6 +336,14 @@ def plan_sync(
             seen.add(key)
             claimed.add(str(user["id"]))
             diff = changes(desired[key], flat)
+            if (
+                diff.get("active") is False
+                and flat["active"]
+                and identity(flat.get("userName", "")) in protected
+            ):
+                plan.refused.append(
+                    f"the desired users set {flat.get('userName')!r} inactive, which protected_users forbids"
+                )
             if diff:
                 plan.update.append(Update(str(user["id"]), str(flat.get("userName")), diff))
             else:

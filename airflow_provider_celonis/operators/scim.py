@@ -273,8 +273,13 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         if ti is not None:  # for review before anything is written, also when apply refuses
             ti.xcom_push(key="plan", value=summary)
         if plan.refused and not dry_run:
+            field = next(
+                f
+                for f in ("protected_users", "max_deactivations", "max_creations", "")
+                if f in plan.refused[0]
+            )
             raise CelonisConfigurationError(
-                "max_deactivations" if "deactivates" in plan.refused[0] else "max_creations",
+                field or "users",
                 "refuses the plan: " + "; ".join(plan.refused),
                 "read the plan in the log (or XCom 'plan'): if the desired users are wrong (a truncated "
                 "export?), fix them; if the plan is right, raise the cap for this run, e.g. "

@@ -1,0 +1,244 @@
+"""Reviewer's attacks on the SCIM sync's inputs: what a careless HR admin's file does to the team.
+
+Each case runs the operator against the emulator over real HTTP and checks the team it leaves
+(``emulator.scim_state()``). Cases that already held are kept as tests too, so they stay held.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_celonis.emulator.client import EmulatorProcess
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.hooks.scim import CelonisScimHook
+from airflow_provider_celonis.operators.scim import CelonisScimSyncUsersOperator
+
+FAST_RETRIES = {"min_wait": 0.01, "max_wait": 0.05, "max_attempts": 3}
+HEADER = "userName,externalId,givenName,familyName,email,active"
+
+
+class FakeTI:
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = json.loads(json.dumps(value))
+
+
+def context(ti: FakeTI | None = None) -> dict[str, Any]:
+    return {"ds": "2025-01-02", "run_id": "manual__2025-01-02", "ti": ti or FakeTI()}
+
+
+def team(emulator: EmulatorProcess) -> list[dict[str, Any]]:
+    return sorted(emulator.scim_state()["users"], key=lambda u: u["id"])
+
+
+def rows_of_team(emulator: EmulatorProcess) -> list[str]:
+    return [
+        f"{u['userName']},{u['externalId']},{u['name']['givenName']},{u['name']['familyName']},"
+        f"{u['emails'][0]['value']},{str(u['active']).lower()}"
+        for u in team(emulator)
+    ]
+
+
+def sync(**kwargs: Any) -> CelonisScimSyncUsersOperator:
+    kwargs.setdefault("deactivate_missing", True)
+    return CelonisScimSyncUsersOperator(task_id="hr_sync", hook_params=FAST_RETRIES, **kwargs)
+
+
+def write(tmp_path: Path, text: str, name: str = "hr.csv") -> str:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return str(path)
+
+
+def refused_before_any_call(emulator: EmulatorProcess, op: CelonisScimSyncUsersOperator, match: str) -> str:
+    before = team(emulator)
+    with pytest.raises(CelonisConfigurationError, match=match) as caught:
+        op.execute(context())
+    assert emulator.stats()["api_calls"] == 0 and team(emulator) == before
+    return str(caught.value)
+
+
+def unchanged(result: dict[str, Any]) -> bool:
+    return (result["create"], result["update"], result["deactivate"]) == (0, 0, 0)
+
+
+# -- held: line endings, BOM, blank lines, embedded newlines, header only ----------------------
+def test_mixed_crlf_and_lf_with_a_bom_and_blank_lines_is_the_same_team(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    rows = rows_of_team(emulator)
+    text = "\ufeff" + HEADER + "\r\n" + "".join(r + ("\r\n" if i % 2 else "\n\n") for i, r in enumerate(rows))
+    assert unchanged(sync(users_file=write(tmp_path, text)).execute(context()))
+
+
+def test_blank_lines_before_the_header_are_not_a_header_of_zero_columns(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    text = "\ufeff\r\n\n" + HEADER + "\n" + "\n".join(rows_of_team(emulator)) + "\n"
+    assert unchanged(sync(users_file=write(tmp_path, text)).execute(context()))
+
+
+def test_a_quoted_display_name_with_a_line_break_is_one_field(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    ada = next(u for u in team(emulator) if u["userName"].startswith("ada."))
+    text = f'userName,displayName\n{ada["userName"]},"Ada\nLovelace"\n'
+    result = sync(users_file=write(tmp_path, text), deactivate_missing=False).execute(context())
+    assert (result["create"], result["update"]) == (0, 1)
+    assert {u["id"]: u for u in team(emulator)}[ada["id"]]["displayName"] == "Ada\nLovelace"
+
+
+def test_a_header_only_file_with_deactivate_missing_is_refused(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    refused_before_any_call(emulator, sync(users_file=write(tmp_path, HEADER + "\r\n")), "is empty while")
+
+
+def test_a_file_cut_exactly_at_a_line_end_is_stopped_by_the_cap(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """A cut at a line end looks complete; nothing in the file can tell. The default cap stops it."""
+    rows = rows_of_team(emulator)
+    text = HEADER + "\n" + "\n".join(rows[:12]) + "\n"
+    before, ti = team(emulator), FakeTI()
+    with pytest.raises(CelonisConfigurationError, match="max_deactivations"):
+        sync(users_file=write(tmp_path, text)).execute(context(ti))
+    assert team(emulator) == before and ti.xcom["plan"]["deactivate"] > 3
+
+
+def test_a_json_file_holding_json_lines_says_so(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    text = '{"userName": "a@example.com"}\n{"userName": "b@example.com"}\n'
+    message = refused_before_any_call(emulator, sync(users_file=write(tmp_path, text, "hr.json")), "hr.json")
+    assert "JSON Lines" in message and ".jsonl" in message
+
+
+def test_a_jsonl_name_with_a_line_separator_inside_a_string_is_one_line(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """U+2028 and NEL are legal inside a JSON string; only a line feed ends a JSON Lines record."""
+    ada = next(u for u in team(emulator) if u["userName"].startswith("ada."))
+    line = json.dumps(
+        {"userName": ada["userName"], "displayName": "Ada\u2028\x85Lovelace"}, ensure_ascii=False
+    )
+    path = write(tmp_path, line + "\n", "hr.jsonl")
+    result = sync(users_file=path, deactivate_missing=False).execute(context())
+    assert (result["create"], result["update"]) == (0, 1)
+
+
+# -- headers a person typed ----------------------------------------------------------------------
+def test_a_header_in_another_case_with_spaces_manages_the_same_attributes(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """SCIM attribute names are case-insensitive (RFC 7643 2.1): ``Active`` is ``active``, not ignored
+    (ignored, a leaver marked ``false`` would stay active, and reactivated users would follow)."""
+    header = " UserName , ExternalID,GIVENNAME,familyname, Email ,Active "
+    rows = rows_of_team(emulator)
+    leaver = rows[0].split(",")[0]
+    rows[0] = rows[0].rsplit(",", 1)[0] + ",false"
+    result = sync(users_file=write(tmp_path, header + "\n" + "\n".join(rows) + "\n")).execute(context())
+    assert (result["create"], result["update"], result["deactivate"]) == (0, 1, 0)
+    assert {u["userName"]: u for u in team(emulator)}[leaver]["active"] is False
+
+
+def test_two_columns_that_differ_only_in_case_are_refused(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    text = "userName,email,Email\na@example.com,a@example.com,b@example.com\n"
+    message = refused_before_any_call(emulator, sync(users_file=write(tmp_path, text)), "repeated column")
+    assert "'email'" in message and "'Email'" in message
+
+
+def test_a_json_record_with_two_spellings_of_one_attribute_is_refused(emulator: EmulatorProcess) -> None:
+    users = [{"userName": "a@example.com", "active": True, "Active": False}]
+    refused_before_any_call(emulator, sync(users=users), r"users\[1\].*active")
+
+
+def test_a_header_repeated_inside_the_file_is_not_a_user(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    """Two exports concatenated (``cat a.csv b.csv``): the second header must not become user 'userName'."""
+    rows = rows_of_team(emulator)
+    text = HEADER + "\n" + "\n".join(rows[:12]) + "\n" + HEADER + "\n" + "\n".join(rows[12:]) + "\n"
+    message = refused_before_any_call(emulator, sync(users_file=write(tmp_path, text)), r"hr\.csv row 14")
+    assert "header" in message
+
+
+def test_a_semicolon_csv_names_the_delimiter(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    text = (
+        HEADER.replace(",", ";")
+        + "\n"
+        + "\n".join(r.replace(",", ";") for r in rows_of_team(emulator))
+        + "\n"
+    )
+    message = refused_before_any_call(emulator, sync(users_file=write(tmp_path, text)), "userName")
+    assert "semicolon" in message
+
+
+# -- values ----------------------------------------------------------------------------------------
+def test_a_blank_looking_active_cell_does_not_deactivate(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    rows = [r.rsplit(",", 1)[0] + ", " for r in rows_of_team(emulator) if r.endswith("true")]
+    result = sync(users_file=write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n")).execute(context())
+    assert unchanged(result)
+    assert sum(u["active"] for u in team(emulator)) == 21
+
+
+def test_a_user_name_that_is_not_text_is_refused(emulator: EmulatorProcess) -> None:
+    refused_before_any_call(emulator, sync(users=[{"userName": ["a@example.com"]}]), r"users\[1\].*userName")
+
+
+def test_every_row_marked_inactive_is_capped_like_deactivations(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """``active=false`` on every row deactivates the team as surely as leaving them out."""
+    rows = [r.rsplit(",", 1)[0] + ",false" for r in rows_of_team(emulator)]
+    before, ti = team(emulator), FakeTI()
+    with pytest.raises(CelonisConfigurationError, match="max_deactivations"):
+        sync(users_file=write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n")).execute(context(ti))
+    assert team(emulator) == before
+    assert ti.xcom["plan"]["refused"] and "deactivates 21 users" in ti.xcom["plan"]["refused"][0]
+    with pytest.raises(CelonisConfigurationError, match="max_deactivations"):  # even when not deactivating
+        sync(users_file=str(tmp_path / "hr.csv"), deactivate_missing=False).execute(context())
+    assert team(emulator) == before
+
+
+def test_a_protected_user_marked_inactive_in_the_file_stays_active(emulator: EmulatorProcess) -> None:
+    users = [{"userName": u["userName"], "active": u["active"]} for u in team(emulator)]
+    admin = users[0]["userName"]
+    users[0]["active"] = False
+    before, ti = team(emulator), FakeTI()
+    with pytest.raises(CelonisConfigurationError, match="protected_users") as caught:
+        sync(users=users, protected_users=[admin.upper()]).execute(context(ti))
+    assert admin in str(caught.value) and team(emulator) == before
+    assert ti.xcom["plan"]["refused"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("0%", 0), ("100%", 20), ("10.5%", 2), (" 4 ", 4), ("1e1%", 2)]
+)
+def test_cap_spellings(emulator: EmulatorProcess, value: str, expected: int) -> None:
+    users = [{"userName": u["userName"]} for u in team(emulator) if u["active"]][expected:]  # leavers
+    assert sync(users=users, max_deactivations=value).execute(context())["deactivate"] == expected
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "-1%", "nan%", "inf", "5 %%", "None"])
+def test_odd_cap_spellings_are_configuration_errors(emulator: EmulatorProcess, value: str) -> None:
+    refused_before_any_call(emulator, sync(users=[{"userName": "a@x"}], max_deactivations=value), "max_deac")
+
+
+def test_a_small_team_is_never_emptied_by_the_default_floor(emulator: EmulatorProcess) -> None:
+    """The floor of 3 lets a small team change; it must not let a default run deactivate all of it."""
+    hook = CelonisScimHook()
+    active = [u for u in team(emulator) if u["active"]]
+    for user in active[3:]:
+        hook.set_active(user["id"], False)
+    assert sum(u["active"] for u in team(emulator)) == 3
+    before, ti = team(emulator), FakeTI()
+    with pytest.raises(CelonisConfigurationError, match="max_deactivations"):
+        sync(users=[{"userName": "joiner@example.com"}]).execute(context(ti))
+    assert team(emulator) == before and ti.xcom["plan"]["deactivate"] == 3
+    with pytest.raises(CelonisConfigurationError, match=r"allows 1 of 3"):  # 2 of 3 is most of the team
+        sync(users=[{"userName": active[0]["userName"]}]).execute(context())
+    keep = [{"userName": u["userName"]} for u in active[:2]]
+    assert sync(users=keep).execute(context())["deactivate"] == 1  # one leaver of three is allowed
