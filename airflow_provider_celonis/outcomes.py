@@ -30,10 +30,20 @@ def check_on_skipped(value: Any) -> str:
     return text
 
 
-def check_event(event: Any) -> dict[str, Any]:
-    """A malformed event (a bug, or a foreign trigger) fails loudly instead of passing as success."""
+def check_event(event: Any, role: str = "own") -> dict[str, Any]:
+    """A malformed event (a bug, or a foreign trigger) fails loudly instead of passing as success.
+
+    ``role`` is the wait the caller expects (see :mod:`airflow_provider_celonis.waits`): the
+    "success" that ends a wait for someone else's run (``blocker``) must never become the
+    task's success, nor the reverse. Events without ``role`` are the task's own (or a sensor's).
+    """
     if not isinstance(event, dict) or event.get("status") not in KNOWN_EVENTS:
         raise CelonisJobFailedError(f"Unexpected trigger event {event!r}; failing closed.")
+    if str(event.get("role") or "own") != role:
+        raise CelonisJobFailedError(
+            f"A trigger event of a {event.get('role') or 'own'!r} wait arrived where a {role!r} "
+            f"verdict was expected: {event!r}; failing closed."
+        )
     if event["status"] == ERROR and isinstance(event.get("poll_error"), dict):
         raise poll_error_to_exception(event)
     return event

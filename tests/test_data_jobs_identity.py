@@ -205,3 +205,20 @@ async def test_job_level_skipped_follows_on_skipped(
     else:
         with pytest.raises(outcome, match="on_skipped='fail'"):
             await run_chain(op, make_context(), deferrable)
+
+
+def test_a_blocker_verdict_never_becomes_the_tasks_success_nor_the_reverse(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    op = make_op(fast_retries, True)
+    blocker_done = {
+        "status": "success",
+        "message": "no execution of the job is in progress",
+        "role": "blocker",
+    }
+    with pytest.raises(CelonisJobFailedError, match="failing closed"):
+        op.execute_complete(make_context(), {**blocker_done, "data_pool_id": POOL, "data_job_id": JOB})
+    own_done = {"status": "success", "message": "the data job execution succeeded", "execution_id": "e-1"}
+    with pytest.raises(CelonisJobFailedError, match="failing closed"):
+        op.execute_after_blocker(make_context(), own_done)
+    assert emulator.data_job_report(POOL, JOB)["executions"] == 0

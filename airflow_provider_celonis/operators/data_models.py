@@ -115,7 +115,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         from airflow_provider_celonis.outcomes import check_event
         from airflow_provider_celonis.status import TIMEOUT
 
-        if check_event(event)["status"] == TIMEOUT:
+        if check_event(event, role="blocker")["status"] == TIMEOUT:
             raise CelonisJobTimeoutError(
                 f"Data model {self.data_model_id} in pool {self.data_pool_id}: {event['message']}; "
                 "this task requested nothing.",
