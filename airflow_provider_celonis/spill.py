@@ -14,10 +14,13 @@ order by (key, record), which makes the output of a re-run byte-identical.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
 import json
 import os
 import shutil
+import socket
+import stat
 import tempfile
 import time
 import uuid
@@ -147,6 +150,40 @@ def _alive(pid: int, start: str) -> bool:
     return not start or not _process_start(pid) or _process_start(pid) == start
 
 
+def _node() -> str:
+    """This machine and PID namespace, hashed: pids (and their start times) can only be checked
+    within it. Containers sharing a ``spill_dir`` volume, or hosts sharing a network folder,
+    each have their own pid 1, 7, 42..."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()}|{namespace}".encode()).hexdigest()[:8]
+
+
+def _make_private(root: Path) -> None:
+    """Use ``root`` only if it is a real folder of this user that nobody else can write to.
+
+    Its name is predictable and it usually sits in a shared folder such as /tmp: another user
+    could create it first (or a symlink in its place) to read the records spilled there, or to
+    swap a run's folder for one of their own.
+    """
+    info = os.lstat(root)
+    uid = os.getuid() if hasattr(os, "getuid") else info.st_uid
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) or info.st_uid != uid:
+        # Imported here: the exceptions import Airflow, which spill files need not load.
+        from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+        raise CelonisConfigurationError(
+            "spill_dir",
+            f"holds {root}, which is not a private folder of this user (a symlink, not a folder, "
+            f"or owned by uid {info.st_uid}), so spilled records could be read or swapped there",
+            f"remove {root} (someone else may have made it), or set spill_dir to a folder of your own",
+        )
+    if info.st_mode & 0o077:
+        os.chmod(root, 0o700)
+
+
 def spill_root(spill_dir: str | None = None) -> Path:
     """``<spill_dir or system temp>/celonis-spill-<uid>``: one folder per user, so users sharing
     /tmp neither collide nor read each other's records."""
@@ -155,14 +192,19 @@ def spill_root(spill_dir: str | None = None) -> Path:
 
 
 def remove_stale(root: Path, *, max_age: float = 7 * 86400) -> list[str]:
-    """Remove run folders whose process is gone (or whose pid now belongs to another process);
-    folders whose owner cannot be checked go after ``max_age`` seconds. Returns what was removed."""
+    """Remove run folders of this machine and PID namespace whose process is gone (or whose pid
+    now belongs to another process); folders whose owner cannot be checked here (another
+    container or host sharing the folder, unknown entries) go after ``max_age`` seconds.
+    Returns what was removed."""
     removed = []
+    node = _node()
     with contextlib.suppress(FileNotFoundError):
         for entry in root.iterdir():
             parts = entry.name.split("-")
             stale = False
-            if len(parts) == 4 and parts[0] == "run" and parts[1].isdigit():
+            ours = len(parts) == 5 and parts[3] == node
+            older = len(parts) == 4  # named before the node was part of the name
+            if (ours or older) and parts[0] == "run" and parts[1].isdigit():
                 stale = not _alive(int(parts[1]), parts[2])
             else:
                 with contextlib.suppress(OSError):
@@ -177,17 +219,19 @@ def remove_stale(root: Path, *, max_age: float = 7 * 86400) -> list[str]:
 def scratch_dir(spill_dir: str | None = None) -> Iterator[str]:
     """A private folder for one run's spill files, removed when the block ends.
 
-    It is ``<root>/run-<pid>-<process start>-<random>`` under :func:`spill_root`. A run killed
-    with SIGKILL cannot clean up, so every run first removes the folders of runs whose process
-    is gone: leftovers live at most until the next extract on the same worker, whatever the
-    kill schedule, instead of forever in the system temp folder.
+    It is ``<root>/run-<pid>-<process start>-<node>-<random>`` under :func:`spill_root`, where
+    ``<node>`` names the machine and PID namespace. A run killed with SIGKILL cannot clean up,
+    so every run first removes the folders of runs of its node whose process is gone:
+    leftovers live at most until the next extract on the same worker, whatever the kill
+    schedule, instead of forever in the system temp folder.
     """
     root = spill_root(spill_dir)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _make_private(root)
     remove_stale(root)
     pid = os.getpid()
     start = _process_start(pid) or "0"
-    path = root / f"run-{pid}-{start}-{uuid.uuid4().hex[:12]}"
+    path = root / f"run-{pid}-{start}-{_node()}-{uuid.uuid4().hex[:12]}"
     path.mkdir(mode=0o700)
     try:
         yield str(path)
