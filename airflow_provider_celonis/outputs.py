@@ -62,11 +62,14 @@ LOCAL_SCHEMES = ("file", "local")
 def local_path(path: str) -> str | None:
     """The local file ``path`` names, or None for an object store URI.
 
-    ``file:///data/x`` and ``file://localhost/data/x`` are ``/data/x`` (RFC 8089; the latter was
-    once written to ``./localhost/data/x``). A ``file://`` URI naming another host (or carrying
-    credentials) is refused: the worker cannot write to another machine's disk through it.
+    ``file:///data/x``, ``file://localhost/data/x`` and ``file:/data/x`` are ``/data/x`` (RFC 8089;
+    the second was once written to ``./localhost/data/x``, the third to ``./file:/data/x``), the
+    scheme in any case. A ``file://`` URI naming another host (or carrying credentials) is
+    refused: the worker cannot write to another machine's disk through it.
     """
     if not is_uri(path):
+        if path[:5].lower() == "file:":  # RFC 8089's short form, file:/data/x
+            return _file_uri_path(path, path[5:])
         return path
     parts = urlsplit(path)
     if parts.scheme.lower() not in LOCAL_SCHEMES:
@@ -79,7 +82,23 @@ def local_path(path: str) -> str | None:
             "write file:///<absolute path> (or file://localhost/<absolute path>), a plain path, or an "
             "object store URI for another machine",
         )
-    return unquote(parts.path)
+    return _file_uri_path(path, parts.path)
+
+
+def _file_uri_path(uri: str, encoded: str) -> str:
+    """The decoded absolute path of a file URI; what it cannot say plainly is refused rather than
+    guessed (a ``?`` would silently cut the name: ``report?.jsonl`` was written to ``report``)."""
+    fix = "write file:///<absolute path>, percent-encoding ? as %3F and # as %23, or a plain path"
+    if "?" in uri or "#" in uri:
+        raise CelonisConfigurationError(
+            "output_path", f"({redact_uri(uri)}) has a query or fragment, which a file has not", fix
+        )
+    local = unquote(encoded)
+    if not local.startswith("/") or "\x00" in local:
+        raise CelonisConfigurationError(
+            "output_path", f"({redact_uri(uri)}) does not name an absolute path without NUL bytes", fix
+        )
+    return local
 
 
 def _prove_writable(directory: Path, shown: str) -> None:
@@ -110,7 +129,7 @@ def check_output_path(path: str) -> None:
         protocol = path.split("://", 1)[0]
         from airflow_provider_celonis.compat import has_fs  # ObjectStoragePath knows only these schemes
 
-        if not has_fs(protocol):
+        if protocol.lower() not in LOCAL_SCHEMES and not has_fs(protocol):
             raise CelonisConfigurationError(
                 "output_path",
                 f"({shown}) uses {protocol}://, for which no Airflow filesystem is registered",
