@@ -8,6 +8,7 @@ a confusing 401 or a TLS error. The same settings feed the sync (requests) and a
 
 from __future__ import annotations
 
+import base64
 import functools
 import ipaddress
 import json
@@ -15,7 +16,7 @@ import os
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from airflow_provider_celonis.apis import ALL_APIS
 from airflow_provider_celonis.arguments import check_number
@@ -59,7 +60,7 @@ class CelonisConnectionConfig:
     token_url: str = ""
     verify: bool | str = True
     timeout: float = DEFAULT_TIMEOUT
-    proxies: dict[str, str] | None = None
+    proxies: dict[str, str] | None = field(default=None, repr=False)  # may hold credentials
     api_key: str | None = field(default=None, repr=False)
     key_type: str = "AppKey"
     api_prefixes: dict[str, str] = field(default_factory=dict)
@@ -67,6 +68,17 @@ class CelonisConnectionConfig:
     @property
     def uses_oauth(self) -> bool:
         return self.client_id is not None
+
+    def proxy_secrets(self) -> list[str]:
+        """Passwords in the proxy URLs, and the Basic value HTTP clients send them as: a proxy's
+        error page may echo the Proxy-Authorization header."""
+        found = []
+        for url in (self.proxies or {}).values():
+            parts = urlsplit(url)
+            if parts.password:
+                user, password = unquote(parts.username or ""), unquote(parts.password)
+                found += [password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+        return found
 
     def scopes_for(self, api_key: str, default: str) -> str:
         """The scope string to request for one API: the connection's override, else the default."""

@@ -125,3 +125,38 @@ def test_api_echoing_a_legacy_key_in_other_forms(monkeypatch, caplog, echo) -> N
         with pytest.warns(DeprecationWarning, match="legacy"), pytest.raises(CelonisError) as info:
             _call(CelonisOAuthHook(max_attempts=1), False)
     _check(info, caplog, API_KEY)
+
+
+PROXY_PASSWORD = "proxy-pass/word+0123"
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_a_proxy_echoing_its_credentials_does_not_show_them(monkeypatch, caplog, is_async) -> None:
+    """A forward proxy's error page repeats the request headers, Proxy-Authorization included."""
+    import base64
+
+    def answer(request: Received):
+        return 502, {"content-type": "text/plain"}, f"proxy error; request was {request.headers}".encode()
+
+    caplog.set_level(logging.DEBUG)
+    with recorder(answer) as proxy:
+        proxy_url = f"http://proxy-user:{quote(PROXY_PASSWORD, safe='')}@{proxy.url.split('//')[1]}"
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_CELONIS_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "celonis",
+                    "host": "http://team.example.test",
+                    "login": "client",
+                    "password": SECRET,
+                    "extra": {"allow_insecure_http": True, "proxies": {"http": proxy_url}},
+                }
+            ),
+        )
+        with pytest.raises(CelonisError) as info:
+            _call(CelonisOAuthHook(max_attempts=1), is_async)
+        assert "Proxy-Authorization" in proxy.everything()  # the proxy did get the credentials
+    basic = base64.b64encode(f"proxy-user:{PROXY_PASSWORD}".encode()).decode()
+    for text in (str(info.value), repr(info.value), caplog.text):
+        assert not _shows(text, PROXY_PASSWORD), text
+        assert basic not in text, text

@@ -88,7 +88,7 @@ class ClientCredentialsGrant:
     ) -> CelonisAuthenticationError:
         # The endpoint may echo the form body (client secret) or the Basic header: scrub first.
         basic = build_token_request(config, scope).headers.get("Authorization", "").removeprefix("Basic ")
-        known = [s for s in (config.client_secret, basic) if s]
+        known = [s for s in (config.client_secret, basic, *config.proxy_secrets()) if s]
         return token_error(
             status=status,
             body=scrub_body(parse_error_body(scrub(text, known)), lambda t: scrub(t, known)),

@@ -161,7 +161,8 @@ class CelonisOAuthHook(HttpHookCompat):
         """Validated connection settings; looked up once per hook, never at DAG parse time."""
         if self._config is None:
             self._config = self._config_from(self.get_connection(self.celonis_conn_id))
-            transport.mask(self._config.api_key)
+            for secret in (self._config.api_key, *self._config.proxy_secrets()):
+                transport.mask(secret)
         return self._config
 
     async def aget_config(self) -> CelonisConnectionConfig:
@@ -171,7 +172,8 @@ class CelonisOAuthHook(HttpHookCompat):
 
             conn = await aget_connection(self, self.celonis_conn_id)  # any store, also under dags test
             self._config = self._config_from(conn)
-            await transport.amask(self._config.api_key)
+            for secret in (self._config.api_key, *self._config.proxy_secrets()):
+                await transport.amask(secret)
         return self._config
 
     def api_url(self, api: CelonisApi | str, path: str, config: CelonisConnectionConfig | None = None) -> str:
@@ -388,7 +390,7 @@ class CelonisOAuthHook(HttpHookCompat):
     def known_secrets(self) -> list[str]:
         """What this hook knows that must never be shown: client secret, API key, tokens it used."""
         config = self._config
-        found = [config.client_secret, config.api_key] if config is not None else []
+        found = [config.client_secret, config.api_key, *config.proxy_secrets()] if config is not None else []
         return [s for s in (*found, *self._seen_tokens) if s]
 
     def scrub(self, text: str) -> str:
