@@ -70,3 +70,79 @@ def test_since_last_load_example_parses_without_io() -> None:
     assert task.overlap == 3600  # type: ignore[attr-defined]
     nightly = DagBag(dag_folder=str(DAG_FILE)).dags["nightly_audit_pull"]
     assert nightly.get_task("audit_log").recheck_intervals == 3  # type: ignore[attr-defined]
+
+
+XCOM_DAG = """
+from datetime import timedelta
+import pendulum
+from airflow.sdk import dag
+from airflow_provider_celonis.operators.usage import CelonisAuditLogOperator
+
+@dag(dag_id="hwm_xcom", schedule=timedelta(hours=1), start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+     catchup=False)
+def hwm_xcom():
+    CelonisAuditLogOperator(
+        task_id="audit_log",
+        output_path="{{ var.value.out_dir }}/{{ ts_nodash }}.jsonl",
+        since_last_load=True,
+        overlap=600,
+        start="{{ data_interval_start.isoformat() }}",
+    )
+
+hwm_xcom()
+"""
+
+
+def test_since_last_load_state_survives_real_airflow_runs(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    """Three ``airflow dags test`` runs in one metadata database: the mark travels through real
+    XCom (``include_prior_dates``) and through a real Variable, and no event is written twice."""
+    import datetime as dt
+    import json
+
+    from cryptography.fernet import Fernet
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "hwm_xcom.py").write_text(XCOM_DAG)
+    (dags / "audit_since_last_load.py").write_text(
+        (ROOT / "dags_examples" / "audit_since_last_load.py").read_text()
+    )
+    out = tmp_path / "out"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_CELONIS_DEFAULT": emulator.connection_json(),
+        "AIRFLOW_VAR_OUT_DIR": str(out / "xcom"),
+        "CELONIS_EXTRACT_DIR": str(out / "variable"),
+        # One key for every process: without it each run encrypts the Variable with its own.
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+    }
+    emulator.configure_usage(audit_per_hour=3600)
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    hour = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    for k in range(3):
+        when = (hour - dt.timedelta(hours=2 - k)).isoformat()
+        for dag_id in ("hwm_xcom", "audit_since_last_load"):
+            run = subprocess.run(
+                [*airflow, "dags", "test", dag_id, when], env=env, capture_output=True, text=True, timeout=300
+            )
+            errors = [line for line in run.stdout.splitlines() if "rror" in line]
+            assert run.returncode == 0, "\n".join(errors[-15:])[-4000:]
+    for folder in (out / "xcom", out / "variable" / "audit_log_incremental"):
+        files = sorted(folder.glob("*.jsonl"))
+        assert len(files) == 3, files
+        records = [r for f in files for r in read_jsonl(f)]
+        stamps = sorted(r["timestamp"] for r in records)
+        assert len({json.dumps(r, sort_keys=True) for r in records}) == len(records) > 0  # none twice
+        # Every event from the first one written to the last one is there: no gap between runs.
+        assert len(records) == emulator.usage_count("audit", stamps[0], stamps[-1]) + stamps.count(stamps[-1])
+    variable = subprocess.run(
+        [*airflow, "variables", "get", "celonis_audit_high_water_mark"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(variable.stdout.strip().splitlines()[-1])["mark"] is not None

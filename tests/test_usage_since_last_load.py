@@ -42,8 +42,12 @@ class XComStore:
             def xcom_push(self, key: str, value: Any) -> None:
                 store.by_run.setdefault(run_id, {})[key] = json.loads(json.dumps(value))
 
-            def xcom_pull(self, task_ids: str, key: str, include_prior_dates: bool = False) -> Any:
-                assert include_prior_dates and task_ids == "audit_log"
+            map_index = -1
+
+            def xcom_pull(
+                self, task_ids: str, key: str, include_prior_dates: bool = False, map_indexes: Any = None
+            ) -> Any:
+                assert include_prior_dates and task_ids == "audit_log" and map_indexes == -1
                 values = [v[key] for v in store.by_run.values() if key in v]
                 return values[-1] if values else None
 

@@ -147,9 +147,18 @@ def load_state(context: Mapping[str, Any], task_id: str, variable: str | None) -
     ti = context.get("ti")
     if ti is None:
         return HighWaterMark()
-    return HighWaterMark.from_json(
-        ti.xcom_pull(task_ids=task_id, key=STATE_KEY, include_prior_dates=True), task_id
+    # One map index: Airflow then asks for the newest value (by logical date); without it, Airflow
+    # 3.3 returns the values of every earlier run in no guaranteed order.
+    value = ti.xcom_pull(
+        task_ids=task_id,
+        key=STATE_KEY,
+        include_prior_dates=True,
+        map_indexes=getattr(ti, "map_index", -1) if isinstance(getattr(ti, "map_index", -1), int) else -1,
     )
+    if isinstance(value, list):  # whatever the Airflow version did: take the state that got furthest
+        states = [HighWaterMark.from_json(v, task_id) for v in value if v]
+        return max(states, key=lambda st: (st.until or "", st.mark or ""), default=HighWaterMark())
+    return HighWaterMark.from_json(value, task_id)
 
 
 def save_state(context: Mapping[str, Any], variable: str | None, state: HighWaterMark) -> None:
