@@ -369,6 +369,8 @@ class PushWait:
     """Epoch seconds; the job must have left NEW by then, or the execute call did not take effect."""
     summary: dict[str, Any] = field(default_factory=dict)
     """What was pushed (chunks, bytes, rows): carried through the trigger into the result."""
+    fail_on_error_logs: bool = True
+    """A DONE whose ``logs`` hold an error line (:data:`PUSH_ERROR_LINE`) fails closed."""
 
     def __post_init__(self) -> None:
         # A trigger's kwargs come back from the metadata database: a wrong payload fails loudly.
@@ -381,6 +383,8 @@ class PushWait:
                 raise ValueError(f"PushWait.{name} must be epoch seconds or None")
         if not isinstance(self.summary, dict):
             raise ValueError("PushWait.summary must be a dict")
+        if not isinstance(self.fail_on_error_logs, bool):
+            raise ValueError("PushWait.fail_on_error_logs must be a bool")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -445,6 +449,7 @@ def judge_push(job: dict[str, Any] | None, wait: PushWait, now: float | None = N
         return None
     if status.succeeded:
         errors = [line for line in push_logs(job) if PUSH_ERROR_LINE.search(line)]
+        errors = errors if wait.fail_on_error_logs else []
         if errors:
             return event(
                 ERROR,

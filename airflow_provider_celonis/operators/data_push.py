@@ -76,6 +76,9 @@ class CelonisDataPushOperator(BaseOperator):
         after ``start_grace_period`` (0 to 5; 0: delete the job and fail instead). Relies on
         Celonis refusing to execute a job that is not NEW (409).
     :param verify_chunks: check Celonis's chunk list against the chunks sent before executing.
+    :param fail_on_error_logs: fail a DONE job whose ``logs`` hold an error line (a line
+        starting with ``ERROR``, or containing ``error:``, ``failed`` or ``exception``); turn
+        off if your team's DONE jobs log such lines harmlessly.
     :param celonis_conn_id: the Celonis connection (scope: see ``hooks.data_push``).
     :param hook_params: extra :class:`CelonisDataPushHook` arguments (retry bounds, ``timeout``...).
 
@@ -120,6 +123,7 @@ class CelonisDataPushOperator(BaseOperator):
         max_rebuilds: int = 2,
         execute_resends: int = 1,
         verify_chunks: bool = True,
+        fail_on_error_logs: bool = True,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
@@ -154,6 +158,7 @@ class CelonisDataPushOperator(BaseOperator):
             "execute_resends", execute_resends, minimum=0, maximum=5, where=where
         )
         self.verify_chunks = bool(verify_chunks)
+        self.fail_on_error_logs = bool(fail_on_error_logs)
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
         self.celonis_pool_url: str | None = None
@@ -221,6 +226,7 @@ class CelonisDataPushOperator(BaseOperator):
             # for a while is then waited for up to the timeout, never re-executed from here.
             appear_deadline=None,
             summary=summary,
+            fail_on_error_logs=self.fail_on_error_logs,
         )
         if started.not_executed:
             ids = {"data_pool_id": self.data_pool_id, "job_id": job_id, "job_status": "NEW"}
