@@ -33,6 +33,7 @@ __all__ = [
     "nfc",
     "protected_names",
     "read_text",
+    "skeleton",
 ]
 
 DEFAULT_SHARE = 0.10
@@ -70,18 +71,55 @@ def identity(value: Any) -> str:
     return nfc(value).casefold()
 
 
+_MIXABLE = ("LATIN", "CYRILLIC", "GREEK")
+"""Scripts with letters that look alike: a name mixing them is a typo or a spoof, never a person."""
+_CYRILLIC = (
+    "\u0430\u0441\u0435\u043e\u0440\u0445\u0443\u0456\u0458\u0455"
+    "\u04bb\u0501\u051b\u051d\u04cf\u043a\u043c\u043d\u0442\u0432"
+)
+_GREEK = "\u03b1\u03bf\u03c1\u03b9\u03ba\u03bd\u03c5\u03c7\u03c4\u03b5\u03f2"
+_LATIN_ODD = "\u0131\u0237\u0142\u00f8\u0111\u0127\u0167"  # letters without a decomposition
+_LOOKALIKES = str.maketrans(
+    _CYRILLIC + _GREEK + _LATIN_ODD, "aceopxyijshdqwlkmhtb" + "aopikvuxtec" + "ijlodht"
+)
+
+
+def skeleton(value: Any) -> str:
+    """What a name looks like: compatibility forms folded, case-folded, accents dropped and
+    Cyrillic or Greek lookalikes mapped to Latin. Two names with one skeleton and different
+    :func:`identity` are lookalikes (dotless ``i`` and ``i``, ``jos\u00e9`` and ``jose``)."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", str(value)).strip().casefold())
+    bare = "".join(char for char in folded if not unicodedata.combining(char))
+    return unicodedata.normalize("NFC", bare.translate(_LOOKALIKES))
+
+
 def check_visible(value: str, field: str, where: str) -> None:
-    """Refuse a name holding a character that cannot be seen or that only looks like a space."""
+    """Refuse a name holding a character that cannot be seen, that only looks like a space, that
+    is a compatibility form of another (fullwidth, styled letters) or that mixes Latin with
+    Cyrillic or Greek letters (``ada`` typed with a Cyrillic ``a``)."""
+    scripts: dict[str, str] = {}
     for char in value.strip():
         category = unicodedata.category(char)
         invisible = category in ("Cc", "Cf", "Zl", "Zp") or (category == "Zs" and char != _VISIBLE_SPACE)
-        if invisible:
-            name = unicodedata.name(char, "a control character")
+        name = unicodedata.name(char, "a control character")
+        if invisible or unicodedata.normalize("NFKC", char) != unicodedata.normalize("NFC", char):
+            what = "an invisible character" if invisible else "a compatibility character"
             raise CelonisConfigurationError(
                 where,
-                f"has an invisible character U+{ord(char):04X} ({name}) in {field} {value!r}",
-                "remove it from the HR data: it would make a different user of the same person",
+                f"has {what} U+{ord(char):04X} ({name}) in {field} {value!r}",
+                "type it as a plain character in the HR data: it would make a different user of the "
+                "same person",
             )
+        script = name.split(" ", 1)[0]
+        if char.isalpha() and script in _MIXABLE:
+            scripts.setdefault(script.capitalize(), char)
+    if len(scripts) > 1:
+        shown = ", ".join(f"{script} {char!r} (U+{ord(char):04X})" for script, char in scripts.items())
+        raise CelonisConfigurationError(
+            where,
+            f"has a {field} {value!r} that mixes scripts: {shown}",
+            "a lookalike letter from another alphabet was typed or pasted: retype the name",
+        )
 
 
 def canonical_keys(record: dict[str, Any], where: str) -> dict[str, Any]:
@@ -119,6 +157,8 @@ def protected_names(names: Any, where: str | None = None) -> frozenset[str]:
             "pass a list of userName strings (or one userName as a string)",
             where=where,
         )
+    for name in names:
+        check_visible(name, "protected_users", where or "protected_users")
     return frozenset(identity(n) for n in names)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from airflow_provider_celonis.scim_inputs import (
     identity,
     load_users,
     nfc,
+    skeleton,
 )
 
 __all__ = ["MATCH_KEYS", "SyncPlan", "cap", "check_caps", "desired_users", "load_users", "plan_sync"]
@@ -304,6 +306,11 @@ def _conflict(flat: dict[str, Any], user: dict[str, Any], match_on: str) -> str 
     for mine, theirs in pairs:
         if flat.get(mine) and user.get(theirs) and identity(flat[mine]) == identity(user[theirs]):
             return f"its {theirs} {user[theirs]!r} is the desired {mine}"
+    for mine, theirs in pairs[
+        :3
+    ]:  # a lookalike (dotless i, an accent, a Cyrillic twin): the same person typed anew
+        if flat.get(mine) and user.get(theirs) and skeleton(flat[mine]) == skeleton(user[theirs]):
+            return f"its {theirs} {user[theirs]!r} looks like the desired {mine} {flat[mine]!r}"
     return None
 
 
@@ -353,6 +360,8 @@ def plan_sync(
         for attr in ("userName", "email", "externalId"):
             if flat.get(attr):
                 by_value.setdefault(identity(flat[attr]), set()).add(number)
+                by_value.setdefault(skeleton(flat[attr]), set()).add(number)
+    pending: list[tuple[dict[str, Any], list[tuple[dict[str, Any], dict[str, Any], str]]]] = []
     for key, wanted in desired.items():
         if key in seen:
             continue
@@ -361,7 +370,8 @@ def plan_sync(
                 i
                 for attr in ("userName", "email", "externalId")
                 if wanted.get(attr)
-                for i in by_value.get(identity(wanted[attr]), ())
+                for value in (identity(wanted[attr]), skeleton(wanted[attr]))
+                for i in by_value.get(value, ())
             }
         )  # only users sharing a value with ``wanted``: no scan of the whole team per desired user
         found = [
@@ -369,17 +379,23 @@ def plan_sync(
             for user, flat in (flats[i] for i in candidates)
             if str(user["id"]) not in claimed and (why := _conflict(wanted, flat, match_on))
         ]
-        if not found:
+        if found:
+            pending.append((wanted, found))
+        else:
             plan.create.append(wanted)
-            continue
+    # a user two desired rows claim is no one's to rename: both rows are conflicts
+    claims = Counter(str(user["id"]) for _wanted, found in pending for user, _flat, _why in found)
+    for wanted, found in pending:
         user, flat, why = found[0]
         claimed.add(str(user["id"]))
-        if rename_conflicts and len(found) == 1:
+        shared = claims[str(user["id"])] > 1
+        if rename_conflicts and len(found) == 1 and not shared:
             diff = changes(wanted, flat)
             reason = f"renamed from {flat.get('userName')!r}: {why}"
             plan.update.append(Update(str(user["id"]), wanted["userName"], diff, reason))
         else:
             also = f" (and {len(found) - 1} more users)" if len(found) > 1 else ""
+            also += " (another desired user claims it too)" if shared else ""
             plan.conflicts.append(
                 Conflict(str(user["id"]), str(flat.get("userName")), wanted["userName"], why + also)
             )

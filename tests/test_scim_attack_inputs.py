@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_celonis.emulator.client import EmulatorProcess
-from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 from airflow_provider_celonis.hooks.scim import CelonisScimHook
 from airflow_provider_celonis.operators.scim import CelonisScimSyncUsersOperator
 
@@ -242,3 +242,110 @@ def test_a_small_team_is_never_emptied_by_the_default_floor(emulator: EmulatorPr
         sync(users=[{"userName": active[0]["userName"]}]).execute(context())
     keep = [{"userName": u["userName"]} for u in active[:2]]
     assert sync(users=keep).execute(context())["deactivate"] == 1  # one leaver of three is allowed
+
+
+# -- lookalikes: a new user, or the same person typed differently? ---------------------------------
+def add_user(user_name: str) -> dict[str, Any]:
+    email = {"value": user_name, "type": "work", "primary": True}
+    return CelonisScimHook().create_user({"userName": user_name, "emails": [email]})
+
+
+def everyone_but(emulator: EmulatorProcess, user_name: str) -> list[dict[str, Any]]:
+    return [
+        {"userName": u["userName"], "active": u["active"]}
+        for u in team(emulator)
+        if u["userName"] != user_name
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u0430da.lovelace@example.com",  # Cyrillic a, the rest Latin
+        "ada.lovel\u0430ce@ex\u0430mple.com",
+        "\u03bfda.lovelace@example.com",  # Greek omicron for o? (here for a: still mixed)
+    ],
+)
+def test_a_name_mixing_latin_with_cyrillic_or_greek_is_an_error(emulator: EmulatorProcess, name: str) -> None:
+    users = [*everyone_but(emulator, "ada.lovelace@example.com"), {"userName": name}]
+    message = refused_before_any_call(emulator, sync(users=users), "mixes")
+    assert "Latin" in message and ("Cyrillic" in message or "Greek" in message)
+
+
+def test_fullwidth_letters_are_an_error_not_a_new_user(emulator: EmulatorProcess) -> None:
+    fullwidth = "\uff41da.lovelace@example.com"
+    users = [*everyone_but(emulator, "ada.lovelace@example.com"), {"userName": fullwidth}]
+    refused_before_any_call(emulator, sync(users=users), "U\\+FF41")
+
+
+@pytest.mark.parametrize(
+    ("existing", "typed"),
+    [
+        ("ilker.kaya@example.com", "\u0131lker.kaya@example.com"),  # Turkish dotless i
+        ("ilker.kaya@example.com", "\u0130LKER.KAYA@example.com"),  # Turkish capital dotted I
+        ("\u0430\u0441\u0435", "ace"),  # all-Cyrillic name, all-Latin twin
+        ("lukasz@example.com", "\u0142ukasz@example.com"),  # Polish l with stroke
+        ("jose.garcia@example.com", "jos\u00e9.garc\u00eda@example.com"),  # accents added by HR
+    ],
+)
+def test_a_lookalike_of_an_existing_user_is_a_conflict_not_create_and_deactivate(
+    emulator: EmulatorProcess, existing: str, typed: str
+) -> None:
+    user = add_user(existing)
+    users = [*everyone_but(emulator, existing), {"userName": typed}]
+    before, ti = team(emulator), FakeTI()
+    with pytest.raises(CelonisError, match="desired users name an existing user") as caught:
+        sync(users=users).execute(context(ti))
+    assert "looks like" in str(caught.value)
+    assert team(emulator) == before  # the real user kept, no twin created
+    assert [r["id"] for r in ti.xcom["plan"]["changes"] if r["action"] == "conflict"] == [user["id"]]
+    result = sync(users=users, rename_conflicts=True).execute(context())
+    assert (result["create"], result["update"], result["deactivate"]) == (0, 1, 0)
+    assert {u["id"]: u for u in team(emulator)}[user["id"]]["userName"] == typed
+
+
+def test_german_sharp_s_is_the_same_user_as_ss(emulator: EmulatorProcess) -> None:
+    """Full case folding makes ``ß`` and ``ss`` one identity: no twin, no deactivation."""
+    add_user("strauss@example.com")
+    users = [*everyone_but(emulator, "strauss@example.com"), {"userName": "Strau\u00df@example.com"}]
+    result = sync(users=users).execute(context())
+    assert (result["create"], result["deactivate"]) == (0, 0)
+
+
+def test_emails_in_another_case_are_the_same_email(emulator: EmulatorProcess) -> None:
+    users = [
+        {"userName": u["userName"], "email": u["emails"][0]["value"].upper(), "active": u["active"]}
+        for u in team(emulator)
+    ]
+    assert unchanged(sync(users=users).execute(context()))
+
+
+def test_a_protected_user_with_an_invisible_character_is_an_error(emulator: EmulatorProcess) -> None:
+    users = [{"userName": u["userName"]} for u in team(emulator)]
+    refused_before_any_call(
+        emulator, sync(users=users, protected_users=["breakglass\u200b@example.com"]), "protected_users"
+    )
+
+
+def test_a_protected_user_who_is_not_in_the_team_is_warned_about(
+    emulator: EmulatorProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = [{"userName": u["userName"]} for u in team(emulator)]
+    sync(users=users, protected_users=["break.glass@example.com"]).execute(context())
+    assert "protected_users" in capsys.readouterr().out
+
+
+# -- rename_conflicts with two rows claiming one existing user ----------------------------------------
+def test_two_rows_claiming_one_existing_user_are_both_conflicts(emulator: EmulatorProcess) -> None:
+    jdoe = CelonisScimHook().create_user(
+        {"userName": "jdoe", "emails": [{"value": "jdoe@example.com", "primary": True}]}
+    )
+    users = everyone_but(emulator, "jdoe")
+    users.append({"userName": "jdoe@example.com", "email": "jdoe@example.com"})
+    users.append({"userName": "john.doe@example.com", "email": "JDOE@example.com"})
+    before, ti = team(emulator), FakeTI()
+    with pytest.raises(CelonisError, match="2 desired users name an existing user"):
+        sync(users=users, rename_conflicts=True).execute(context(ti))
+    assert team(emulator) == before  # neither renamed onto one row nor a second jdoe@ created
+    conflicts = [r for r in ti.xcom["plan"]["changes"] if r["action"] == "conflict"]
+    assert {r["id"] for r in conflicts} == {jdoe["id"]} and len(conflicts) == 2

@@ -265,6 +265,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             listing_problem=listing.problem,
             rename_conflicts=self._flag("rename_conflicts"),
         )
+        self._warn_unknown_protected(current)
         active = sum(1 for user in current if user.get("active", True) is not False)
         check_caps(plan, active, self.max_deactivations, self.max_creations, self.task_id)
         self._log_plan(plan, len(desired), len(current), dry_run)
@@ -291,6 +292,19 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         if not dry_run:
             self._fail_if_incomplete(plan)
         return summary
+
+    def _warn_unknown_protected(self, current: list[dict[str, Any]]) -> None:
+        """A protected entry that names nobody protects nobody: a typo there must show."""
+        from airflow_provider_celonis.scim_inputs import identity
+
+        known = {identity(u.get("userName", "")) for u in current}
+        unknown = sorted(self._protected() - known)
+        if unknown:
+            self.log.warning(
+                "protected_users %s name no user of the team (userName compared case-insensitively): "
+                "they protect nobody; check the spelling",
+                unknown,
+            )
 
     def _fail_if_incomplete(self, plan: SyncPlan) -> None:
         """After applying the rest: a conflict or withheld deactivations mean the team does not match."""
