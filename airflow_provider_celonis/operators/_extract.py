@@ -274,10 +274,9 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         from airflow_provider_celonis.hooks._transport import mask
 
         if "://" in str(self.output_path):
-            parts = urlsplit(str(self.output_path))
-            mask(parts.password)
-            if parts.password is None:
-                mask(parts.username)
+            # Only the password: a bare userinfo is usually a connection id (s3://aws_default@bucket),
+            # and masking it would hide that name everywhere in the task log.
+            mask(urlsplit(str(self.output_path)).password)
 
     @property
     def shown_path(self) -> str:
