@@ -13,6 +13,7 @@ import functools
 import ipaddress
 import json
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,6 +312,16 @@ def parse_connection(
             where=where,
         )
     client_id = (login or "").strip() or None
+    if not client_id and api_key is not None and not re.fullmatch(r"[\x21-\x7e]+", str(api_key)):
+        # It goes into the Authorization header: a pasted line break would make requests quote the
+        # whole header, key included, in its error (aiohttp: a raw ValueError).
+        raise CelonisConfigurationError(
+            "extra.api_key",
+            "holds spaces, line breaks or non-ASCII characters, which an Authorization header cannot "
+            "carry (the key is not shown)",
+            "paste the key again without surrounding spaces or line breaks",
+            where=where,
+        )
     if client_id and not password:
         raise CelonisConfigurationError(
             "password",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -16,6 +17,8 @@ from airflow_provider_celonis.connection import CelonisConnectionConfig
 
 REFRESH_MARGIN_CAP = 60.0
 """Refresh at most this many seconds before expiry (pycelonis keeps 60 s)."""
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+"""Visible ASCII: what a bearer token (RFC 6750's b64token, JWTs, opaque tokens) is made of."""
 DEFAULT_EXPIRES_IN = 300.0
 """Lifetime assumed when the server omits ``expires_in`` (Celonis issues 899 s)."""
 
@@ -95,6 +98,14 @@ def parse_token_response(text: str, requested_scope: str, now: float | None = No
         or not data["access_token"]
     ):
         raise TokenResponseError("the token endpoint's answer has no access_token")
+    if not _HEADER_SAFE.fullmatch(data["access_token"]):
+        # It goes into an Authorization header: a line break would inject headers (or make the
+        # HTTP client quote the whole header, token included, in its error), a non-ASCII
+        # character would fail to encode. Never shown.
+        raise TokenResponseError(
+            "the token endpoint's access_token holds spaces, line breaks or non-ASCII characters, "
+            "which an Authorization header cannot carry (it is not shown)"
+        )
     token_type = str(data.get("token_type") or "Bearer")
     if token_type.lower() != "bearer":
         raise TokenResponseError(f"the token endpoint issued a {token_type!r} token, not a Bearer token")
