@@ -81,6 +81,25 @@ class CelonisScimHook(CelonisOAuthHook):
                 status=status,
                 content_type=content_type,
             )
+        for number, item in enumerate(body["Resources"], 1):
+            # the plan keys users by id: a null or id-less resource must not become a crash or a guess
+            problem = (
+                f"resource {number} of the page is a JSON {type(item).__name__}, not an object"
+                if not isinstance(item, dict)
+                else f"resource {number} of the page has no id"
+                if item.get("id") in (None, "")
+                else None
+            )
+            if problem:
+                raise unexpected(
+                    what,
+                    problem,
+                    method="GET",
+                    path=path,
+                    status=status,
+                    content_type=content_type,
+                    raw=body,
+                )
         start = body.get("startIndex")
         if body["Resources"] and isinstance(start, int) and start != params["startIndex"]:
             raise unexpected(

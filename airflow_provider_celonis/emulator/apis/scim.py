@@ -62,6 +62,10 @@ LIST_QUIRKS = {
     "html": "a 200 text/html page (a proxy's login or error page)",
     "truncated": "a 200 whose JSON body is cut in the middle",
     "no_total": "pages without totalResults",
+    "growing_total": "each page after the first counts one more totalResults (users added meanwhile)",
+    "stale_start_index": "pages after the first say startIndex 1 while holding the asked page",
+    "null_resource": "the first page holds a null where a resource should be",
+    "no_id": "the first resource of the first page has no id",
 }
 
 
@@ -152,6 +156,14 @@ def _list(request: Request, resources: list[dict[str, Any]]) -> Response:
         "itemsPerPage": len(page),
         "Resources": page,
     }
+    if quirk == "growing_total" and start > 1:
+        body["totalResults"] = total + 1 + (start - 1) // max(count, 1)
+    if quirk == "stale_start_index":
+        body["startIndex"] = 1
+    if quirk == "null_resource" and start == 1 and page:
+        body["Resources"] = [None, *page[1:]]
+    if quirk == "no_id" and start == 1 and page:
+        body["Resources"] = [{k: v for k, v in page[0].items() if k != "id"}, *page[1:]]
     if quirk == "no_resources" and resources:
         del body["Resources"]
     if quirk == "no_total":
