@@ -74,3 +74,25 @@ def test_a_legacy_key_no_header_can_carry_is_refused_before_any_call(monkeypatch
         assert team.received == []
     assert info.value.field == "extra.api_key"
     assert "0123456789" not in str(info.value) and "0123456789" not in caplog.text
+
+
+@pytest.mark.parametrize("expires_in", ["NaN", '"nan"', "Infinity", '"-inf"'])
+def test_a_lifetime_that_is_no_number_does_not_cost_a_token_per_call(monkeypatch, expires_in) -> None:
+    """expires_in NaN made every token look stale: one token request per API call."""
+
+    def answer(request: Received):
+        if request.path.startswith("/oauth2/token"):
+            body = f'{{"access_token": "tok-0123456789", "expires_in": {expires_in}}}'
+            return 200, {"content-type": "application/json"}, body.encode()
+        return 200, {"content-type": "application/json"}, b"{}"
+
+    with recorder(answer) as team:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_CELONIS_DEFAULT",
+            json.dumps(
+                {"conn_type": "celonis", "host": team.url, "login": "client", "password": "pw-0123456789"}
+            ),
+        )
+        for _ in range(3):
+            CelonisOAuthHook().request_json("GET", "/api/team", api=TEAM)
+        assert sum(r.path.startswith("/oauth2/token") for r in team.received) == 1

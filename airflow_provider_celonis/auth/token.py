@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ def parse_token_response(text: str, requested_scope: str, now: float | None = No
         lifetime = float(data.get("expires_in", DEFAULT_EXPIRES_IN))
     except (TypeError, ValueError):
         lifetime = DEFAULT_EXPIRES_IN
-    if lifetime <= 0:
+    if not math.isfinite(lifetime) or lifetime <= 0:  # NaN looked stale forever: a token per call
         lifetime = DEFAULT_EXPIRES_IN
     granted = data.get("scope")
     return AccessToken(
