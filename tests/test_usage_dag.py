@@ -56,6 +56,10 @@ def test_dag_run_writes_one_file_per_api(emulator: EmulatorProcess, tmp_path: Pa
     assert counts == {"audit_log": 2880, "login_history": 1440, "studio_adoption": 2160, "team_members": 57}
     assert sorted(p.name for p in out.glob("*/*")) == ["2025-10-31.jsonl"] * 4
     assert "DEMO: 2880 records -> " in run.stdout + run.stderr
+    # The re-check rendered the path of each earlier day (Variable, user macro and all) and,
+    # finding no file there, created none.
+    recheck = f"{out}/audit_log/2025-10-28.jsonl"
+    assert "'intervals_checked': 0" in run.stdout and recheck in run.stdout, run.stdout[-2000:]
 
 
 def test_since_last_load_example_parses_without_io() -> None:
