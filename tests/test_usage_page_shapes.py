@@ -204,3 +204,21 @@ def test_excerpt_scrubs_credentials() -> None:
     assert "eyJhbGciOi" not in text and "s3cr3t" not in text and "abc.def" not in text
     assert text.count("***") == 3
     assert response_excerpt(b"x" * 500).endswith("...")
+
+
+def test_adoption_with_misnamed_page_parameter_fails_naming_param_names(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """The adoption API's parameter names are a guess: if the server calls it ``page``, our
+    ``pageNumber`` is ignored, and that must be an error pointing at ``param_names``."""
+    names = {"pageNumber": "page", "pageSize": "pageSize", "from": "from", "to": "to"}
+    emulator.configure_usage(adoption_params=names)
+    out = tmp_path / "a.jsonl"
+    op = CelonisStudioAdoptionOperator(task_id="a", output_path=str(out), page_size=50)
+    with pytest.raises(CelonisUnexpectedResponseError, match="param_names"):
+        op.execute(context())
+    assert not out.exists()
+    fixed = CelonisStudioAdoptionOperator(
+        task_id="a", output_path=str(out), page_size=50, param_names={"pageNumber": "page"}
+    )
+    assert fixed.execute(context())["records"] == 540
