@@ -20,7 +20,7 @@ from usage_support import EmulatorClock, context, iso, read_jsonl
 from airflow_provider_celonis.compat import TaskDeferred
 from airflow_provider_celonis.emulator.client import EmulatorProcess
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.operators import _late_data
+from airflow_provider_celonis.operators import _late_data, _pull
 from airflow_provider_celonis.operators.usage import (
     CelonisAuditLogOperator,
     CelonisLoginHistoryOperator,
@@ -229,3 +229,18 @@ def test_recheck_never_shrinks_a_delivered_file(
     assert result["recheck"]["intervals_rewritten"] == 0
     assert day_file(tmp_path, DAY1).read_bytes() == kept
     assert "1440 fewer than" in capsys.readouterr().out
+
+
+def test_a_long_pull_logs_its_progress(
+    emulator: EmulatorProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(_pull, "PROGRESS_EVERY", 0.0)  # every 5,000 records, whatever the speed
+    emulator.configure_usage(audit_per_hour=12_000)
+    result = CelonisAuditLogOperator(
+        task_id="p", output_path=str(tmp_path / "a.jsonl"), settle_period=0
+    ).execute(context(DAY1, DAY1.add(hours=1)))
+    assert result["records"] == 12_000
+    assert capsys.readouterr().out.count("Pulled ") == 2  # at 5,000 and 10,000

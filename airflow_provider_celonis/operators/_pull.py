@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_celonis.operators._late_data import (
     DEFAULT_SETTLE_PERIOD,
+    PROGRESS_EVERY,
     HighWaterMark,
     check_period,
     load_state,
@@ -182,12 +183,19 @@ class PullMixin:
         columns: Columns,
         keep: Callable[[str, str], bool] | None = None,
     ) -> int:
-        """Stream the window's records into ``spill``; returns how many arrived."""
+        """Stream the window's records into ``spill``; returns how many arrived. A long pull logs
+        its progress about every :data:`PROGRESS_EVERY` seconds (checked every 5,000 records)."""
         from airflow_provider_celonis.spill import canonical
 
         add, key, received = spill.add, self.sort_key, 0
+        began = last_report = time.monotonic()
         for record in self.fetch(hook, start, end):  # type: ignore[arg-type]
             received += 1
+            if received % 5000 == 0 and (now := time.monotonic()) - last_report >= PROGRESS_EVERY:
+                last_report = now
+                self.log.info(
+                    "Pulled %d records so far (%.0f records/s)", received, received / max(now - began, 1e-9)
+                )
             is_object = type(record) is dict
             sort_key = key(record) if is_object else ""  # not an object: keep it, first
             line = canonical(record)
