@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_celonis.exceptions import CelonisError, CelonisJobFailedError
 from airflow_provider_celonis.status import ERROR, SKIPPED, SUCCESS, TIMEOUT
+from airflow_provider_celonis.waits import RunEvent
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,15 @@ def check_event(event: Any, role: str = "own") -> dict[str, Any]:
     if event["status"] == ERROR and isinstance(event.get("poll_error"), dict):
         raise poll_error_to_exception(event)
     return event
+
+
+def run_event(event: Any, role: str = "own") -> RunEvent:
+    """A job or load event, checked (:func:`check_event`) and typed; a malformed one fails closed."""
+    checked = check_event(event, role)
+    try:
+        return RunEvent.from_payload(checked)
+    except (TypeError, ValueError) as err:
+        raise CelonisJobFailedError(f"Malformed trigger event {event!r} ({err}); failing closed.") from err
 
 
 def poll_error_to_exception(event: dict[str, Any]) -> CelonisError:
@@ -102,7 +112,7 @@ def finish_job(event: dict[str, Any], hook: Any, on_skipped: str = "skip") -> st
     success: the execution id; fail: CelonisJobFailedError); error raises CelonisJobFailedError."""
     from airflow_provider_celonis.compat import AirflowSkipException
 
-    status = check_event(event)["status"]
+    status = run_event(event).status
     where = f"Data job {event.get('data_job_id')} in pool {event.get('data_pool_id')}"
     execution_id = event.get("execution_id")
     if status == SKIPPED and on_skipped != "skip":
@@ -133,7 +143,7 @@ def finish_job(event: dict[str, Any], hook: Any, on_skipped: str = "skip") -> st
 
 def finish_load(event: dict[str, Any]) -> str | None:
     """Success returns the data load id (WARNING is logged); error raises CelonisJobFailedError."""
-    status = check_event(event)["status"]
+    status = run_event(event).status
     where = f"Data model {event.get('data_model_id')} in pool {event.get('data_pool_id')}"
     load_id = event.get("data_load_id")
     detail = f" Celonis says: {event['celonis_message']}" if event.get("celonis_message") else ""

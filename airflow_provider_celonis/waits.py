@@ -171,3 +171,55 @@ def load_ids(load_info: dict[str, Any] | None) -> tuple[str, ...]:
 def load_in_progress(load: dict[str, Any] | None) -> bool:
     status = DataModelLoadStatus.parse((load or {}).get("loadStatus"))
     return load is not None and status is not None and status.in_progress
+
+
+# -- the event a wait ends with -----------------------------------------------------------------
+EVENT_STATUSES = ("success", "skipped", "error", "timeout")
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """How a wait on a job execution or a model load ended: the one payload a trigger yields,
+    and the verdict the worker loop and the sensors compute. The judges in
+    :mod:`airflow_provider_celonis.decisions` build these payloads; :meth:`from_payload` checks
+    one where it is consumed (an unknown key or a wrong type fails closed, never passes as a
+    verdict)."""
+
+    status: str
+    message: str
+    data_pool_id: str
+    role: str = OWN
+    data_job_id: str | None = None
+    data_model_id: str | None = None
+    execution_id: str | None = None
+    execution_status: str | None = None
+    start_ms: int | None = None
+    data_load_id: str | None = None
+    load_status: str | None = None
+    celonis_message: str | None = None
+    candidates: tuple[str, ...] = ()
+    deadline: float | None = None
+    poll_error: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in EVENT_STATUSES:
+            raise ValueError(f"RunEvent.status must be one of {EVENT_STATUSES}, not {self.status!r}")
+        if self.role not in ROLES:
+            raise ValueError(f"RunEvent.role must be one of {ROLES}, not {self.role!r}")
+        if not isinstance(self.message, str) or not isinstance(self.data_pool_id, str):
+            raise ValueError("RunEvent.message and data_pool_id must be strings")
+        texts = ("data_job_id", "data_model_id", "execution_id", "execution_status", "data_load_id")
+        for name in (*texts, "load_status", "celonis_message"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ValueError(f"RunEvent.{name} must be a string or None")
+        for name in ("start_ms", "deadline"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"RunEvent.{name} must be a number or None")
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> RunEvent:
+        values = _checked(cls, payload)
+        if "candidates" in values:
+            values["candidates"] = tuple(str(c) for c in values["candidates"] or ())
+        return cls(**values)

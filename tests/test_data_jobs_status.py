@@ -273,3 +273,42 @@ def test_progress_logs_on_change_and_at_a_steady_cadence() -> None:
     time.sleep(0.06)
     progress.note("Execution", "e-1", "RUNNING")  # unchanged, but the cadence is due
     assert len(lines) == 3
+
+
+def test_every_job_and_load_verdict_is_a_valid_run_event() -> None:
+    """The judges build the payloads; RunEvent.from_payload is what the consumers check."""
+    from airflow_provider_celonis.waits import RunEvent
+
+    job = JobWait("p", "j", known_ids=("old",), deadline=50.0, appear_deadline=10.0)
+    histories = [
+        [item("old", "SUCCESS", 1)],
+        [item("new", status, 5) for status in ("SUCCESS",)],
+        [item("new", "FAIL", 5)],
+        [item("new", "CANCEL", None)],
+        [item("new", "SKIPPED", 5)],
+        [item("new", "ODD", 5)],
+        [item("new", "RUNNING", 5)],
+        [item("a", "RUNNING", 5), item("b", "QUEUED", None)],
+    ]
+    waits = [
+        job,
+        JobWait("p", "j", role=BLOCKER, deadline=50.0),
+        JobWait("p", "j", role=WATCH, started_after_ms=2),
+    ]
+    verdicts = [judge_job(h, w, now=now) for h in histories for w in waits for now in (1.0, 20.0, 60.0)]
+    info = [
+        {"loadInfo": {"currentComputeLoad": {"dataLoadId": "L2", "loadStatus": s, "startDate": 3}}}
+        for s in ("RUNNING", "SUCCESS", "WARNING", "ERROR", "ODD")
+    ]
+    loads = [
+        LoadWait("p", "m", known_ids=("L1",), deadline=50.0, appear_deadline=10.0),
+        LoadWait("p", "m", role=BLOCKER),
+    ]
+    verdicts += [judge_load(i, w, now=now) for i in [None, *info] for w in loads for now in (1.0, 20.0, 60.0)]
+    checked = [RunEvent.from_payload(json.loads(json.dumps(v))) for v in verdicts if v is not None]
+    assert len(checked) > 30
+    assert {e.status for e in checked} == {"success", "skipped", "error", "timeout"}
+    with pytest.raises(ValueError, match="unknown fields"):
+        RunEvent.from_payload(
+            {"status": "success", "message": "m", "data_pool_id": "p", "job_status": "DONE"}
+        )

@@ -147,10 +147,10 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the runs in progress ended (deferrable ``if_running="wait"``): start ours."""
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.outcomes import check_event
+        from airflow_provider_celonis.outcomes import run_event
         from airflow_provider_celonis.status import TIMEOUT
 
-        if check_event(event, role="blocker")["status"] == TIMEOUT:
+        if run_event(event, role="blocker").status == TIMEOUT:
             raise CelonisJobTimeoutError(
                 f"Data job {self.data_job_id} in pool {self.data_pool_id}: {event['message']}; "
                 "this task started nothing.",
@@ -384,10 +384,10 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     # -- finish -----------------------------------------------------------------------------
     def _finish(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.outcomes import check_event, finish_job
+        from airflow_provider_celonis.outcomes import finish_job, run_event
         from airflow_provider_celonis.status import TIMEOUT
 
-        check_event(event)
+        run_event(event)  # typed and checked; a malformed event fails closed
         if event.get("execution_id"):
             self._push_execution(context, str(event["execution_id"]), event.get("start_ms"))
         try:

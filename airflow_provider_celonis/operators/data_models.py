@@ -112,10 +112,10 @@ class CelonisReloadDataModelOperator(BaseOperator):
         """Resume after the load in progress ended (deferrable ``if_running="wait"``): request ours."""
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
         from airflow_provider_celonis.hooks.data_jobs import subset_list
-        from airflow_provider_celonis.outcomes import check_event
+        from airflow_provider_celonis.outcomes import run_event
         from airflow_provider_celonis.status import TIMEOUT
 
-        if check_event(event, role="blocker")["status"] == TIMEOUT:
+        if run_event(event, role="blocker").status == TIMEOUT:
             raise CelonisJobTimeoutError(
                 f"Data model {self.data_model_id} in pool {self.data_pool_id}: {event['message']}; "
                 "this task requested nothing.",
@@ -237,10 +237,10 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     def _finish(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.outcomes import check_event, finish_load
+        from airflow_provider_celonis.outcomes import finish_load, run_event
         from airflow_provider_celonis.status import TIMEOUT
 
-        if check_event(event).get("data_load_id"):
+        if run_event(event).data_load_id:
             context["ti"].xcom_push(key="celonis_data_load_id", value=event["data_load_id"])
         if event["status"] == TIMEOUT:
             raise CelonisJobTimeoutError(

@@ -121,10 +121,10 @@ class CelonisWaitSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.compat import AirflowSensorTimeout
-        from airflow_provider_celonis.outcomes import check_event
+        from airflow_provider_celonis.outcomes import run_event
         from airflow_provider_celonis.status import TIMEOUT
 
         self.celonis_url = self.object_url()
-        if check_event(event)["status"] == TIMEOUT:
+        if run_event(event).status == TIMEOUT:
             raise AirflowSensorTimeout(f"{self.describe()}: {event['message']}.")
         return self.finish(event)
