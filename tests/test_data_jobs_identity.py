@@ -222,3 +222,12 @@ def test_a_blocker_verdict_never_becomes_the_tasks_success_nor_the_reverse(
     with pytest.raises(CelonisJobFailedError, match="failing closed"):
         op.execute_after_blocker(make_context(), own_done)
     assert emulator.data_job_report(POOL, JOB)["executions"] == 0
+
+
+async def test_a_refused_status_endpoint_does_not_block_the_start(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    emulator.configure_data_job(POOL, JOB, queued_seconds=0.1, running_seconds=0.2, stale_seconds=0.0)
+    emulator.add_faults([{"path": f"/pools/{POOL}/jobs/{JOB}$", "method": "GET", "status": 403, "times": -1}])
+    result = make_op(fast_retries, False).execute(make_context())
+    assert [r["executionId"] for r in runs(emulator) if r["source"] == "API"] == [result]

@@ -209,13 +209,18 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             job_candidates,
             job_items,
         )
+        from airflow_provider_celonis.exceptions import CelonisNotFoundError, CelonisPermissionError
         from airflow_provider_celonis.run_start import Snapshot
         from airflow_provider_celonis.status import DataJobExecutionStatus
 
         pool, job = self.data_pool_id, self.data_job_id
         items = job_items(self.hook.list_executions(pool, job, all_pages=True))
         live = tuple(str(execution_id_of(i)) for i in items if in_progress(i))
-        status = DataJobExecutionStatus.parse((self.hook.get_job_status(pool, job) or {}).get("status"))
+        try:  # a second opinion for a run the history does not list yet; the history decides
+            status = DataJobExecutionStatus.parse((self.hook.get_job_status(pool, job) or {}).get("status"))
+        except (CelonisPermissionError, CelonisNotFoundError) as err:
+            self.log.warning("Could not read the job's status (%s); relying on the execution history.", err)
+            status = None
 
         def new(known: tuple[str, ...]) -> list[str]:
             found = job_candidates(items, JobWait(pool, job, known_ids=known))
