@@ -9,13 +9,18 @@ it knows nothing of tokens or APIs. Both paths classify failures the same way
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import requests
 import tenacity
 
 from airflow_provider_celonis.connection import CelonisConnectionConfig, aiohttp_options, requests_options
-from airflow_provider_celonis.exceptions import CelonisRequestMaybeSentError, CelonisTransportError
+from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
+    CelonisRequestMaybeSentError,
+    CelonisTransportError,
+)
 from airflow_provider_celonis.hooks import _transport as transport
 from airflow_provider_celonis.hooks._deadline import Deadline, DeadlineAdapter
 from airflow_provider_celonis.hooks._redirects import next_hop
@@ -28,6 +33,31 @@ from airflow_provider_celonis.retry_policy import (
     transport_is_retryable,
     wait_hint_from_headers,
 )
+
+
+def given_once(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``data`` that an attempt consumes (an iterator, an open file) as a ``data_factory`` that
+    gives it once: a 429 wait, a retry or the 401 re-grant re-sent such a request with an
+    empty or partial body, which Celonis may store and answer 200. Now the second attempt
+    fails instead, naming the fix."""
+    data = kwargs.get("data")
+    if "data_factory" in kwargs or not (hasattr(data, "read") or isinstance(data, Iterator)):
+        return kwargs
+    given: list[bool] = []
+
+    def once() -> Any:
+        if given:
+            raise CelonisConfigurationError(
+                "data",
+                "is a stream (an iterator or an open file) that the first attempt consumed, so the "
+                "request was not sent again (it would have carried an empty or partial body)",
+                "pass data_factory, a callable returning a fresh body (e.g. lambda: open(path, 'rb')), "
+                "so that a retried request resends the whole body",
+            )
+        given.append(True)
+        return data
+
+    return {**{k: v for k, v in kwargs.items() if k != "data"}, "data_factory": once}
 
 
 class _Session(requests.Session):

@@ -47,7 +47,7 @@ from airflow_provider_celonis.exceptions import (
 )
 from airflow_provider_celonis.hooks import _transport as transport
 from airflow_provider_celonis.hooks._http_compat import HttpHookCompat
-from airflow_provider_celonis.hooks._sending import RetryingSender
+from airflow_provider_celonis.hooks._sending import RetryingSender, given_once
 from airflow_provider_celonis.retry_policy import (
     AMBIGUOUS_STATUSES,
     RetryableStatus,
@@ -278,6 +278,7 @@ class CelonisOAuthHook(HttpHookCompat):
         ``check`` is False: then an error answer that the policy does not retry is returned)."""
         config = self.get_config()
         headers = dict(kwargs.pop("headers", None) or {})
+        kwargs = given_once(kwargs)  # a consumed stream is never re-sent empty (429, 401 replay)
         for replay in (False, True):
             authorization, token = self._authorization(config, api)
             try:
