@@ -24,15 +24,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_celonis.arguments import check_number
+from airflow_provider_celonis.decisions import is_awaited_load, job_candidates
 from airflow_provider_celonis.exceptions import (
     CelonisConfigurationError,
     CelonisConflictError,
     CelonisJobAlreadyRunningError,
     CelonisJobFailedError,
     CelonisJobTimeoutError,
+    CelonisNotFoundError,
+    CelonisPermissionError,
     CelonisRequestMaybeSentError,
 )
-from airflow_provider_celonis.status import bounded_pause, deadline_passed
+from airflow_provider_celonis.status import DataJobExecutionStatus, bounded_pause, deadline_passed
+from airflow_provider_celonis.waits import (
+    JobWait,
+    LoadWait,
+    current_load,
+    execution_id_of,
+    in_progress,
+    job_items,
+    load_ids,
+    load_in_progress,
+)
 
 IF_RUNNING = ("wait", "reuse", "fail")
 MAX_STARTS = 2
@@ -219,3 +232,35 @@ class RunStarter:
             )
             return Started(known, run_id=new[0])
         return None
+
+
+# -- what "runs" means for each API ------------------------------------------------------------
+def job_snapshot(hook: Any, pool: str, job: str, log: Any) -> Snapshot:
+    """Every execution id of the job (all history pages), the ones in progress, and the new ones."""
+    items = job_items(hook.list_executions(pool, job, all_pages=True))
+    live = tuple(str(execution_id_of(i)) for i in items if in_progress(i))
+    try:  # a second opinion for a run the history does not list yet; the history decides
+        status = DataJobExecutionStatus.parse((hook.get_job_status(pool, job) or {}).get("status"))
+    except (CelonisPermissionError, CelonisNotFoundError) as err:
+        log.warning("Could not read the job's status (%s); relying on the execution history.", err)
+        status = None
+
+    def new(known: tuple[str, ...]) -> list[str]:
+        return [str(execution_id_of(i)) for i in job_candidates(items, JobWait(pool, job, known_ids=known))]
+
+    ids = tuple(str(execution_id_of(i)) for i in items)
+    return Snapshot(ids, live, bool(live) or bool(status and status.in_progress), new)
+
+
+def load_snapshot(hook: Any, pool: str, model: str) -> Snapshot:
+    """The load ids ``load-info-sync`` lists (current and history) and the load in progress."""
+    info = hook.get_load_info(pool, model)
+    load = current_load(info)
+    busy = load_in_progress(load)
+    live = (str(load["dataLoadId"]),) if busy and load and load.get("dataLoadId") else ()
+
+    def new(known: tuple[str, ...]) -> list[str]:
+        ours = load is not None and is_awaited_load(load, LoadWait(pool, model, known_ids=known))
+        return [str(load["dataLoadId"])] if ours and load is not None else []
+
+    return Snapshot(load_ids(info), live, busy, new)

@@ -201,33 +201,9 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             )
 
     def _snapshot(self) -> Any:
-        """Every execution id of the job (all pages), the ones in progress, and the new ones."""
-        from airflow_provider_celonis.decisions import (
-            JobWait,
-            execution_id_of,
-            in_progress,
-            job_candidates,
-            job_items,
-        )
-        from airflow_provider_celonis.exceptions import CelonisNotFoundError, CelonisPermissionError
-        from airflow_provider_celonis.run_start import Snapshot
-        from airflow_provider_celonis.status import DataJobExecutionStatus
+        from airflow_provider_celonis.run_start import job_snapshot
 
-        pool, job = self.data_pool_id, self.data_job_id
-        items = job_items(self.hook.list_executions(pool, job, all_pages=True))
-        live = tuple(str(execution_id_of(i)) for i in items if in_progress(i))
-        try:  # a second opinion for a run the history does not list yet; the history decides
-            status = DataJobExecutionStatus.parse((self.hook.get_job_status(pool, job) or {}).get("status"))
-        except (CelonisPermissionError, CelonisNotFoundError) as err:
-            self.log.warning("Could not read the job's status (%s); relying on the execution history.", err)
-            status = None
-
-        def new(known: tuple[str, ...]) -> list[str]:
-            found = job_candidates(items, JobWait(pool, job, known_ids=known))
-            return [str(execution_id_of(i)) for i in found]
-
-        ids = tuple(str(execution_id_of(i)) for i in items)
-        return Snapshot(ids, live, bool(live) or bool(status and status.in_progress), new)
+        return job_snapshot(self.hook, self.data_pool_id, self.data_job_id, self.log)
 
     def _start(self, deadline: float | None) -> JobWait:
         """Wait for, reuse or refuse a run in progress; start ours; reconcile a lost answer."""

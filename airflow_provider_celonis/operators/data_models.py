@@ -164,27 +164,9 @@ class CelonisReloadDataModelOperator(BaseOperator):
         return self._finish(context, self._wait_here(wait))
 
     def _snapshot(self) -> Snapshot:
-        """The load ids ``load-info-sync`` lists (current and history) and the load in progress."""
-        from airflow_provider_celonis.decisions import (
-            LoadWait,
-            current_load,
-            is_awaited_load,
-            load_ids,
-            load_in_progress,
-        )
-        from airflow_provider_celonis.run_start import Snapshot
+        from airflow_provider_celonis.run_start import load_snapshot
 
-        pool, model = self.data_pool_id, self.data_model_id
-        info = self.hook.get_load_info(pool, model)
-        load = current_load(info)
-        busy = load_in_progress(load)
-        live = (str(load["dataLoadId"]),) if busy and load and load.get("dataLoadId") else ()
-
-        def new(known: tuple[str, ...]) -> list[str]:
-            ours = load is not None and is_awaited_load(load, LoadWait(pool, model, known_ids=known))
-            return [str(load["dataLoadId"])] if ours and load is not None else []
-
-        return Snapshot(load_ids(info), live, busy, new)
+        return load_snapshot(self.hook, self.data_pool_id, self.data_model_id)
 
     def _request_load(self) -> None:
         self.hook.start_load(
