@@ -60,6 +60,15 @@ def given_once(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in kwargs.items() if k != "data"}, "data_factory": once}
 
 
+class _OwnAuthorization(requests.auth.AuthBase):
+    """Leaves each request as the hook built it. As the session's ``auth`` it keeps requests
+    from reading ~/.netrc, whose entry for the host (or ``default`` line) replaced the hook's
+    bearer token or client_secret_basic header with the worker user's Basic credentials."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
 class _Session(requests.Session):
     """The hook follows redirects by its own rule (:mod:`._redirects`), so ``requests`` must not
     even look at one: with ``allow_redirects=False`` it still parses the Location to prepare
@@ -91,6 +100,7 @@ class RetryingSender:
     def session(self) -> requests.Session:
         if self._session is None:
             session = _Session()
+            session.auth = _OwnAuthorization()
             session.headers["User-Agent"] = transport.user_agent()
             adapter = DeadlineAdapter()
             session.mount("https://", adapter)
@@ -180,10 +190,11 @@ class RetryingSender:
         options["timeout"] = aiohttp.ClientTimeout(total=config.timeout)
 
         async def exchange(target: str) -> transport.CelonisResponse:
+            proxy = {} if "proxy" in options else {"proxy": transport.env_proxy(target)}
             try:
                 async with (
                     transport.shared_session() as session,
-                    session.request(method, target, **options) as response,
+                    session.request(method, target, **options, **proxy) as response,
                 ):
                     text = await response.text()
                     headers = {k.lower(): v for k, v in response.headers.items()}

@@ -145,8 +145,9 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
             aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=100, limit_per_host=50),
                 headers={"User-Agent": user_agent()},
-                # HTTPS_PROXY / NO_PROXY apply to triggers as they do to requests in workers.
-                trust_env=True,
+                # Not trust_env: it also reads ~/.netrc, whose entry replaced the hook's own
+                # Authorization. HTTPS_PROXY / NO_PROXY still apply, per request (env_proxy).
+                trust_env=False,
             )
         )
         _LOOP_SESSIONS[loop] = shared
@@ -159,6 +160,18 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
             if _LOOP_SESSIONS.get(loop) is shared:
                 del _LOOP_SESSIONS[loop]
             await shared.session.close()
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTP(S)_PROXY / NO_PROXY give for ``url`` (as requests applies them in workers)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
 
 
 def open_sessions() -> int:
