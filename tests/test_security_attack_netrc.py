@@ -98,3 +98,20 @@ def test_proxies_from_the_environment_still_apply(monkeypatch, is_async) -> None
             "http://team.example.test/oauth2/token",
             "http://team.example.test/api/team",
         ]
+
+
+def test_get_conn_sessions_keep_the_bearer_token_too(monkeypatch, tmp_path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"default login netrc-user password {NETRC_PASSWORD}\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with recorder(_answer) as team:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_CELONIS_DEFAULT",
+            json.dumps(
+                {"conn_type": "celonis", "host": team.url, "login": "client", "password": "pw-0123456789"}
+            ),
+        )
+        session = CelonisOAuthHook().get_conn()
+        assert session.get(f"{team.url}/api/team", timeout=10).json() == {"auth": f"Bearer {TOKEN}"}
+        assert NETRC_PASSWORD not in team.everything()

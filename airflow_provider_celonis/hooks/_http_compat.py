@@ -22,6 +22,7 @@ from airflow_provider_celonis.connection import requests_options
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.hooks import _transport as transport
 from airflow_provider_celonis.hooks._redirects import ambiguous_authority, same_origin, shown
+from airflow_provider_celonis.hooks._sending import OwnAuthorization
 from airflow_provider_celonis.retry_policy import is_idempotent
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class HttpHookCompat(HttpHook):
         self._base_url_initialized = True
         self.merged_extra = {**requests_options(config), **(extra_options or {})}
         session = requests.Session()
+        session.auth = OwnAuthorization()  # not the worker's ~/.netrc over the bearer token
         session.headers["User-Agent"] = transport.user_agent()
         session.headers["Authorization"] = self._hook()._authorization(config, TEAM)[0]
         if headers:

@@ -60,7 +60,7 @@ def given_once(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in kwargs.items() if k != "data"}, "data_factory": once}
 
 
-class _OwnAuthorization(requests.auth.AuthBase):
+class OwnAuthorization(requests.auth.AuthBase):
     """Leaves each request as the hook built it. As the session's ``auth`` it keeps requests
     from reading ~/.netrc, whose entry for the host (or ``default`` line) replaced the hook's
     bearer token or client_secret_basic header with the worker user's Basic credentials."""
@@ -100,7 +100,7 @@ class RetryingSender:
     def session(self) -> requests.Session:
         if self._session is None:
             session = _Session()
-            session.auth = _OwnAuthorization()
+            session.auth = OwnAuthorization()
             session.headers["User-Agent"] = transport.user_agent()
             adapter = DeadlineAdapter()
             session.mount("https://", adapter)
