@@ -236,14 +236,21 @@ class RunStarter:
 
 # -- what "runs" means for each API ------------------------------------------------------------
 def job_snapshot(hook: Any, pool: str, job: str, log: Any) -> Snapshot:
-    """Every execution id of the job (all history pages), the ones in progress, and the new ones."""
-    items = job_items(hook.list_executions(pool, job, all_pages=True))
+    """Every execution id of the job (all history pages), the ones in progress, and the new ones.
+
+    While a run is in progress nothing is started, so the newest pages (page 0 and the last:
+    the order is undocumented) are enough; every page is read only when a start may follow,
+    because the ids that can never be ours must then be complete.
+    """
+    items = job_items(hook.list_executions(pool, job))
     live = tuple(str(execution_id_of(i)) for i in items if in_progress(i))
     try:  # a second opinion for a run the history does not list yet; the history decides
         status = DataJobExecutionStatus.parse((hook.get_job_status(pool, job) or {}).get("status"))
     except (CelonisPermissionError, CelonisNotFoundError) as err:
         log.warning("Could not read the job's status (%s); relying on the execution history.", err)
         status = None
+    if not live and not (status and status.in_progress):
+        items = job_items(hook.list_executions(pool, job, all_pages=True))
 
     def new(known: tuple[str, ...]) -> list[str]:
         return [str(execution_id_of(i)) for i in job_candidates(items, JobWait(pool, job, known_ids=known))]
