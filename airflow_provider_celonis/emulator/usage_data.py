@@ -5,7 +5,7 @@ stream's rate (events per hour since :data:`EPOCH_MS`), and its fields come from
 integer hash of ``i``. A time window is therefore an index range found by binary search, and
 any page of it can be built on demand. Events come in bursts of ``burst`` sharing one
 millisecond, because real Celonis logs do and clients that assume unique timestamps
-(shared/celonis-api.md section 4) lose records.
+(docs/celonis-api.md section 2.1) lose records.
 
 Late arrivals (events added while a client pages) are kept as a short sorted list per stream
 and merged into the index order by position arithmetic, so pages shift exactly as they would

@@ -3,7 +3,7 @@
 Usable directly from ``@task`` code (``for event in hook.iter_audit_log(start, end): ...``) and
 by the extract operators. Each generator pages through one fixed window ``[start, end)``:
 it never moves ``from`` to the last timestamp seen, because several events share a
-millisecond and such clients lose records (shared/celonis-api.md section 4). Records outside
+millisecond and such clients lose records (docs/celonis-api.md section 2.1). Records outside
 the window are dropped client-side, so the window is half-open whatever the server's bound
 inclusivity, and consecutive intervals never overlap.
 

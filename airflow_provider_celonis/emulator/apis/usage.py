@@ -1,6 +1,6 @@
 """Usage APIs: Audit Log (v1 pages, v2 cursor), Platform (Studio) Adoption (v1, v2), Login History.
 
-Follows shared/celonis-api.md 2.1-2.3 and the checklist in 3.2-3.3. Data comes from
+Follows docs/celonis-api.md sections 2.1-2.3. Data comes from
 :mod:`~airflow_provider_celonis.emulator.usage_data` (computed by index, so a window may hold
 millions of events). Every [guess] in the reference is a setting in :class:`UsageSettings`,
 changed through ``POST /_emulator/usage/settings`` (``EmulatorClient.configure_usage``), so
