@@ -129,8 +129,8 @@ class AirflowStack:
         )
         for name in PROCESSES:
             self.processes[name] = self._spawn(name, env)
-        self._wait(lambda: self.http.get(f"{self.base_url}/api/v2/version", timeout=5).ok, 180, "api-server")
-        self._wait(lambda: len(self.celery_workers()) == len(WORKERS), 180, "both Celery workers")
+        self.wait(lambda: self.http.get(f"{self.base_url}/api/v2/version", timeout=5).ok, 180, "api-server")
+        self.wait(lambda: len(self.celery_workers()) == len(WORKERS), 180, "both Celery workers")
         self.summary = (
             f"e2e stack: {env['AIRFLOW__CORE__EXECUTOR']}, PostgreSQL {self.postgres.version}, "
             f"Redis {self.redis.version}, {len(self.celery_workers())} workers, "
@@ -164,7 +164,7 @@ class AirflowStack:
 
     def restart_worker(self, name: str) -> None:
         self.processes[name] = self._spawn(name, self.env())
-        self._wait(lambda: len(self.celery_workers()) == len(WORKERS), 120, f"{name} to rejoin")
+        self.wait(lambda: len(self.celery_workers()) == len(WORKERS), 120, f"{name} to rejoin")
 
     def celery_workers(self) -> list[str]:
         from celery import Celery
@@ -198,7 +198,7 @@ class AirflowStack:
         with contextlib.suppress(OSError):
             shutil.rmtree(self.dags)
 
-    def _wait(self, check: Any, timeout: float, what: str) -> None:
+    def wait(self, check: Any, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, proc in self.processes.items():
@@ -223,7 +223,7 @@ class AirflowStack:
         def parsed() -> bool:
             return dag_ids <= {d["dag_id"] for d in self.api("GET", "/dags", params={"limit": 100})["dags"]}
 
-        self._wait(parsed, timeout, f"the dag-processor to parse {sorted(dag_ids)}")
+        self.wait(parsed, timeout, f"the dag-processor to parse {sorted(dag_ids)}")
 
     def trigger(
         self, dag_id: str, *, logical_date: str | None = None, conf: dict[str, Any] | None = None
@@ -243,7 +243,7 @@ class AirflowStack:
             state["value"] = self.api("GET", self.run_path(dag_id, run_id))["state"]
             return state["value"] in TERMINAL
 
-        self._wait(finished, timeout, f"{dag_id} {run_id}")
+        self.wait(finished, timeout, f"{dag_id} {run_id}")
         return state["value"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -255,7 +255,7 @@ class AirflowStack:
     def wait_task_state(
         self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 120
     ) -> None:
-        self._wait(
+        self.wait(
             lambda: self.task_states(dag_id, run_id).get(task_id) in states, timeout, f"{task_id} {states}"
         )
 

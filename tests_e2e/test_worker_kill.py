@@ -23,6 +23,11 @@ def try_number(stack: AirflowStack, dag_id: str, run_id: str) -> int:
     return int(stack.task_instances(dag_id, run_id)[0]["try_number"])
 
 
+def audit_requests(stack: AirflowStack) -> int:
+    counts = stack.emulator.stats()["requests"]
+    return sum(n for route, n in counts.items() if route.startswith("GET") and "/audit" in route)
+
+
 def kill_where_running(stack: AirflowStack, dag_id: str, run_id: str, task_id: str, attempt: int) -> str:
     started = time.monotonic()
     while not (placed := stack.worker_of(dag_id, run_id, task_id, attempt)):
@@ -44,10 +49,12 @@ def test_worker_killed_mid_extract_leaves_nothing_and_the_retry_writes_the_same_
 
     # The first audit page answers after 40 s: the pull is surely in flight when the kill lands.
     stack.emulator.add_faults([{"path": "/api/external/.*audit", "kind": "delay", "delay": 40, "times": 1}])
+    pages_before = audit_requests(stack)
     stack.api("POST", stack.run_path(EXTRACT_DAG, run_id) + "/clear", json={"dry_run": False})
     stack.wait_task_state(EXTRACT_DAG, run_id, "audit_log", {"running"})
     killed_try = try_number(stack, EXTRACT_DAG, run_id)
-    time.sleep(8)  # task process up, token fetched, first page requested and waiting
+    # The emulator counts a request when it arrives: once it has, the pull is in flight, held.
+    stack.wait(lambda: audit_requests(stack) > pages_before, 60, "the pull's first audit request")
     victim = kill_where_running(stack, EXTRACT_DAG, run_id, "audit_log", killed_try)
     try:
         assert stack.s3.objects(KEY) == {}  # killed mid-pull: no object, no temporary object
