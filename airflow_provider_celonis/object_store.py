@@ -16,7 +16,7 @@ killed between the two leaves it behind for ever. Here the final key is written 
   buffers 50 MiB before it sends the first) never left the worker; a larger one is an
   incomplete multipart upload, invisible to readers and listings. A bucket lifecycle rule
   (S3's ``AbortIncompleteMultipartUpload``, e.g. after 1 day) frees those parts; see
-  docs/object-storage.md.
+  docs/production-topology.md.
 
 Local paths (and ``file://``) keep the temporary-file-and-rename write of
 :func:`airflow_provider_celonis.outputs.atomic_output`.
