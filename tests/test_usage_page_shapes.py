@@ -108,6 +108,17 @@ def test_ignored_page_number_is_an_error_with_read_ahead_too(
         list(hook.iter_audit_log(*WINDOW, page_size=50, read_ahead=read_ahead))
 
 
+@pytest.mark.parametrize("read_ahead", [0, 3])
+def test_cursor_that_does_not_advance_is_an_error_with_read_ahead_too(
+    emulator: EmulatorProcess, read_ahead: int
+) -> None:
+    emulator.add_faults([{"path": "/log/api/external/v2/audit", "kind": "ignore_paging", "times": -1}])
+    hook = CelonisUsageHook()
+    with pytest.raises(CelonisUnexpectedResponseError, match="repeats the previous page"):
+        list(hook.iter_audit_log(*WINDOW, api_version=2, page_size=50, read_ahead=read_ahead))
+    assert emulator.requests_to("GET", "/log/api/external/v2/audit") == 2
+
+
 WINDOW = ("2025-01-01T00:00:00Z", "2025-01-01T06:00:00Z")
 
 
