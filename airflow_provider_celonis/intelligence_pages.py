@@ -5,7 +5,8 @@ pageSize, total, sort}`` with a 0-based ``page`` (docs/celonis-api.md, paging ta
 asked for until one comes back empty or the items seen reach ``total``. Every page is checked
 before its items are used: a body that is not JSON (an HTML error page, a truncated answer), a
 list field that is missing or not a list, and a page that repeats the previous one (the server
-ignores ``page``) are :class:`CelonisUnexpectedResponseError` naming the API, the status, the
+ignores ``page``: a page whose own ``page`` number is another, or, without that number, whose
+items are the previous page's) are :class:`CelonisUnexpectedResponseError` naming the API, the status, the
 content type and the first bytes (secrets scrubbed), never a loop, a silent stop or an empty
 file. A server that never stops fails after ``max_pages``.
 """
@@ -150,10 +151,17 @@ def intelligence_pages(
             content_type=content_type,
         )
         keys = identities(content)
-        if content and keys == previous:
+        echoed = body.get("page")
+        if isinstance(echoed, int) and not isinstance(echoed, bool):
+            # the page says which it is: identical rows on two pages (one low-cardinality column,
+            # sorted) are data, and only a page answering for another number is a repeat
+            repeated, seen_as = echoed != number, echoed
+        else:
+            repeated, seen_as = bool(content) and keys == previous, number - 1
+        if repeated:
             raise unexpected(
                 what,
-                f"page {number} repeats page {number - 1} ({len(content)} identical items): the server "
+                f"page {number} repeats page {seen_as} ({len(content)} items): the server "
                 "ignores the page parameter, so reading on would loop and stopping would lose data",
                 method=method,
                 path=path or what,

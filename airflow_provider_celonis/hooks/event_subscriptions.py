@@ -341,10 +341,15 @@ def _maybe_lost(
             "again; do not just re-run this read, which would continue after the lost page"
         )
     else:
+        before = (
+            "the events read before the loss came without an offset"
+            if any(p["events"] for p in pages)
+            else "no event was read before the loss"
+        )
         fix = (
-            "no event was read before the loss: replay the subscription from the offset of its oldest "
-            "failed event you know of (CelonisEventSubscriptionOperator action='replay'); do not just "
-            "re-run this read, which would continue after the lost page"
+            f"{before}: replay the subscription from the offset of its oldest failed event you know of "
+            "(CelonisEventSubscriptionOperator action='replay'); do not just re-run this read, which "
+            "would continue after the lost page"
         )
     read = sum(p["events"] for p in pages)
     return CelonisEventsMayBeLostError(

@@ -11,6 +11,8 @@ a filtered or sorted table. Switches (``POST /_emulator/knowledge-model/settings
 
 from __future__ import annotations
 
+import json
+
 from collections import deque
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
@@ -35,7 +37,8 @@ class KmSettings:
     """``X-RateLimit-Reset`` as a UTC date-time (the KM spec) or ``seconds``."""
     cut_at: int = 5000
     cut_total: str = "full"
-    """[guess] ``total`` of a cut result: ``full`` (all matches) or ``capped`` (at ``cut_at``)."""
+    """[guess] ``total`` of a cut result: ``full`` (all matches) or ``capped`` (at ``cut_at``);
+    ``absent``: no data page carries ``total`` (a server that does not count)."""
     max_fields: int = 200
     max_page_size: int = 1000
     """[guess] largest ``pageSize``; beyond it 400."""
@@ -231,7 +234,12 @@ def _data_page(request: Request, record: str, args: dict[str, Any], qualified: b
     if cut and total > settings.cut_at:
         found = found[: settings.cut_at]  # the documented limit of a filtered or sorted table
         total = settings.cut_at if settings.cut_total == "capped" else total
-    return _page(request, found, args["page"], args["size"], total)
+    response = _page(request, found, args["page"], args["size"], total)
+    if settings.cut_total == "absent" and response.status_code == 200:
+        body = json.loads(bytes(response.body))
+        del body["total"]
+        return JSONResponse(body)
+    return response
 
 
 @router.api_route(BASE + "/{km_id}/data", methods=["GET", "POST"])

@@ -47,6 +47,8 @@ class SubscriptionSettings:
     """The newest event offset of every trigger (what resume-from-latest jumps to)."""
     events_cursor_advances: bool = True
     """[guess] each ``PATCH .../events`` moves past the page it returns; False: the same page again."""
+    events_without_offset: bool = False
+    """A hostile server for tests: failed events come without their ``offset``."""
     reject_invalid_callback: bool = True
     """[guess] an invalid callback (uri, headers, name, configurations) answers 400; False: accepted."""
 
@@ -273,6 +275,8 @@ def change(
         if action == "events":
             queue = data["failed"].setdefault(sub_id, [])
             page = queue[: settings.events_page_size]
+            if settings.events_without_offset:
+                page = [{k: v for k, v in event.items() if k != "offset"} for event in page]
             if settings.events_cursor_advances:
                 data["failed"][sub_id] = queue[settings.events_page_size :]
             return JSONResponse(
