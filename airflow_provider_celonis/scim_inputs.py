@@ -346,6 +346,14 @@ def _list_response(data: dict[str, Any], name: str) -> Any:
             "users_file", f"({name}) has 'Resources' that is not a list", "export the users again"
         )
     total, start = data.get("totalResults"), data.get("startIndex", 1)
+    if total is None and ("startIndex" in data or "itemsPerPage" in data):
+        raise CelonisConfigurationError(
+            "users_file",
+            f"({name}) is a page of a SCIM listing ({len(resources)} users, startIndex {start}) without "
+            "totalResults, so nothing proves it holds the whole team",
+            "export every page with a server that reports totalResults (the SCIM export operator "
+            'checks it), or give a plain JSON list or {"Resources": [...]} without paging fields',
+        )
     if (total is not None and (not isinstance(total, int) or total != len(resources))) or start not in (
         1,
         None,

@@ -349,3 +349,28 @@ def test_two_rows_claiming_one_existing_user_are_both_conflicts(emulator: Emulat
     assert team(emulator) == before  # neither renamed onto one row nor a second jdoe@ created
     conflicts = [r for r in ti.xcom["plan"]["changes"] if r["action"] == "conflict"]
     assert {r["id"] for r in conflicts} == {jdoe["id"]} and len(conflicts) == 2
+
+
+# -- a page of an export from a server that leaves out totalResults --------------------------------
+def test_one_page_without_total_results_is_not_taken_for_the_whole_team(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """A page that says it is a page (startIndex, itemsPerPage) but not of how many: nothing proves
+    it whole. Under a raised cap it would have deactivated everyone on the other pages."""
+    emulator.configure_scim(list_quirk="no_total")
+    page = CelonisScimHook()._page("Users", {"count": 12, "startIndex": 1}).body
+    assert "totalResults" not in page and len(page["Resources"]) == 12
+    emulator.reset()
+    path = write(tmp_path, json.dumps(page), "export.json")
+    message = refused_before_any_call(
+        emulator, sync(users_file=path, max_deactivations="100%"), "totalResults"
+    )
+    assert "export.json" in message
+
+
+def test_a_hand_made_list_response_without_paging_fields_is_still_accepted(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    users = [{"userName": u["userName"], "active": u["active"]} for u in team(emulator)]
+    path = write(tmp_path, json.dumps({"Resources": users}), "export.json")
+    assert unchanged(sync(users_file=path).execute(context()))
