@@ -369,6 +369,7 @@ def parse_connection(
                 f"use API keys from: {', '.join(sorted(ALL_APIS))}",
                 where=where,
             )
+        check_api_prefixes("extra.api_prefixes", prefixes, where)
 
     return CelonisConnectionConfig(
         conn_id=conn_id,
@@ -385,6 +386,23 @@ def parse_connection(
         key_type=key_type,
         api_prefixes=prefixes,
     )
+
+
+_PREFIX = re.compile(r"(/[^\\@?#\s]*)?")
+
+
+def check_api_prefixes(name: str, prefixes: dict[str, str], where: str) -> dict[str, str]:
+    """Each prefix is a path ("" or "/..."): the API URL is the team URL followed by it, so
+    ``"@evil.example"`` or ``".evil.example"`` would move the host, and the token with it."""
+    for api, prefix in prefixes.items():
+        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+            raise CelonisConfigurationError(
+                name,
+                f"gives {api!r} the prefix {prefix!r}, which is not a path starting with '/'",
+                'use a path such as {"scim": "/user-provisioning"} (no host, no @, \\, ? or #)',
+                where=where,
+            )
+    return prefixes
 
 
 def unknown_extras(extra: dict[str, Any]) -> list[str]:

@@ -37,16 +37,19 @@ from airflow_provider_celonis.auth.token_cache import TOKEN_CACHE
 from airflow_provider_celonis.connection import (
     MIGRATION_DOC,
     CelonisConnectionConfig,
+    check_api_prefixes,
     parse_connection,
     unknown_extras,
 )
 from airflow_provider_celonis.error_mapping import api_error, parse_error_body, scrub_body
 from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
     CelonisError,
     CelonisRequestMaybeSentError,
 )
 from airflow_provider_celonis.hooks import _transport as transport
 from airflow_provider_celonis.hooks._http_compat import HttpHookCompat
+from airflow_provider_celonis.hooks._redirects import ambiguous_authority, same_origin, shown
 from airflow_provider_celonis.hooks._sending import RetryingSender, given_once
 from airflow_provider_celonis.retry_policy import (
     AMBIGUOUS_STATUSES,
@@ -103,7 +106,7 @@ class CelonisOAuthHook(HttpHookCompat):
         )
         self.timeout = check_duration("timeout", timeout, allow_none=True, where=where)
         self._seen_tokens: set[str] = set()
-        self.api_prefixes = dict(api_prefixes or {})
+        self.api_prefixes = check_api_prefixes("api_prefixes", dict(api_prefixes or {}), where)
         self._config: CelonisConnectionConfig | None = None
         self.sender = RetryingSender(self.retry_policy, self.log)
         self.grant = ClientCredentialsGrant(self.sender, celonis_conn_id)
@@ -277,6 +280,7 @@ class CelonisOAuthHook(HttpHookCompat):
         token, a 401 re-granted and replayed once, the retry policy, typed errors (unless
         ``check`` is False: then an error answer that the policy does not retry is returned)."""
         config = self.get_config()
+        self._check_on_team(url, config)
         headers = dict(kwargs.pop("headers", None) or {})
         kwargs = given_once(kwargs)  # a consumed stream is never re-sent empty (429, 401 replay)
         for replay in (False, True):
@@ -312,6 +316,18 @@ class CelonisOAuthHook(HttpHookCompat):
                 )
         return response
 
+    def _check_on_team(self, url: str, config: CelonisConnectionConfig) -> None:
+        """The token is for the team URL only, whatever built ``url``."""
+        base_url = config.base_url
+        if ambiguous_authority(url) or not same_origin(url, base_url):
+            raise CelonisConfigurationError(
+                "url",
+                f"({shown(url)}) is not on the team URL {base_url}, so the hook would send its "
+                "Authorization header to another host",
+                "send only paths of the team URL (check api_prefixes)",
+                where=f"CelonisOAuthHook('{self.celonis_conn_id}')",
+            )
+
     def request_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
         """:meth:`request` and decode JSON; an empty body (204) gives None."""
         with self.request(method, path, api=api, **kwargs) as response:
@@ -324,6 +340,7 @@ class CelonisOAuthHook(HttpHookCompat):
         api, method = get_api(api), method.upper()
         config = await self.aget_config()
         url = self.api_url(api, path, config)
+        self._check_on_team(url, config)
         idem = is_idempotent(method, idempotent)
         headers = dict(kwargs.pop("headers", None) or {})
         for replay in (False, True):
