@@ -12,7 +12,6 @@ a filtered or sorted table. Switches (``POST /_emulator/knowledge-model/settings
 from __future__ import annotations
 
 import json
-
 from collections import deque
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
