@@ -150,3 +150,58 @@ def test_since_last_load_state_survives_real_airflow_runs(emulator: EmulatorProc
         text=True,
     )
     assert json.loads(variable.stdout.strip().splitlines()[-1])["mark"] is not None
+
+
+SETTLE_DAG = """
+import os
+import pendulum
+from airflow.sdk import dag
+from airflow_provider_celonis.operators.usage import CelonisAuditLogOperator
+
+START = pendulum.datetime(2025, 1, 1, tz="UTC")
+
+@dag(dag_id="settle_deferred", schedule=None, start_date=START, catchup=False)
+def settle_deferred():
+    CelonisAuditLogOperator(
+        task_id="audit_log",
+        output_path=os.environ["SETTLE_OUT"],
+        start=os.environ["SETTLE_START"],
+        end=os.environ["SETTLE_END"],
+        settle_period=20,
+        deferrable=True,
+    )
+
+settle_deferred()
+"""
+
+
+def test_deferred_settle_resumes_in_a_real_run(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    """A window that ended a moment ago: the task defers on DateTimeTrigger, resumes in
+    execute_settled, and then finds the events that Celonis showed only after the window ended."""
+    import datetime as dt
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "settle_deferred.py").write_text(SETTLE_DAG)
+    out = tmp_path / "audit.jsonl"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_CELONIS_DEFAULT": emulator.connection_json(),
+        "SETTLE_OUT": str(out),
+    }
+    emulator.configure_usage(audit_per_hour=36_000, burst=1, visibility_delay=5)
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start, end = (now - dt.timedelta(seconds=60)).isoformat(), now.isoformat()
+    env.update(SETTLE_START=start, SETTLE_END=end)
+    run = subprocess.run(
+        [*airflow, "dags", "test", "settle_deferred"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    logs = run.stdout + "".join(p.read_text() for p in (tmp_path / "airflow-home").rglob("*.log"))
+    assert "deferred, no worker slot held" in logs, logs[-3000:]
+    assert len(read_jsonl(out)) == emulator.usage_count("audit", start, end) == 600
