@@ -142,3 +142,16 @@ def test_events_without_offsets_are_not_reported_as_no_event_read(
     with pytest.raises(CelonisError, match="may be missing") as caught:
         failed_events(tmp_path).execute(CONTEXT)
     assert "no event was read" not in str(caught.value) and "without an offset" in str(caught.value)
+
+
+def test_an_empty_page_that_says_more_follow_is_not_the_end(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """An empty ``content`` ends the read only when the page does not say ``hasMore: true``."""
+    emulator.configure_subscriptions(events_empty_pages=1)
+    with pytest.raises(CelonisError, match="hasMore") as caught:
+        failed_events(tmp_path).execute(CONTEXT)
+    assert "re-run" in str(caught.value) and list(tmp_path.iterdir()) == []  # no file claims "all"
+    assert emulator.subscriptions_state()["failed"][SEEDED] == 7  # nothing consumed
+    result = failed_events(tmp_path).execute(CONTEXT)
+    assert result["records"] == 7

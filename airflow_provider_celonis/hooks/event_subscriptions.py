@@ -265,13 +265,23 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         pages: list[dict[str, Any]] = []
         for _ in range(max_pages):
             try:
-                content = self.next_failed_events(subscription_id)["content"]
+                body = self.next_failed_events(subscription_id)
+                content = body["content"]
             except (CelonisTransportError, CelonisServerError, CelonisUnexpectedResponseError) as err:
                 raise _maybe_lost(subscription_id, pages, err) from err
             except CelonisApiError as err:
                 if err.status >= 500:
                     raise _maybe_lost(subscription_id, pages, err) from err
                 raise  # Celonis refused the call (4xx): the cursor did not move
+            if not content and body.get("hasMore") is True:
+                # an empty page moved nothing, but it does not prove the end either ([guess] field)
+                raise CelonisError(
+                    f"Failed events of subscription {subscription_id}: PATCH .../events answered an "
+                    f"empty page that says hasMore: true, after {count} events, so the read cannot "
+                    "tell that every failed event came.",
+                    fix="re-run later (the empty page consumed nothing); if it repeats, report it to "
+                    "Celonis support",
+                )
             if not content:
                 return
             keys = [_event_key(event) for event in content]

@@ -47,6 +47,9 @@ class SubscriptionSettings:
     """The newest event offset of every trigger (what resume-from-latest jumps to)."""
     events_cursor_advances: bool = True
     """[guess] each ``PATCH .../events`` moves past the page it returns; False: the same page again."""
+    events_empty_pages: int = 0
+    """A hostile server for tests: this many ``PATCH .../events`` calls answer an empty page that
+    says ``hasMore: true`` (nothing consumed), before the real pages."""
     events_without_offset: bool = False
     """A hostile server for tests: failed events come without their ``offset``."""
     reject_invalid_callback: bool = True
@@ -274,6 +277,9 @@ def change(
     with state_of(request).lock:
         if action == "events":
             queue = data["failed"].setdefault(sub_id, [])
+            if settings.events_empty_pages > 0:
+                settings.events_empty_pages -= 1
+                return JSONResponse({"content": [], "pageSize": settings.events_page_size, "hasMore": True})
             page = queue[: settings.events_page_size]
             if settings.events_without_offset:
                 page = [{k: v for k, v in event.items() if k != "offset"} for event in page]
