@@ -96,8 +96,9 @@ def skeleton(value: Any) -> str:
 def check_visible(value: str, field: str, where: str) -> None:
     """Refuse a name holding a character that cannot be seen, that only looks like a space, that
     is a compatibility form of another (fullwidth, styled letters) or that mixes Latin with
-    Cyrillic or Greek letters (``ada`` typed with a Cyrillic ``a``)."""
-    scripts: dict[str, str] = {}
+    Cyrillic or Greek letters (``ada`` typed with a Cyrillic ``a``). The part before and the part
+    after an ``@`` are judged apart: a Cyrillic mailbox at a Latin domain is a real address."""
+    scripts: list[dict[str, str]] = [{}]
     for char in value.strip():
         category = unicodedata.category(char)
         invisible = category in ("Cc", "Cf", "Zl", "Zp") or (category == "Zs" and char != _VISIBLE_SPACE)
@@ -111,15 +112,18 @@ def check_visible(value: str, field: str, where: str) -> None:
                 "same person",
             )
         script = name.split(" ", 1)[0]
-        if char.isalpha() and script in _MIXABLE:
-            scripts.setdefault(script.capitalize(), char)
-    if len(scripts) > 1:
-        shown = ", ".join(f"{script} {char!r} (U+{ord(char):04X})" for script, char in scripts.items())
-        raise CelonisConfigurationError(
-            where,
-            f"has a {field} {value!r} that mixes scripts: {shown}",
-            "a lookalike letter from another alphabet was typed or pasted: retype the name",
-        )
+        if char == "@":
+            scripts.append({})
+        elif char.isalpha() and script in _MIXABLE:
+            scripts[-1].setdefault(script.capitalize(), char)
+    for part in scripts:
+        if len(part) > 1:
+            shown = ", ".join(f"{script} {char!r} (U+{ord(char):04X})" for script, char in part.items())
+            raise CelonisConfigurationError(
+                where,
+                f"has a {field} {value!r} that mixes scripts: {shown}",
+                "a lookalike letter from another alphabet was typed or pasted: retype the name",
+            )
 
 
 def canonical_keys(record: dict[str, Any], where: str) -> dict[str, Any]:

@@ -272,6 +272,12 @@ def test_a_name_mixing_latin_with_cyrillic_or_greek_is_an_error(emulator: Emulat
     assert "Latin" in message and ("Cyrillic" in message or "Greek" in message)
 
 
+def test_a_cyrillic_mailbox_at_a_latin_domain_is_a_real_new_user(emulator: EmulatorProcess) -> None:
+    name = "\u0438\u0432\u0430\u043d.\u043f\u0435\u0442\u0440\u043e\u0432@example.com"
+    users = [*everyone_but(emulator, ""), {"userName": name}]
+    assert sync(users=users).execute(context())["create"] == 1
+
+
 def test_fullwidth_letters_are_an_error_not_a_new_user(emulator: EmulatorProcess) -> None:
     fullwidth = "\uff41da.lovelace@example.com"
     users = [*everyone_but(emulator, "ada.lovelace@example.com"), {"userName": fullwidth}]
