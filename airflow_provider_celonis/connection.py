@@ -427,6 +427,25 @@ def _ssl_context(ca_path: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_path)
 
 
+def _env_ca_bundle() -> ssl.SSLContext | None:
+    """REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, as requests trusts them in workers with
+    ``verify: true``: the deferrable path trusts the same CAs (a corporate CA set there failed
+    TLS only in triggers)."""
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        bundle = os.environ.get(variable)
+        if bundle:
+            try:
+                return _ssl_context(bundle)
+            except (ssl.SSLError, OSError) as err:
+                raise CelonisConfigurationError(
+                    variable,
+                    f"(environment) is {bundle!r}, which holds no usable CA certificate "
+                    f"({type(err).__name__}: {err})",
+                    "point it to a readable CA bundle file or directory, or unset it",
+                ) from None
+    return None
+
+
 def aiohttp_options(config: CelonisConnectionConfig) -> dict[str, Any]:
     """Keyword arguments for ``aiohttp.ClientSession.request``; ``ssl`` follows ``verify``."""
     options: dict[str, Any] = {}
@@ -434,6 +453,8 @@ def aiohttp_options(config: CelonisConnectionConfig) -> dict[str, Any]:
         options["ssl"] = False
     elif isinstance(config.verify, str):
         options["ssl"] = _ssl_context(config.verify)
+    elif bundle := _env_ca_bundle():
+        options["ssl"] = bundle
     if config.proxies:
         scheme = urlsplit(config.base_url).scheme
         proxy = config.proxies.get(scheme)

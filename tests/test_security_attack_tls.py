@@ -168,3 +168,19 @@ def test_https_to_plain_http_redirect_is_refused(monkeypatch, certificate, is_as
             with pytest.raises(CelonisRedirectError, match="another origin"):
                 _get(is_async)
         assert attacker.received == []
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_ca_bundle_from_the_environment_applies_to_both_paths(
+    monkeypatch, certificate, variable, is_async
+) -> None:
+    """requests honours REQUESTS_CA_BUNDLE (corporate CAs); the deferrable path must trust the same."""
+    cert, key, _ = certificate
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv(variable, str(cert))
+    with https_team(cert, key) as (url, seen):
+        _connect(monkeypatch, url, True)
+        assert _get(is_async) == {"ok": True}
+    assert seen == ["/oauth2/token", "/api/team"]
