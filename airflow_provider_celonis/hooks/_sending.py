@@ -9,6 +9,7 @@ it knows nothing of tokens or APIs. Both paths classify failures the same way
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -131,8 +132,10 @@ class RetryingSender:
                 options["data"] = data_factory()
             target: str | None = url
             hops = 0
+            started = time.monotonic()  # one deadline for the request, redirects included
             while target is not None:
-                response = self._one(session, method, target, options, idempotent, config.timeout)
+                left = config.timeout - (time.monotonic() - started)
+                response = self._one(session, method, target, options, idempotent, config.timeout, left)
                 hop = next_hop(
                     method, target, response.status_code, response.headers, follow=follow_redirects, hops=hops
                 )
@@ -158,9 +161,15 @@ class RetryingSender:
         options: dict[str, Any],
         idempotent: bool,
         timeout: float,
+        left: float | None = None,
     ) -> requests.Response:
-        """One HTTP exchange within a total deadline of ``timeout`` seconds (:mod:`._deadline`)."""
-        with Deadline(timeout) as deadline:
+        """One HTTP exchange within what is ``left`` of a total deadline of ``timeout`` seconds
+        (:mod:`._deadline`)."""
+        left = timeout if left is None else left
+        if left <= 0:
+            err = requests.exceptions.ReadTimeout(f"no complete answer within {timeout:g} s")
+            self._raise_transport(err, True, idempotent, method, url)
+        with Deadline(left) as deadline:
             try:
                 response = session.request(method, url, **options)
             except requests.RequestException as failure:
@@ -189,12 +198,16 @@ class RetryingSender:
         options = {**aiohttp_options(config), **kwargs, "allow_redirects": False}
         options["timeout"] = aiohttp.ClientTimeout(total=config.timeout)
 
-        async def exchange(target: str) -> transport.CelonisResponse:
+        async def exchange(target: str, left: float) -> transport.CelonisResponse:
             proxy = {} if "proxy" in options else {"proxy": transport.env_proxy(target)}
             try:
+                if left <= 0:
+                    raise asyncio.TimeoutError
                 async with (
                     transport.shared_session() as session,
-                    session.request(method, target, **options, **proxy) as response,
+                    session.request(
+                        method, target, **{**options, "timeout": aiohttp.ClientTimeout(total=left)}, **proxy
+                    ) as response,
                 ):
                     text = await response.text()
                     headers = {k.lower(): v for k, v in response.headers.items()}
@@ -205,8 +218,9 @@ class RetryingSender:
         async def attempt() -> transport.CelonisResponse:
             target: str | None = url
             hops = 0
+            started = time.monotonic()  # one deadline for the request, redirects included
             while target is not None:
-                answer = await exchange(target)
+                answer = await exchange(target, config.timeout - (time.monotonic() - started))
                 hop = next_hop(
                     method, target, answer.status, answer.headers, follow=follow_redirects, hops=hops
                 )
