@@ -412,6 +412,8 @@ def unknown_extras(extra: dict[str, Any]) -> list[str]:
 
 def requests_options(config: CelonisConnectionConfig) -> dict[str, Any]:
     """Keyword arguments for ``requests.Session.send`` derived from the connection."""
+    if config.verify is True:
+        _env_ca_bundle()  # requests reads it too: a bad one is named here, not a raw OSError mid-call
     options: dict[str, Any] = {"verify": config.verify, "timeout": config.timeout}
     if config.proxies:
         options["proxies"] = config.proxies

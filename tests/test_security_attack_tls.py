@@ -184,3 +184,18 @@ def test_a_ca_bundle_from_the_environment_applies_to_both_paths(
         _connect(monkeypatch, url, True)
         assert _get(is_async) == {"ok": True}
     assert seen == ["/oauth2/token", "/api/team"]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_an_environment_ca_bundle_that_is_missing_is_named(
+    monkeypatch, certificate, tmp_path, is_async
+) -> None:
+    """requests raised a raw OSError ("Could not find a suitable TLS CA certificate bundle")."""
+    cert, key, _ = certificate
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with https_team(cert, key) as (url, seen):
+        _connect(monkeypatch, url, True)
+        with pytest.raises(CelonisConfigurationError, match="REQUESTS_CA_BUNDLE"):
+            _get(is_async)
+    assert seen == []
