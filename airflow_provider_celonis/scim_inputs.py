@@ -4,9 +4,8 @@ A file cut while it was written, a row whose columns shifted, a ListResponse tha
 page of a paged export, the same person twice under Unicode variants of one name: each would
 make real people look absent (and get them deactivated) or add junk accounts. Each is a
 :class:`CelonisConfigurationError` here, naming the file, the row and the fix, before any
-network call. Identities are compared in one normal form (:func:`identity`): Unicode NFC,
-outer whitespace stripped, case-folded. Characters nobody can see (zero-width, non-breaking
-spaces, control characters) in a desired name are an error, not a new user.
+network call. How identities are compared and which names are refused lives in
+:mod:`~airflow_provider_celonis.scim_identity` (re-exported here).
 """
 
 from __future__ import annotations
@@ -15,10 +14,18 @@ import csv
 import io
 import json
 import math
-import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.scim_identity import (
+    canonical_keys,
+    canonical_name,
+    check_visible,
+    identity,
+    nfc,
+    protected_names,
+    skeleton,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_celonis.scim_sync import SyncPlan
@@ -40,130 +47,6 @@ DEFAULT_SHARE = 0.10
 """By default a plan may deactivate (or create) at most this share of the active users ..."""
 DEFAULT_FLOOR = 3
 """... or this many, whichever is more, so a small team can still lose or gain a person."""
-
-ATTRIBUTES = (
-    "userName",
-    "externalId",
-    "displayName",
-    "givenName",
-    "familyName",
-    "email",
-    "active",
-    "name",
-    "emails",
-    "id",
-    "schemas",
-)
-"""Attribute names a desired record may spell in any case (SCIM names are case-insensitive)."""
-_CANONICAL = {name.casefold(): name for name in ATTRIBUTES}
-
-_VISIBLE_SPACE = " "
-"""The only space allowed inside a name; NBSP, thin spaces and the like look the same but differ."""
-
-
-def nfc(value: Any) -> str:
-    """``value`` as text in Unicode NFC with outer whitespace stripped (case kept)."""
-    return unicodedata.normalize("NFC", str(value)).strip()
-
-
-def identity(value: Any) -> str:
-    """The form in which user names, match keys, e-mails and protected users are compared."""
-    return nfc(value).casefold()
-
-
-_MIXABLE = ("LATIN", "CYRILLIC", "GREEK")
-"""Scripts with letters that look alike: a name mixing them is a typo or a spoof, never a person."""
-_CYRILLIC = (
-    "\u0430\u0441\u0435\u043e\u0440\u0445\u0443\u0456\u0458\u0455"
-    "\u04bb\u0501\u051b\u051d\u04cf\u043a\u043c\u043d\u0442\u0432"
-)
-_GREEK = "\u03b1\u03bf\u03c1\u03b9\u03ba\u03bd\u03c5\u03c7\u03c4\u03b5\u03f2"
-_LATIN_ODD = "\u0131\u0237\u0142\u00f8\u0111\u0127\u0167"  # letters without a decomposition
-_LOOKALIKES = str.maketrans(
-    _CYRILLIC + _GREEK + _LATIN_ODD, "aceopxyijshdqwlkmhtb" + "aopikvuxtec" + "ijlodht"
-)
-
-
-def skeleton(value: Any) -> str:
-    """What a name looks like: compatibility forms folded, case-folded, accents dropped and
-    Cyrillic or Greek lookalikes mapped to Latin. Two names with one skeleton and different
-    :func:`identity` are lookalikes (dotless ``i`` and ``i``, ``jos\u00e9`` and ``jose``)."""
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", str(value)).strip().casefold())
-    bare = "".join(char for char in folded if not unicodedata.combining(char))
-    return unicodedata.normalize("NFC", bare.translate(_LOOKALIKES))
-
-
-def check_visible(value: str, field: str, where: str) -> None:
-    """Refuse a name holding a character that cannot be seen, that only looks like a space, that
-    is a compatibility form of another (fullwidth, styled letters) or that mixes Latin with
-    Cyrillic or Greek letters (``ada`` typed with a Cyrillic ``a``). The part before and the part
-    after an ``@`` are judged apart: a Cyrillic mailbox at a Latin domain is a real address."""
-    scripts: list[dict[str, str]] = [{}]
-    for char in value.strip():
-        category = unicodedata.category(char)
-        invisible = category in ("Cc", "Cf", "Zl", "Zp") or (category == "Zs" and char != _VISIBLE_SPACE)
-        name = unicodedata.name(char, "a control character")
-        if invisible or unicodedata.normalize("NFKC", char) != unicodedata.normalize("NFC", char):
-            what = "an invisible character" if invisible else "a compatibility character"
-            raise CelonisConfigurationError(
-                where,
-                f"has {what} U+{ord(char):04X} ({name}) in {field} {value!r}",
-                "type it as a plain character in the HR data: it would make a different user of the "
-                "same person",
-            )
-        script = name.split(" ", 1)[0]
-        if char == "@":
-            scripts.append({})
-        elif char.isalpha() and script in _MIXABLE:
-            scripts[-1].setdefault(script.capitalize(), char)
-    for part in scripts:
-        if len(part) > 1:
-            shown = ", ".join(f"{script} {char!r} (U+{ord(char):04X})" for script, char in part.items())
-            raise CelonisConfigurationError(
-                where,
-                f"has a {field} {value!r} that mixes scripts: {shown}",
-                "a lookalike letter from another alphabet was typed or pasted: retype the name",
-            )
-
-
-def canonical_keys(record: dict[str, Any], where: str) -> dict[str, Any]:
-    """``record`` with ``UserName``, `` Active `` and the like under their SCIM names.
-
-    RFC 7643 (2.1) makes attribute names case-insensitive; taken literally, a column ``Active``
-    would be ignored and every leaver it marks ``false`` would stay active. Two keys that name
-    one attribute are an error, not a silent choice.
-    """
-    out: dict[str, Any] = {}
-    spelled: dict[str, str] = {}
-    for key, value in record.items():
-        name = _CANONICAL.get(key.strip().casefold(), key) if isinstance(key, str) else key
-        if name in spelled:
-            raise CelonisConfigurationError(
-                where,
-                f"sets {name} twice ({spelled[name]!r} and {key!r})",
-                "keep one of them (attribute names are compared case-insensitively)",
-            )
-        spelled[name] = key
-        out[name] = value
-    return out
-
-
-def protected_names(names: Any, where: str | None = None) -> frozenset[str]:
-    """``protected_users`` in the identity form; a single string is one user, not its characters."""
-    if isinstance(names, str):
-        names = (names,)
-    if names is None:
-        names = ()
-    if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
-        raise CelonisConfigurationError(
-            "protected_users",
-            f"is {names!r}",
-            "pass a list of userName strings (or one userName as a string)",
-            where=where,
-        )
-    for name in names:
-        check_visible(name, "protected_users", where or "protected_users")
-    return frozenset(identity(n) for n in names)
 
 
 def read_text(path: str, where: str | None = None) -> str:
@@ -269,7 +152,7 @@ def _cut(name: str, what: str) -> CelonisConfigurationError:
 def _header(row: list[str], name: str) -> list[str]:
     """The header's column names (stripped), checked: each once, compared case-insensitively."""
     header = [column.strip() for column in row]
-    folded = [_CANONICAL.get(column.casefold(), column).casefold() for column in header]
+    folded = [canonical_name(column).casefold() for column in header]
     if not all(header) or len(set(folded)) != len(folded):
         raise CelonisConfigurationError(
             "users_file",

@@ -8,7 +8,7 @@ attributes it sets are managed, so an HR feed without ``displayName`` never blan
 Celonis. Users are deactivated with ``active: false`` and never deleted.
 
 The safety rules (docs/scim.md): identities are compared in one normal form
-(:func:`~airflow_provider_celonis.scim_inputs.identity`); a desired user whose e-mail or
+(:func:`~airflow_provider_celonis.scim_identity.identity`); a desired user whose e-mail or
 ``externalId`` belongs to an existing user of another ``userName`` is a *conflict*, never a
 deactivate-and-recreate; a server listing that is not consistent (a user listed twice,
 fewer or more users than ``totalResults``) withholds every deactivation; and a plan that
@@ -24,59 +24,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.scim_inputs import (
+from airflow_provider_celonis.scim_identity import (
     canonical_keys,
-    cap,
-    check_caps,
+    changes,
     check_visible,
+    flatten,
     identity,
-    load_users,
-    nfc,
     skeleton,
 )
+from airflow_provider_celonis.scim_inputs import cap, check_caps, load_users
 
-__all__ = ["MATCH_KEYS", "SyncPlan", "cap", "check_caps", "desired_users", "load_users", "plan_sync"]
+__all__ = [
+    "MATCH_KEYS",
+    "SyncPlan",
+    "cap",
+    "changes",
+    "check_caps",
+    "desired_users",
+    "flatten",
+    "load_users",
+    "plan_sync",
+]
 
 MANAGED = ("userName", "externalId", "displayName", "givenName", "familyName", "email", "active")
 MATCH_KEYS = ("userName", "externalId")
-_CASELESS = ("userName", "email")
 _PATCH_PATHS = {"givenName": "name.givenName", "familyName": "name.familyName"}
-_TRUE = {"true", "1", "yes", "y", "active"}
-_FALSE = {"false", "0", "no", "n", "inactive", ""}
-
-
-def _bool(value: Any, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise CelonisConfigurationError(where, f"has active={value!r}", "use true or false")
-
-
-def flatten(user: dict[str, Any], where: str = "users") -> dict[str, Any]:
-    """The managed attributes a record sets (text in NFC), from the flat form or a SCIM User."""
-    name: dict[str, Any] = user["name"] if isinstance(user.get("name"), dict) else {}
-    emails: list[Any] = user["emails"] if isinstance(user.get("emails"), list) else []
-    primary = next((e for e in emails if isinstance(e, dict) and e.get("primary")), None)
-    primary = primary or next((e for e in emails if isinstance(e, dict)), None)
-    found = {
-        "userName": user.get("userName"),
-        "externalId": user.get("externalId"),
-        "displayName": user.get("displayName"),
-        "givenName": user.get("givenName", name.get("givenName")),
-        "familyName": user.get("familyName", name.get("familyName")),
-        "email": user.get("email", (primary or {}).get("value")),
-    }
-    for key, value in found.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
-            raise CelonisConfigurationError(
-                where, f"has {key}={value!r}", f"give {key} as text (a list or a flag is no {key})"
-            )
-    flat: dict[str, Any] = {k: nfc(v) for k, v in found.items() if v not in (None, "") and nfc(v)}
-    if "active" in user and str(user["active"] if user["active"] is not None else "").strip():
-        flat["active"] = _bool(user["active"], where)  # a blank or whitespace cell leaves it unmanaged
-    return flat
 
 
 def desired_users(
@@ -127,24 +99,6 @@ def desired_users(
             first[seen] = where
         desired[identity(key)] = flat
     return desired
-
-
-def _same(key: str, have: Any, want: Any) -> bool:
-    if key in _CASELESS:
-        return isinstance(have, str) and identity(have) == identity(want)
-    if isinstance(have, str) and isinstance(want, str):
-        return nfc(have) == nfc(want)
-    return bool(have == want)
-
-
-def changes(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """The desired attributes that differ from the current user (normalised, see module doc)."""
-    wanted = {**desired, "active": desired.get("active", True)}
-    return {
-        key: value
-        for key, value in wanted.items()
-        if not _same(key, current.get(key, True if key == "active" else None), value)
-    }
 
 
 def to_scim(flat: dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +290,10 @@ def plan_sync(
     plan, seen, claimed = SyncPlan(), set(), set()
     protected = frozenset(identity(p) for p in protected)
     desired_names = {identity(flat["userName"]) for flat in desired.values()}
-    flats = [(user, {**flatten(user), "active": bool(user.get("active", True))}) for user in current_users]
+    flats = [
+        (user, {**flatten(user, desired=False), "active": bool(user.get("active", True))})
+        for user in current_users
+    ]
     for user, flat in flats:
         key = identity(flat.get(match_on, ""))
         if key and key in desired and key not in seen:

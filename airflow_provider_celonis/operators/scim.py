@@ -361,7 +361,9 @@ class CelonisScimSyncUsersOperator(BaseOperator):
                     failures.append(f"create {flat['userName']}: {err} (and the user cannot be found)")
                     continue
                 self.log.info("  %s exists already; updating it instead", flat["userName"])
-                diff = changes(flat, {**flatten(existing), "active": bool(existing.get("active", True))})
+                diff = changes(
+                    flat, {**flatten(existing, desired=False), "active": bool(existing.get("active", True))}
+                )
                 current[str(existing["id"])] = existing
                 converged.add(str(existing["id"]))
                 if diff:
