@@ -135,7 +135,7 @@ def intelligence_pages(
     without a ``content`` list or one that repeats the previous page, and :class:`CelonisError`
     naming ``what`` when ``max_pages`` pages came and the list had not ended.
     """
-    seen, previous = 0, None
+    seen, previous, echoes = 0, None, False
     for number in range(max_pages):
         answer = fetch(number)
         if not isinstance(answer, Answer):
@@ -152,7 +152,11 @@ def intelligence_pages(
         )
         keys = identities(content)
         echoed = body.get("page")
-        if isinstance(echoed, int) and not isinstance(echoed, bool):
+        if not isinstance(echoed, int) or isinstance(echoed, bool):
+            echoed = None
+        if number == 0:
+            echoes = echoed == 0  # trust the page's own number only if it counts as we do (0-based)
+        if echoes and echoed is not None:
             # the page says which it is: identical rows on two pages (one low-cardinality column,
             # sorted) are data, and only a page answering for another number is a repeat
             repeated, seen_as = echoed != number, echoed

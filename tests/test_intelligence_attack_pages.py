@@ -155,3 +155,22 @@ def test_an_empty_page_that_says_more_follow_is_not_the_end(
     assert emulator.subscriptions_state()["failed"][SEEDED] == 7  # nothing consumed
     result = failed_events(tmp_path).execute(CONTEXT)
     assert result["records"] == 7
+
+
+def test_a_server_counting_pages_from_one_is_not_taken_for_one_ignoring_page(
+    emulator: EmulatorProcess,
+) -> None:
+    """Only a 0-based ``page`` echo is trusted; another count falls back to comparing the items."""
+    from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
+    from airflow_provider_celonis.intelligence_pages import intelligence_pages
+
+    emulator.configure_knowledge_model(order_rows=25)
+    hook = CelonisKnowledgeModelHook()
+    path = f"/api/knowledge-models/{KM}/records/ORDER/data"
+
+    def one_based(number: int) -> Any:
+        body = hook.request_json("GET", path, api=KNOWLEDGE_MODEL, params={"page": number, "pageSize": 10})
+        return {**body, "page": number + 1}
+
+    rows = [row for _body, content in intelligence_pages(one_based, what="ORDER data") for row in content]
+    assert len(rows) == 25 == len({row["id"] for row in rows})
