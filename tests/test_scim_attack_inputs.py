@@ -380,3 +380,15 @@ def test_a_hand_made_list_response_without_paging_fields_is_still_accepted(
     users = [{"userName": u["userName"], "active": u["active"]} for u in team(emulator)]
     path = write(tmp_path, json.dumps({"Resources": users}), "export.json")
     assert unchanged(sync(users_file=path).execute(context()))
+
+
+def test_a_dry_run_of_an_all_inactive_file_shows_the_refusal_and_changes_nobody(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    rows = [r.rsplit(",", 1)[0] + ",false" for r in rows_of_team(emulator)]
+    before = team(emulator)
+    result = sync(users_file=write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n"), dry_run=True).execute(
+        context()
+    )
+    assert result["dry_run"] and result["refused"] and result["update"] == 21
+    assert team(emulator) == before
