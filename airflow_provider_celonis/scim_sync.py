@@ -151,6 +151,13 @@ class Update:
     diff: dict[str, Any]
     reason: str = ""
 
+    def detail(self) -> str:
+        """The plan table's reason; an update to ``active: false`` says it counts as a deactivation."""
+        if self.reason:
+            return self.reason
+        off = " (to false: counts as a deactivation)" if self.diff.get("active") is False else ""
+        return "changes " + ", ".join(sorted(self.diff)) + off
+
 
 @dataclass
 class Conflict:
@@ -199,7 +206,7 @@ class SyncPlan:
                     "action": action,
                     "userName": item.user_name,
                     "id": item.user_id,
-                    "detail": item.reason or "changes " + ", ".join(sorted(item.diff)),
+                    "detail": item.detail(),
                 }
                 for item in items
             ]

@@ -391,4 +391,5 @@ def test_a_dry_run_of_an_all_inactive_file_shows_the_refusal_and_changes_nobody(
         context()
     )
     assert result["dry_run"] and result["refused"] and result["update"] == 21
+    assert all("counts as a deactivation" in r["detail"] for r in result["changes"])
     assert team(emulator) == before
