@@ -136,7 +136,8 @@ class CelonisScimSyncUsersOperator(BaseOperator):
     :param protected_users: ``userName`` values never deactivated (e.g. break-glass admins); a
         single string is one user.
     :param max_deactivations: most deactivations a plan may hold: a count, a share of the active
-        users as ``"25%"``, or ``None`` (default: 10% of the active users, at least 3).
+        users as ``"25%"``, or ``None`` (default: 10% of the active users, at least 3, never more
+        than half of them). Rows setting ``active: false`` count as deactivations too.
     :param max_creations: the same cap for creations (default likewise).
     :param rename_conflicts: rename the existing user to the desired ``userName`` when they share
         an e-mail or ``externalId``, instead of reporting the conflict and failing.
