@@ -31,7 +31,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_celonis.chunking import ChunkingError
 from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
     CelonisConflictError,
     CelonisError,
     CelonisJobFailedError,
@@ -109,6 +111,7 @@ class PushRun:
             try:
                 summary = self._upload(job_id)
                 self._verify(job_id, summary)
+                self._check_sources()
                 if lost_creates:
                     self._name_lost_jobs(job_id)
                 return job_id, summary
@@ -128,10 +131,40 @@ class PushRun:
                     attempt + 1,
                     attempts,
                 )
+            except CelonisConfigurationError:
+                self.op.discard(job_id, "a source file changed while it was pushed")
+                raise
+            except ChunkingError:
+                self.op.discard(job_id, "a source file changed while it was pushed")
+                self._check_sources()
+                raise
             except BaseException:
                 self.op.discard(job_id, "the upload failed")
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_sources(self) -> None:
+        """Fail closed when a source file was written to since the push was planned.
+
+        The plan fixed each file's chunks (byte ranges, row groups); a file rewritten or still
+        growing would be pushed as something else than what was planned, and a rebuild after a
+        lost upload answer would send other data than the first build: neither is executed.
+        """
+        for field, files in (("source", self.plan.files), ("delete_source", self.plan.delete_files)):
+            for file in files:
+                try:
+                    changed = file.changed()
+                except OSError:
+                    changed = True  # gone or unreadable: not the planned file any more
+                if changed:
+                    raise CelonisConfigurationError(
+                        field,
+                        f"names {self.op.shown(file.uri)}, which changed while the task pushed it (its "
+                        "size or modification time differs from when the push was planned); the job "
+                        "was deleted unexecuted, so nothing of it was loaded",
+                        "push files that are complete and no longer written to (write to a temporary "
+                        "name and rename it, or run the push after the export task)",
+                    )
 
     def _name_lost_jobs(self, ours: str) -> None:
         """Log the NEW jobs of our table other than ours: a lost create may have made one.

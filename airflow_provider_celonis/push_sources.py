@@ -40,9 +40,18 @@ class PushFile:
     name: str
     size: int
     opener: Callable[[], IO[bytes]] = dataclass_field(repr=False, compare=False)
+    stamper: Callable[[], tuple[Any, ...]] | None = dataclass_field(default=None, repr=False, compare=False)
+    """Reads the file's size and modification marks now (None: not checked)."""
+    stamp: tuple[Any, ...] = dataclass_field(default=(), repr=False, compare=False)
+    """``stamper()`` when the file was resolved, i.e. when the push was planned."""
 
     def open(self) -> IO[bytes]:
         return self.opener()
+
+    def changed(self) -> bool:
+        """Whether the file was written to since it was resolved: the planned chunks (byte
+        ranges, row groups) and what a rebuild re-reads would no longer be the planned data."""
+        return self.stamper is not None and self.stamper() != self.stamp
 
     @property
     def extension(self) -> str:
@@ -53,7 +62,16 @@ def _local(path: str) -> PushFile:
     def opener() -> IO[bytes]:
         return open(path, "rb")
 
-    return PushFile(path, os.path.basename(path), os.path.getsize(path), opener)
+    def stamper() -> tuple[Any, ...]:
+        info = os.stat(path)
+        return (info.st_size, info.st_mtime_ns, info.st_ino)
+
+    stamp = stamper()
+    return PushFile(path, os.path.basename(path), stamp[0], opener, stamper, stamp)
+
+
+STAMP_KEYS = ("ETag", "etag", "LastModified", "last_modified", "mtime", "updated", "generation", "md5Hash")
+"""Object-store ``stat()`` entries that change when an object is rewritten (s3fs, gcsfs, adlfs...)."""
 
 
 def _object(path: Any) -> PushFile:
@@ -61,7 +79,12 @@ def _object(path: Any) -> PushFile:
         handle: IO[bytes] = path.open("rb")
         return handle
 
-    return PushFile(redact_uri(path), path.name, int(path.stat()["size"]), opener)
+    def stamper() -> tuple[Any, ...]:
+        info = path.stat()
+        return (int(info["size"]), *(str(info.get(key)) for key in STAMP_KEYS))
+
+    stamp = stamper()
+    return PushFile(redact_uri(path), path.name, stamp[0], opener, stamper, stamp)
 
 
 def _is_uri(text: str) -> bool:

@@ -1,0 +1,91 @@
+"""Review attacks on the push's source: a file that changes while the task pushes it.
+
+A lost upload answer makes the operator discard the job and build the push again from the
+source. The rebuilt push must be the data the task planned (and the first build sent): a file
+rewritten or still growing between the builds must not be pushed silently as something else.
+The writer is simulated by rewriting the file when the operator discards the first job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from data_pool_helpers import make_context
+from test_data_push_fault_matrix import CALLS, POOL, ROWS, make_op, write_csv
+
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+
+def lose_second_upload(emulator: Any) -> None:
+    emulator.configure_data_push(queued_seconds=0.05, running_seconds=0.05)
+    emulator.add_faults([{**CALLS["upload"], "kind": "drop", "times": 1}])
+
+
+def rewrite_on_discard(op: Any, change: Any) -> None:
+    original = op.discard
+
+    def discard(job_id: str, why: str) -> bool:
+        change()
+        return bool(original(job_id, why))
+
+    op.discard = discard
+
+
+CHANGES = {
+    # Same size, other values: the planned byte ranges still fit, the data is not the same.
+    "rewritten": lambda path: path.write_text(path.read_text().replace("name", "NAME")),
+    # An export still being written: rows appended after the plan.
+    "growing": lambda path: path.write_text(
+        path.read_text() + "".join(f"{i},name {i}\n" for i in range(ROWS, ROWS + 20))
+    ),
+    # Shorter lines: the planned split points now cut records in two.
+    "shifted": lambda path: path.write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(ROWS))),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_source_changed_between_builds_is_not_pushed(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, change: str
+) -> None:
+    lose_second_upload(emulator)
+    source = write_csv(tmp_path / "orders.csv")
+    op = make_op(fast_retries, source)
+    rewrite_on_discard(op, lambda: CHANGES[change](source))
+    with pytest.raises(CelonisConfigurationError, match=r"source.*changed"):
+        op.execute(make_context())
+    report = emulator.push_report()
+    assert report["execute_requests"] == 0, report
+    assert all(job["status"] == "DELETED" for job in report["jobs"].values()), report
+
+
+def test_parquet_source_rewritten_between_builds_is_not_pushed(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+
+    def write(path: Path, rows: int) -> None:
+        table = pa.table({"id": list(range(rows)), "name": [f"name {i}" for i in range(rows)]})
+        pq.write_table(table, path, row_group_size=20, compression="none")
+
+    source = tmp_path / "orders.parquet"
+    write(source, ROWS)
+    lose_second_upload(emulator)
+    op = make_op(fast_retries, source, chunk_size=source.stat().st_size * 2 // 3)
+    rewrite_on_discard(op, lambda: write(source, ROWS * 2))
+    with pytest.raises(CelonisConfigurationError, match=r"source.*changed"):
+        op.execute(make_context())
+    assert emulator.push_report()["execute_requests"] == 0
+
+
+def test_unchanged_source_is_rebuilt_and_pushed_once(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    """The control: the same lost upload with a file nobody touches ends DONE, each row once."""
+    lose_second_upload(emulator)
+    result = make_op(fast_retries, write_csv(tmp_path / "orders.csv")).execute(make_context())
+    assert result["status"] == "DONE" and result["rows"] == ROWS
+    rows = emulator.push_table(POOL, "orders")["rows"]
+    assert sorted(int(r[0]) for r in rows) == list(range(ROWS))
