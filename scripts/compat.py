@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=ROOT / "build" / "compat")
     parser.add_argument("--jobs", type=int, default=3, help="pairs checked at the same time")
     args = parser.parse_args(argv)
+    args.dist, args.workdir = args.dist.resolve(), args.workdir.resolve()  # steps run elsewhere
 
     wheels = sorted(args.dist.glob("airflow_provider_celonis-*.whl"))
     if len(wheels) != 1:
