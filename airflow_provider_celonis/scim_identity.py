@@ -26,6 +26,7 @@ __all__ = [
     "nfc",
     "protected_names",
     "skeleton",
+    "unapplied",
 ]
 
 ATTRIBUTES = (
@@ -219,3 +220,13 @@ def changes(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
         for key, value in wanted.items()
         if not _same(key, current.get(key, True if key == "active" else None), value)
     }
+
+
+def unapplied(diff: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of ``diff`` that the user Celonis answered with does not have (as it has them).
+
+    A server may drop a PATCH path it does not support and still answer 200: only the user it
+    returns (or reads back) shows whether the change was made.
+    """
+    have = {**flatten(answer, desired=False), "active": answer.get("active", True) is not False}
+    return {key: have.get(key) for key, value in diff.items() if not _same(key, have.get(key), value)}

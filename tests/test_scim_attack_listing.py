@@ -81,3 +81,24 @@ def test_a_deactivation_whose_answer_is_lost_after_it_acted_converges_on_rerun(
     emulator.clear_faults()
     result = sync(users=users).execute(CONTEXT)
     assert (result["create"], result["update"], result["deactivate"]) == (0, 0, 0)
+
+
+def test_a_200_that_did_not_deactivate_is_not_a_success(emulator: EmulatorProcess) -> None:
+    """A server that drops a PATCH path it does not support still answers 200 with the user: the
+    answer shows the user active, so the task must not report the leaver deactivated."""
+    emulator.configure_scim(ignore_patch_paths=["active"])
+    users = one_leaver(emulator)
+    leaver = team(emulator)[0]
+    with pytest.raises(CelonisError, match=r"applied 0 changes but 1 failed.*still has active=True"):
+        sync(users=users).execute(CONTEXT)
+    assert {u["id"]: u for u in team(emulator)}[leaver["id"]]["active"] is True
+    emulator.configure_scim(ignore_patch_paths=[])
+    assert sync(users=users).execute(CONTEXT)["deactivate"] == 1
+
+
+def test_a_200_that_ignored_a_name_change_is_not_a_success(emulator: EmulatorProcess) -> None:
+    emulator.configure_scim(ignore_patch_paths=["name.givenName"])
+    users = [{"userName": u["userName"], "active": u["active"]} for u in team(emulator)]
+    users[0]["givenName"] = "Augusta"
+    with pytest.raises(CelonisError, match="still has givenName"):
+        sync(users=users).execute(CONTEXT)

@@ -395,13 +395,24 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         diff: dict[str, Any],
         current: dict[str, dict[str, Any]],
     ) -> list[str]:
+        from airflow_provider_celonis.scim_identity import unapplied
         from airflow_provider_celonis.scim_sync import merged_for_put, patch_operations
 
+        answer: dict[str, Any] | None
         try:
             if self.update_method == "put":
-                hook.replace_user(user_id, merged_for_put(current[user_id], diff))
+                answer = hook.replace_user(user_id, merged_for_put(current[user_id], diff))
             else:
-                hook.patch_user(user_id, patch_operations(diff))
+                answer = hook.patch_user(user_id, patch_operations(diff))
+            if not isinstance(answer, dict) or "userName" not in answer:
+                answer = hook.get_user(user_id)  # a 204 proves nothing about the change: read it back
         except CelonisError as err:
             return [f"update {name}: {err}"]
+        missing = unapplied(diff, answer)
+        if missing:
+            shown = ", ".join(f"{key}={value!r}" for key, value in missing.items())
+            return [
+                f"update {name}: Celonis answered {self.update_method.upper()} with success but the user "
+                f"still has {shown} (a path the server ignores?)"
+            ]
         return []

@@ -50,6 +50,9 @@ class ScimSettings:
     """Which of the two documented prefixes answer; the other gives 404."""
     patch_supported: bool = True
     """[guess] whether PATCH is accepted (False: 501, as a server without PATCH support)."""
+    ignore_patch_paths: list[str] = field(default_factory=list)
+    """A hostile server for tests: User PATCH operations on these paths are dropped silently and
+    the answer is 200 with the user as it was (a server that does not support a path)."""
     list_quirk: str | None = None
     """A hostile listing, for tests (Users and Groups lists; see :data:`LIST_QUIRKS`)."""
 
@@ -222,9 +225,13 @@ async def patch_resource(
     if not _settings(request).patch_supported:
         raise ScimError(501, "PATCH is not supported")
     body, store, state = await _body(request), _store(request), state_of(request)
+    ignored = _settings(request).ignore_patch_paths
+    if user_id and ignored and isinstance(body.get("Operations"), list):
+        body = {**body, "Operations": [o for o in body["Operations"] if o.get("path") not in ignored]}
     with state.lock:
         resource = store.user(user_id) if user_id else store.group(str(group_id))
-        store.patch(resource, body, state.now())
+        if body.get("Operations") != []:  # everything dropped: nothing to do, still a 200
+            store.patch(resource, body, state.now())
         view = store.user_view(resource, _location(request)) if user_id else None
     if view is not None:
         return scim_response(view)
