@@ -75,7 +75,18 @@ def _columns(file: PushFile, file_type: str, quote: bytes | None, separator: str
 
         # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not part of the first column's name.
         header = csv_header(file, quote).decode("utf-8-sig", "replace").rstrip("\r\n")
-        return [c.strip() for c in next(csv.reader([header], delimiter=separator or ","), [])]
+        columns = [c.strip() for c in next(csv.reader([header], delimiter=separator or ","), [])]
+        if not any(columns):
+            # An empty file is an export that failed, not a table without rows: pushed with
+            # REPLACE it would empty the table (a header-only file is how to push zero rows).
+            raise CelonisConfigurationError(
+                "source",
+                f"names {file.uri}, which has no header line (it is empty)",
+                "check the task that wrote it; to push zero rows, write the header line only",
+            )
+        return columns
+    except CelonisConfigurationError:
+        raise
     except ImportError:
         raise CelonisConfigurationError(
             "file_type",
