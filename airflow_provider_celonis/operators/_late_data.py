@@ -25,6 +25,7 @@ from typing import Any
 
 from airflow_provider_celonis.arguments import check_duration
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.timestamps import canonical_ts
 
 DEFAULT_SETTLE_PERIOD = 900.0
 """15 minutes: a window is pulled once its end is this old (connection extra ``settle_period``)."""
@@ -74,6 +75,18 @@ def wait_until(ready_at: datetime, log: Any) -> None:
         CLOCK.sleep(min(left, PROGRESS_EVERY))
 
 
+def _iso_utc(value: Any) -> str | None:
+    """An ISO 8601 text as UTC ``isoformat()`` (naive = UTC), as the operator writes ``until``."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+
+
 def record_digest(line: str) -> str:
     """A short, stable fingerprint of one canonical record line (what the overlap remembers)."""
     return hashlib.sha256(line.rstrip("\n").encode("utf-8")).hexdigest()[:20]
@@ -105,28 +118,51 @@ class HighWaterMark:
         }
 
     @classmethod
-    def from_json(cls, value: Any, where: str) -> HighWaterMark:
+    def from_json(cls, value: Any, where: str, origin: str = "the saved state") -> HighWaterMark:
+        """Read a state back; ``origin`` names where it was kept (a Variable someone may have
+        edited), so an error says what to delete or fix. Times are normalised: the marks are
+        compared as strings, and a hand-written ``+02:00`` or zone-less mark must compare as a time."""
         if value in (None, "", {}):
             return cls()
+        shown = str(value)[:80]
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except ValueError:
                 value = None
-        if not isinstance(value, Mapping) or not isinstance(value.get("seen", []), list):
-            raise CelonisConfigurationError(
+
+        def fail(problem: str) -> CelonisConfigurationError:
+            return CelonisConfigurationError(
                 "high_water_mark",
-                f"state is {str(value)[:80]!r}, not one this operator wrote",
-                "delete the Variable (the next run starts from start / the data interval) or fix its JSON",
+                f"{origin} {problem}",
+                f"delete {origin} (the next run starts from start / the data interval) or fix its JSON "
+                '(e.g. {"mark": "2025-02-05T14:30:00.000Z", "seen": []})',
                 where=where,
             )
+
+        if not isinstance(value, Mapping) or not isinstance(value.get("seen", []), list):
+            raise fail(f"holds {shown!r}, not a state this operator wrote")
+        mark = value.get("mark")
+        if mark in (None, ""):
+            mark = None
+        else:
+            mark = canonical_ts(mark) if isinstance(mark, str) else None
+            if mark is None:
+                raise fail(f"has mark {value.get('mark')!r}, not an ISO 8601 date-time")
+        until = value.get("until")
+        if until in (None, ""):
+            until = None
+        else:
+            until = _iso_utc(until)
+            if until is None:
+                raise fail(f"has until {value.get('until')!r}, not an ISO 8601 date-time")
         previous = value.get("previous")
         return cls(
-            mark=value.get("mark") or None,
+            mark=mark,
             seen=[str(d) for d in value.get("seen") or []],
             run_id=value.get("run_id") or None,
             previous=dict(previous) if isinstance(previous, Mapping) else None,
-            until=value.get("until") or None,
+            until=until,
         )
 
     def starting_point(self, run_id: str | None) -> HighWaterMark:
@@ -143,7 +179,9 @@ def load_state(context: Mapping[str, Any], task_id: str, variable: str | None) -
     if variable:
         from airflow.sdk import Variable
 
-        return HighWaterMark.from_json(Variable.get(variable, default=None), task_id)
+        return HighWaterMark.from_json(
+            Variable.get(variable, default=None), task_id, f"the Variable {variable!r}"
+        )
     ti = context.get("ti")
     if ti is None:
         return HighWaterMark()
@@ -155,10 +193,11 @@ def load_state(context: Mapping[str, Any], task_id: str, variable: str | None) -
         include_prior_dates=True,
         map_indexes=getattr(ti, "map_index", -1) if isinstance(getattr(ti, "map_index", -1), int) else -1,
     )
+    origin = f"the XCom {STATE_KEY!r} of the previous run"
     if isinstance(value, list):  # whatever the Airflow version did: take the state that got furthest
-        states = [HighWaterMark.from_json(v, task_id) for v in value if v]
+        states = [HighWaterMark.from_json(v, task_id, origin) for v in value if v]
         return max(states, key=lambda st: (st.until or "", st.mark or ""), default=HighWaterMark())
-    return HighWaterMark.from_json(value, task_id)
+    return HighWaterMark.from_json(value, task_id, origin)
 
 
 def save_state(context: Mapping[str, Any], variable: str | None, state: HighWaterMark) -> None:
