@@ -174,3 +174,24 @@ def test_a_server_counting_pages_from_one_is_not_taken_for_one_ignoring_page(
 
     rows = [row for _body, content in intelligence_pages(one_based, what="ORDER data") for row in content]
     assert len(rows) == 25 == len({row["id"] for row in rows})
+
+
+@pytest.mark.parametrize("allow_cut", [False, True])
+def test_fewer_rows_than_total_without_the_cut_is_an_error_even_with_allow_cut(
+    emulator: EmulatorProcess, tmp_path: Path, allow_cut: bool
+) -> None:
+    """Unfiltered, nothing cuts the result: rows missing against ``total`` are an inconsistency, not
+    "the 5,000-record cut", and ``allow_cut`` must not turn them into a green partial export."""
+    emulator.configure_knowledge_model(order_rows=300, total_offset=5)
+    out = tmp_path / "o.jsonl"
+    op = CelonisKnowledgeModelDataOperator(
+        task_id="km",
+        knowledge_model_id=KM,
+        record_id="ORDER",
+        page_size=100,
+        output_path=str(out),
+        allow_cut=allow_cut,
+    )
+    with pytest.raises(CelonisError, match="300 rows came but the server counted 305") as caught:
+        op.execute(CONTEXT)
+    assert "5,000" not in str(caught.value).split("Fix:")[0] and not out.exists()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
-from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 from airflow_provider_celonis.intelligence_pages import MAX_PAGES, intelligence_pages, read_answer
 from airflow_provider_celonis.paths import path_id
@@ -72,6 +72,16 @@ class KmData:
 
         A filtered result of exactly 5,000 rows whose total says 5,000 is complete, not cut.
         """
+        at_cut = self.limited and self.fetched >= self.cut_limit
+        if self.total is not None and self.total > self.fetched and not at_cut:
+            # nothing cuts this result: rows missing against the count are lost, not "cut", and
+            # allow_cut must not turn them into a green partial export
+            raise CelonisError(
+                f"Knowledge Model data {self.path}: {self.fetched} rows came but the server counted "
+                f"{self.total} (the table changed while it was paged, or pages came short), so the "
+                "export would be incomplete. Nothing was written.",
+                fix="re-run; if it repeats, narrow the query (filterExpr) or report it to Celonis support",
+            )
         if self.total is not None:
             cut = self.total > self.fetched
         else:
