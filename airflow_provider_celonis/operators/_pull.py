@@ -269,8 +269,14 @@ class PullMixin:
         mark: str | None
         if overlap.newest is not None and (state.mark is None or overlap.newest >= state.mark):
             mark, seen = overlap.newest, sorted({d for _, d in overlap.kept()})
-        else:  # nothing at or after the old mark came back: the old overlap still applies
+        else:
+            # Nothing at or after the old mark came back (its event was deleted, or the window
+            # ended earlier): the old overlap still applies, plus what this run delivered in it
+            # (late events below the mark), or the next run delivers those again.
             mark, seen = state.mark, state.seen
+            if mark is not None:
+                floor = overlap.floor(mark)
+                seen = sorted(set(seen) | {d for ts, d in overlap.kept() if ts >= floor})
         start_state = HighWaterMark(mark=state.mark, seen=state.seen, run_id=state.run_id, until=state.until)
         new = HighWaterMark(
             mark=mark,
