@@ -2,7 +2,8 @@
 
 The Intelligence lists (Knowledge Model, Event Subscription) answer ``{content, page,
 pageSize, total, sort}`` with a 0-based ``page`` (docs/celonis-api.md, paging table). Pages are
-asked for until one comes back empty or the items seen reach ``total``. Every page is checked
+asked for until one comes back empty or the items seen reach ``total``; an empty page before the
+items seen reach ``total`` is an error (the list came short), never a silent end. Every page is checked
 before its items are used: a body that is not JSON (an HTML error page, a truncated answer), a
 list field that is missing or not a list, and a page that repeats the previous one (the server
 ignores ``page``: a page whose own ``page`` number is another, or, without that number, whose
@@ -177,6 +178,17 @@ def intelligence_pages(
         yield body, content
         seen += len(content)
         total = body.get("total")
+        if not content and isinstance(total, int) and not isinstance(total, bool) and seen < total:
+            # the list ended short of its own count: items went missing, the end is not proven
+            raise unexpected(
+                what,
+                f"page {number} is empty while {seen} items came but the server counted {total}",
+                method=method,
+                path=path or what,
+                raw=body,
+                status=status,
+                content_type=content_type,
+            )
         if not content or (isinstance(total, int) and seen >= total):
             return
     raise CelonisError(

@@ -192,6 +192,23 @@ def test_fewer_rows_than_total_without_the_cut_is_an_error_even_with_allow_cut(
         output_path=str(out),
         allow_cut=allow_cut,
     )
-    with pytest.raises(CelonisError, match="300 rows came but the server counted 305") as caught:
+    with pytest.raises(CelonisError, match=r"300 (rows|items) came but the server counted 305") as caught:
         op.execute(CONTEXT)
     assert "5,000" not in str(caught.value).split("Fix:")[0] and not out.exists()
+
+
+def test_a_list_that_ends_short_of_its_total_is_an_error(emulator: EmulatorProcess) -> None:
+    """An empty page before ``total`` items came: the list is short, not finished."""
+    from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
+    from airflow_provider_celonis.exceptions import CelonisUnexpectedResponseError
+    from airflow_provider_celonis.intelligence_pages import intelligence_pages
+
+    hook = CelonisKnowledgeModelHook()
+    path = f"/api/knowledge-models/{KM}/records"
+
+    def inflated(number: int) -> Any:
+        body = hook.request_json("GET", path, api=KNOWLEDGE_MODEL, params={"page": number, "pageSize": 1})
+        return {**body, "total": body["total"] + 1}
+
+    with pytest.raises(CelonisUnexpectedResponseError, match="2 items came but the server counted 3"):
+        list(intelligence_pages(inflated, what="records"))
