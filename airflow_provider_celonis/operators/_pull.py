@@ -108,6 +108,11 @@ class PullMixin:
 
     def _run(self, context: Context, *, settled: bool) -> dict[str, Any]:
         fmt, start, end = self._validate(context)
+        targets = (
+            self._recheck_targets(context, start, end)
+            if self.recheck_intervals and start is not None and end is not None
+            else []
+        )
         hook = self.make_hook()
         state: HighWaterMark | None = None
         if self.windowed and start is not None and end is not None:
@@ -119,8 +124,8 @@ class PullMixin:
                 if ready_at > utcnow():
                     self._wait_for(ready_at, settle, end)
         result = self._pull_and_write(hook, fmt, start, end, state=state, context=context)
-        if self.recheck_intervals and start is not None and end is not None:
-            result["recheck"] = self._recheck(context, hook, fmt, start, end)
+        if targets:
+            result["recheck"] = self._recheck(hook, fmt, targets)
         return result
 
     # -- settle period ---------------------------------------------------------------------
@@ -290,9 +295,44 @@ class PullMixin:
         return mark
 
     # -- re-check of recent intervals ------------------------------------------------------
-    def _recheck(
-        self, context: Context, hook: Any, fmt: str, start: datetime, end: datetime
-    ) -> dict[str, Any]:
+    def _recheck_targets(
+        self, context: Context, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime, str]]:
+        """Each earlier interval with its file, checked before any call: a path that does not
+        change with the interval (a fixed name, ``run_id``, a month for daily runs) would have
+        the re-check replace this run's file, or one interval's file, with another's events."""
+        from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+        targets: list[tuple[datetime, datetime, str]] = []
+        used = {str(self.output_path): (start, end)}
+        for begin, finish in recheck_windows(start, end, self.recheck_intervals):
+            path = str(
+                cast(Any, self).render_template(
+                    self._output_path_template, shifted_context(context, begin, finish)
+                )
+            )
+            if path in used:
+                first, last = used[path]
+                raise CelonisConfigurationError(
+                    "output_path",
+                    f"names the same file ({self._redacted(path)}) for [{begin.isoformat()}, "
+                    f"{finish.isoformat()}) as for [{first.isoformat()}, {last.isoformat()}), so "
+                    "recheck_intervals would overwrite one interval's events with another's",
+                    "name each interval's file after it, e.g. "
+                    "{{ data_interval_start.strftime('%Y-%m-%d') }}, or set recheck_intervals=0",
+                    where=self.task_id,
+                )
+            used[path] = (begin, finish)
+            targets.append((begin, finish, path))
+        return targets
+
+    @staticmethod
+    def _redacted(path: str) -> str:
+        from airflow_provider_celonis.paths import redact_uri
+
+        return redact_uri(path)
+
+    def _recheck(self, hook: Any, fmt: str, targets: list[tuple[datetime, datetime, str]]) -> dict[str, Any]:
         from airflow_provider_celonis.operators._records import count_records
         from airflow_provider_celonis.outputs import Columns, write_records
         from airflow_provider_celonis.paths import redact_uri
@@ -301,12 +341,7 @@ class PullMixin:
         checked = rewritten = late = 0
         missing: list[str] = []
         shrunk: list[str] = []
-        for begin, finish in recheck_windows(start, end, self.recheck_intervals):
-            path = str(
-                cast(Any, self).render_template(
-                    self._output_path_template, shifted_context(context, begin, finish)
-                )
-            )
+        for begin, finish, path in targets:
             before = count_records(path, fmt)
             if before is None:  # never pulled (catchup off, or older than the DAG): not ours to create
                 missing.append(redact_uri(path))
