@@ -327,3 +327,18 @@ def test_first_run_ever_starts_at_start_and_ends_settle_period_ago(
     clock.at += timedelta(hours=1)
     incremental(tmp_path, "r2", settle_period=900)
     assert len(delivered(tmp_path, "r1", "r2")) == 2
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "csv", "parquet"])
+def test_recheck_of_an_unchanged_interval_rewrites_nothing_in_every_format(
+    emulator: EmulatorProcess, tmp_path: Path, output_format: str
+) -> None:
+    """The same-count comparison is byte for byte: it must not see a change where there is none."""
+    pytest.importorskip("pyarrow")
+    path = str(tmp_path) + "/{{ ds }}." + output_format
+    kwargs = {"output_path": path, "output_format": output_format, "settle_period": 0}
+    run(CelonisAuditLogOperator(task_id="a", **kwargs), DAY1, DAY2)
+    first = (tmp_path / f"2025-01-01.{output_format}").stat().st_mtime_ns
+    result = run(CelonisAuditLogOperator(task_id="a", recheck_intervals=1, **kwargs), DAY2, DAY3)
+    assert result["recheck"]["intervals_rewritten"] == 0 and result["recheck"]["intervals_checked"] == 1
+    assert (tmp_path / f"2025-01-01.{output_format}").stat().st_mtime_ns == first

@@ -8,6 +8,7 @@ runs, merge them in order without duplicates into a temporary file, rename it to
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -333,7 +334,7 @@ class PullMixin:
         return redact_uri(path)
 
     def _recheck(self, hook: Any, fmt: str, targets: list[tuple[datetime, datetime, str]]) -> dict[str, Any]:
-        from airflow_provider_celonis.operators._records import count_records
+        from airflow_provider_celonis.operators._records import count_records, same_bytes
         from airflow_provider_celonis.outputs import Columns, write_records
         from airflow_provider_celonis.paths import redact_uri
         from airflow_provider_celonis.spill import SortedSpill, scratch_dir
@@ -356,7 +357,25 @@ class PullMixin:
                     for line in spill.merged():
                         spool.write(line)
                         now += 1
-                    if now > before:
+                    changed = now > before
+                    if now == before and now:
+                        # Same count, maybe not the same events (one arrived late while another
+                        # was removed): compare with what a pull writes now, byte for byte.
+                        spool.seek(0)
+                        candidate = os.path.join(scratch, "recheck-candidate")
+                        write_records(candidate, fmt, iter(spool), columns)
+                        changed = not same_bytes(path, candidate)
+                        if changed:
+                            self.log.warning(
+                                "Re-check [%s, %s): Celonis returns as many records as %s holds (%d) "
+                                "but different records (a late event and a removed one, or a changed "
+                                "event): rewriting it with what Celonis returns now",
+                                begin.isoformat(),
+                                finish.isoformat(),
+                                redact_uri(path),
+                                now,
+                            )
+                    if changed:
                         spool.seek(0)
                         write_records(path, fmt, iter(spool), columns)
                         rewritten += 1
@@ -382,7 +401,9 @@ class PullMixin:
                 before,
                 redact_uri(path),
                 now,
-                f": rewritten with {now - before:+d} late events" if now != before else ": unchanged",
+                f": rewritten with {now - before:+d} late events"
+                if now != before
+                else (": rewritten, different records" if changed else ": unchanged"),
             )
         summary = {
             "intervals_checked": checked,

@@ -42,26 +42,45 @@ def write_in_order(
         return write_records(path, output_format, lines(), columns)
 
 
-def count_records(path: str, output_format: str) -> int | None:
-    """Records in an extract file written by :func:`~airflow_provider_celonis.outputs.write_records`
-    (streamed, flat memory); None if there is no file. Used by the re-check of recent intervals."""
-    import csv
-    import io
-
+def _open(path: str) -> Any:
+    """``path`` opened for reading bytes (local or an ``ObjectStoragePath`` URI); None if absent."""
     from airflow_provider_celonis.outputs import is_uri
 
     if is_uri(path):
         from airflow.sdk import ObjectStoragePath
 
         target: Any = ObjectStoragePath(path)
-        if not target.exists():
-            return None
-        opened: Any = target.open("rb")
-    else:
-        try:
-            opened = open(path, "rb")  # noqa: SIM115 - closed by the with below
-        except FileNotFoundError:
-            return None
+        return target.open("rb") if target.exists() else None
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None
+
+
+def same_bytes(path: str, local: str, chunk: int = 1 << 20) -> bool:
+    """Whether the file at ``path`` (local or URI) holds exactly the bytes of the local file
+    ``local``; streamed. The re-check uses it when a count did not change but events might have."""
+    opened = _open(path)
+    if opened is None:
+        return False
+    with opened as theirs, open(local, "rb") as ours:
+        while True:
+            a, b = theirs.read(chunk), ours.read(chunk)
+            if a != b:
+                return False
+            if not a:
+                return True
+
+
+def count_records(path: str, output_format: str) -> int | None:
+    """Records in an extract file written by :func:`~airflow_provider_celonis.outputs.write_records`
+    (streamed, flat memory); None if there is no file. Used by the re-check of recent intervals."""
+    import csv
+    import io
+
+    opened = _open(path)
+    if opened is None:
+        return None
     with opened as raw:
         if output_format == "parquet":
             import pyarrow.parquet as pq
