@@ -160,12 +160,12 @@ def rule_from_json(data: dict[str, Any]) -> FaultRule:
 # -- page shapes: a 200 whose body a client must not trust -----------------------------------
 PAGE_SHAPE_KINDS = frozenset({"ignore_paging", "html", "truncate", "no_list", "rename_list"})
 """Fault kinds that answer 200 with a page a client must refuse (any JSON listing route):
-``ignore_paging`` drops ``pageNumber`` and ``pageToken`` from the query (the server answers
+``ignore_paging`` drops ``pageNumber``, ``pageToken`` and ``page`` from the query (the server answers
 the first page again: with ``skip=1`` the second page repeats the first, and a cursor does not
 advance), ``html`` a login-like HTML page, ``truncate`` the real body cut in half, ``no_list``
 the body without its top-level list fields, ``rename_list`` those fields renamed to ``data``."""
 
-_PAGING_PARAMS = (b"pageNumber", b"pageToken")
+_PAGING_PARAMS = (b"pageNumber", b"pageToken", b"page")  # page: the data job execution history
 
 
 async def page_shape_fault(kind: str, app: Any, scope: Any, receive: Any, send: Any) -> None:

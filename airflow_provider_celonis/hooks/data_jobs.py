@@ -12,6 +12,7 @@ internal ``/api/pools/...`` family for execute-with-configuration, cancel, histo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,9 @@ from airflow_provider_celonis.exceptions import (
     CelonisConfigurationError,
     CelonisNotFoundError,
     CelonisPermissionError,
+    CelonisRequestMaybeSentError,
+    CelonisUnexpectedResponseError,
+    response_excerpt,
 )
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
@@ -161,6 +165,36 @@ def explain_internal(err: CelonisApiError, call: Call) -> CelonisApiError:
     )
 
 
+def decoded(call: Call, text: str, content_type: str | None) -> Any:
+    """A GET's JSON body; a POST's body is undocumented and never read (an HTML or empty 200
+    after Celonis acted must not fail a start that happened). A body that is not JSON is a
+    :class:`CelonisUnexpectedResponseError` naming the path, content type and first bytes."""
+    if call.method != "GET":
+        if "html" in (content_type or "").lower():  # a proxy's or login page: not Celonis's answer
+            raise CelonisRequestMaybeSentError(
+                f"{call.method} {call.path} was answered with a 200 HTML page "
+                f"({response_excerpt(text, 80)!r}), not by Celonis; whether Celonis acted is unknown",
+                fix="check proxies between Airflow and Celonis",
+            )
+        return None
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        excerpt = response_excerpt(text)
+        raise CelonisUnexpectedResponseError(
+            f"Celonis answered GET {call.path} with 200 ({content_type or 'no content type'}) but the "
+            f"body is not JSON (truncated, or a login or proxy page); first bytes: {excerpt!r}.",
+            status=200,
+            method="GET",
+            path=call.path,
+            content_type=content_type,
+            excerpt=excerpt,
+            fix="retry later; if it persists, check proxies between Airflow and Celonis",
+        ) from None
+
+
 def failed_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [t for t in tasks if str(t.get("status") or "").upper() == "FAIL" and t.get("taskId")]
 
@@ -274,19 +308,21 @@ class CelonisDataJobHook(CelonisOAuthHook):
 
     def call(self, call: Call) -> Any:
         try:
-            return self.request_json(
+            with self.request(
                 call.method, call.path, api=DATA_JOBS, idempotent=call.idempotent, **call.kwargs
-            )
+            ) as response:
+                return decoded(call, response.text, response.headers.get("content-type"))
         except (CelonisPermissionError, CelonisNotFoundError) as err:
             raise explain_internal(err, call) from err
 
     async def acall(self, call: Call) -> Any:
         try:
-            return await self.arequest_json(
+            response = await self.arequest(
                 call.method, call.path, api=DATA_JOBS, idempotent=call.idempotent, **call.kwargs
             )
         except (CelonisPermissionError, CelonisNotFoundError) as err:
             raise explain_internal(err, call) from err
+        return decoded(call, response.text, response.headers.get("content-type"))
 
     # -- sync API --------------------------------------------------------------------------
     def start_execution(self, pool_id: str, job_id: str, mode: str = "DELTA", **subset: Any) -> Any:
@@ -304,12 +340,17 @@ class CelonisDataJobHook(CelonisOAuthHook):
     def list_executions(self, pool_id: str, job_id: str, *, all_pages: bool = False) -> list[dict[str, Any]]:
         """The execution history: page 0 and the last page (order is undocumented, the newest
         runs are on one of them), or every page with ``all_pages`` (the "before" snapshot whose
-        ids can never be ours must be complete; at most ``max_history_pages`` pages)."""
+        ids can never be ours must be complete; at most ``max_history_pages`` pages).
+
+        A page without its ``executionItems`` list, or one that repeats the previous page, is a
+        :class:`CelonisUnexpectedResponseError`: read as "no executions", it would make an old
+        run look new."""
+        path = self.history_call(pool_id, job_id).path
         first = self.call(self.history_call(pool_id, job_id))
-        pages = self._pages_to_read(first, all_pages)
-        return _items(first) + [
-            i for p in pages for i in _items(self.call(self.history_call(pool_id, job_id, p)))
-        ]
+        pages = [_items(first, path, 0)]
+        for number in self._pages_to_read(first, all_pages):
+            pages.append(_items(self.call(self.history_call(pool_id, job_id, number)), path, number))
+        return _joined(pages, path, all_pages)
 
     def list_tasks(self, pool_id: str, job_id: str, execution_id: str) -> list[dict[str, Any]]:
         return _task_items(self.call(self.tasks_call(pool_id, job_id, execution_id)))
@@ -336,11 +377,12 @@ class CelonisDataJobHook(CelonisOAuthHook):
     async def alist_executions(
         self, pool_id: str, job_id: str, *, all_pages: bool = False
     ) -> list[dict[str, Any]]:
+        path = self.history_call(pool_id, job_id).path
         first = await self.acall(self.history_call(pool_id, job_id))
-        items = _items(first)
-        for page in self._pages_to_read(first, all_pages):
-            items += _items(await self.acall(self.history_call(pool_id, job_id, page)))
-        return items
+        pages = [_items(first, path, 0)]
+        for number in self._pages_to_read(first, all_pages):
+            pages.append(_items(await self.acall(self.history_call(pool_id, job_id, number)), path, number))
+        return _joined(pages, path, all_pages)
 
     async def aget_error_lines(self, pool_id: str, job_id: str, execution_id: str) -> list[str]:
         lines: list[str] = []
@@ -377,12 +419,39 @@ def _num_pages(page: Any) -> int:
         return 1
 
 
-def _task_items(answer: Any) -> list[dict[str, Any]]:
-    return [i for i in answer or [] if isinstance(i, dict)] if isinstance(answer, list) else []
+def _unexpected(path: str, problem: str, answer: Any) -> CelonisUnexpectedResponseError:
+    excerpt = response_excerpt(json.dumps(answer, default=str))
+    return CelonisUnexpectedResponseError(
+        f"Celonis Data Job Execution API answered GET {path} with 200 but {problem}; first bytes: "
+        f"{excerpt!r}. The provider cannot tell which executions exist, so it stops (failing closed).",
+        status=200,
+        method="GET",
+        path=path,
+        content_type="application/json",
+        excerpt=excerpt,
+        fix="retry later; if it persists, the internal endpoint changed: report it",
+    )
 
 
-def _items(page: Any) -> list[dict[str, Any]]:
-    if not page:
-        return []
-    items = page.get("executionItems") if isinstance(page, dict) else page
-    return [i for i in items or [] if isinstance(i, dict)]
+def _task_items(answer: Any, path: str = "logs/executions") -> list[dict[str, Any]]:
+    if not isinstance(answer, list):
+        raise _unexpected(path, "the task items are not a list", answer)
+    return [i for i in answer if isinstance(i, dict)]
+
+
+def _items(page: Any, path: str, number: int) -> list[dict[str, Any]]:
+    items = page.get("executionItems") if isinstance(page, dict) else None
+    if not isinstance(items, list):
+        raise _unexpected(path, f"page {number} has no executionItems list", page)
+    return [i for i in items if isinstance(i, dict)]
+
+
+def _joined(pages: list[list[dict[str, Any]]], path: str, all_pages: bool) -> list[dict[str, Any]]:
+    """The pages' items; with ``all_pages``, a page equal to the one before (a server ignoring
+    ``page``) is an error, not a complete history."""
+    for number in range(1, len(pages) if all_pages else 0):
+        if pages[number] and pages[number] == pages[number - 1]:
+            raise _unexpected(
+                path, f"page {number} repeats page {number - 1} (is 'page' ignored?)", pages[number][:2]
+            )
+    return [item for page in pages for item in page]

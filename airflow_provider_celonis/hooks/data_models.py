@@ -13,7 +13,7 @@ from typing import Any
 from airflow_provider_celonis.apis import DATA_MODELS
 from airflow_provider_celonis.exceptions import CelonisNotFoundError, CelonisPermissionError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.hooks.data_jobs import Call, explain_internal
+from airflow_provider_celonis.hooks.data_jobs import Call, decoded, explain_internal
 
 DATA_MODEL_UI_PATH = "/integration/ui/pools/{pool_id}/data-models/{data_model_id}"
 """[guess] Where the Celonis UI shows a data model; Celonis does not document it."""
@@ -43,19 +43,21 @@ class CelonisDataModelHook(CelonisOAuthHook):
 
     def call(self, call: Call) -> Any:
         try:
-            return self.request_json(
+            with self.request(
                 call.method, call.path, api=DATA_MODELS, idempotent=call.idempotent, **call.kwargs
-            )
+            ) as response:
+                return decoded(call, response.text, response.headers.get("content-type"))
         except (CelonisPermissionError, CelonisNotFoundError) as err:
             raise explain_internal(err, call) from err
 
     async def acall(self, call: Call) -> Any:
         try:
-            return await self.arequest_json(
+            response = await self.arequest(
                 call.method, call.path, api=DATA_MODELS, idempotent=call.idempotent, **call.kwargs
             )
         except (CelonisPermissionError, CelonisNotFoundError) as err:
             raise explain_internal(err, call) from err
+        return decoded(call, response.text, response.headers.get("content-type"))
 
     # -- API -------------------------------------------------------------------------------
     def start_load(
