@@ -14,7 +14,7 @@ import pytest
 from data_pool_helpers import make_context
 from test_data_push_fault_matrix import POOL, make_op
 
-from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 
 
 def calls(emulator: Any) -> int:
@@ -86,3 +86,53 @@ def test_empty_parquet_file_pushes_zero_rows(
     pq.write_table(pa.table({"id": pa.array([], pa.int64()), "name": pa.array([], pa.string())}), source)
     result = make_op(fast_retries, source, chunk_size=10_000).execute(make_context())
     assert result["rows"] == 0 and result["status"] == "DONE" and result["chunks"] == 1
+
+
+SECRET = "S3CR3TVALUE"
+
+
+def _error_paths(tmp_path: Path) -> dict[str, tuple[Any, dict[str, Any]]]:
+    good = tmp_path / "good.csv"
+    good.write_text("id,name\n" + "".join(f"{i},name {i}\n" for i in range(60)))
+    other = tmp_path / "other.csv"
+    other.write_text("id,label\n1,x\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    long_record = tmp_path / "long.csv"
+    long_record.write_text("id,name\n1," + "x" * 1000 + "\n")
+
+    def uri(path: Path) -> str:
+        return f"file://AKIAKEY:{SECRET}@{path}"
+
+    return {
+        "empty": (uri(empty), {}),
+        "record-too-long": (uri(long_record), {}),
+        "keys-missing": (uri(good), {"mode": "DELTA", "keys": ["nope"]}),
+        "different-columns": ([uri(good), uri(other)], {}),
+        "unmatched-entry": ([uri(good), uri(tmp_path / "missing.csv")], {}),
+        "lost-uploads": (uri(good), {"max_rebuilds": 0}),
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["empty", "record-too-long", "keys-missing", "different-columns", "unmatched-entry", "lost-uploads"],
+)
+def test_source_credentials_never_show_on_error_paths(
+    emulator: Any,
+    fast_retries: dict[str, float],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    path: str,
+) -> None:
+    from test_data_push_fault_matrix import CALLS
+
+    source, kwargs = _error_paths(tmp_path)[path]
+    if path == "lost-uploads":
+        emulator.add_faults([{**CALLS["upload"], "kind": "status", "status": 503, "process": True}])
+    with pytest.raises(CelonisError) as raised:
+        make_op(fast_retries, source, **kwargs).execute(make_context())
+    shown = str(raised.value) + repr(raised.value.args) + "".join(capfd.readouterr())
+    chain = raised.value.__cause__ or raised.value.__context__
+    shown += repr(chain) + str(chain)
+    assert SECRET not in shown and "AKIAKEY" not in shown, shown[-2000:]

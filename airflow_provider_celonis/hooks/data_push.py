@@ -29,7 +29,12 @@ from typing import Any
 
 from airflow_provider_celonis.apis import DATA_PUSH
 from airflow_provider_celonis.chunking import Chunk
-from airflow_provider_celonis.exceptions import CelonisRateLimitError
+from airflow_provider_celonis.exceptions import (
+    CelonisRateLimitError,
+    CelonisRequestMaybeSentError,
+    CelonisUnexpectedResponseError,
+    response_excerpt,
+)
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 from airflow_provider_celonis.multipart import MultipartFileBody
 from airflow_provider_celonis.status import seconds_left
@@ -95,11 +100,43 @@ class CelonisDataPushHook(CelonisOAuthHook):
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         body.update(extra or {})
-        job: dict[str, Any] = self.request_json("POST", self.jobs_path(pool_id), api=DATA_PUSH, json=body)
+        job: dict[str, Any] = self._json("POST", self.jobs_path(pool_id), json=body)
         return job
 
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON body (None when empty); a body that is not JSON (a proxy's or login
+        page, a truncated answer) is typed: after a POST Celonis may have acted, so
+        :class:`CelonisRequestMaybeSentError` (the caller reconciles); after a GET nothing can be
+        concluded from it, so :class:`CelonisUnexpectedResponseError`."""
+        with self.request(method, path, api=DATA_PUSH, **kwargs) as response:
+            if not response.content.strip():
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                content_type = response.headers.get("content-type")
+                excerpt = response_excerpt(response.content)
+                what = (
+                    f"Celonis answered {method} {path} with {response.status_code} "
+                    f"({content_type or 'no content type'}) but the body is not JSON (truncated, or a "
+                    f"login or proxy page); first bytes: {excerpt!r}"
+                )
+        if method != "GET":
+            raise CelonisRequestMaybeSentError(
+                f"{what}. Whether Celonis acted is unknown.", fix="check proxies between Airflow and Celonis"
+            )
+        raise CelonisUnexpectedResponseError(
+            f"{what}.",
+            status=200,
+            method=method,
+            path=path,
+            content_type=content_type,
+            excerpt=excerpt,
+            fix="retry later; if it persists, check proxies between Airflow and Celonis",
+        )
+
     def get_job(self, pool_id: str, job_id: str) -> dict[str, Any]:
-        job: dict[str, Any] = self.request_json("GET", self.jobs_path(pool_id, job_id), api=DATA_PUSH)
+        job: dict[str, Any] = self._json("GET", self.jobs_path(pool_id, job_id))
         return job
 
     async def aget_job(self, pool_id: str, job_id: str) -> dict[str, Any]:
@@ -107,7 +144,26 @@ class CelonisDataPushHook(CelonisOAuthHook):
         return job
 
     def list_jobs(self, pool_id: str) -> list[dict[str, Any]]:
-        return list(self.request_json("GET", self.jobs_path(pool_id), api=DATA_PUSH) or [])
+        return self._json_list(self.jobs_path(pool_id))
+
+    def _json_list(self, path: str) -> list[dict[str, Any]]:
+        """A GET whose documented answer is a JSON array of objects; any other shape is refused."""
+        answer = self._json("GET", path)
+        if answer is None:
+            return []
+        if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
+            excerpt = response_excerpt(str(answer))
+            raise CelonisUnexpectedResponseError(
+                f"Celonis answered GET {path} with 200 but not with a JSON array of objects, as the "
+                f"Data Push API documents; first bytes: {excerpt!r}. Nothing is concluded from it.",
+                status=200,
+                method="GET",
+                path=path,
+                content_type="application/json",
+                excerpt=excerpt,
+                fix="retry later; if it persists, the Data Push API changed: report it",
+            )
+        return answer
 
     def delete_job(self, pool_id: str, job_id: str) -> None:
         """``DELETE .../jobs/{id}``; whether it cancels a QUEUED or RUNNING job is a [guess]."""
@@ -119,8 +175,7 @@ class CelonisDataPushHook(CelonisOAuthHook):
         await self.arequest("DELETE", self.jobs_path(pool_id, job_id), api=DATA_PUSH)
 
     def list_chunks(self, pool_id: str, job_id: str) -> list[dict[str, Any]]:
-        path = f"{self.jobs_path(pool_id, job_id)}/chunks"
-        return list(self.request_json("GET", path, api=DATA_PUSH) or [])
+        return self._json_list(f"{self.jobs_path(pool_id, job_id)}/chunks")
 
     # -- chunks ----------------------------------------------------------------------------
     def upload_chunk(
