@@ -97,7 +97,8 @@ def _parse_time(value: str | None, name: str, *, local_only: bool) -> int | None
     if local_only and not _LOCAL_TIME.match(value):
         raise_bad(f"Failed to convert '{name}' value '{value}': expected yyyy-MM-dd'T'HH:mm:ss")
     try:
-        when = datetime.fromisoformat(value)
+        # Python 3.10's fromisoformat does not read a trailing Z (3.11+ does).
+        when = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "Zz" else value)
     except ValueError:
         raise_bad(f"Failed to convert '{name}' value '{value}' to a date-time (ISO 8601 expected)")
     if when.tzinfo is None:
