@@ -85,3 +85,31 @@ async def test_a_start_answered_with_an_html_200_is_reconciled(
     runs = [r for r in emulator.data_job_report(POOL, JOB)["runs"] if r["source"] == "API"]
     assert [r["executionId"] for r in runs] == [result]
     assert emulator.requests_to("POST", path) == 2
+
+
+@pytest.mark.parametrize("kind", ["html", "truncate"])
+async def test_a_load_info_answer_of_the_wrong_shape_is_a_typed_error(
+    emulator: Any, fast_retries: dict[str, float], kind: str
+) -> None:
+    from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODEL_ID as MODEL
+    from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
+
+    path = f"/integration/api/pools/{POOL}/data-models/{MODEL}/load-history/load-info-sync"
+    emulator.add_faults([{"path": path, "method": "GET", "kind": kind, "times": -1}])
+    hook = CelonisDataModelHook(**fast_retries)
+    with pytest.raises(CelonisUnexpectedResponseError):
+        hook.get_load_info(POOL, MODEL)
+    with pytest.raises(CelonisUnexpectedResponseError):
+        await hook.aget_load_info(POOL, MODEL)
+    await close_loop_session()
+
+
+def test_a_load_info_without_its_load_info_object_is_refused() -> None:
+    from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook, checked_load_info
+
+    call = CelonisDataModelHook.load_info_call("p", "m")
+    for answer in ({}, {"data": {}}, [], None, {"loadInfo": None}, {"loadInfo": {}, "loadHistory": []}):
+        with pytest.raises(CelonisUnexpectedResponseError, match="loadInfo"):
+            checked_load_info(call, answer)
+    ok = {"loadInfo": {"currentComputeLoad": None}}
+    assert checked_load_info(call, ok) is ok

@@ -8,10 +8,16 @@ fails the task; the load itself keeps running in Celonis.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from airflow_provider_celonis.apis import DATA_MODELS
-from airflow_provider_celonis.exceptions import CelonisNotFoundError, CelonisPermissionError
+from airflow_provider_celonis.exceptions import (
+    CelonisNotFoundError,
+    CelonisPermissionError,
+    CelonisUnexpectedResponseError,
+    response_excerpt,
+)
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 from airflow_provider_celonis.hooks.data_jobs import Call, decoded, explain_internal
 
@@ -73,16 +79,36 @@ class CelonisDataModelHook(CelonisOAuthHook):
             self.load_call(pool_id, data_model_id, full_reload=full_reload, tables=tables)
         )
 
-    def get_load_info(self, pool_id: str, data_model_id: str) -> dict[str, Any] | None:
+    def get_load_info(self, pool_id: str, data_model_id: str) -> dict[str, Any]:
         """The internal ``load-info-sync`` answer (no public endpoint gives a load's id and status);
-        ``loadInfo.currentComputeLoad`` is null before the first load."""
-        result = self.call(self.load_info_call(pool_id, data_model_id))
-        return result if isinstance(result, dict) else None
+        ``loadInfo.currentComputeLoad`` is null before the first load. An answer without its
+        ``loadInfo`` object is a :class:`CelonisUnexpectedResponseError`: read as "never
+        loaded", it would make a previous load look new."""
+        call = self.load_info_call(pool_id, data_model_id)
+        return checked_load_info(call, self.call(call))
 
-    async def aget_load_info(self, pool_id: str, data_model_id: str) -> dict[str, Any] | None:
-        result = await self.acall(self.load_info_call(pool_id, data_model_id))
-        return result if isinstance(result, dict) else None
+    async def aget_load_info(self, pool_id: str, data_model_id: str) -> dict[str, Any]:
+        call = self.load_info_call(pool_id, data_model_id)
+        return checked_load_info(call, await self.acall(call))
 
     def data_model_url(self, pool_id: str, data_model_id: str) -> str:
         base = self.get_config().base_url.rstrip("/")
         return base + DATA_MODEL_UI_PATH.format(pool_id=pool_id, data_model_id=data_model_id)
+
+
+def checked_load_info(call: Call, answer: Any) -> dict[str, Any]:
+    info = answer.get("loadInfo") if isinstance(answer, dict) else None
+    history = answer.get("loadHistory") if isinstance(answer, dict) else None
+    if isinstance(info, dict) and (history is None or isinstance(history, dict)):
+        return answer
+    excerpt = response_excerpt(json.dumps(answer, default=str))
+    raise CelonisUnexpectedResponseError(
+        f"Celonis answered GET {call.path} with 200 but without its loadInfo object; first bytes: "
+        f"{excerpt!r}. The provider cannot tell which loads exist, so it stops (failing closed).",
+        status=200,
+        method="GET",
+        path=call.path,
+        content_type="application/json",
+        excerpt=excerpt,
+        fix="retry later; if it persists, the internal endpoint changed: report it",
+    )
