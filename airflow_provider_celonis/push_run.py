@@ -131,12 +131,12 @@ class PushRun:
                     attempt + 1,
                     attempts,
                 )
-            except CelonisConfigurationError:
-                self.op.discard(job_id, "a source file changed while it was pushed")
+            except CelonisConfigurationError as err:
+                self.op.discard(job_id, f"the push cannot go on ({err})")
                 raise
-            except ChunkingError:
-                self.op.discard(job_id, "a source file changed while it was pushed")
-                self._check_sources()
+            except ChunkingError as err:
+                self.op.discard(job_id, f"a chunk could not be made ({err})")
+                self._check_sources()  # a file cut short while it was read: say which one changed
                 raise
             except BaseException:
                 self.op.discard(job_id, "the upload failed")

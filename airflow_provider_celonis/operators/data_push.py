@@ -310,7 +310,8 @@ class CelonisDataPushOperator(BaseOperator):
         where = f"Push job {job_id} into table {self.target_table} of pool {self.data_pool_id}"
         if status == SUCCESS:
             self._job_id = None
-            result = {"job_id": job_id, **(event.get("summary") or {}), "status": event.get("job_status")}
+            # The summary rode through the trigger's kwargs: it never replaces the polled job's id.
+            result = {**(event.get("summary") or {}), "job_id": job_id, "status": event.get("job_status")}
             self.log.info("%s: %s; %s", where, event["message"], result)
             return result
         if status == TIMEOUT:
