@@ -82,7 +82,7 @@ async def test_payload_of_an_earlier_version_resumes(
     ``delete_on_kill``: such a deferred task still resumes to the verdict on its own job."""
     emulator.configure_data_push(queued_seconds=0.05, running_seconds=0.05)
     op = make_op(fast_retries, write_csv(tmp_path / "orders.csv"), deferrable=True)
-    kwargs, deferred = await _executed_job(op)
+    kwargs, _ = await _executed_job(op)
     old_wait = {k: v for k, v in kwargs["wait"].items() if k != "fail_on_error_logs"}
     old = {k: v for k, v in kwargs.items() if k != "delete_on_kill"} | {"wait": old_wait}
     [event] = await run_trigger(recreate(CelonisDataPushJobTrigger(**old)))
