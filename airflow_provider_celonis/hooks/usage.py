@@ -198,9 +198,10 @@ class CelonisUsageHook(CelonisOAuthHook):
             content, body = check.records(raw)
             if content:
                 yield content
-            token = body.get("nextPageToken") or None if isinstance(body, dict) else None
-            if token is None:
+            token = body.get("nextPageToken") if isinstance(body, dict) else None
+            if token is None or token == "":  # absent, null or empty: the last page
                 return
+            # Anything else must be a new string: 0, false or [] are a changed API, not an end.
             if not isinstance(token, str) or token in seen:
                 raise check.fail(
                     raw,
