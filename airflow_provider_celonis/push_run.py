@@ -260,6 +260,10 @@ class PushRun:
             foreign = [c for c in listed if str(c.get("pushJobId") or job_id) != job_id]
             if foreign:
                 raise _Discard(f"its chunk list names other jobs ({foreign[0].get('pushJobId')})")
+            ids = [str(c["id"]) for c in listed if c.get("id") is not None]
+            if len(ids) != len(set(ids)):
+                # The right count with one chunk listed twice hides a chunk Celonis does not hold.
+                raise _Discard("its chunk list shows one chunk id more than once")
             got = dict(Counter(str(c.get("type") or "").upper() for c in listed))
             if got == want:
                 self.log.info("Celonis lists the %d chunk(s) sent to push job %s.", len(listed), job_id)

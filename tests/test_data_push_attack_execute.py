@@ -142,3 +142,17 @@ def test_status_answered_by_a_proxy_page_is_never_a_verdict(
         return
     assert result["status"] == "DONE"
     assert_each_row_once(emulator, result)
+
+
+@pytest.mark.parametrize("lie", ["foreign", "missing", "repeat"])
+def test_chunk_list_that_lies_is_never_executed(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, lie: str
+) -> None:
+    """The chunk list names another job, leaves a chunk out, or lists one chunk twice with the
+    right count: the job is discarded unexecuted every time."""
+    emulator.configure_data_push(queued_seconds=0.05, running_seconds=0.05, chunk_list_lie=lie)
+    with pytest.raises(CelonisRequestMaybeSentError, match="discarded unexecuted"):
+        make_op(fast_retries, write_csv(tmp_path / "orders.csv"), max_rebuilds=1).execute(make_context())
+    report = emulator.push_report()
+    assert report["execute_requests"] == 0
+    assert [job["status"] for job in report["jobs"].values()] == ["DELETED", "DELETED"]

@@ -59,6 +59,10 @@ class PushSettings:
     """Not Celonis: ``GET .../jobs/{id}`` answers with this id instead (a misrouted answer)."""
     store_uploads_twice: bool = False
     """Not Celonis: every chunk upload is stored twice (a proxy that replays a POST)."""
+    chunk_list_lie: str | None = None
+    """Not Celonis: ``GET .../chunks`` lies about a job's chunks: ``foreign`` (the last entry
+    names another job), ``missing`` (the last entry left out), ``repeat`` (the last entry
+    replaced by the first: the count is right, one chunk is listed twice)."""
 
 
 @dataclass

@@ -231,18 +231,30 @@ def list_chunks(
     job = _job(data, pool_id, job_id)
     if job is None:
         return _no_job(job_id)
-    return JSONResponse(
-        [
-            {
-                "id": c.id,
-                "creationDate": int(c.created * 1000),
-                "type": c.kind,
-                "pushJobId": job.id,
-                "checksum": c.checksum,
-            }
-            for c in job.chunks
-        ]
-    )
+    listed = [
+        {
+            "id": c.id,
+            "creationDate": int(c.created * 1000),
+            "type": c.kind,
+            "pushJobId": job.id,
+            "checksum": c.checksum,
+        }
+        for c in job.chunks
+    ]
+    return JSONResponse(_lie_about_chunks(data["settings"].chunk_list_lie, listed))
+
+
+def _lie_about_chunks(lie: str | None, listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``chunk_list_lie`` setting (not Celonis): a chunk list a client must not trust."""
+    if not lie or not listed:
+        return listed
+    if lie == "foreign":
+        return [*listed[:-1], {**listed[-1], "pushJobId": str(uuid.uuid4())}]
+    if lie == "missing":
+        return listed[:-1]
+    if lie == "repeat":
+        return [*listed[:-1], dict(listed[0])]
+    return listed
 
 
 @inner.post(JOBS + "/{job_id}/chunks/{kind}")
