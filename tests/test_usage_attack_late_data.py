@@ -342,3 +342,33 @@ def test_recheck_of_an_unchanged_interval_rewrites_nothing_in_every_format(
     result = run(CelonisAuditLogOperator(task_id="a", recheck_intervals=1, **kwargs), DAY2, DAY3)
     assert result["recheck"]["intervals_rewritten"] == 0 and result["recheck"]["intervals_checked"] == 1
     assert (tmp_path / f"2025-01-01.{output_format}").stat().st_mtime_ns == first
+
+
+def test_two_runs_at_the_same_time_do_not_both_deliver_the_same_events(
+    attack_server: AttackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run r2 starts from r1's mark; while it pulls, run r3 (started at the same time, from the
+    same mark) saves its state. r2 must not write the events r3 already delivered."""
+    variables = Variables(monkeypatch)
+    attack_server.events = [ev("2025-01-01T01:00:00.000Z", "a")]
+    incremental(tmp_path, "r1")
+    attack_server.events.append(ev("2025-01-01T02:00:00.000Z", "b"))
+    from airflow.sdk import Variable
+
+    reads: list[str] = []
+    real_get = Variable.get
+
+    def get(key: str, default: Any = None) -> Any:
+        value = real_get(key, default)
+        reads.append(value)
+        if len(reads) == 1:  # r3 finishes while r2 pulls
+            incremental_r3 = dict(json.loads(value), run_id="r3", mark="2025-01-01T02:00:00.000Z")
+            variables.values["hwm"] = json.dumps(incremental_r3)
+        return value
+
+    monkeypatch.setattr(Variable, "get", staticmethod(get))
+    with pytest.raises(CelonisConfigurationError, match="max_active_runs=1") as caught:
+        incremental(tmp_path, "r2")
+    assert "'r3'" in str(caught.value)
+    assert not (tmp_path / "r2.jsonl").exists()
+    assert json.loads(variables.values["hwm"])["run_id"] == "r3"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -240,3 +240,39 @@ def recheck_windows(start: datetime, end: datetime, count: int) -> list[tuple[da
     if length <= timedelta(0):
         return []
     return [(start - length * k, end - length * k) for k in range(1, count + 1)]
+
+
+def recheck_targets(
+    render: Callable[[datetime, datetime], str],
+    current: str,
+    start: datetime,
+    end: datetime,
+    count: int,
+    where: str,
+) -> list[tuple[datetime, datetime, str]]:
+    """The ``count`` intervals before ``[start, end)`` with the file ``render`` names for each.
+
+    A path that does not change with the interval (a fixed name, ``run_id``, a month for daily
+    runs) would have the re-check replace this run's file, or one interval's file, with another
+    interval's events: refused here, before any call.
+    """
+    from airflow_provider_celonis.paths import redact_uri
+
+    targets: list[tuple[datetime, datetime, str]] = []
+    used = {current: (start, end)}
+    for begin, finish in recheck_windows(start, end, count):
+        path = render(begin, finish)
+        if path in used:
+            first, last = used[path]
+            raise CelonisConfigurationError(
+                "output_path",
+                f"names the same file ({redact_uri(path)}) for [{begin.isoformat()}, {finish.isoformat()}) "
+                f"as for [{first.isoformat()}, {last.isoformat()}), so recheck_intervals would overwrite "
+                "one interval's events with another's",
+                "name each interval's file after it, e.g. {{ data_interval_start.strftime('%Y-%m-%d') }}, "
+                "or set recheck_intervals=0",
+                where=where,
+            )
+        used[path] = (begin, finish)
+        targets.append((begin, finish, path))
+    return targets

@@ -21,7 +21,7 @@ from airflow_provider_celonis.operators._late_data import (
     HighWaterMark,
     check_period,
     load_state,
-    recheck_windows,
+    recheck_targets,
     record_digest,
     save_state,
     shifted_context,
@@ -89,6 +89,7 @@ class PullMixin:
     start: Any
     end: Any
     _output_path_template: str
+    _loaded_state: dict[str, Any]
 
     if TYPE_CHECKING:
 
@@ -161,6 +162,7 @@ class PullMixin:
         from airflow_provider_celonis.hooks.usage import to_utc
 
         state = load_state(context, self.task_id, self.high_water_mark_variable)
+        self._loaded_state = state.to_json()  # compared again before writing (runs at the same time)
         state = state.starting_point(str(context.get("run_id") or "") or None)
         resume = state.mark or state.until  # no event yet: from where the last run stopped
         if resume is not None:
@@ -177,6 +179,23 @@ class PullMixin:
             len(state.seen),
         )
         return state, start, end
+
+    def _check_state_unchanged(self, context: Context) -> None:
+        """Before writing: if another run saved a state since this one loaded it, both started
+        from the same mark and would deliver the same events. Fail without writing; a retry
+        starts from the new mark. (Narrows the race to the write itself; max_active_runs=1 closes it.)"""
+        from airflow_provider_celonis.exceptions import CelonisConfigurationError
+
+        now = load_state(context, self.task_id, self.high_water_mark_variable).to_json()
+        if now != self._loaded_state:
+            raise CelonisConfigurationError(
+                "high_water_mark",
+                f"changed while this run pulled (run {now.get('run_id')!r} saved mark {now.get('mark')!r}): "
+                "two runs started from the same mark and would deliver the same events. Nothing was written",
+                "run one at a time (max_active_runs=1 on the DAG); a retry of this run starts from the "
+                "new mark",
+                where=self.task_id,
+            )
 
     # -- pulling ---------------------------------------------------------------------------
     def _collect(
@@ -245,6 +264,8 @@ class PullMixin:
         with scratch_dir(self.spill_dir) as scratch:  # a killed run's folder goes with the next run
             spill = SortedSpill(scratch)
             received = self._collect(hook, fmt, start, end, spill, columns, keep)
+            if state is not None:
+                self._check_state_unchanged(context)
             pulled = time.monotonic()
             count = write_records(path, fmt, spill.merged(), columns)
         self.log.info(
@@ -299,39 +320,15 @@ class PullMixin:
     def _recheck_targets(
         self, context: Context, start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime, str]]:
-        """Each earlier interval with its file, checked before any call: a path that does not
-        change with the interval (a fixed name, ``run_id``, a month for daily runs) would have
-        the re-check replace this run's file, or one interval's file, with another's events."""
-        from airflow_provider_celonis.exceptions import CelonisConfigurationError
+        """Each earlier interval with its file, checked before any call (see :func:`recheck_targets`)."""
 
-        targets: list[tuple[datetime, datetime, str]] = []
-        used = {str(self.output_path): (start, end)}
-        for begin, finish in recheck_windows(start, end, self.recheck_intervals):
-            path = str(
-                cast(Any, self).render_template(
-                    self._output_path_template, shifted_context(context, begin, finish)
-                )
-            )
-            if path in used:
-                first, last = used[path]
-                raise CelonisConfigurationError(
-                    "output_path",
-                    f"names the same file ({self._redacted(path)}) for [{begin.isoformat()}, "
-                    f"{finish.isoformat()}) as for [{first.isoformat()}, {last.isoformat()}), so "
-                    "recheck_intervals would overwrite one interval's events with another's",
-                    "name each interval's file after it, e.g. "
-                    "{{ data_interval_start.strftime('%Y-%m-%d') }}, or set recheck_intervals=0",
-                    where=self.task_id,
-                )
-            used[path] = (begin, finish)
-            targets.append((begin, finish, path))
-        return targets
+        def render(begin: datetime, finish: datetime) -> str:
+            template, shifted = self._output_path_template, shifted_context(context, begin, finish)
+            return str(cast(Any, self).render_template(template, shifted))
 
-    @staticmethod
-    def _redacted(path: str) -> str:
-        from airflow_provider_celonis.paths import redact_uri
-
-        return redact_uri(path)
+        return recheck_targets(
+            render, str(self.output_path), start, end, self.recheck_intervals, self.task_id
+        )
 
     def _recheck(self, hook: Any, fmt: str, targets: list[tuple[datetime, datetime, str]]) -> dict[str, Any]:
         from airflow_provider_celonis.operators._records import count_records, same_bytes
