@@ -116,13 +116,30 @@ class RunStarter:
         defer_blockers: bool,
         log: logging.Logger | Any,
         sleep: Callable[[float], None] = time.sleep,
+        before_start: Callable[[tuple[str, ...]], None] | None = None,
+        resume_known: tuple[str, ...] | None = None,
     ) -> None:
         self.what, self.read, self.start = what, read, start
+        # ``before_start(known)`` records a pending start (the run ledger) before each start call;
+        # ``resume_known``: an earlier try's pending ledger (its known ids), reconciled first.
+        self.before_start, self.resume_known = before_start, resume_known
         self.if_running, self.poll_interval, self.grace = if_running, poll_interval, grace
         self.deadline, self.defer_blockers, self.log, self.sleep = deadline, defer_blockers, log, sleep
 
     def run(self) -> Started:
         starts, frozen = 0, None  # ``frozen``: the known ids before a start whose answer was lost
+        if self.resume_known is not None:
+            # An earlier try may have started a run and died: that is a start whose answer was lost.
+            self.log.warning(
+                "%s: an earlier try of this task recorded a start but no run id; reading the runs back "
+                "for up to %.0f s to find out whether Celonis started one.",
+                self.what,
+                self.grace,
+            )
+            adopted = self._reconcile(self.resume_known)
+            if adopted is not None:
+                return adopted
+            self.log.info("%s: no run of the earlier try appeared; starting as usual.", self.what)
         while True:
             snap = self.read()
             if frozen is not None:
@@ -142,6 +159,8 @@ class RunStarter:
                     fix="check the runs in Celonis; raise start_grace_period if Celonis is slow to list them",
                 )
             starts += 1
+            if self.before_start is not None:
+                self.before_start(known)
             try:
                 self.start()
                 return Started(known)

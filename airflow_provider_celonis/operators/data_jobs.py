@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_celonis.decisions import JobWait
     from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
+    from airflow_provider_celonis.run_ledger import RunLedger
 
 DEFAULT_TIMEOUT = 12 * 3600.0
 
@@ -67,6 +68,10 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     :param start_grace_period: seconds the new execution has to appear in the execution
         history after the execute call ([guess] Celonis may list it late), and the time given
         to find it after a start whose answer was lost before starting again.
+    :param run_ledger: non-deferrable mode: record the execution this task instance started in
+        an Airflow Variable (``celonis_run_ledger__...``, ids only) so that a retry after a lost
+        worker adopts it instead of starting the job twice (:mod:`airflow_provider_celonis.run_ledger`).
+        Default ``True``; ``False`` turns it off (e.g. no Variable write access).
     :param celonis_conn_id: the Celonis connection.
     :param hook_params: extra :class:`CelonisDataJobHook` arguments (retry bounds, timeout...).
 
@@ -104,6 +109,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         reuse_running_execution: bool = False,
         on_skipped: str = "skip",
         start_grace_period: float = 120.0,
+        run_ledger: bool = True,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
@@ -126,6 +132,9 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         self.if_running = if_running_option(if_running, reuse_running_execution, "reuse_running_execution")
         self.reuse_running_execution = reuse_running_execution
         self.on_skipped = check_on_skipped(on_skipped)
+        self.run_ledger = bool(run_ledger)
+        self._ledger: RunLedger | None = None
+        self._resume_known: tuple[str, ...] | None = None
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
         self.celonis_url: str | None = None
@@ -162,8 +171,15 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def _run(self, context: Context, deadline: float | None) -> str | None:
         from airflow_provider_celonis.decisions import OWN, JobWait
+        from airflow_provider_celonis.run_ledger import RunLedger
 
-        wait = self._start(deadline)
+        if self.run_ledger and not self.deferrable:  # a deferral's resume keeps its ids in the trigger
+            self._ledger = RunLedger.for_context(
+                context, "data_job", self.data_pool_id, self.data_job_id, self.log
+            )
+        wait = self._adopt_from_ledger(deadline) or self._start(deadline)
+        if self._ledger is not None and wait.execution_id is not None:
+            self._ledger.pinned(wait.execution_id, wait.known_ids)
         if wait.role != OWN:
             self._defer(wait, "execute_after_blocker")
         self._remote_run_owned = True
@@ -205,6 +221,46 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
         return job_snapshot(self.hook, self.data_pool_id, self.data_job_id, self.log)
 
+    def _adopt_from_ledger(self, deadline: float | None) -> JobWait | None:
+        """An earlier try's execution, found by the id in the run ledger (see run_ledger.py)."""
+        from airflow_provider_celonis.decisions import JobWait, execution_id_of, job_items
+        from airflow_provider_celonis.exceptions import CelonisJobFailedError
+        from airflow_provider_celonis.status import DataJobExecutionStatus
+
+        entry = self._ledger.read() if self._ledger is not None else None
+        if entry is None:
+            return None
+        if entry.run_id is None:
+            self._resume_known = entry.known_ids  # pending: reconciled by the RunStarter
+            return None
+        items = job_items(self.hook.list_executions(self.data_pool_id, self.data_job_id, all_pages=True))
+        found = [i for i in items if execution_id_of(i) == entry.run_id]
+        key = self._ledger.key if self._ledger is not None else ""
+        if not found:
+            raise CelonisJobFailedError(
+                f"Data job {self.data_job_id} in pool {self.data_pool_id}: the run ledger {key!r} says an "
+                f"earlier try of this task started execution {entry.run_id}, but Celonis does not list "
+                "it; not starting another run (failing closed).",
+                fix=f"check the job's executions in Celonis, then delete the Variable {key!r}",
+            )
+        status = DataJobExecutionStatus.parse(found[0].get("status"))
+        if status is not None and not (status.in_progress or status.succeeded or status.skipped):
+            self.log.info(
+                "The earlier try's execution %s ended %s: starting a fresh run.", entry.run_id, status.value
+            )
+            return None
+        self.log.warning(
+            "An earlier try of this task started execution %s (%s, run ledger %s): adopting it, not "
+            "starting the job again.",
+            entry.run_id,
+            found[0].get("status"),
+            key,
+        )
+        ids = tuple(str(execution_id_of(i)) for i in items)
+        return JobWait(
+            self.data_pool_id, self.data_job_id, known_ids=ids, execution_id=entry.run_id, deadline=deadline
+        )
+
     def _start(self, deadline: float | None) -> JobWait:
         """Wait for, reuse or refuse a run in progress; start ours; reconcile a lost answer."""
         from airflow_provider_celonis.decisions import BLOCKER, JobWait
@@ -212,6 +268,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         from airflow_provider_celonis.status import deadline_after
 
         pool, job = self.data_pool_id, self.data_job_id
+        resume_known, self._resume_known = self._resume_known, None
 
         def start() -> None:
             self.hook.start_execution(pool, job, self.mode, **self._subset())
@@ -227,6 +284,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             deadline=deadline,
             defer_blockers=self.deferrable,
             log=self.log,
+            before_start=self._ledger.pending if self._ledger is not None else None,
+            resume_known=resume_known,
         ).run()
         if started.blocked:
             return JobWait(pool, job, role=BLOCKER, deadline=deadline)
@@ -287,8 +346,11 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             nonlocal current
             # Pin the first new execution seen: a run started later (queued behind ours by a
             # schedule or another DAG) must never be followed instead of ours.
+            pinned_before = current.execution_id
             current = pin_execution(items, current)
             ids["execution_id"] = current.execution_id  # a timeout event then names it (cancel)
+            if self._ledger is not None and current.execution_id and not pinned_before:
+                self._ledger.pinned(current.execution_id, current.known_ids)
             found = job_candidates(items, current) if current.execution_id else []
             for item in found:
                 execution_id = str(execution_id_of(item))
@@ -325,6 +387,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         from airflow_provider_celonis.sync_poll import poll_until_done
 
         if wait.execution_id is not None:
+            if self._ledger is not None:
+                self._ledger.clear()  # fire-and-forget: the task's part ends with the run identified
             return wait.execution_id
         ids = {"data_pool_id": wait.data_pool_id, "data_job_id": wait.data_job_id}
 
@@ -352,6 +416,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             return self._finish(context, verdict)  # raises: nothing appeared, or the timeout passed
         self._remote_run_owned = False  # fire-and-forget: the task no longer owns the run
         execution_id = str(verdict["execution_id"])
+        if self._ledger is not None:
+            self._ledger.clear()
         self._push_execution(context, execution_id, verdict.get("start_ms"))
         self.log.info("Data job %s started: execution %s.", wait.data_job_id, execution_id)
         return execution_id
@@ -366,9 +432,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     def _finish(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
         from airflow_provider_celonis.outcomes import finish_job, run_event
+        from airflow_provider_celonis.run_ledger import keep_ledger
         from airflow_provider_celonis.status import TIMEOUT
 
         run_event(event)  # typed and checked; a malformed event fails closed
+        if self._ledger is not None and not keep_ledger(event):
+            self._ledger.clear()  # the outcome is known: a retry or a clear starts a fresh run
         if event.get("execution_id"):
             self._push_execution(context, str(event["execution_id"]), event.get("start_ms"))
         try:
