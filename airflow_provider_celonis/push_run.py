@@ -37,6 +37,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisConflictError,
     CelonisError,
     CelonisJobFailedError,
+    CelonisJobTimeoutError,
     CelonisRequestMaybeSentError,
 )
 from airflow_provider_celonis.push_plan import PushPlan
@@ -308,6 +309,20 @@ class PushRun:
                 if status is not None:
                     self.log.info("Push job %s left NEW (%s): its execution is adopted.", job_id, status)
                     return Started(status)
+                if deadline_passed(self.deadline):
+                    # Cut short by the timeout, not by the grace period: nothing proves the call
+                    # did not take effect, so neither "never ran" nor a resend (the caller deletes).
+                    raise CelonisJobTimeoutError(
+                        f"Push job {job_id} into table {self.op.target_table}: the timeout passed while "
+                        "the job still showed NEW after an execute call whose answer was lost, before "
+                        f"start_grace_period ({self.op.start_grace_period:.0f} s) ended; whether that "
+                        "call took effect is unknown. The job is deleted (whether that stops a started "
+                        "push is not documented).",
+                        execution_id=job_id,
+                        cancelled=False,
+                        fix="raise the operator's timeout well above start_grace_period, and check the "
+                        "table in the data pool before retrying the task",
+                    ) from None
                 if resends >= self.op.execute_resends:
                     return Started("NEW", not_executed=True)
                 resends += 1

@@ -156,3 +156,29 @@ def test_chunk_list_that_lies_is_never_executed(
     report = emulator.push_report()
     assert report["execute_requests"] == 0
     assert [job["status"] for job in report["jobs"].values()] == ["DELETED", "DELETED"]
+
+
+@pytest.mark.parametrize("resends", [0, 1])
+def test_timeout_inside_the_grace_period_never_claims_the_job_did_not_run(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, resends: int
+) -> None:
+    """The execute answer is lost after Celonis accepted the call; the job still shows NEW when
+    the task's timeout passes, long before start_grace_period ends. Nothing proves the call did
+    not take effect: no resend after the deadline, no "never ran", and the job is deleted."""
+    emulator.configure_data_push(new_seconds=6, queued_seconds=0.05, running_seconds=0.05)
+    emulator.add_faults([{**CALLS["execute"], "kind": "status", "status": 503, "process": True}])
+    op = make_op(
+        fast_retries,
+        write_csv(tmp_path / "orders.csv"),
+        timeout=2.5,
+        start_grace_period=30,
+        execute_resends=resends,
+    )
+    with pytest.raises(CelonisJobTimeoutError) as raised:
+        op.execute(make_context())
+    text = str(raised.value)
+    assert "never ran" not in text and "none took effect" not in text, text
+    assert "unknown" in text
+    report = emulator.push_report()
+    assert report["execute_requests"] == 1, report  # never re-sent after the deadline
+    assert [job["status"] for job in report["jobs"].values()] == ["DELETED"]
