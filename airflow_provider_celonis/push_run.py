@@ -95,9 +95,16 @@ class PushRun:
             try:
                 job = self._create()
             except CelonisRequestMaybeSentError as err:
-                if last:
-                    raise
                 lost_creates += 1
+                if last:
+                    self._name_lost_jobs(None)
+                    raise CelonisRequestMaybeSentError(
+                        f"Push into table {self.op.target_table}: the create call's answer was lost ({err}) "
+                        f"on the last of {attempt} attempt(s); no job was executed. Nothing was loaded. "
+                        f"Celonis may hold up to {lost_creates} NEW, empty push job(s) for this table from "
+                        "lost create answers (named in the log when listed); they commit nothing.",
+                        fix="check the network path to Celonis, or raise max_rebuilds",
+                    ) from None
                 self.log.warning(
                     "The create call's answer was lost (%s); Celonis may hold an extra NEW push job "
                     "for table %s that commits nothing. Building the push again on a new job (%d of %d).",
@@ -167,7 +174,7 @@ class PushRun:
                         "name and rename it, or run the push after the export task)",
                     )
 
-    def _name_lost_jobs(self, ours: str) -> None:
+    def _name_lost_jobs(self, ours: str | None) -> None:
         """Log the NEW jobs of our table other than ours: a lost create may have made one.
 
         Only a hint for clean-up: such a job is never touched, since nothing proves it is not
@@ -192,7 +199,7 @@ class PushRun:
                 "create answer; it commits nothing. Delete them in Celonis if no other task is "
                 "pushing to this table.",
                 self.op.target_table,
-                ours,
+                ours or "(none)",
                 ", ".join(others),
             )
 

@@ -182,3 +182,27 @@ def test_timeout_inside_the_grace_period_never_claims_the_job_did_not_run(
     report = emulator.push_report()
     assert report["execute_requests"] == 1, report  # never re-sent after the deadline
     assert [job["status"] for job in report["jobs"].values()] == ["DELETED"]
+
+
+def test_lost_create_on_the_last_rebuild_says_nothing_was_loaded(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The first job is discarded after a lost upload answer, then every create answer is lost
+    (Celonis made the jobs): the task fails saying nothing was loaded and naming the empty NEW
+    jobs the lost creates left, which it never touches."""
+    emulator.configure_data_push(queued_seconds=0.05, running_seconds=0.05)
+    emulator.add_faults(
+        [
+            {**CALLS["upload"], "kind": "status", "status": 503, "process": True},
+            {**CALLS["create"], "kind": "status", "status": 504, "process": True, "skip": 1, "times": -1},
+        ]
+    )
+    with pytest.raises(CelonisRequestMaybeSentError, match="Nothing was loaded") as raised:
+        make_op(fast_retries, write_csv(tmp_path / "orders.csv"), max_rebuilds=2).execute(make_context())
+    emulator.clear_faults()
+    jobs = emulator.push_report()["jobs"]
+    assert emulator.push_report()["execute_requests"] == 0
+    left = sorted(job_id for job_id, job in jobs.items() if job["status"] == "NEW")
+    assert len(left) == 2 and all(jobs[j]["chunks"] == 0 for j in left)
+    logs = "".join(capfd.readouterr())
+    assert all(job_id in logs for job_id in left), raised.value
