@@ -206,3 +206,19 @@ def test_lost_create_on_the_last_rebuild_says_nothing_was_loaded(
     assert len(left) == 2 and all(jobs[j]["chunks"] == 0 for j in left)
     logs = "".join(capfd.readouterr())
     assert all(job_id in logs for job_id in left), raised.value
+
+
+def test_job_that_stays_new_after_the_resend_times_out_and_is_deleted(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path
+) -> None:
+    """The first execute is lost before Celonis acts; the resend is accepted but the job never
+    leaves NEW: the task never reports DONE, never executes a third time, and deletes the job
+    at its timeout."""
+    emulator.configure_data_push(new_seconds=120, queued_seconds=0.05, running_seconds=0.05)
+    emulator.add_faults([{**CALLS["execute"], "kind": "drop", "times": 1}])
+    op = make_op(fast_retries, write_csv(tmp_path / "orders.csv"), timeout=3)
+    with pytest.raises(CelonisJobTimeoutError, match="NEW"):
+        op.execute(make_context())
+    report = emulator.push_report()
+    assert report["executions"] == 1 and report["execute_requests"] == 1, report
+    assert [job["status"] for job in report["jobs"].values()] == ["DELETED"]
