@@ -142,7 +142,7 @@ def check_pair(pair: Pair, wheel: Path, workdir: Path) -> None:
             return
         say(
             pair,
-            f"installed the wheel with apache-airflow=={pair.airflow} {' '.join(pins)} "
+            f"installed the wheel with {' '.join([f'apache-airflow=={pair.airflow}', *pins])} "
             f"in {time.monotonic() - started:.0f} s",
         )
 
