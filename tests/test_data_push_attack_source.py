@@ -89,3 +89,25 @@ def test_unchanged_source_is_rebuilt_and_pushed_once(
     assert result["status"] == "DONE" and result["rows"] == ROWS
     rows = emulator.push_table(POOL, "orders")["rows"]
     assert sorted(int(r[0]) for r in rows) == list(range(ROWS))
+
+
+@pytest.mark.parametrize("mode", ["REPLACE", "DELTA"])
+def test_rebuild_keeps_replace_and_upsert_semantics(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, mode: str
+) -> None:
+    """The table already holds rows 0-59 ("old"); the push of rows 30-89 loses an upload answer
+    after Celonis stored the chunk, and is rebuilt. REPLACE: the table is exactly 30-89, once.
+    DELTA: 0-29 keep their old values, 30-89 are the new ones, each once."""
+    emulator.configure_data_push(queued_seconds=0.05, running_seconds=0.05)
+    first = tmp_path / "first.csv"
+    first.write_text("id,name\n" + "".join(f"{i},old {i}\n" for i in range(60)))
+    make_op(fast_retries, first, chunk_size=10_000).execute(make_context())
+    emulator.add_faults([{**CALLS["upload"], "kind": "status", "status": 503, "process": True}])
+    second = tmp_path / "second.csv"
+    second.write_text("id,name\n" + "".join(f"{i},new {i}\n" for i in range(30, 90)))
+    keys = {"keys": ["id"]} if mode == "DELTA" else {}
+    result = make_op(fast_retries, second, mode=mode, **keys).execute(make_context())
+    assert result["status"] == "DONE" and result["rows"] == 60
+    rows = sorted((int(r[0]), r[1]) for r in emulator.push_table(POOL, "orders")["rows"])
+    new = [(i, f"new {i}") for i in range(30, 90)]
+    assert rows == (new if mode == "REPLACE" else [(i, f"old {i}") for i in range(30)] + new)
