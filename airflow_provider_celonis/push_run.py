@@ -158,6 +158,8 @@ class PushRun:
         growing would be pushed as something else than what was planned, and a rebuild after a
         lost upload answer would send other data than the first build: neither is executed.
         """
+        if not getattr(self.op, "check_source_unchanged", True):
+            return
         for field, files in (("source", self.plan.files), ("delete_source", self.plan.delete_files)):
             for file in files:
                 try:

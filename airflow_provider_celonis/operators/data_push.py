@@ -76,6 +76,9 @@ class CelonisDataPushOperator(BaseOperator):
         after ``start_grace_period`` (0 to 5; 0: delete the job and fail instead). Relies on
         Celonis refusing to execute a job that is not NEW (409).
     :param verify_chunks: check Celonis's chunk list against the chunks sent before executing.
+    :param check_source_unchanged: before executing, check that no source file changed since
+        the push was planned (size and modification marks); turn off only for a filesystem whose
+        ``stat`` answers differ between a listing and a direct read.
     :param fail_on_error_logs: fail a DONE job whose ``logs`` hold an error line (a line
         starting with ``ERROR``, or containing ``error:``, ``failed`` or ``exception``); turn
         off if your team's DONE jobs log such lines harmlessly.
@@ -123,6 +126,7 @@ class CelonisDataPushOperator(BaseOperator):
         max_rebuilds: int = 2,
         execute_resends: int = 1,
         verify_chunks: bool = True,
+        check_source_unchanged: bool = True,
         fail_on_error_logs: bool = True,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
@@ -158,6 +162,7 @@ class CelonisDataPushOperator(BaseOperator):
             "execute_resends", execute_resends, minimum=0, maximum=5, where=where
         )
         self.verify_chunks = bool(verify_chunks)
+        self.check_source_unchanged = bool(check_source_unchanged)
         self.fail_on_error_logs = bool(fail_on_error_logs)
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
