@@ -45,7 +45,8 @@ CHILD = textwrap.dedent(
         data = _load(); data[key] = value; store.write_text(json.dumps(data))
     def _delete(key):
         data = _load(); data.pop(key, None); store.write_text(json.dumps(data))
-    Variable.get, Variable.set, Variable.delete = staticmethod(_get), staticmethod(_set), staticmethod(_delete)
+    Variable.get, Variable.set = staticmethod(_get), staticmethod(_set)
+    Variable.delete = staticmethod(_delete)
 
     class TI:
         dag_id, task_id, run_id, map_index, try_number = {dag_id!r}, {task_id!r}, {run_id!r}, -1, 1
@@ -76,6 +77,10 @@ class TI:
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return variables_file(tmp_path, monkeypatch)
+
+
+def variables_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The Variables table, shared by the killed child and this process (same file)."""
     from airflow.sdk import Variable
 
@@ -94,7 +99,10 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         data.pop(key, None)
         path.write_text(json.dumps(data))
 
-    monkeypatch.setattr(Variable, "get", staticmethod(lambda key, default=None, **_: load().get(key, default)))
+    def get(key: str, default: Any = None, **_: Any) -> Any:
+        return load().get(key, default)
+
+    monkeypatch.setattr(Variable, "get", staticmethod(get))
     monkeypatch.setattr(Variable, "set", staticmethod(set_))
     monkeypatch.setattr(Variable, "delete", staticmethod(delete))
     return path

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_celonis.decisions import LoadWait
     from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
+    from airflow_provider_celonis.run_ledger import RunLedger
     from airflow_provider_celonis.run_start import Snapshot
 
 
@@ -48,6 +49,10 @@ class CelonisReloadDataModelOperator(BaseOperator):
         ``"wait"`` (default) for it to end, then request ours; ``"reuse"`` it as this task's (it
         may miss data loaded upstream); ``"fail"`` at once.
     :param reuse_running_load: legacy switch: ``True`` is ``if_running="reuse"``.
+    :param run_ledger: non-deferrable mode: record the load this task instance requested in an
+        Airflow Variable (``celonis_run_ledger__...``, ids only) so that a retry after a lost
+        worker adopts it instead of loading twice (:mod:`airflow_provider_celonis.run_ledger`).
+        Default ``True``; ``False`` turns it off.
     :param celonis_conn_id: the Celonis connection.
     :param hook_params: extra :class:`CelonisDataModelHook` arguments.
 
@@ -72,6 +77,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         poll_interval: float = 30.0,
         timeout: timedelta | float | None = 6 * 3600.0,
         start_grace_period: float = 120.0,
+        run_ledger: bool = True,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
@@ -93,6 +99,8 @@ class CelonisReloadDataModelOperator(BaseOperator):
         self.celonis_conn_id = celonis_conn_id
         self.hook_params = dict(hook_params or {})
         self.celonis_url: str | None = None
+        self.run_ledger = bool(run_ledger)
+        self._ledger: RunLedger | None = None
 
     @cached_property
     def hook(self) -> CelonisDataModelHook:
@@ -127,10 +135,21 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     def _run(self, context: Context, deadline: float | None) -> str | None:
         from airflow_provider_celonis.decisions import BLOCKER, LoadWait
+        from airflow_provider_celonis.run_ledger import RunLedger
         from airflow_provider_celonis.run_start import RunStarter
         from airflow_provider_celonis.status import deadline_after
 
         pool, model = self.data_pool_id, self.data_model_id
+        if self.run_ledger and not self.deferrable:  # a deferral's resume keeps its ids in the trigger
+            self._ledger = RunLedger.for_context(context, "data_model", pool, model, self.log)
+        entry = self._ledger.read() if self._ledger is not None else None
+        if entry is not None and entry.run_id is not None:
+            adopted = self._adopt_from_ledger(entry.run_id, deadline)
+            if isinstance(adopted, dict):
+                return self._finish(context, adopted)
+            if adopted is not None:
+                return self._finish(context, self._wait_here(adopted))
+            entry = None
         started = RunStarter(
             what=f"Data model {model} in pool {pool}",
             read=self._snapshot,
@@ -141,7 +160,11 @@ class CelonisReloadDataModelOperator(BaseOperator):
             deadline=deadline,
             defer_blockers=self.deferrable,
             log=self.log,
+            before_start=self._ledger.pending if self._ledger is not None else None,
+            resume_known=entry.known_ids if entry is not None else None,
         ).run()
+        if self._ledger is not None and started.run_id is not None:
+            self._ledger.pinned(started.run_id, started.known)
         if started.blocked:
             self._defer(LoadWait(pool, model, role=BLOCKER, deadline=deadline), "execute_after_blocker")
         self.celonis_url = self.hook.data_model_url(pool, model)
@@ -150,6 +173,8 @@ class CelonisReloadDataModelOperator(BaseOperator):
         ti.xcom_push(key="celonis_data_model_id", value=model)
         ti.xcom_push(key=DATA_MODEL_URL_KEY, value=self.celonis_url)
         if not self.wait_for_completion:
+            if self._ledger is not None:
+                self._ledger.clear()  # fire-and-forget: the task's part ends with the request
             return started.run_id
         wait = LoadWait(
             pool,
@@ -162,6 +187,59 @@ class CelonisReloadDataModelOperator(BaseOperator):
         if self.deferrable:
             self._defer(wait, "execute_complete")
         return self._finish(context, self._wait_here(wait))
+
+    def _adopt_from_ledger(self, load_id: str, deadline: float | None) -> LoadWait | dict[str, Any] | None:
+        """The load an earlier try requested, by the id in the run ledger: a wait for it, its
+        success (an event), or None when it failed (a fresh load is then requested)."""
+        from airflow_provider_celonis.decisions import LoadWait
+        from airflow_provider_celonis.exceptions import CelonisJobFailedError
+        from airflow_provider_celonis.status import SUCCESS, DataModelLoadStatus, event
+        from airflow_provider_celonis.waits import current_load, load_ids
+
+        info = self.hook.get_load_info(self.data_pool_id, self.data_model_id)
+        history = (info.get("loadHistory") or {}).get("dataLoadHistory") or []
+        loads = [ld for ld in [current_load(info), *history] if isinstance(ld, dict)]
+        found = [ld for ld in loads if str(ld.get("dataLoadId")) == load_id]
+        key = self._ledger.key if self._ledger is not None else ""
+        what = f"Data model {self.data_model_id} in pool {self.data_pool_id}"
+        status = DataModelLoadStatus.parse(found[0].get("loadStatus")) if found else None
+        if not found or status is None:
+            raise CelonisJobFailedError(
+                f"{what}: the run ledger {key!r} says an earlier try of this task requested load "
+                f"{load_id}, but Celonis lists it {'with an unknown status' if found else 'nowhere'}; "
+                "not requesting another load (failing closed).",
+                fix=f"check the data model's load history in Celonis, then delete the Variable {key!r}",
+            )
+        if not (status.in_progress or status.succeeded):
+            self.log.info(
+                "The earlier try's load %s ended %s: requesting a fresh load.", load_id, status.value
+            )
+            return None
+        self.log.warning(
+            "%s: an earlier try of this task requested load %s (%s, run ledger %s): adopting it, not "
+            "loading again.",
+            what,
+            load_id,
+            status.value,
+            key,
+        )
+        if found[0] is current_load(info) or status.in_progress:
+            return LoadWait(
+                self.data_pool_id,
+                self.data_model_id,
+                known_ids=load_ids(info),
+                data_load_id=load_id,
+                deadline=deadline,
+            )
+        return event(  # a later load replaced ours in the current slot; the history has its end
+            SUCCESS,
+            "the data model load succeeded",
+            data_pool_id=self.data_pool_id,
+            data_model_id=self.data_model_id,
+            data_load_id=load_id,
+            load_status=status.value,
+            celonis_message=found[0].get("message"),
+        )
 
     def _snapshot(self) -> Snapshot:
         from airflow_provider_celonis.run_start import load_snapshot
@@ -202,7 +280,10 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
         def judge(info: Any) -> dict[str, Any] | None:
             nonlocal current
+            pinned_before = current.data_load_id
             current = pin_load(info, current)  # a later load replacing ours is then an error
+            if self._ledger is not None and current.data_load_id and not pinned_before:
+                self._ledger.pinned(current.data_load_id, current.known_ids)
             return judge_load(info, current)
 
         return poll_until_done(
@@ -220,9 +301,13 @@ class CelonisReloadDataModelOperator(BaseOperator):
     def _finish(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
         from airflow_provider_celonis.outcomes import finish_load, run_event
+        from airflow_provider_celonis.run_ledger import keep_ledger
         from airflow_provider_celonis.status import TIMEOUT
 
-        if run_event(event).data_load_id:
+        checked = run_event(event)  # typed and checked; a malformed event fails closed
+        if self._ledger is not None and not keep_ledger(event):
+            self._ledger.clear()  # the outcome is known: a retry or a clear requests a fresh load
+        if checked.data_load_id:
             context["ti"].xcom_push(key="celonis_data_load_id", value=event["data_load_id"])
         if event["status"] == TIMEOUT:
             raise CelonisJobTimeoutError(
