@@ -123,3 +123,19 @@ def test_source_check_can_be_turned_off(
     op = make_op(fast_retries, source, check_source_unchanged=False)
     rewrite_on_discard(op, lambda: CHANGES["rewritten"](source))
     assert op.execute(make_context())["status"] == "DONE"
+
+
+def test_object_storage_source_changed_between_builds_is_not_pushed(
+    emulator: Any, fast_retries: dict[str, float], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The same check through ObjectStoragePath (a file:// URI with credentials in it): the
+    stat marks of the object are compared, and the error and logs show the URI redacted."""
+    lose_second_upload(emulator)
+    source = write_csv(tmp_path / "orders.csv")
+    op = make_op(fast_retries, f"file://AKIAKEY:S3CR3T@{source}")
+    rewrite_on_discard(op, lambda: CHANGES["rewritten"](source))
+    with pytest.raises(CelonisConfigurationError, match=r"source.*changed") as raised:
+        op.execute(make_context())
+    shown = str(raised.value) + "".join(capfd.readouterr())
+    assert "S3CR3T" not in shown and "file://***@" in str(raised.value)
+    assert emulator.push_report()["execute_requests"] == 0
