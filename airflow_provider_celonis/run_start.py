@@ -233,8 +233,18 @@ class RunStarter:
         pause = max(min(self.poll_interval, self.grace / 10), 0.05)
         while True:
             adopted = self._adopt(self.read(), known)
-            if adopted is not None or time.time() >= until or deadline_passed(self.deadline):
+            if adopted is not None or time.time() >= until:
                 return adopted
+            if deadline_passed(self.deadline):
+                # The grace did not pass, so nothing proves Celonis did not act: starting again
+                # here could start a second run (the first may land late). Fail, start nothing.
+                raise CelonisJobTimeoutError(
+                    f"{self.what}: the timeout passed while reading the runs back after a start whose "
+                    "answer was lost; no new run is listed yet, but Celonis may still start one, so "
+                    "the task does not start another.",
+                    cancelled=False,
+                    fix="check the runs in Celonis; raise the operator's timeout above start_grace_period",
+                )
             self.sleep(pause)
 
     def _adopt(self, snap: Snapshot, known: tuple[str, ...]) -> Started | None:
