@@ -59,6 +59,18 @@ def run_event(event: Any, role: str = "own") -> RunEvent:
         raise CelonisJobFailedError(f"Malformed trigger event {event!r} ({err}); failing closed.") from err
 
 
+def check_target(event: Any, data_pool_id: str, **target: str) -> None:
+    """An event about another pool, job or model (an altered row, a trigger built for another
+    task) fails closed: it must never become this task's verdict."""
+    got = event if isinstance(event, dict) else {}
+    for name, value in {"data_pool_id": data_pool_id, **target}.items():
+        if str(got.get(name)) != str(value):
+            raise CelonisJobFailedError(
+                f"The trigger event names another {name} ({got.get(name)!r}) than this task's "
+                f"({value!r}); failing closed: {event!r}"
+            )
+
+
 def poll_error_to_exception(event: dict[str, Any]) -> CelonisError:
     """The trigger's status poll failed (401/403/404, a bug): the run's status is unknown.
 

@@ -156,9 +156,10 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the runs in progress ended (deferrable ``if_running="wait"``): start ours."""
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.outcomes import run_event
+        from airflow_provider_celonis.outcomes import check_target, run_event
         from airflow_provider_celonis.status import TIMEOUT
 
+        check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
         if run_event(event, role="blocker").status == TIMEOUT:
             raise CelonisJobTimeoutError(
                 f"Data job {self.data_job_id} in pool {self.data_pool_id}: {event['message']}; "
@@ -424,6 +425,9 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the trigger: map its one event to success, skip, or a typed exception."""
+        from airflow_provider_celonis.outcomes import check_target
+
+        check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
         self._remote_run_owned = True
         self.celonis_url = self.hook.job_url(self.data_pool_id, self.data_job_id)
         return self._finish(context, event)

@@ -120,9 +120,10 @@ class CelonisReloadDataModelOperator(BaseOperator):
         """Resume after the load in progress ended (deferrable ``if_running="wait"``): request ours."""
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
         from airflow_provider_celonis.hooks.data_jobs import subset_list
-        from airflow_provider_celonis.outcomes import run_event
+        from airflow_provider_celonis.outcomes import check_target, run_event
         from airflow_provider_celonis.status import TIMEOUT
 
+        check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
         if run_event(event, role="blocker").status == TIMEOUT:
             raise CelonisJobTimeoutError(
                 f"Data model {self.data_model_id} in pool {self.data_pool_id}: {event['message']}; "
@@ -295,6 +296,9 @@ class CelonisReloadDataModelOperator(BaseOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
+        from airflow_provider_celonis.outcomes import check_target
+
+        check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
         self.celonis_url = self.hook.data_model_url(self.data_pool_id, self.data_model_id)
         return self._finish(context, event)
 

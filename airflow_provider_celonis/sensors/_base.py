@@ -121,9 +121,11 @@ class CelonisWaitSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.compat import AirflowSensorTimeout
-        from airflow_provider_celonis.outcomes import run_event
+        from airflow_provider_celonis.outcomes import check_target, run_event
         from airflow_provider_celonis.status import TIMEOUT
 
+        target = {k: getattr(self, k) for k in ("data_job_id", "data_model_id") if hasattr(self, k)}
+        check_target(event, self.data_pool_id, **target)
         self.celonis_url = self.object_url()
         if run_event(event).status == TIMEOUT:
             raise AirflowSensorTimeout(f"{self.describe()}: {event['message']}.")
