@@ -63,7 +63,11 @@ class VariableStore:
     def delete(self, key: str) -> None:
         from airflow.sdk import Variable
 
-        Variable.delete(key)
+        delete = getattr(Variable, "delete", None)
+        if delete is None:  # older Task SDKs cannot delete: an empty value means "no entry"
+            Variable.set(key, "")
+            return
+        delete(key)
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,11 @@ class RunLedger:
         return ledger
 
     def read(self) -> Entry | None:
-        raw = self.store.get(self.key)
-        if raw is None:
+        try:
+            raw = self.store.get(self.key)
+        except Exception as err:  # an unreadable ledger cannot say whether a run is already ours
+            raise self._broken(f"it could not be read ({type(err).__name__}: {err})") from err
+        if raw is None or raw == "":  # "": cleared by a Task SDK without Variable.delete
             return None
         entry = self._parse(raw)
         if (entry.kind, entry.data_pool_id, entry.target_id) != (
@@ -179,7 +186,15 @@ class RunLedger:
 
     def pending(self, known: tuple[str, ...]) -> None:
         """Before the start call: a failure to write raises (the start is then not sent)."""
-        self._write(known, None)
+        try:
+            self._write(known, None)
+        except Exception as err:
+            raise CelonisJobFailedError(
+                f"Could not write the run ledger Variable {self.key!r} ({type(err).__name__}: {err}); "
+                "the start is not sent, since a retry could not tell this try's run from another.",
+                fix="let tasks write Airflow Variables, or set run_ledger=False (a retry after a lost "
+                "worker may then start the run again)",
+            ) from err
         self._written = known
 
     def pinned(self, run_id: str, known: tuple[str, ...] = ()) -> None:

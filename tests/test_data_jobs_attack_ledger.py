@@ -321,3 +321,33 @@ def wait_status(emulator: Any, execution_id: str, status: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"{execution_id} never reached {status}")
+
+
+def test_a_ledger_that_cannot_be_written_starts_nothing(
+    emulator: Any, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import Variable
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise PermissionError("403 from the API server")
+
+    monkeypatch.setattr(Variable, "set", staticmethod(refuse))
+    emulator.configure_data_job(POOL, JOB, queued_seconds=0.1, running_seconds=0.2, stale_seconds=0)
+    with pytest.raises(CelonisJobFailedError, match="run_ledger=False"):
+        make_op().execute({"ti": TI()})
+    assert api_runs(emulator) == []
+
+
+def test_a_ledger_that_cannot_be_read_starts_nothing(
+    emulator: Any, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import Variable
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise ConnectionError("API server unreachable")
+
+    monkeypatch.setattr(Variable, "get", staticmethod(refuse))
+    emulator.configure_data_job(POOL, JOB, queued_seconds=0.1, running_seconds=0.2, stale_seconds=0)
+    with pytest.raises(CelonisJobFailedError, match="could not be read"):
+        make_op().execute({"ti": TI()})
+    assert api_runs(emulator) == []
