@@ -5,7 +5,7 @@ token must carry the API's scope *and* the OAuth client must hold a Celonis perm
 object. Keeping both in one table lets error messages name the exact scope and permission
 to add, and lets the README's scope table be generated from the same source.
 
-Scopes and prefixes are defaults taken from ``shared/celonis-api.md``; several are spelled
+Scopes and prefixes are defaults taken from ``docs/celonis-api.md``; several are spelled
 two ways in Celonis's own docs, so the connection extra ``scopes`` and the hook argument
 ``api_prefixes`` can override them per API.
 """

@@ -1,6 +1,6 @@
 """Cut input files into Data Push chunks of at most ``chunk_size`` bytes, streaming, never whole.
 
-Celonis accepts at most 1 GB per chunk (shared/celonis-api.md 2.7). A :class:`Chunk` is a
+Celonis accepts at most 1 GB per chunk (docs/celonis-api.md 3.3). A :class:`Chunk` is a
 recipe, not bytes: ``pieces()`` re-reads its byte range from the file each time it is
 called, so a retried upload can send it again and memory stays at one read block.
 

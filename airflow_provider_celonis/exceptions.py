@@ -136,7 +136,7 @@ class CelonisRequestMaybeSentError(CelonisTransportError):
     """
 
 
-# -- data jobs and data model loads (issue 4) --------------------------------------------------
+# -- data jobs and data model loads --------------------------------------------------
 class CelonisJobFailedError(CelonisError):
     """A data job execution or data model load ended in FAIL, CANCEL, ERROR, CANCELED or an unknown status.
 
@@ -217,7 +217,7 @@ class CelonisUnexpectedResponseError(CelonisApiError):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
-# -- hostile answers: redirects (issue 11) -----------------------------------------------------
+# -- hostile answers: redirects -----------------------------------------------------
 class CelonisRedirectError(CelonisTransportError):
     """A redirect the hook refused to follow: any redirect of the token endpoint (it would re-send
     the client secret), and a redirect of an API call to another origin (it would carry the

@@ -59,7 +59,7 @@ class _CelonisStatus(str, Enum):
 
 
 class DataJobExecutionStatus(_CelonisStatus):
-    """``ExecutionStatus`` of the Data Job Execution API (shared/celonis-api.md 2.5)."""
+    """``ExecutionStatus`` of the Data Job Execution API (docs/celonis-api.md 3.1)."""
 
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
@@ -70,7 +70,7 @@ class DataJobExecutionStatus(_CelonisStatus):
 
 
 class DataModelLoadStatus(_CelonisStatus):
-    """``DataModelLoadStatus`` of the Process Data Model API (shared/celonis-api.md 2.6)."""
+    """``DataModelLoadStatus`` of the Process Data Model API (docs/celonis-api.md 3.2)."""
 
     RUNNING = "RUNNING"
     LOST_CONNECTION = "LOST_CONNECTION"

@@ -1,4 +1,4 @@
-"""The emulator's data pool APIs behave as shared/celonis-api.md 3.4 and 3.5 describe."""
+"""The emulator's data pool APIs behave as docs/celonis-api.md 6 describe."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The emulated data jobs' state machine (shared/celonis-api.md 3.4), apart from its HTTP routes.
+"""The emulated data jobs' state machine (docs/celonis-api.md 6), apart from its HTTP routes.
 
 Each execution is evaluated lazily against the emulator clock (``state.now()``), so
 ``advance_clock`` moves it and no background thread is needed. See

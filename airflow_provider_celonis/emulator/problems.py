@@ -1,4 +1,4 @@
-"""Error answers shaped like Celonis's own (shared/celonis-api.md 1.5)."""
+"""Error answers shaped like Celonis's own (docs/celonis-api.md 1.5)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Kept apart from the routes (:mod:`~airflow_provider_celonis.emulator.apis.scim`) so the
 resource rules (case-insensitive ``userName`` uniqueness, group membership kept only on the
 Group and mirrored read-only on the User) live in one place. Celonis documents only the paths
-(shared/celonis-api.md 2.10); everything else here is the RFC default, a [guess].
+(docs/celonis-api.md 4); everything else here is the RFC default, a [guess].
 """
 
 from __future__ import annotations

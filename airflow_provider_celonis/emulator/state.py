@@ -40,7 +40,7 @@ class ApiAccess:
     variants: tuple[str, ...] = ()
 
 
-# The emulator's own record of Celonis's access rules (shared/celonis-api.md 1.3); kept apart
+# The emulator's own record of Celonis's access rules (docs/celonis-api.md 1.3); kept apart
 # from the provider's defaults on purpose, so a wrong default in the provider fails a test.
 API_ACCESS: dict[str, ApiAccess] = {
     "audit_log": ApiAccess(("audit.log:read",), "USE_AUDIT_LOGS_API", ("audit.log",)),

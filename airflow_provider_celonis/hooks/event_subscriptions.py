@@ -2,8 +2,8 @@
 
 Scope ``intelligence.subscriptions:manage``. A subscription pushes a trigger's events to an
 HTTPS callback; its status changes through ``PATCH .../pause|resume|resume-from-latest|replay``,
-and ``PATCH .../events`` returns the next page of events whose delivery failed (shared/
-celonis-api.md 2.12). That each such PATCH moves a server-side cursor on is a [guess]: a page
+and ``PATCH .../events`` returns the next page of events whose delivery failed (docs/
+celonis-api.md 5.2). That each such PATCH moves a server-side cursor on is a [guess]: a page
 that repeats the previous one fails the read instead of looping (see
 :meth:`CelonisEventSubscriptionHook.iter_failed_event_pages`). Callback headers are checked
 here against the documented allow-list and size before anything is sent, so a bad header

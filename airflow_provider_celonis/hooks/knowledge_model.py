@@ -1,6 +1,6 @@
 """``CelonisKnowledgeModelHook``: Knowledge Model metadata and paged record data under ``/intelligence``.
 
-Documented limits (shared/celonis-api.md 1.4, 2.11): 20 requests/s and 6,000/day per team
+Documented limits (docs/celonis-api.md 1.4, 5.1): 20 requests/s and 6,000/day per team
 (the hook honours the 429's date-time ``X-RateLimit-Reset``), at most 200 fields per request,
 and ``/data`` returns only the **first 5,000 records of a filtered or sorted table**. The data
 generators stop at that cut instead of asking for pages that cannot come, and warn, because

@@ -1,4 +1,4 @@
-"""Chat API (AI agent conversations) and Tools API (asset tool calls), shared/celonis-api.md 2.13-2.14.
+"""Chat API (AI agent conversations) and Tools API (asset tool calls), docs/celonis-api.md 5.3-5.4.
 
 The agent ``order-assistant`` answers deterministically from the emulated Knowledge Model, so a
 DAG's downstream tasks can be tested: the same message gives the same text and

@@ -1,4 +1,4 @@
-"""Data Job Execution API (shared/celonis-api.md 2.5 and 3.4): pools, jobs and their executions.
+"""Data Job Execution API (docs/celonis-api.md 3.1 and 6): pools, jobs and their executions.
 
 Each execution is a small state machine evaluated lazily against the emulator clock
 (``state.now()``), so ``advance_clock`` moves it and no background thread is needed:

@@ -1,4 +1,4 @@
-"""Process Data Model API (shared/celonis-api.md 2.6 and 3.5): reloads and their load history.
+"""Process Data Model API (docs/celonis-api.md 3.2 and 6): reloads and their load history.
 
 A load is evaluated lazily against the emulator clock: RUNNING (optionally passing through
 the ``transient`` statuses, e.g. LOST_CONNECTION or CANCELLING) for ``load_seconds``, then the

@@ -1,4 +1,4 @@
-"""Knowledge Model API (shared/celonis-api.md 2.11 and 3.8) under ``/intelligence``.
+"""Knowledge Model API (docs/celonis-api.md 5.1 and 6) under ``/intelligence``.
 
 Models, records, KPIs, filters and the paged ``/data`` of a model or record (GET query or POST
 ``KmQueryDataRequest`` body). Documented limits: 20 requests/s and 6,000/day (429 with a

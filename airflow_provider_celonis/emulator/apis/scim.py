@@ -1,4 +1,4 @@
-"""SCIM 2.0 user provisioning (shared/celonis-api.md 2.10 and 3.7) under both documented prefixes.
+"""SCIM 2.0 user provisioning (docs/celonis-api.md 4 and 6) under both documented prefixes.
 
 Celonis's docs disagree on the prefix (``/api/user-provisioning`` or ``/user-provisioning``),
 so the same routes answer under both; ``serve_prefixes`` switches one off, to prove a DAG's

@@ -1,4 +1,4 @@
-"""Event Subscription API (shared/celonis-api.md 2.12 and 3.8) under ``/intelligence``.
+"""Event Subscription API (docs/celonis-api.md 5.2 and 6) under ``/intelligence``.
 
 Triggers of the Knowledge Model, subscriptions with their status changes (pause, resume,
 resume-from-latest, replay from an offset), delete (204) and the failed-events page, which a

@@ -1,6 +1,6 @@
 """Team-level APIs: ``/api/team``, ``/api/cloud`` and the Team Members (User Group Info) API.
 
-Members follow shared/celonis-api.md 2.4: ``includeInternal`` is required, ``pageSize`` is
+Members follow docs/celonis-api.md 2.4: ``includeInternal`` is required, ``pageSize`` is
 1-200 (default 200), ``lastLogin`` is a display string (sometimes null), and a page past the
 end answers 204 with no body, like the Login History API.
 """
