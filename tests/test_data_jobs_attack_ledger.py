@@ -56,7 +56,7 @@ CHILD = textwrap.dedent(
     from airflow_provider_celonis.operators.data_jobs import CelonisExecuteDataJobOperator
     op = CelonisExecuteDataJobOperator(
         task_id="run_job", data_pool_id={pool!r}, data_job_id={job!r}, poll_interval=0.1,
-        timeout=60, start_grace_period=5, deferrable=False, cancel_on_kill=True,
+        timeout=60, start_grace_period=1, deferrable=False, cancel_on_kill=True,
     )
     op.execute({{"ti": TI()}})
     """
@@ -351,3 +351,29 @@ def test_a_ledger_that_cannot_be_read_starts_nothing(
     with pytest.raises(CelonisJobFailedError, match="could not be read"):
         make_op().execute({"ti": TI()})
     assert api_runs(emulator) == []
+
+
+def test_a_tentative_pin_is_never_adopted_by_a_retry(
+    emulator: Any, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another client's run is listed first, ours a moment later (within the start grace): the
+    first one seen is pinned only tentatively, and the try fails closed naming both. Its retry
+    must not take the tentatively pinned run (another client's) for the task's own."""
+    emulator.configure_data_job(POOL, JOB, queued_seconds=0.1, running_seconds=0.3, stale_seconds=0.4)
+    original = CelonisDataJobHook.start_execution
+    foreign: list[str] = []
+
+    def start_then_foreign(self: CelonisDataJobHook, *args: Any, **kwargs: Any) -> Any:
+        answer = original(self, *args, **kwargs)
+        foreign.append(emulator.seed_execution(POOL, JOB, "SUCCESS", age=0.01, source="API"))
+        return answer
+
+    monkeypatch.setattr(CelonisDataJobHook, "start_execution", start_then_foreign)
+    with pytest.raises(CelonisJobFailedError, match="cannot prove"):
+        make_op(start_grace_period=1.5).execute({"ti": TI(try_number=1)})
+    monkeypatch.setattr(CelonisDataJobHook, "start_execution", original)
+    assert all(v["celonis_run_id"] != foreign[0] for v in ledger_values(store))
+    with pytest.raises(CelonisJobFailedError) as raised:  # still two candidates: fail closed again
+        make_op(start_grace_period=0.5).execute({"ti": TI()})
+    assert foreign[0] in str(raised.value)
+    assert emulator.data_job_report(POOL, JOB)["executions"] == 1

@@ -32,7 +32,7 @@ MODEL_CHILD = CHILD.split("from airflow_provider_celonis.operators")[0] + textwr
     from airflow_provider_celonis.operators.data_models import CelonisReloadDataModelOperator
     op = CelonisReloadDataModelOperator(
         task_id="reload", data_pool_id={pool!r}, data_model_id={job!r}, poll_interval=0.1,
-        timeout=60, start_grace_period=5, deferrable=False,
+        timeout=60, start_grace_period=1, deferrable=False,
     )
     op.execute({{"ti": TI()}})
     """

@@ -253,7 +253,26 @@ def test_two_new_loads_within_the_grace_fail_closed() -> None:
     verdict = judge_load(info, wait, now=99.0)
     assert verdict is not None and verdict["status"] == "error" and verdict["candidates"] == ["L2", "L3"]
     alone = {"loadInfo": {"currentComputeLoad": ours}, "loadHistory": {"dataLoadHistory": [ours]}}
-    assert judge_load(alone, wait, now=99.0)["status"] == "success"  # type: ignore[index]
+    # One new load that ended within the grace: held until the grace ends (another client's load
+    # created just before ours may still be listed), then reported.
+    assert judge_load(alone, wait, now=99.0) is None
+    assert judge_load(alone, wait, now=100.0)["status"] == "success"  # type: ignore[index]
+    timed_out = LoadWait("p", "m", known_ids=("L1",), appear_deadline=100.0, deadline=50.0)
+    failed_closed = judge_load(alone, timed_out, now=99.0)
+    assert failed_closed is not None and failed_closed["status"] == "error"
+    assert failed_closed["candidates"] == ["L2"]
+
+
+def test_a_run_ended_within_the_grace_is_held_until_it_ends() -> None:
+    wait = JobWait("p", "j", known_ids=("old",), execution_id="first", appear_deadline=100.0)
+    done = [item("first", "SUCCESS", 5)]
+    assert judge_job(done, wait, now=99.0) is None
+    assert judge_job(done, wait, now=100.0)["status"] == "success"  # type: ignore[index]
+    timed_out = JobWait(
+        "p", "j", known_ids=("old",), execution_id="first", appear_deadline=100.0, deadline=50.0
+    )
+    verdict = judge_job(done, timed_out, now=99.0)
+    assert verdict is not None and verdict["status"] == "error" and verdict["candidates"] == ["first"]
 
 
 def test_progress_logs_on_change_and_at_a_steady_cadence() -> None:

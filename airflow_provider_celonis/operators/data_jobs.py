@@ -331,10 +331,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             job_candidates,
             judge_job,
             pin_execution,
+            window_closed,
         )
         from airflow_provider_celonis.sync_poll import poll_until_done
 
         pushed: set[str] = set()
+        recorded: list[str] = []  # the id written to the run ledger
         progress = Progress(self.log)
         current = wait
         ids: dict[str, Any] = {
@@ -347,11 +349,15 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             nonlocal current
             # Pin the first new execution seen: a run started later (queued behind ours by a
             # schedule or another DAG) must never be followed instead of ours.
-            pinned_before = current.execution_id
             current = pin_execution(items, current)
             ids["execution_id"] = current.execution_id  # a timeout event then names it (cancel)
-            if self._ledger is not None and current.execution_id and not pinned_before:
-                self._ledger.pinned(current.execution_id, current.known_ids)
+            # Into the run ledger only once the start grace is over: until then the pin is
+            # tentative (a run created just before ours may be listed first), and a retry must
+            # reconcile from the pending entry rather than adopt it.
+            pin = current.execution_id
+            if self._ledger is not None and pin and pin not in recorded and window_closed(current):
+                recorded.append(pin)
+                self._ledger.pinned(pin, current.known_ids)
             found = job_candidates(items, current) if current.execution_id else []
             for item in found:
                 execution_id = str(execution_id_of(item))

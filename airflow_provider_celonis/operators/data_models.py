@@ -275,16 +275,20 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     def _wait_here(self, wait: LoadWait) -> dict[str, Any]:
         from airflow_provider_celonis.decisions import judge_load, pin_load
+        from airflow_provider_celonis.status import deadline_passed
         from airflow_provider_celonis.sync_poll import poll_until_done
 
         current = wait
+        recorded: list[str] = []
 
         def judge(info: Any) -> dict[str, Any] | None:
             nonlocal current
-            pinned_before = current.data_load_id
             current = pin_load(info, current)  # a later load replacing ours is then an error
-            if self._ledger is not None and current.data_load_id and not pinned_before:
-                self._ledger.pinned(current.data_load_id, current.known_ids)
+            pin = current.data_load_id  # into the ledger once the grace is over (see data_jobs)
+            grace_over = current.appear_deadline is None or deadline_passed(current.appear_deadline)
+            if self._ledger is not None and pin and pin not in recorded and grace_over:
+                recorded.append(pin)
+                self._ledger.pinned(pin, current.known_ids)
             return judge_load(info, current)
 
         return poll_until_done(
