@@ -240,7 +240,7 @@ def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = No
         if deadline_passed(wait.deadline, now):
             return event(TIMEOUT, f"the timeout passed while the execution was {status.value}", **ids)
         return None
-    if wait.role == OWN and not window_closed(wait, now):
+    if wait.role == OWN and not window_closed(wait, now) and (status.succeeded or status.skipped):
         held = _held_within_grace(wait, str(ids["execution_id"]), status.value, "execution", now)
         return None if held is None else {**held, "data_job_id": wait.data_job_id}
     if status.succeeded:
@@ -254,9 +254,10 @@ def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = No
 def _held_within_grace(
     wait: JobWait | LoadWait, run_id: str, status: str, what: str, now: float | None
 ) -> dict[str, Any] | None:
-    """A run that ended before ``start_grace_period`` passed may be another client's, created
-    just before the task's own and listed first: the task's run may still appear. The verdict
-    waits for the grace to end (None); if the timeout passes first, it fails closed."""
+    """A run that succeeded before ``start_grace_period`` passed may be another client's,
+    created just before the task's own and listed first: the task's run may still appear. The
+    success waits for the grace to end (None); if the timeout passes first, it fails closed.
+    A failure is not held: reporting it early cannot make a green task false."""
     if not deadline_passed(wait.deadline, now):
         return None
     return event(
@@ -368,6 +369,7 @@ def judge_load(
         wait.role == OWN
         and wait.appear_deadline is not None
         and not deadline_passed(wait.appear_deadline, now)
+        and status.succeeded
     ):
         held = _held_within_grace(wait, str(ids["data_load_id"]), status.value, "load", now)
         return None if held is None else {**held, "data_model_id": wait.data_model_id}
