@@ -217,3 +217,36 @@ class RunLedger:
 def keep_ledger(event: Mapping[str, Any]) -> bool:
     """True when a wait ended without the run's outcome: a retry must still find the run."""
     return bool(event.get("poll_error") or event.get("candidates")) or event.get("status") == "timeout"
+
+
+def adopt_job(hook: Any, ledger: RunLedger, execution_id: str, deadline: float | None) -> Any:
+    """The wait for the execution an earlier try started (a ``JobWait``), or None when it failed
+    or was cancelled (a fresh run is then started). An id Celonis does not list fails closed."""
+    from airflow_provider_celonis.status import DataJobExecutionStatus
+    from airflow_provider_celonis.waits import JobWait, execution_id_of, job_items
+
+    pool, job = ledger.data_pool_id, ledger.target_id
+    items = job_items(hook.list_executions(pool, job, all_pages=True))
+    found = [i for i in items if execution_id_of(i) == execution_id]
+    if not found:
+        raise CelonisJobFailedError(
+            f"Data job {job} in pool {pool}: the run ledger {ledger.key!r} says an earlier try of this "
+            f"task started execution {execution_id}, but Celonis does not list it; not starting "
+            "another run (failing closed).",
+            fix=f"check the job's executions in Celonis, then delete the Variable {ledger.key!r}",
+        )
+    status = DataJobExecutionStatus.parse(found[0].get("status"))
+    if status is not None and not (status.in_progress or status.succeeded or status.skipped):
+        ledger.log.info(
+            "The earlier try's execution %s ended %s: starting a fresh run.", execution_id, status.value
+        )
+        return None
+    ledger.log.warning(  # an unknown status is adopted too: the wait then fails closed on it
+        "An earlier try of this task started execution %s (%s, run ledger %s): adopting it, not "
+        "starting the job again.",
+        execution_id,
+        found[0].get("status"),
+        ledger.key,
+    )
+    ids = tuple(str(execution_id_of(i)) for i in items)
+    return JobWait(pool, job, known_ids=ids, execution_id=execution_id, deadline=deadline)

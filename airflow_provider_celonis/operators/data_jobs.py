@@ -224,43 +224,15 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def _adopt_from_ledger(self, deadline: float | None) -> JobWait | None:
         """An earlier try's execution, found by the id in the run ledger (see run_ledger.py)."""
-        from airflow_provider_celonis.decisions import JobWait, execution_id_of, job_items
-        from airflow_provider_celonis.exceptions import CelonisJobFailedError
-        from airflow_provider_celonis.status import DataJobExecutionStatus
+        from airflow_provider_celonis.run_ledger import adopt_job
 
         entry = self._ledger.read() if self._ledger is not None else None
-        if entry is None:
+        if entry is None or self._ledger is None:
             return None
         if entry.run_id is None:
             self._resume_known = entry.known_ids  # pending: reconciled by the RunStarter
             return None
-        items = job_items(self.hook.list_executions(self.data_pool_id, self.data_job_id, all_pages=True))
-        found = [i for i in items if execution_id_of(i) == entry.run_id]
-        key = self._ledger.key if self._ledger is not None else ""
-        if not found:
-            raise CelonisJobFailedError(
-                f"Data job {self.data_job_id} in pool {self.data_pool_id}: the run ledger {key!r} says an "
-                f"earlier try of this task started execution {entry.run_id}, but Celonis does not list "
-                "it; not starting another run (failing closed).",
-                fix=f"check the job's executions in Celonis, then delete the Variable {key!r}",
-            )
-        status = DataJobExecutionStatus.parse(found[0].get("status"))
-        if status is not None and not (status.in_progress or status.succeeded or status.skipped):
-            self.log.info(
-                "The earlier try's execution %s ended %s: starting a fresh run.", entry.run_id, status.value
-            )
-            return None
-        self.log.warning(
-            "An earlier try of this task started execution %s (%s, run ledger %s): adopting it, not "
-            "starting the job again.",
-            entry.run_id,
-            found[0].get("status"),
-            key,
-        )
-        ids = tuple(str(execution_id_of(i)) for i in items)
-        return JobWait(
-            self.data_pool_id, self.data_job_id, known_ids=ids, execution_id=entry.run_id, deadline=deadline
-        )
+        return adopt_job(self.hook, self._ledger, entry.run_id, deadline)
 
     def _start(self, deadline: float | None) -> JobWait:
         """Wait for, reuse or refuse a run in progress; start ours; reconcile a lost answer."""
