@@ -18,6 +18,8 @@ What: one Airflow Variable per task instance, written through ``airflow.sdk.Vari
 
 It holds ids only (pool, job or model, run ids, try number): never a secret.
 
+Deferrable tasks use it too: a worker can die between the start call and the deferral.
+
 On a later try (see the operators), a ledger naming a run id makes that run the task's: still
 running, the try waits for it; succeeded, the try succeeds with it; failed or cancelled, the
 try starts a fresh run. An id Celonis does not list fails closed. A ``pending`` ledger is

@@ -377,3 +377,20 @@ def test_a_tentative_pin_is_never_adopted_by_a_retry(
         make_op(start_grace_period=0.5).execute({"ti": TI()})
     assert foreign[0] in str(raised.value)
     assert emulator.data_job_report(POOL, JOB)["executions"] == 1
+
+
+async def test_deferrable_retry_after_a_worker_lost_before_the_deferral(emulator: Any, store: Path) -> None:
+    """Deferrable mode: the worker died between the start call and the deferral (nothing in
+    the triggerer yet). The retry defers on that run, not on a second one, and the resume
+    deletes the ledger entry."""
+    from data_pool_helpers import run_deferred
+
+    emulator.configure_data_job(POOL, JOB, queued_seconds=0.1, running_seconds=0.5, stale_seconds=0)
+    known = tuple(str(r["executionId"]) for r in emulator.data_job_report(POOL, JOB)["runs"])
+    ledger_for().pending(known)
+    CelonisDataJobHook().start_execution(POOL, JOB)
+    execution_id = wait_listed(emulator)
+    result = await run_deferred(make_op(deferrable=True, start_grace_period=0.5), {"ti": TI()})
+    assert result == execution_id
+    assert emulator.data_job_report(POOL, JOB)["executions"] == 1
+    assert ledger_values(store) == []

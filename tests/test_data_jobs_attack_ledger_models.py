@@ -156,3 +156,15 @@ def test_a_pending_ledger_adopts_the_dead_try_s_load(emulator: Any, store: Path)
     ours = wait_load(emulator)
     assert make_op().execute({"ti": TI()}) == ours
     assert len(loads(emulator)) == 1
+
+
+async def test_deferrable_retry_adopts_the_load_named_in_the_ledger(emulator: Any, store: Path) -> None:
+    from data_pool_helpers import run_deferred
+
+    emulator.configure_data_model(POOL, MODEL, load_seconds=0.6, stale_seconds=0)
+    CelonisDataModelHook().start_load(POOL, MODEL)
+    ours = wait_load(emulator)
+    ledger().pinned(ours)
+    assert await run_deferred(make_op(deferrable=True), {"ti": TI()}) == ours
+    assert len(loads(emulator)) == 1
+    assert ledger_values(store) == []

@@ -68,7 +68,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     :param start_grace_period: seconds the new execution has to appear in the execution
         history after the execute call ([guess] Celonis may list it late), and the time given
         to find it after a start whose answer was lost before starting again.
-    :param run_ledger: non-deferrable mode: record the execution this task instance started in
+    :param run_ledger: record the execution this task instance started in
         an Airflow Variable (``celonis_run_ledger__...``, ids only) so that a retry after a lost
         worker adopts it instead of starting the job twice (:mod:`airflow_provider_celonis.run_ledger`).
         Default ``True``; ``False`` turns it off (e.g. no Variable write access).
@@ -174,7 +174,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         from airflow_provider_celonis.decisions import OWN, JobWait
         from airflow_provider_celonis.run_ledger import RunLedger
 
-        if self.run_ledger and not self.deferrable:  # a deferral's resume keeps its ids in the trigger
+        if self.run_ledger:  # deferrable too: a worker lost between the start and the deferral
             self._ledger = RunLedger.for_context(
                 context, "data_job", self.data_pool_id, self.data_job_id, self.log
             )
@@ -406,6 +406,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         from airflow_provider_celonis.outcomes import check_target
 
         check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
+        if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
+            from airflow_provider_celonis.run_ledger import RunLedger
+
+            self._ledger = RunLedger.for_context(
+                context, "data_job", self.data_pool_id, self.data_job_id, self.log
+            )
         self._remote_run_owned = True
         self.celonis_url = self.hook.job_url(self.data_pool_id, self.data_job_id)
         return self._finish(context, event)

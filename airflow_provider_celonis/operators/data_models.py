@@ -49,7 +49,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         ``"wait"`` (default) for it to end, then request ours; ``"reuse"`` it as this task's (it
         may miss data loaded upstream); ``"fail"`` at once.
     :param reuse_running_load: legacy switch: ``True`` is ``if_running="reuse"``.
-    :param run_ledger: non-deferrable mode: record the load this task instance requested in an
+    :param run_ledger: record the load this task instance requested in an
         Airflow Variable (``celonis_run_ledger__...``, ids only) so that a retry after a lost
         worker adopts it instead of loading twice (:mod:`airflow_provider_celonis.run_ledger`).
         Default ``True``; ``False`` turns it off.
@@ -141,7 +141,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         from airflow_provider_celonis.status import deadline_after
 
         pool, model = self.data_pool_id, self.data_model_id
-        if self.run_ledger and not self.deferrable:  # a deferral's resume keeps its ids in the trigger
+        if self.run_ledger:  # deferrable too: a worker lost between the request and the deferral
             self._ledger = RunLedger.for_context(context, "data_model", pool, model, self.log)
         entry = self._ledger.read() if self._ledger is not None else None
         if entry is not None and entry.run_id is not None:
@@ -149,6 +149,8 @@ class CelonisReloadDataModelOperator(BaseOperator):
             if isinstance(adopted, dict):
                 return self._finish(context, adopted)
             if adopted is not None:
+                if self.deferrable:
+                    self._defer(adopted, "execute_complete")
                 return self._finish(context, self._wait_here(adopted))
             entry = None
         started = RunStarter(
@@ -303,6 +305,12 @@ class CelonisReloadDataModelOperator(BaseOperator):
         from airflow_provider_celonis.outcomes import check_target
 
         check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
+        if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
+            from airflow_provider_celonis.run_ledger import RunLedger
+
+            self._ledger = RunLedger.for_context(
+                context, "data_model", self.data_pool_id, self.data_model_id, self.log
+            )
         self.celonis_url = self.hook.data_model_url(self.data_pool_id, self.data_model_id)
         return self._finish(context, event)
 
