@@ -379,7 +379,7 @@ def judge_load(
     return event(ERROR, f"the data model load ended with {status.value}", **ids)
 
 
-# -- data push jobs (issue 5) -----------------------------------------------------------------
+# -- data push jobs -----------------------------------------------------------------
 MAX_PUSH_LOG_LINES = 50
 NOT_EXECUTED = "not_executed"
 """``reason`` of the error event of a push job still NEW after a lost execute answer."""
