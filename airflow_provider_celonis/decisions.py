@@ -240,34 +240,12 @@ def judge_job(items: list[dict[str, Any]], wait: JobWait, now: float | None = No
         if deadline_passed(wait.deadline, now):
             return event(TIMEOUT, f"the timeout passed while the execution was {status.value}", **ids)
         return None
-    if wait.role == OWN and not window_closed(wait, now) and (status.succeeded or status.skipped):
-        held = _held_within_grace(wait, str(ids["execution_id"]), status.value, "execution", now)
-        return None if held is None else {**held, "data_job_id": wait.data_job_id}
     if status.succeeded:
         return event(SUCCESS, "the data job execution succeeded", **ids)
     if status.skipped:
         return event(SKIPPED, "Celonis skipped the data job execution", **ids)
     verb = "was cancelled" if status is DataJobExecutionStatus.CANCEL else "failed"
     return event(ERROR, f"the data job execution {verb} (status {status.value})", **ids)
-
-
-def _held_within_grace(
-    wait: JobWait | LoadWait, run_id: str, status: str, what: str, now: float | None
-) -> dict[str, Any] | None:
-    """A run that succeeded before ``start_grace_period`` passed may be another client's,
-    created just before the task's own and listed first: the task's run may still appear. The
-    success waits for the grace to end (None); if the timeout passes first, it fails closed.
-    A failure is not held: reporting it early cannot make a green task false."""
-    if not deadline_passed(wait.deadline, now):
-        return None
-    return event(
-        ERROR,
-        f"{what} {run_id} ended {status} before start_grace_period had passed, and the timeout "
-        "passed before it did; a run created just before the task's own may be listed first, so "
-        f"the provider cannot prove that {what} {run_id} is this task's (failing closed)",
-        candidates=[run_id],
-        data_pool_id=wait.data_pool_id,
-    )
 
 
 # -- data model loads ----------------------------------------------------------------------------
@@ -365,14 +343,6 @@ def judge_load(
         if deadline_passed(wait.deadline, now):
             return event(TIMEOUT, f"the timeout passed while the load was {status.value}", **ids)
         return None
-    if (
-        wait.role == OWN
-        and wait.appear_deadline is not None
-        and not deadline_passed(wait.appear_deadline, now)
-        and status.succeeded
-    ):
-        held = _held_within_grace(wait, str(ids["data_load_id"]), status.value, "load", now)
-        return None if held is None else {**held, "data_model_id": wait.data_model_id}
     if status.succeeded:
         note = " with warnings" if status is DataModelLoadStatus.WARNING else ""
         return event(SUCCESS, f"the data model load succeeded{note}", **ids)

@@ -353,6 +353,11 @@ def test_a_ledger_that_cannot_be_read_starts_nothing(
     assert api_runs(emulator) == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a success within the start grace is not held (see tests/test_data_jobs_status.py "
+    "HOLD_REASON): another client's run listed before ours is the documented known limit",
+)
 def test_a_tentative_pin_is_never_adopted_by_a_retry(
     emulator: Any, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -253,16 +253,20 @@ def test_two_new_loads_within_the_grace_fail_closed() -> None:
     verdict = judge_load(info, wait, now=99.0)
     assert verdict is not None and verdict["status"] == "error" and verdict["candidates"] == ["L2", "L3"]
     alone = {"loadInfo": {"currentComputeLoad": ours}, "loadHistory": {"dataLoadHistory": [ours]}}
-    # One new load that ended within the grace: held until the grace ends (another client's load
-    # created just before ours may still be listed), then reported.
-    assert judge_load(alone, wait, now=99.0) is None
-    assert judge_load(alone, wait, now=100.0)["status"] == "success"  # type: ignore[index]
-    timed_out = LoadWait("p", "m", known_ids=("L1",), appear_deadline=100.0, deadline=50.0)
-    failed_closed = judge_load(alone, timed_out, now=99.0)
-    assert failed_closed is not None and failed_closed["status"] == "error"
-    assert failed_closed["candidates"] == ["L2"]
+    # One new load that ended within the grace is reported at once (see HOLD_REASON).
+    assert judge_load(alone, wait, now=99.0)["status"] == "success"  # type: ignore[index]
 
 
+HOLD_REASON = (
+    "not held: holding every success until start_grace_period ends failed the task whenever "
+    "another DAG started the same job right after ours ended (its if_running='wait' does exactly "
+    "that), and cost every short run the whole grace. The race it closed (another client's run "
+    "created between the history read and the start, listed before ours) is documented as a "
+    "known limit in docs/data-jobs.md"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=HOLD_REASON)
 def test_a_run_ended_within_the_grace_is_held_until_it_ends() -> None:
     wait = JobWait("p", "j", known_ids=("old",), execution_id="first", appear_deadline=100.0)
     done = [item("first", "SUCCESS", 5)]
