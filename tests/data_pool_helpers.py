@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_celonis.hooks._transport import close_loop_session
+from airflow_provider_celonis.client.transport import close_loop_session
 
 
 class RecordingTI:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow_provider_celonis.apis import ALL_APIS
+from airflow_provider_celonis.client.apis import ALL_APIS
 
 README_PATH = Path(__file__).resolve().parent.parent / "README.md"
 README = README_PATH.read_text()

@@ -9,19 +9,19 @@ how to fix it.
 
 from __future__ import annotations
 
-from airflow_provider_celonis.apis import CelonisApi
 from airflow_provider_celonis.auth.token import (
     AccessToken,
     TokenResponseError,
     build_token_request,
     parse_token_response,
 )
-from airflow_provider_celonis.connection import CelonisConnectionConfig
-from airflow_provider_celonis.error_mapping import parse_error_body, scrub_body, token_error
+from airflow_provider_celonis.client.apis import CelonisApi
+from airflow_provider_celonis.client.connection import CelonisConnectionConfig
+from airflow_provider_celonis.client.error_mapping import parse_error_body, scrub_body, token_error
+from airflow_provider_celonis.client.retry_policy import RetryableStatus
+from airflow_provider_celonis.client.sending import RetryingSender
+from airflow_provider_celonis.client.transport import scrub
 from airflow_provider_celonis.exceptions import CelonisAuthenticationError
-from airflow_provider_celonis.hooks._sending import RetryingSender
-from airflow_provider_celonis.hooks._transport import scrub
-from airflow_provider_celonis.retry_policy import RetryableStatus
 
 
 class ClientCredentialsGrant:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from airflow_provider_celonis.connection import CelonisConnectionConfig
+from airflow_provider_celonis.client.connection import CelonisConnectionConfig
 
 REFRESH_MARGIN_CAP = 60.0
 """Refresh at most this many seconds before expiry (pycelonis keeps 60 s)."""

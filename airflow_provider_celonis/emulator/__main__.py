@@ -15,7 +15,7 @@ import sys
 import uvicorn
 
 from airflow_provider_celonis.emulator.app import create_app
-from airflow_provider_celonis.emulator.state import Settings, settings_from
+from airflow_provider_celonis.emulator.stores.state import Settings, settings_from
 
 
 def main(argv: list[str] | None = None) -> int:

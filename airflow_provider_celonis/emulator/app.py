@@ -10,8 +10,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from airflow_provider_celonis import __version__
 from airflow_provider_celonis.emulator import control, oauth, problems
 from airflow_provider_celonis.emulator.apis import API_MODULES
-from airflow_provider_celonis.emulator.faults import FaultMiddleware
-from airflow_provider_celonis.emulator.state import EmulatorState, Settings
+from airflow_provider_celonis.emulator.faults.core import FaultMiddleware
+from airflow_provider_celonis.emulator.stores.state import EmulatorState, Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -166,7 +166,7 @@ class EmulatorClient:
 
     # -- Data Push (emulator/apis/data_push.py) ------------------------------------------------
     def configure_data_push(self, **settings: Any) -> dict[str, Any]:
-        """Change the push switches (``PushSettings`` in ``emulator/push_store.py``):
+        """Change the push switches (``PushSettings`` in ``emulator/stores/data_push.py``):
         ``queued_seconds``, ``running_seconds``, ``new_seconds``, ``chunk_limit``, ``over_limit_status``,
         ``non_new_execute_status``, ``execute_per_second``, ``execute_per_hour``,
         ``delete_running`` ("cancel" or "abandon"), ``force_outcome``, ``replace_checks_schema``,

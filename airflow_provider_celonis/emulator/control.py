@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX, rule_from_json
+from airflow_provider_celonis.emulator.faults.core import CONTROL_PREFIX, rule_from_json
 from airflow_provider_celonis.emulator.oauth import state_of
-from airflow_provider_celonis.emulator.state import ALL_PERMISSIONS, ALL_SCOPES, Client, settings_from
+from airflow_provider_celonis.emulator.stores.state import ALL_PERMISSIONS, ALL_SCOPES, Client, settings_from
 
 router = APIRouter(prefix=CONTROL_PREFIX)
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator import problems
-from airflow_provider_celonis.emulator.state import API_ACCESS, EmulatorState
+from airflow_provider_celonis.emulator.stores.state import API_ACCESS, EmulatorState
 
 router = APIRouter()
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from airflow_provider_celonis.apis import ALL_APIS, TEAM
 from airflow_provider_celonis.auth.token import granted_report
+from airflow_provider_celonis.client.apis import ALL_APIS, TEAM
 from airflow_provider_celonis.exceptions import CelonisError, CelonisInvalidScopeError
 
 if TYPE_CHECKING:
-    from airflow_provider_celonis.connection import CelonisConnectionConfig
+    from airflow_provider_celonis.client.connection import CelonisConnectionConfig
     from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
 APPLICATIONS = "Admin & Settings > Applications"

@@ -17,13 +17,13 @@ from urllib.parse import urlsplit
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_celonis.apis import ALL_APIS, TEAM, CelonisApi
-from airflow_provider_celonis.connection import requests_options
+from airflow_provider_celonis.client import transport
+from airflow_provider_celonis.client.apis import ALL_APIS, TEAM, CelonisApi
+from airflow_provider_celonis.client.connection import requests_options
+from airflow_provider_celonis.client.redirects import ambiguous_authority, same_origin, shown
+from airflow_provider_celonis.client.retry_policy import is_idempotent
+from airflow_provider_celonis.client.sending import OwnAuthorization
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.hooks import _transport as transport
-from airflow_provider_celonis.hooks._redirects import ambiguous_authority, same_origin, shown
-from airflow_provider_celonis.hooks._sending import OwnAuthorization
-from airflow_provider_celonis.retry_policy import is_idempotent
 
 if TYPE_CHECKING:
     from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook

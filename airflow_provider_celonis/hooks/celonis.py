@@ -2,7 +2,7 @@
 
 This is the transport layer. API-specific methods (audit log pages, data job execution...)
 live in their own modules and call :meth:`CelonisOAuthHook.request` /
-:meth:`CelonisOAuthHook.arequest` with the :class:`~airflow_provider_celonis.apis.CelonisApi`
+:meth:`CelonisOAuthHook.arequest` with the :class:`~airflow_provider_celonis.client.apis.CelonisApi`
 they belong to, so the hook requests exactly that API's scope.
 
 It subclasses providers-http's ``HttpHook`` so ``run()``, ``run_and_check()`` and
@@ -10,7 +10,7 @@ It subclasses providers-http's ``HttpHook`` so ``run()``, ``run_and_check()`` an
 :meth:`CelonisOAuthHook.request` (:mod:`._http_compat`): ``HttpHook`` itself turns 429/5xx into a
 bare ``AirflowException`` a retry predicate cannot inspect, and ``HttpAsyncHook`` neither
 retries 429 nor sleeps between attempts. Sync and async paths share one policy
-(:mod:`airflow_provider_celonis.retry_policy`), one redirect rule (:mod:`._redirects`) and a
+(:mod:`airflow_provider_celonis.client.retry_policy`), one redirect rule (:mod:`._redirects`) and a
 total deadline per request (:mod:`._deadline` on the sync path). Security: docs/security.md.
 """
 
@@ -26,38 +26,38 @@ import requests
 from airflow.exceptions import AirflowProviderDeprecationWarning
 
 from airflow_provider_celonis import compat
-from airflow_provider_celonis.apis import CelonisApi, get_api
-from airflow_provider_celonis.arguments import check_duration, check_int, check_number
 from airflow_provider_celonis.auth.grant import ClientCredentialsGrant
 from airflow_provider_celonis.auth.token import (
     AccessToken,
     cache_key,
 )
 from airflow_provider_celonis.auth.token_cache import TOKEN_CACHE
-from airflow_provider_celonis.connection import (
+from airflow_provider_celonis.client import transport
+from airflow_provider_celonis.client.apis import CelonisApi, get_api
+from airflow_provider_celonis.client.arguments import check_duration, check_int, check_number
+from airflow_provider_celonis.client.connection import (
     MIGRATION_DOC,
     CelonisConnectionConfig,
     check_api_prefixes,
     parse_connection,
     unknown_extras,
 )
-from airflow_provider_celonis.error_mapping import api_error, parse_error_body, scrub_body
-from airflow_provider_celonis.exceptions import (
-    CelonisConfigurationError,
-    CelonisError,
-    CelonisRequestMaybeSentError,
-)
-from airflow_provider_celonis.hooks import _transport as transport
-from airflow_provider_celonis.hooks._http_compat import HttpHookCompat
-from airflow_provider_celonis.hooks._redirects import ambiguous_authority, same_origin, shown
-from airflow_provider_celonis.hooks._sending import RetryingSender, given_once
-from airflow_provider_celonis.retry_policy import (
+from airflow_provider_celonis.client.error_mapping import api_error, parse_error_body, scrub_body
+from airflow_provider_celonis.client.redirects import ambiguous_authority, same_origin, shown
+from airflow_provider_celonis.client.retry_policy import (
     AMBIGUOUS_STATUSES,
     RetryableStatus,
     RetryPolicy,
     is_idempotent,
     wait_hint_from_headers,
 )
+from airflow_provider_celonis.client.sending import RetryingSender, given_once
+from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
+    CelonisError,
+    CelonisRequestMaybeSentError,
+)
+from airflow_provider_celonis.hooks._http_compat import HttpHookCompat
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection

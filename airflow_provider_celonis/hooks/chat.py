@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_celonis.apis import CHAT
+from airflow_provider_celonis.client.apis import CHAT
+from airflow_provider_celonis.client.intelligence_pages import read_answer, unexpected
+from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisConflictError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import read_answer, unexpected
-from airflow_provider_celonis.paths import path_id
 
 
 class CelonisChatHook(CelonisOAuthHook):

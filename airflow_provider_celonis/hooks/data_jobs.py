@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_celonis.apis import DATA_JOBS
-from airflow_provider_celonis.arguments import check_int
+from airflow_provider_celonis.client.apis import DATA_JOBS
+from airflow_provider_celonis.client.arguments import check_int
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_provider_celonis.apis import DATA_MODELS
+from airflow_provider_celonis.client.apis import DATA_MODELS
 from airflow_provider_celonis.exceptions import (
     CelonisNotFoundError,
     CelonisPermissionError,

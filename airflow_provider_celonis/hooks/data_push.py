@@ -14,7 +14,7 @@ Which calls are repeated on failure, and why:
 * Create, chunk upload and execute are POSTs the hook replays only when Celonis certainly did
   not act (a 429, or no connection at all); a chunk body is rebuilt for each attempt
   (``data_factory``). After a 500/502/503/504, a timeout or a dropped connection the caller
-  reads the state back (:mod:`airflow_provider_celonis.push_run`).
+  reads the state back (:mod:`airflow_provider_celonis.push.run`).
 * Execute is limited to 10/s and 250/h per team. A 429 that outlasts the hook's own retries
   is waited out here, up to the caller's deadline: a 429 means the call was not processed,
   so sending it again cannot run the job twice. Anything that may have reached Celonis raises
@@ -27,8 +27,7 @@ import secrets
 import time
 from typing import Any
 
-from airflow_provider_celonis.apis import DATA_PUSH
-from airflow_provider_celonis.chunking import Chunk
+from airflow_provider_celonis.client.apis import DATA_PUSH
 from airflow_provider_celonis.exceptions import (
     CelonisRateLimitError,
     CelonisRequestMaybeSentError,
@@ -36,8 +35,9 @@ from airflow_provider_celonis.exceptions import (
     response_excerpt,
 )
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.multipart import MultipartFileBody
-from airflow_provider_celonis.status import seconds_left
+from airflow_provider_celonis.push.chunking import Chunk
+from airflow_provider_celonis.push.multipart import MultipartFileBody
+from airflow_provider_celonis.waiting.status import seconds_left
 
 JOBS = "/api/v1/data-push/{pool}/jobs/"
 CHUNK_KINDS = ("upserted", "deleted")

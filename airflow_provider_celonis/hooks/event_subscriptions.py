@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_celonis.apis import EVENT_SUBSCRIPTION
+from airflow_provider_celonis.client.apis import EVENT_SUBSCRIPTION
+from airflow_provider_celonis.client.intelligence_pages import intelligence_pages, page_list, read_answer
+from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
@@ -27,8 +29,6 @@ from airflow_provider_celonis.exceptions import (
     CelonisUnexpectedResponseError,
 )
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import intelligence_pages, page_list, read_answer
-from airflow_provider_celonis.paths import path_id
 
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "User-Agent", "Host", "Accept")
 MAX_HEADER_BYTES = 8192

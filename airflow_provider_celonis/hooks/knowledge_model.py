@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_celonis.apis import KNOWLEDGE_MODEL
+from airflow_provider_celonis.client.apis import KNOWLEDGE_MODEL
+from airflow_provider_celonis.client.intelligence_pages import MAX_PAGES, intelligence_pages, read_answer
+from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import MAX_PAGES, intelligence_pages, read_answer
-from airflow_provider_celonis.paths import path_id
 
 BASE = "/api/knowledge-models"
 CUT_LIMIT = 5000

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_celonis.apis import SCIM
+from airflow_provider_celonis.client.apis import SCIM
+from airflow_provider_celonis.client.intelligence_pages import Answer, decode_json, page_list, unexpected
+from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.intelligence_pages import Answer, decode_json, page_list, unexpected
-from airflow_provider_celonis.paths import path_id
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_provider_celonis.apis import TOOLS
+from airflow_provider_celonis.client.apis import TOOLS
+from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.paths import path_id
 
 _UNSET: Any = object()
 

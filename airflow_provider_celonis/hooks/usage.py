@@ -21,18 +21,18 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_celonis.apis import (
+from airflow_provider_celonis.client.apis import (
     AUDIT_LOG,
     LOGIN_HISTORY,
     PLATFORM_ADOPTION,
     TEAM_MEMBERS,
     CelonisApi,
 )
+from airflow_provider_celonis.client.timestamps import canonical_ts, timestamp_ms
+from airflow_provider_celonis.client.usage_pages import PageCheck, RawPage, decode_json
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.hooks._usage_pages import PageCheck, RawPage, decode_json
+from airflow_provider_celonis.extracts.read_ahead import read_ahead as read_ahead_pages
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.read_ahead import read_ahead as read_ahead_pages
-from airflow_provider_celonis.timestamps import canonical_ts, timestamp_ms
 
 __all__ = [
     "CelonisUsageHook",

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_celonis.arguments import check_int
+from airflow_provider_celonis.client.arguments import check_int
+from airflow_provider_celonis.client.paths import redact_uri, redact_uris_in
+from airflow_provider_celonis.client.timestamps import canonical_ts
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.operators._late_data import DEFAULT_OVERLAP, check_period
-from airflow_provider_celonis.operators._pull import PullMixin
-from airflow_provider_celonis.paths import redact_uri, redact_uris_in
-from airflow_provider_celonis.timestamps import canonical_ts
+from airflow_provider_celonis.extracts.late_data import DEFAULT_OVERLAP, check_period
+from airflow_provider_celonis.extracts.pull import PullMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -217,7 +217,7 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         if self.since_last_load:
             # The end is "now" (capped by the settle period later); the start matters only until
             # a first high-water mark exists.
-            from airflow_provider_celonis.operators._late_data import utcnow
+            from airflow_provider_celonis.extracts.late_data import utcnow
 
             first = self.start if explicit_start else context.get("data_interval_start")
             last = self.end if explicit_end else utcnow()
@@ -247,7 +247,7 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         return check_window(start, end)
 
     def _validate(self, context: Context) -> tuple[str, datetime | None, datetime | None]:
-        from airflow_provider_celonis.outputs import check_format, check_output_path
+        from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
 
         fmt = check_format(self.output_format)
         try:
@@ -271,7 +271,7 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         super().render_template_fields(context, jinja_env)
         from urllib.parse import urlsplit
 
-        from airflow_provider_celonis.hooks._transport import mask
+        from airflow_provider_celonis.client.transport import mask
 
         if "://" in str(self.output_path):
             # Only the password: a bare userinfo is usually a connection id (s3://aws_default@bucket),

@@ -4,10 +4,10 @@ What a green task means: Celonis ran *this* request, started after the task aske
 sees the data loaded upstream), exactly once, and it succeeded.
 
 * **Fresh run**: a run already in progress is waited for, then ours starts
-  (``if_running="wait"``, the default; see :mod:`airflow_provider_celonis.run_start`).
+  (``if_running="wait"``, the default; see :mod:`airflow_provider_celonis.waiting.run_start`).
 * **Identity by ids**: the ids of every execution listed before the start are recorded; ours
   is the one new id, never one seen before, whatever its dates
-  (:mod:`airflow_provider_celonis.decisions`). Several candidates fail closed.
+  (:mod:`airflow_provider_celonis.waiting.decisions`). Several candidates fail closed.
 * **No duplicate**: the start POST is never replayed by the hook; a lost answer is reconciled
   by reading the history back.
 * **A deferred timeout cancels the remote run**: ``timeout`` is a wall-clock deadline carried
@@ -26,16 +26,16 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
-from airflow_provider_celonis.outcomes import check_on_skipped
-from airflow_provider_celonis.run_start import check_wait_arguments, if_running_option
-from airflow_provider_celonis.status import as_seconds
+from airflow_provider_celonis.waiting.outcomes import check_on_skipped
+from airflow_provider_celonis.waiting.run_start import check_wait_arguments, if_running_option
+from airflow_provider_celonis.waiting.status import as_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_celonis.decisions import JobWait
     from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
-    from airflow_provider_celonis.run_ledger import RunLedger
+    from airflow_provider_celonis.waiting.decisions import JobWait
+    from airflow_provider_celonis.waiting.run_ledger import RunLedger
 
 DEFAULT_TIMEOUT = 12 * 3600.0
 
@@ -70,7 +70,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         to find it after a start whose answer was lost before starting again.
     :param run_ledger: record the execution this task instance started in
         an Airflow Variable (``celonis_run_ledger__...``, ids only) so that a retry after a lost
-        worker adopts it instead of starting the job twice (:mod:`airflow_provider_celonis.run_ledger`).
+        worker adopts it instead of starting the job twice
+        (:mod:`airflow_provider_celonis.waiting.run_ledger`).
         Default ``True``; ``False`` turns it off (e.g. no Variable write access).
     :param celonis_conn_id: the Celonis connection.
     :param hook_params: extra :class:`CelonisDataJobHook` arguments (retry bounds, timeout...).
@@ -148,7 +149,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     # -- start ------------------------------------------------------------------------------
     def execute(self, context: Context) -> str | None:
-        from airflow_provider_celonis.status import deadline_after
+        from airflow_provider_celonis.waiting.status import deadline_after
 
         self._check_arguments()  # before any call: a typo never reaches Celonis
         return self._run(context, deadline_after(self.timeout))
@@ -156,8 +157,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the runs in progress ended (deferrable ``if_running="wait"``): start ours."""
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.outcomes import check_target, run_event
-        from airflow_provider_celonis.status import TIMEOUT
+        from airflow_provider_celonis.waiting.outcomes import check_target, run_event
+        from airflow_provider_celonis.waiting.status import TIMEOUT
 
         check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
         if run_event(event, role="blocker").status == TIMEOUT:
@@ -171,8 +172,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         return self._run(context, event.get("deadline"))
 
     def _run(self, context: Context, deadline: float | None) -> str | None:
-        from airflow_provider_celonis.decisions import OWN, JobWait
-        from airflow_provider_celonis.run_ledger import RunLedger
+        from airflow_provider_celonis.waiting.decisions import OWN, JobWait
+        from airflow_provider_celonis.waiting.run_ledger import RunLedger
 
         if self.run_ledger:  # deferrable too: a worker lost between the start and the deferral
             self._ledger = RunLedger.for_context(
@@ -218,13 +219,13 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             )
 
     def _snapshot(self) -> Any:
-        from airflow_provider_celonis.run_start import job_snapshot
+        from airflow_provider_celonis.waiting.run_start import job_snapshot
 
         return job_snapshot(self.hook, self.data_pool_id, self.data_job_id, self.log)
 
     def _adopt_from_ledger(self, deadline: float | None) -> JobWait | None:
-        """An earlier try's execution, found by the id in the run ledger (see run_ledger.py)."""
-        from airflow_provider_celonis.run_ledger import adopt_job
+        """An earlier try's execution, found by the id in the run ledger (see waiting/run_ledger.py)."""
+        from airflow_provider_celonis.waiting.run_ledger import adopt_job
 
         entry = self._ledger.read() if self._ledger is not None else None
         if entry is None or self._ledger is None:
@@ -236,9 +237,9 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def _start(self, deadline: float | None) -> JobWait:
         """Wait for, reuse or refuse a run in progress; start ours; reconcile a lost answer."""
-        from airflow_provider_celonis.decisions import BLOCKER, JobWait
-        from airflow_provider_celonis.run_start import RunStarter
-        from airflow_provider_celonis.status import deadline_after
+        from airflow_provider_celonis.waiting.decisions import BLOCKER, JobWait
+        from airflow_provider_celonis.waiting.run_start import RunStarter
+        from airflow_provider_celonis.waiting.status import deadline_after
 
         pool, job = self.data_pool_id, self.data_job_id
         resume_known, self._resume_known = self._resume_known, None
@@ -282,8 +283,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     # -- wait -------------------------------------------------------------------------------
     def _defer(self, wait: JobWait, method_name: str) -> None:
-        from airflow_provider_celonis.decisions import OWN
         from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
+        from airflow_provider_celonis.waiting.decisions import OWN
 
         trigger = CelonisDataJobExecutionTrigger(
             wait=wait.to_json(),
@@ -297,7 +298,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         self.defer(trigger=trigger, method_name=method_name)
 
     def _wait_here(self, context: Context, wait: JobWait) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import (
+        from airflow_provider_celonis.waiting.decisions import (
             Progress,
             execution_id_of,
             job_candidates,
@@ -305,7 +306,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
             pin_execution,
             window_closed,
         )
-        from airflow_provider_celonis.sync_poll import poll_until_done
+        from airflow_provider_celonis.waiting.sync_poll import poll_until_done
 
         pushed: set[str] = set()
         recorded: list[str] = []  # the id written to the run ledger
@@ -356,14 +357,14 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         Returns its id (also pushed to XCom). A start whose answer was lost and that never
         reached Celonis shows no new execution: that fails, rather than passing as started.
         """
-        from airflow_provider_celonis.decisions import (
+        from airflow_provider_celonis.waiting.decisions import (
             execution_id_of,
             job_candidates,
             judge_job,
             pin_execution,
         )
-        from airflow_provider_celonis.status import SUCCESS, event
-        from airflow_provider_celonis.sync_poll import poll_until_done
+        from airflow_provider_celonis.waiting.status import SUCCESS, event
+        from airflow_provider_celonis.waiting.sync_poll import poll_until_done
 
         if wait.execution_id is not None:
             if self._ledger is not None:
@@ -403,11 +404,11 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the trigger: map its one event to success, skip, or a typed exception."""
-        from airflow_provider_celonis.outcomes import check_target
+        from airflow_provider_celonis.waiting.outcomes import check_target
 
         check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
         if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
-            from airflow_provider_celonis.run_ledger import RunLedger
+            from airflow_provider_celonis.waiting.run_ledger import RunLedger
 
             self._ledger = RunLedger.for_context(
                 context, "data_job", self.data_pool_id, self.data_job_id, self.log
@@ -419,9 +420,9 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     # -- finish -----------------------------------------------------------------------------
     def _finish(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.outcomes import finish_job, run_event
-        from airflow_provider_celonis.run_ledger import keep_ledger
-        from airflow_provider_celonis.status import TIMEOUT
+        from airflow_provider_celonis.waiting.outcomes import finish_job, run_event
+        from airflow_provider_celonis.waiting.run_ledger import keep_ledger
+        from airflow_provider_celonis.waiting.status import TIMEOUT
 
         run_event(event)  # typed and checked; a malformed event fails closed
         if self._ledger is not None and not keep_ledger(event):
@@ -465,7 +466,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         """Best-effort cancel of the execution this task started or joined; never raises."""
         if self.cancel_on_kill and self._remote_run_owned:
             from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
-            from airflow_provider_celonis.status import kill_hook_params
+            from airflow_provider_celonis.waiting.status import kill_hook_params
 
             # Few, short retries: Airflow gives on_kill limited time before it kills the process.
             self._cancel(CelonisDataJobHook(self.celonis_conn_id, **kill_hook_params(self.hook_params)))

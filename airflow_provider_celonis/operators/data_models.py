@@ -20,16 +20,16 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
-from airflow_provider_celonis.run_start import check_wait_arguments, if_running_option
-from airflow_provider_celonis.status import as_seconds
+from airflow_provider_celonis.waiting.run_start import check_wait_arguments, if_running_option
+from airflow_provider_celonis.waiting.status import as_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_celonis.decisions import LoadWait
     from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
-    from airflow_provider_celonis.run_ledger import RunLedger
-    from airflow_provider_celonis.run_start import Snapshot
+    from airflow_provider_celonis.waiting.decisions import LoadWait
+    from airflow_provider_celonis.waiting.run_ledger import RunLedger
+    from airflow_provider_celonis.waiting.run_start import Snapshot
 
 
 class CelonisReloadDataModelOperator(BaseOperator):
@@ -51,7 +51,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
     :param reuse_running_load: legacy switch: ``True`` is ``if_running="reuse"``.
     :param run_ledger: record the load this task instance requested in an
         Airflow Variable (``celonis_run_ledger__...``, ids only) so that a retry after a lost
-        worker adopts it instead of loading twice (:mod:`airflow_provider_celonis.run_ledger`).
+        worker adopts it instead of loading twice (:mod:`airflow_provider_celonis.waiting.run_ledger`).
         Default ``True``; ``False`` turns it off.
     :param celonis_conn_id: the Celonis connection.
     :param hook_params: extra :class:`CelonisDataModelHook` arguments.
@@ -110,7 +110,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     def execute(self, context: Context) -> str | None:
         from airflow_provider_celonis.hooks.data_jobs import subset_list
-        from airflow_provider_celonis.status import deadline_after
+        from airflow_provider_celonis.waiting.status import deadline_after
 
         # Before any call; a comma-separated (or rendered) string is a list, never characters.
         self.tables = subset_list(self.tables, "tables")
@@ -120,8 +120,8 @@ class CelonisReloadDataModelOperator(BaseOperator):
         """Resume after the load in progress ended (deferrable ``if_running="wait"``): request ours."""
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
         from airflow_provider_celonis.hooks.data_jobs import subset_list
-        from airflow_provider_celonis.outcomes import check_target, run_event
-        from airflow_provider_celonis.status import TIMEOUT
+        from airflow_provider_celonis.waiting.outcomes import check_target, run_event
+        from airflow_provider_celonis.waiting.status import TIMEOUT
 
         check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
         if run_event(event, role="blocker").status == TIMEOUT:
@@ -135,10 +135,10 @@ class CelonisReloadDataModelOperator(BaseOperator):
         return self._run(context, event.get("deadline"))
 
     def _run(self, context: Context, deadline: float | None) -> str | None:
-        from airflow_provider_celonis.decisions import BLOCKER, LoadWait
-        from airflow_provider_celonis.run_ledger import RunLedger
-        from airflow_provider_celonis.run_start import RunStarter
-        from airflow_provider_celonis.status import deadline_after
+        from airflow_provider_celonis.waiting.decisions import BLOCKER, LoadWait
+        from airflow_provider_celonis.waiting.run_ledger import RunLedger
+        from airflow_provider_celonis.waiting.run_start import RunStarter
+        from airflow_provider_celonis.waiting.status import deadline_after
 
         pool, model = self.data_pool_id, self.data_model_id
         if self.run_ledger:  # deferrable too: a worker lost between the request and the deferral
@@ -194,10 +194,10 @@ class CelonisReloadDataModelOperator(BaseOperator):
     def _adopt_from_ledger(self, load_id: str, deadline: float | None) -> LoadWait | dict[str, Any] | None:
         """The load an earlier try requested, by the id in the run ledger: a wait for it, its
         success (an event), or None when it failed (a fresh load is then requested)."""
-        from airflow_provider_celonis.decisions import LoadWait
         from airflow_provider_celonis.exceptions import CelonisJobFailedError
-        from airflow_provider_celonis.status import SUCCESS, DataModelLoadStatus, event
-        from airflow_provider_celonis.waits import current_load, load_ids
+        from airflow_provider_celonis.waiting.decisions import LoadWait
+        from airflow_provider_celonis.waiting.status import SUCCESS, DataModelLoadStatus, event
+        from airflow_provider_celonis.waiting.waits import current_load, load_ids
 
         info = self.hook.get_load_info(self.data_pool_id, self.data_model_id)
         history = (info.get("loadHistory") or {}).get("dataLoadHistory") or []
@@ -245,7 +245,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         )
 
     def _snapshot(self) -> Snapshot:
-        from airflow_provider_celonis.run_start import load_snapshot
+        from airflow_provider_celonis.waiting.run_start import load_snapshot
 
         return load_snapshot(self.hook, self.data_pool_id, self.data_model_id)
 
@@ -276,9 +276,9 @@ class CelonisReloadDataModelOperator(BaseOperator):
         )
 
     def _wait_here(self, wait: LoadWait) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import judge_load, pin_load
-        from airflow_provider_celonis.status import deadline_passed
-        from airflow_provider_celonis.sync_poll import poll_until_done
+        from airflow_provider_celonis.waiting.decisions import judge_load, pin_load
+        from airflow_provider_celonis.waiting.status import deadline_passed
+        from airflow_provider_celonis.waiting.sync_poll import poll_until_done
 
         current = wait
         recorded: list[str] = []
@@ -302,11 +302,11 @@ class CelonisReloadDataModelOperator(BaseOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.outcomes import check_target
+        from airflow_provider_celonis.waiting.outcomes import check_target
 
         check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
         if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
-            from airflow_provider_celonis.run_ledger import RunLedger
+            from airflow_provider_celonis.waiting.run_ledger import RunLedger
 
             self._ledger = RunLedger.for_context(
                 context, "data_model", self.data_pool_id, self.data_model_id, self.log
@@ -316,9 +316,9 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     def _finish(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.outcomes import finish_load, run_event
-        from airflow_provider_celonis.run_ledger import keep_ledger
-        from airflow_provider_celonis.status import TIMEOUT
+        from airflow_provider_celonis.waiting.outcomes import finish_load, run_event
+        from airflow_provider_celonis.waiting.run_ledger import keep_ledger
+        from airflow_provider_celonis.waiting.status import TIMEOUT
 
         checked = run_event(event)  # typed and checked; a malformed event fails closed
         if self._ledger is not None and not keep_ledger(event):

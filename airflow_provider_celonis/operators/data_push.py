@@ -9,7 +9,7 @@ What comparable tools get wrong, and what this operator does instead:
   prove what Celonis did. A lost chunk-upload answer discards the job (nothing is committed
   before execute) and rebuilds the push from the source; the chunk list is checked before
   executing; a lost execute answer is settled by reading the job's status (see
-  :mod:`airflow_provider_celonis.push_run`). Every status read must be about our job id, and
+  :mod:`airflow_provider_celonis.push.run`). Every status read must be about our job id, and
   a DONE with error log lines fails. A 429 (10/s, 250/h per team) is waited out.
 * **Polling forever**: DONE succeeds; ERROR and CANCELED fail with the job's ``logs``; an
   unknown status fails closed; the wait has a wall-clock ``timeout`` after which the job is
@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_celonis.arguments import check_duration, check_int
-from airflow_provider_celonis.chunking import CELONIS_CHUNK_LIMIT
+from airflow_provider_celonis.client.arguments import check_duration, check_int
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.links import DATA_POOL_URL_KEY, CelonisDataPoolLink
+from airflow_provider_celonis.push.chunking import CELONIS_CHUNK_LIMIT
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_celonis.decisions import PushWait
     from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
+    from airflow_provider_celonis.waiting.decisions import PushWait
 
 DEFAULT_TIMEOUT = 6 * 3600.0
 
@@ -183,7 +183,7 @@ class CelonisDataPushOperator(BaseOperator):
         super().render_template_fields(context, jinja_env)
         from urllib.parse import urlsplit
 
-        from airflow_provider_celonis.hooks._transport import mask
+        from airflow_provider_celonis.client.transport import mask
 
         for value in (self.source, self.delete_source):
             for item in value if isinstance(value, (list, tuple)) else [value]:
@@ -195,11 +195,11 @@ class CelonisDataPushOperator(BaseOperator):
 
     # -- execute ----------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import NOT_EXECUTED, PushWait
         from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.push_plan import make_plan
-        from airflow_provider_celonis.push_run import PushRun
-        from airflow_provider_celonis.status import ERROR, deadline_after, deadline_passed, event
+        from airflow_provider_celonis.push.plan import make_plan
+        from airflow_provider_celonis.push.run import PushRun
+        from airflow_provider_celonis.waiting.decisions import NOT_EXECUTED, PushWait
+        from airflow_provider_celonis.waiting.status import ERROR, deadline_after, deadline_passed, event
 
         deadline = deadline_after(self.timeout)
         plan = make_plan(self)
@@ -254,7 +254,7 @@ class CelonisDataPushOperator(BaseOperator):
         return self._finish(self._wait_here(wait))
 
     def own_job(self, job_id: str) -> None:
-        """Called by :class:`~airflow_provider_celonis.push_run.PushRun` for each job it creates."""
+        """Called by :class:`~airflow_provider_celonis.push.run.PushRun` for each job it creates."""
         self._job_id = job_id
         self._ti.xcom_push(key="celonis_push_job_id", value=job_id)
 
@@ -267,7 +267,7 @@ class CelonisDataPushOperator(BaseOperator):
     @staticmethod
     def shown(uri: Any) -> str:
         """A source as logs and errors show it: credentials in a URI are hidden."""
-        from airflow_provider_celonis.paths import redact_uri
+        from airflow_provider_celonis.client.paths import redact_uri
 
         return redact_uri(uri)
 
@@ -286,8 +286,8 @@ class CelonisDataPushOperator(BaseOperator):
         self.defer(trigger=trigger, method_name="execute_complete")
 
     def _wait_here(self, wait: PushWait) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import judge_push
-        from airflow_provider_celonis.sync_poll import poll_until_done
+        from airflow_provider_celonis.waiting.decisions import judge_push
+        from airflow_provider_celonis.waiting.sync_poll import poll_until_done
 
         return poll_until_done(
             lambda: self.hook.get_job(wait.data_pool_id, wait.job_id),
@@ -305,10 +305,10 @@ class CelonisDataPushOperator(BaseOperator):
 
     # -- finish -----------------------------------------------------------------------------
     def _finish(self, event: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_celonis.decisions import NOT_EXECUTED
         from airflow_provider_celonis.exceptions import CelonisJobFailedError, CelonisJobTimeoutError
-        from airflow_provider_celonis.outcomes import check_event
-        from airflow_provider_celonis.status import ERROR, SUCCESS, TIMEOUT
+        from airflow_provider_celonis.waiting.decisions import NOT_EXECUTED
+        from airflow_provider_celonis.waiting.outcomes import check_event
+        from airflow_provider_celonis.waiting.status import ERROR, SUCCESS, TIMEOUT
 
         status = check_event(event)["status"]
         job_id = str(event.get("job_id"))
@@ -352,7 +352,7 @@ class CelonisDataPushOperator(BaseOperator):
     def _stop_after_timeout(self, job_id: str) -> tuple[bool, str]:
         """Delete the job; report CANCELED if Celonis shows it, else say it was abandoned."""
         from airflow_provider_celonis.exceptions import CelonisError, CelonisNotFoundError
-        from airflow_provider_celonis.push_run import checked_job
+        from airflow_provider_celonis.push.run import checked_job
 
         if not self._delete(job_id, "the timeout passed"):
             return False, "the operator could NOT delete the job, so it may still load its data"
@@ -386,7 +386,7 @@ class CelonisDataPushOperator(BaseOperator):
         """Delete the push job this task created and has not finished; never raises."""
         if self._job_id is not None:
             from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
-            from airflow_provider_celonis.status import kill_hook_params
+            from airflow_provider_celonis.waiting.status import kill_hook_params
 
             # Few, short retries: Airflow gives on_kill limited time before it kills the process.
             hook = CelonisDataPushHook(self.celonis_conn_id, **kill_hook_params(self.hook_params))

@@ -144,7 +144,7 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
         return self._offset() if self.action == "replay" else None
 
     def execute(self, context: Context) -> str:
-        from airflow_provider_celonis.hooks import _transport
+        from airflow_provider_celonis.client import transport as _transport
         from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventSubscriptionHook
 
         offset = self._validate()
@@ -212,9 +212,9 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
         self.max_events = max_events
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
+        from airflow_provider_celonis.extracts.records import write_in_order
         from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventSubscriptionHook
-        from airflow_provider_celonis.operators._records import write_in_order
-        from airflow_provider_celonis.outputs import check_format, check_output_path
 
         self._require(subscription_id=self.subscription_id)
         fmt, path = check_format(self.output_format), str(self.output_path)
@@ -268,7 +268,7 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
         When a page may be lost (``lost``), a ``<file>.manifest.json`` beside it says which offset
         ranges are certain, where the gap may be, and the offset to replay from.
         """
-        from airflow_provider_celonis.operators._records import write_in_order
+        from airflow_provider_celonis.extracts.records import write_in_order
 
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         targets = [f"{path}.recovered-{stamp}.jsonl"]

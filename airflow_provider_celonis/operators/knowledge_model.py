@@ -126,9 +126,9 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         self.spill_dir = spill_dir
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
+        from airflow_provider_celonis.extracts.records import write_in_order
         from airflow_provider_celonis.hooks.knowledge_model import CelonisKnowledgeModelHook
-        from airflow_provider_celonis.operators._records import write_in_order
-        from airflow_provider_celonis.outputs import check_format, check_output_path
 
         fmt = check_format(self.output_format)
         path = str(self.output_path)

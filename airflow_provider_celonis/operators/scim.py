@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_celonis.hooks.scim import CelonisScimHook
-    from airflow_provider_celonis.scim_sync import SyncPlan
+    from airflow_provider_celonis.scim.sync import SyncPlan
 
 __all__ = ["CelonisScimExportOperator", "CelonisScimSyncUsersOperator"]
 _TYPES = {"Users": "User", "Groups": "Group"}
@@ -192,7 +192,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     # -- input -----------------------------------------------------------------------------
     def _protected(self) -> frozenset[str]:
-        from airflow_provider_celonis.scim_inputs import protected_names
+        from airflow_provider_celonis.scim.inputs import protected_names
 
         return protected_names(self.protected_users, self.task_id)
 
@@ -207,8 +207,8 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     def desired(self) -> dict[str, dict[str, Any]]:
         """Validate every argument and the desired users; no network call happens before this passes."""
-        from airflow_provider_celonis.scim_inputs import read_text
-        from airflow_provider_celonis.scim_sync import MATCH_KEYS, cap, desired_users, load_users
+        from airflow_provider_celonis.scim.inputs import read_text
+        from airflow_provider_celonis.scim.sync import MATCH_KEYS, cap, desired_users, load_users
 
         if self.match_on not in MATCH_KEYS:
             raise CelonisConfigurationError(
@@ -250,7 +250,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
     # -- run -------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_celonis.hooks.scim import CelonisScimHook
-        from airflow_provider_celonis.scim_sync import check_caps, plan_sync
+        from airflow_provider_celonis.scim.sync import check_caps, plan_sync
 
         desired = self.desired()
         dry_run, deactivate = self._flag("is_dry_run"), self._flag("deactivate_missing")
@@ -296,7 +296,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     def _warn_unknown_protected(self, current: list[dict[str, Any]]) -> None:
         """A protected entry that names nobody protects nobody: a typo there must show."""
-        from airflow_provider_celonis.scim_inputs import identity
+        from airflow_provider_celonis.scim.inputs import identity
 
         known = {identity(u.get("userName", "")) for u in current}
         unknown = sorted(self._protected() - known)
@@ -345,7 +345,7 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             )
 
     def _apply(self, hook: CelonisScimHook, plan: SyncPlan, current: dict[str, dict[str, Any]]) -> None:
-        from airflow_provider_celonis.scim_sync import ApplyProgress, changes, flatten, to_scim
+        from airflow_provider_celonis.scim.sync import ApplyProgress, changes, flatten, to_scim
 
         failures: list[str] = []
         converged: set[str] = set()  # users a create met with 409 and updated: never deactivate them
@@ -395,8 +395,8 @@ class CelonisScimSyncUsersOperator(BaseOperator):
         diff: dict[str, Any],
         current: dict[str, dict[str, Any]],
     ) -> list[str]:
-        from airflow_provider_celonis.scim_identity import unapplied
-        from airflow_provider_celonis.scim_sync import merged_for_put, patch_operations
+        from airflow_provider_celonis.scim.identity import unapplied
+        from airflow_provider_celonis.scim.sync import merged_for_put, patch_operations
 
         answer: dict[str, Any] | None
         try:

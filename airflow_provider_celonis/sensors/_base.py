@@ -35,7 +35,7 @@ class CelonisWaitSensor(BaseSensorOperator):
         poll_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_celonis.arguments import check_duration, check_number
+        from airflow_provider_celonis.client.arguments import check_duration, check_number
 
         if poll_interval is not None:  # the operators' name for it; one of the two, not both
             if "poke_interval" in kwargs:
@@ -88,7 +88,7 @@ class CelonisWaitSensor(BaseSensorOperator):
         self.celonis_url = self.object_url()
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_celonis.status import as_seconds, deadline_after
+        from airflow_provider_celonis.waiting.status import as_seconds, deadline_after
 
         wait = self.make_wait(deadline_after(as_seconds(self.timeout))).to_json()
         trigger = self.make_trigger(wait, float(as_seconds(self.poke_interval) or 30.0))
@@ -102,7 +102,7 @@ class CelonisWaitSensor(BaseSensorOperator):
         """
         from airflow_provider_celonis.compat import AirflowSkipException
         from airflow_provider_celonis.exceptions import CelonisError
-        from airflow_provider_celonis.sync_poll import TRANSIENT_ERRORS
+        from airflow_provider_celonis.waiting.sync_poll import TRANSIENT_ERRORS
 
         try:
             try:
@@ -121,8 +121,8 @@ class CelonisWaitSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         from airflow_provider_celonis.compat import AirflowSensorTimeout
-        from airflow_provider_celonis.outcomes import check_target, run_event
-        from airflow_provider_celonis.status import TIMEOUT
+        from airflow_provider_celonis.waiting.outcomes import check_target, run_event
+        from airflow_provider_celonis.waiting.status import TIMEOUT
 
         target = {k: getattr(self, k) for k in ("data_job_id", "data_model_id") if hasattr(self, k)}
         check_target(event, self.data_pool_id, **target)

@@ -20,8 +20,8 @@ from airflow_provider_celonis.sensors._base import CelonisWaitSensor
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
-    from airflow_provider_celonis.decisions import JobWait
     from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
+    from airflow_provider_celonis.waiting.decisions import JobWait
 
 
 class CelonisDataJobSensor(CelonisWaitSensor):
@@ -53,7 +53,7 @@ class CelonisDataJobSensor(CelonisWaitSensor):
     ui_color = "#e3f2fd"
 
     def __init__(self, *, data_job_id: str, on_skipped: str = "skip", **kwargs: Any) -> None:
-        from airflow_provider_celonis.outcomes import check_on_skipped
+        from airflow_provider_celonis.waiting.outcomes import check_on_skipped
 
         super().__init__(**kwargs)
         self.data_job_id = data_job_id
@@ -73,8 +73,8 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         return f"Data job {self.data_job_id} in pool {self.data_pool_id}"
 
     def make_wait(self, deadline: float | None = None) -> JobWait:
-        from airflow_provider_celonis.decisions import WATCH, JobWait
-        from airflow_provider_celonis.status import to_epoch_ms
+        from airflow_provider_celonis.waiting.decisions import WATCH, JobWait
+        from airflow_provider_celonis.waiting.status import to_epoch_ms
 
         if isinstance(self.started_after, timedelta):  # pragma: no cover - defensive
             raise TypeError("started_after must be a point in time, not a timedelta")
@@ -100,13 +100,13 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         return self.hook.list_executions(self.data_pool_id, self.data_job_id)
 
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
-        from airflow_provider_celonis.decisions import judge_job, log_job_items
+        from airflow_provider_celonis.waiting.decisions import judge_job, log_job_items
 
         wait = self.make_wait()
         log_job_items(self.log, snapshot, wait, self._seen)
         return judge_job(snapshot, wait)
 
     def finish(self, verdict: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.outcomes import finish_job
+        from airflow_provider_celonis.waiting.outcomes import finish_job
 
         return finish_job(verdict, self.hook, self.on_skipped)

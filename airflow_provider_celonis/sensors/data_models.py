@@ -16,8 +16,8 @@ from airflow_provider_celonis.sensors._base import CelonisWaitSensor
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
-    from airflow_provider_celonis.decisions import LoadWait
     from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
+    from airflow_provider_celonis.waiting.decisions import LoadWait
 
 
 class CelonisDataModelLoadSensor(CelonisWaitSensor):
@@ -60,8 +60,8 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return f"Data model {self.data_model_id} in pool {self.data_pool_id}"
 
     def make_wait(self, deadline: float | None = None) -> LoadWait:
-        from airflow_provider_celonis.decisions import WATCH, LoadWait
-        from airflow_provider_celonis.status import to_epoch_ms
+        from airflow_provider_celonis.waiting.decisions import WATCH, LoadWait
+        from airflow_provider_celonis.waiting.status import to_epoch_ms
 
         return LoadWait(
             self.data_pool_id,
@@ -85,7 +85,7 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return self.hook.get_load_info(self.data_pool_id, self.data_model_id)
 
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
-        from airflow_provider_celonis.decisions import current_load, is_awaited_load, judge_load
+        from airflow_provider_celonis.waiting.decisions import current_load, is_awaited_load, judge_load
 
         wait, load = self.make_wait(), current_load(snapshot)
         if load is not None and self._seen != (load.get("dataLoadId"), load.get("loadStatus")):
@@ -105,6 +105,6 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return judge_load(snapshot, wait)
 
     def finish(self, verdict: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.outcomes import finish_load
+        from airflow_provider_celonis.waiting.outcomes import finish_load
 
         return finish_load(verdict)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_celonis.decisions import (
+from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
+from airflow_provider_celonis.waiting.decisions import (
     OWN,
     JobWait,
     Progress,
@@ -13,7 +14,6 @@ from airflow_provider_celonis.decisions import (
     log_job_items,
     pin_execution,
 )
-from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 
 
 class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_celonis.decisions import LoadWait, judge_load, pin_load
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
+from airflow_provider_celonis.waiting.decisions import LoadWait, judge_load, pin_load
 
 
 class CelonisDataModelLoadTrigger(CelonisPollingTrigger):

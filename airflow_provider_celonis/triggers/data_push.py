@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_celonis.decisions import PushWait, judge_push
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
+from airflow_provider_celonis.waiting.decisions import PushWait, judge_push
 
 
 class CelonisDataPushJobTrigger(CelonisPollingTrigger):

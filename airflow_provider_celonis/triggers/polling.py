@@ -2,7 +2,7 @@
 
 Subclasses say what to fetch (``poll``, GETs only: a trigger may run twice after a triggerer
 restart, so it must never start or cancel anything) and how to judge it (``judge``, one of
-the pure functions in :mod:`airflow_provider_celonis.decisions`).
+the pure functions in :mod:`airflow_provider_celonis.waiting.decisions`).
 
 Error handling, in order:
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_celonis.status import (
+from airflow_provider_celonis.waiting.status import (
     ERROR,
     KILL_TIMEOUT,
     TIMEOUT,

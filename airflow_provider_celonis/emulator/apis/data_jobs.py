@@ -26,7 +26,8 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator import problems
-from airflow_provider_celonis.emulator.data_jobs_model import (
+from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
+from airflow_provider_celonis.emulator.stores.data_jobs import (
     DEFAULT_JOB_ID,
     DEFAULT_POOL_ID,
     KEY,
@@ -40,8 +41,7 @@ from airflow_provider_celonis.emulator.data_jobs_model import (
     ms,
     visible,
 )
-from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
-from airflow_provider_celonis.emulator.state import EmulatorState
+from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
 TASKS = (("Extract SAP tables", "task-extract"), ("Create activity table", "task-transform"))
 """Every emulated job has these two tasks; on FAIL the transformation fails with the ERROR lines."""

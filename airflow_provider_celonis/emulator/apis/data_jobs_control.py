@@ -17,8 +17,8 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator.apis.data_jobs import _data, _not_found
-from airflow_provider_celonis.emulator.data_jobs_model import SCHEDULING_ID, JobConfig, Run, job_of, ms
-from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX
+from airflow_provider_celonis.emulator.faults.core import CONTROL_PREFIX
+from airflow_provider_celonis.emulator.stores.data_jobs import SCHEDULING_ID, JobConfig, Run, job_of, ms
 
 router = APIRouter()
 

@@ -22,9 +22,9 @@ from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID
-from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX
+from airflow_provider_celonis.emulator.faults.core import CONTROL_PREFIX
 from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
-from airflow_provider_celonis.emulator.state import EmulatorState
+from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
 router = APIRouter()
 KEY = "data_models"

@@ -1,12 +1,12 @@
 """Data Push API (docs/celonis-api.md, Data Push), served under ``/data-ingestion`` and the
 older ``/integration`` base.
 
-Job state lives in :mod:`airflow_provider_celonis.emulator.push_store`. Errors use the push
+Job state lives in :mod:`airflow_provider_celonis.emulator.stores.data_push`. Errors use the push
 service's own shapes: 400 ``FrontendHandledBackendError``, 404 and 429 plain strings, 500
 ``ExceptionReference`` (the 403s with no body come from the shared access check).
 
 Control API (not Celonis), under ``/_emulator/data-push``: ``POST /settings`` changes the
-[guess] switches (:class:`~airflow_provider_celonis.emulator.push_store.PushSettings`),
+[guess] switches (:class:`~airflow_provider_celonis.emulator.stores.data_push.PushSettings`),
 ``GET /tables/{pool}/{table}`` returns a table's columns, row count and rows, ``GET /report``
 counts execute requests and accepted executions so tests can prove no job ran twice.
 """
@@ -24,9 +24,9 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID
-from airflow_provider_celonis.emulator.faults import CONTROL_PREFIX
+from airflow_provider_celonis.emulator.faults.core import CONTROL_PREFIX
 from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
-from airflow_provider_celonis.emulator.push_store import (
+from airflow_provider_celonis.emulator.stores.data_push import (
     PushJob,
     PushSettings,
     StoredChunk,
@@ -34,7 +34,7 @@ from airflow_provider_celonis.emulator.push_store import (
     apply_job,
     new_chunk_dir,
 )
-from airflow_provider_celonis.emulator.state import EmulatorState
+from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
 KEY = "data_push"
 inner = APIRouter()

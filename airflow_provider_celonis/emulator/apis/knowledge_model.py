@@ -20,9 +20,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from airflow_provider_celonis.emulator import km_data, problems
+from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.oauth import AccessRefused, Principal, requires, state_of
-from airflow_provider_celonis.emulator.state import EmulatorState
+from airflow_provider_celonis.emulator.stores import knowledge_model as km_data
+from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
 router = APIRouter()
 BASE = "/intelligence/api/knowledge-models"

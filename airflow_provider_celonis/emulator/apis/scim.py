@@ -3,7 +3,7 @@
 Celonis's docs disagree on the prefix (``/api/user-provisioning`` or ``/user-provisioning``),
 so the same routes answer under both; ``serve_prefixes`` switches one off, to prove a DAG's
 ``api_prefixes`` override works. Paging, filters, PatchOp, Bulk and the error schema follow
-RFC 7644 (all [guess]); the store lives in :mod:`~airflow_provider_celonis.emulator.scim_store`.
+RFC 7644 (all [guess]); the store lives in :mod:`~airflow_provider_celonis.emulator.stores.scim`.
 A prefix switched off answers like any unknown path (404 ``GENERAL_NOTFOUND_PATH``, before
 authentication). A :class:`ScimError` raised by a route becomes a SCIM error response through
 the routes' own class (:class:`_ScimRoute`), so no route catches it itself. Settings:
@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 
 from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.oauth import AccessRefused, Principal, requires, state_of
-from airflow_provider_celonis.emulator.scim_store import (
+from airflow_provider_celonis.emulator.stores.scim import (
     BULK_REQUEST,
     BULK_RESPONSE,
     ERROR_SCHEMA,
@@ -36,7 +36,7 @@ from airflow_provider_celonis.emulator.scim_store import (
     parse_filter,
     seed,
 )
-from airflow_provider_celonis.emulator.state import EmulatorState
+from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
 PREFIXES = ("/api/user-provisioning", "/user-provisioning")
 SCIM_JSON = "application/scim+json"

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.oauth import AccessRefused, Principal, requires, state_of
-from airflow_provider_celonis.emulator.state import EmulatorState
+from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
 router = APIRouter()
 

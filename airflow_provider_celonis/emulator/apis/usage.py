@@ -1,7 +1,7 @@
 """Usage APIs: Audit Log (v1 pages, v2 cursor), Platform (Studio) Adoption (v1, v2), Login History.
 
 Follows docs/celonis-api.md sections 2.1-2.3. Data comes from
-:mod:`~airflow_provider_celonis.emulator.usage_data` (computed by index, so a window may hold
+:mod:`~airflow_provider_celonis.emulator.stores.usage` (computed by index, so a window may hold
 millions of events). Every [guess] in the reference is a setting in :class:`UsageSettings`,
 changed through ``POST /_emulator/usage/settings`` (``EmulatorClient.configure_usage``), so
 DAGs and tests can be run against each plausible variant of the real service.
@@ -23,10 +23,10 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator import problems
-from airflow_provider_celonis.emulator import usage_data as data
 from airflow_provider_celonis.emulator.apis.team import raise_bad
 from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
-from airflow_provider_celonis.emulator.state import EmulatorState
+from airflow_provider_celonis.emulator.stores import usage as data
+from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
 router = APIRouter()
 STREAMS = ("audit", "login", "adoption")

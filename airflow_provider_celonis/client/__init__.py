@@ -1,0 +1,16 @@
+"""The client core under every hook: settings, the API table, sending, retries, errors, paging.
+
+Internal: import the hooks (``airflow_provider_celonis.hooks``), not these modules; they may change
+between releases.
+
+- ``connection``: an Airflow Connection turned into validated settings (pure, no I/O).
+- ``apis``: the Celonis APIs, with the scope, path prefix and permission of each.
+- ``arguments``: the checks of every number a user gives (extras, hook and operator arguments).
+- ``paths``: ids into URL path segments, credentials out of URIs.
+- ``timestamps``: Celonis timestamps parsed once, for every module.
+- ``retry_policy``: when to retry and how long to wait, one policy for sync and async.
+- ``sending``, ``transport``, ``deadline``, ``redirects``: one request over requests or aiohttp,
+  with a total deadline and the redirect rule.
+- ``error_mapping``: Celonis error answers to typed exceptions.
+- ``usage_pages``, ``intelligence_pages``: what a page must look like before it is trusted.
+"""
