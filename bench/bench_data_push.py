@@ -74,7 +74,7 @@ class _TI:
 
 def child_operator(path: str, chunk_size: int) -> dict[str, Any]:
     import airflow_provider_celonis.hooks.data_push
-    import airflow_provider_celonis.push_plan  # noqa: F401 - imported lazily by execute(); not timed
+    import airflow_provider_celonis.push.plan  # noqa: F401 - imported lazily by execute(); not timed
     from airflow_provider_celonis.operators.data_push import CelonisDataPushOperator
 
     before = proc_kib("VmRSS")

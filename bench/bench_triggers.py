@@ -47,9 +47,9 @@ def rss_mb() -> float:
 
 
 async def run_celonis(count: int, seconds: float, poll: float, execution_id: str) -> dict[str, Any]:
-    from airflow_provider_celonis.decisions import JobWait
-    from airflow_provider_celonis.hooks._transport import close_loop_session
+    from airflow_provider_celonis.client.transport import close_loop_session
     from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
+    from airflow_provider_celonis.waiting.decisions import JobWait
 
     deadline = time.time() + seconds
     wait = JobWait(POOL, JOB, execution_id=execution_id, deadline=deadline).to_dict()

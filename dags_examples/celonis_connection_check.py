@@ -32,7 +32,7 @@ def celonis_connection_check() -> None:
 
     @task
     def count_members(_: str) -> int:
-        from airflow_provider_celonis.apis import TEAM_MEMBERS
+        from airflow_provider_celonis.client.apis import TEAM_MEMBERS
         from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
         hook = CelonisOAuthHook()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from stack import COMPOSE_COMMANDS, PROCESSES, SHARED_SETTINGS, WORKERS, AirflowStack
 
-from airflow_provider_celonis.connection import parse_connection
+from airflow_provider_celonis.client.connection import parse_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())

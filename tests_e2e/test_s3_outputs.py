@@ -14,7 +14,7 @@ from e2e_distributed import DATA_POOL_ID
 from e2e_report import report
 from stack import AirflowStack
 
-from airflow_provider_celonis.object_store import write_once
+from airflow_provider_celonis.extracts.object_store import write_once
 
 NIGHTLY = "nightly_audit_pull"
 LOGICAL_DATE = "2025-11-04T00:00:00Z"
