@@ -35,6 +35,7 @@ from airflow_provider_celonis.auth.token_cache import TOKEN_CACHE
 from airflow_provider_celonis.client import transport
 from airflow_provider_celonis.client.apis import CelonisApi, get_api
 from airflow_provider_celonis.client.arguments import check_duration, check_int, check_number
+from airflow_provider_celonis.client.calls import Call, decode
 from airflow_provider_celonis.client.connection import (
     MIGRATION_DOC,
     CelonisConnectionConfig,
@@ -53,6 +54,7 @@ from airflow_provider_celonis.client.retry_policy import (
 )
 from airflow_provider_celonis.client.sending import RetryingSender, given_once
 from airflow_provider_celonis.exceptions import (
+    CelonisApiError,
     CelonisConfigurationError,
     CelonisError,
     CelonisRequestMaybeSentError,
@@ -332,6 +334,35 @@ class CelonisOAuthHook(HttpHookCompat):
         """:meth:`request` and decode JSON; an empty body (204) gives None."""
         with self.request(method, path, api=api, **kwargs) as response:
             return response.json() if response.content.strip() else None
+
+    def call(self, call: Call) -> Any:
+        """Send one :class:`~airflow_provider_celonis.client.calls.Call` and decode its answer.
+
+        The one way endpoint methods talk to Celonis: ids percent-encoded, the API's token and
+        retry policy, typed errors (passed through :meth:`explain`), the answer checked by
+        :func:`~airflow_provider_celonis.client.calls.decode`.
+        """
+        try:
+            with self.request(
+                call.method, call.path, api=call.api, idempotent=call.idempotent, **call.kwargs
+            ) as response:
+                return decode(call, response.text, response.headers.get("content-type"))
+        except CelonisApiError as err:
+            raise self.explain(err, call) from err
+
+    async def acall(self, call: Call) -> Any:
+        """Async twin of :meth:`call` (triggers): same request core, never blocks the loop."""
+        try:
+            response = await self.arequest(
+                call.method, call.path, api=call.api, idempotent=call.idempotent, **call.kwargs
+            )
+        except CelonisApiError as err:
+            raise self.explain(err, call) from err
+        return decode(call, response.text, response.headers.get("content-type"))
+
+    def explain(self, err: CelonisApiError, call: Call) -> CelonisApiError:
+        """A hook's chance to say what an error means for this endpoint (default: as it is)."""
+        return err
 
     async def arequest(
         self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None, **kwargs: Any

@@ -1,10 +1,10 @@
 """Data Job Execution API: start, watch and cancel data job executions in a data pool.
 
-Each endpoint is described once as a :class:`Call` (method, path, arguments); a sync method
-(workers) and an async twin (triggers) send it through the same request core of
+Each endpoint is described once as a :class:`~airflow_provider_celonis.client.calls.Call`; a
+sync method (workers) and an async twin (triggers) send it with ``call``/``acall`` of
 :class:`~airflow_provider_celonis.hooks.celonis.CelonisOAuthHook`, so both see the same retry
-policy and typed errors. Only ``start_execution`` is a non-idempotent POST: the hook never
-replays it once it may have reached Celonis; ``cancel`` is safe to repeat and is retried.
+policy, typed errors and percent-encoded ids. Only ``start_execution`` is a non-idempotent
+POST: the hook never replays it once it may have reached Celonis; ``cancel`` is safe to repeat and is retried.
 
 Endpoints (docs/celonis-api.md): the public v2 ``execute`` and ``jobs/{jobId}`` status; the
 internal ``/api/pools/...`` family for execute-with-configuration, cancel, history and logs.
@@ -12,34 +12,22 @@ internal ``/api/pools/...`` family for execute-with-configuration, cancel, histo
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+import ast
 from typing import Any
 
 from airflow_provider_celonis.client.apis import DATA_JOBS
 from airflow_provider_celonis.client.arguments import check_int
+from airflow_provider_celonis.client.calls import Call, unexpected_answer
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
     CelonisNotFoundError,
     CelonisPermissionError,
-    CelonisRequestMaybeSentError,
     CelonisUnexpectedResponseError,
-    response_excerpt,
 )
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
 MODES = ("FULL", "DELTA")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request to the Data Job Execution API."""
-
-    method: str
-    path: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    idempotent: bool | None = None
 
 
 def _extraction(spec: Any) -> dict[str, Any]:
@@ -100,8 +88,6 @@ def subset_list(value: Any, name: str, id_key: str | None = None) -> list[Any] |
     templated list renders as text unless the DAG sets ``render_template_as_native_obj``).
     A plain string is never split into characters.
     """
-    import ast
-
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
@@ -146,6 +132,8 @@ def explain_internal(err: CelonisApiError, call: Call) -> CelonisApiError:
 
     The same answer from a public endpoint (a wrong pool or job id) is left as it is.
     """
+    if not isinstance(err, (CelonisPermissionError, CelonisNotFoundError)):
+        return err
     if "/logs/" not in call.path and "/load-history/" not in call.path:
         return err
     what = "refused" if err.status == 403 else "does not know"
@@ -163,36 +151,6 @@ def explain_internal(err: CelonisApiError, call: Call) -> CelonisApiError:
         fix="give the OAuth client view and manage permission on the data pool; if it has them, "
         "report the change of the internal API",
     )
-
-
-def decoded(call: Call, text: str, content_type: str | None) -> Any:
-    """A GET's JSON body; a POST's body is undocumented and never read (an HTML or empty 200
-    after Celonis acted must not fail a start that happened). A body that is not JSON is a
-    :class:`CelonisUnexpectedResponseError` naming the path, content type and first bytes."""
-    if call.method != "GET":
-        if "html" in (content_type or "").lower():  # a proxy's or login page: not Celonis's answer
-            raise CelonisRequestMaybeSentError(
-                f"{call.method} {call.path} was answered with a 200 HTML page "
-                f"({response_excerpt(text, 80)!r}), not by Celonis; whether Celonis acted is unknown",
-                fix="check proxies between Airflow and Celonis",
-            )
-        return None
-    if not text.strip():
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        excerpt = response_excerpt(text)
-        raise CelonisUnexpectedResponseError(
-            f"Celonis answered GET {call.path} with 200 ({content_type or 'no content type'}) but the "
-            f"body is not JSON (truncated, or a login or proxy page); first bytes: {excerpt!r}.",
-            status=200,
-            method="GET",
-            path=call.path,
-            content_type=content_type,
-            excerpt=excerpt,
-            fix="retry later; if it persists, check proxies between Airflow and Celonis",
-        ) from None
 
 
 def failed_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -258,7 +216,11 @@ class CelonisDataJobHook(CelonisOAuthHook):
         mode = check_mode(mode)
         if transformations is None and extractions is None and data_models is None:
             return Call(
-                "POST", f"/api/v2/data-pools/{pool_id}/data-jobs/{job_id}/execute", {"params": {"mode": mode}}
+                DATA_JOBS,
+                "POST",
+                "/api/v2/data-pools/{pool_id}/data-jobs/{job_id}/execute",
+                {"pool_id": pool_id, "job_id": job_id},
+                {"params": {"mode": mode}},
             )
         body = execution_configuration(
             pool_id,
@@ -268,29 +230,46 @@ class CelonisDataJobHook(CelonisOAuthHook):
             extractions=extractions,
             data_models=data_models,
         )
-        return Call("POST", f"/api/pools/{pool_id}/jobs/{job_id}/execute", {"json": body})
+        return Call(
+            DATA_JOBS,
+            "POST",
+            "/api/pools/{pool_id}/jobs/{job_id}/execute",
+            _ids(pool_id, job_id),
+            {"json": body},
+        )
 
     @staticmethod
     def cancel_call(pool_id: str, job_id: str) -> Call:
-        return Call("POST", f"/api/pools/{pool_id}/jobs/{job_id}/cancel", idempotent=True)
+        return Call(
+            DATA_JOBS,
+            "POST",
+            "/api/pools/{pool_id}/jobs/{job_id}/cancel",
+            _ids(pool_id, job_id),
+            idempotent=True,
+        )
 
     @staticmethod
     def status_call(pool_id: str, job_id: str) -> Call:
         """The public ``JobTransport`` of the job (``status``, ``currentExecutionId``)."""
-        return Call("GET", f"/api/pools/{pool_id}/jobs/{job_id}")
+        return Call(DATA_JOBS, "GET", "/api/pools/{pool_id}/jobs/{job_id}", _ids(pool_id, job_id))
 
     def history_call(self, pool_id: str, job_id: str, page: int = 0) -> Call:
+        params = {"limit": str(self.history_limit), "page": str(page)}
         return Call(
+            DATA_JOBS,
             "GET",
-            f"/api/pools/{pool_id}/logs/{job_id}/executions",
-            {"params": {"limit": str(self.history_limit), "page": str(page)}},
+            "/api/pools/{pool_id}/logs/{job_id}/executions",
+            _ids(pool_id, job_id),
+            {"params": params},
         )
 
     @staticmethod
     def tasks_call(pool_id: str, job_id: str, execution_id: str) -> Call:
         """The task items of one execution (``type=TASK``), each with its own ``taskId`` and status."""
         params = {"executionId": execution_id, "id": job_id, "type": "TASK"}
-        return Call("GET", f"/api/pools/{pool_id}/logs/executions", {"params": params})
+        return Call(
+            DATA_JOBS, "GET", "/api/pools/{pool_id}/logs/executions", {"pool_id": pool_id}, {"params": params}
+        )
 
     @staticmethod
     def log_call(pool_id: str, execution_id: str, task_id: str, limit: int = 100) -> Call:
@@ -304,25 +283,11 @@ class CelonisDataJobHook(CelonisOAuthHook):
             "page": "0",
             "logLevels": "ERROR",
         }
-        return Call("GET", f"/api/pools/{pool_id}/logs/executions/detail", {"params": params})
+        path = "/api/pools/{pool_id}/logs/executions/detail"
+        return Call(DATA_JOBS, "GET", path, {"pool_id": pool_id}, {"params": params})
 
-    def call(self, call: Call) -> Any:
-        try:
-            with self.request(
-                call.method, call.path, api=DATA_JOBS, idempotent=call.idempotent, **call.kwargs
-            ) as response:
-                return decoded(call, response.text, response.headers.get("content-type"))
-        except (CelonisPermissionError, CelonisNotFoundError) as err:
-            raise explain_internal(err, call) from err
-
-    async def acall(self, call: Call) -> Any:
-        try:
-            response = await self.arequest(
-                call.method, call.path, api=DATA_JOBS, idempotent=call.idempotent, **call.kwargs
-            )
-        except (CelonisPermissionError, CelonisNotFoundError) as err:
-            raise explain_internal(err, call) from err
-        return decoded(call, response.text, response.headers.get("content-type"))
+    def explain(self, err: CelonisApiError, call: Call) -> CelonisApiError:
+        return explain_internal(err, call)
 
     # -- sync API --------------------------------------------------------------------------
     def start_execution(self, pool_id: str, job_id: str, mode: str = "DELTA", **subset: Any) -> Any:
@@ -419,17 +384,18 @@ def _num_pages(page: Any) -> int:
         return 1
 
 
+def _ids(pool_id: str, job_id: str) -> dict[str, str]:
+    return {"pool_id": pool_id, "job_id": job_id}
+
+
 def _unexpected(path: str, problem: str, answer: Any) -> CelonisUnexpectedResponseError:
-    excerpt = response_excerpt(json.dumps(answer, default=str))
-    return CelonisUnexpectedResponseError(
-        f"Celonis Data Job Execution API answered GET {path} with 200 but {problem}; first bytes: "
-        f"{excerpt!r}. The provider cannot tell which executions exist, so it stops (failing closed).",
-        status=200,
-        method="GET",
-        path=path,
-        content_type="application/json",
-        excerpt=excerpt,
-        fix="retry later; if it persists, the internal endpoint changed: report it",
+    return unexpected_answer(
+        "Data Job Execution API",
+        "GET",
+        path,
+        problem,
+        answer,
+        "The provider cannot tell which executions exist",
     )
 
 

@@ -1,25 +1,20 @@
 """Process Data Model API: reload a data model and read its load status.
 
 Same shape as :mod:`~airflow_provider_celonis.hooks.data_jobs`: each endpoint is one
-:class:`~airflow_provider_celonis.hooks.data_jobs.Call`, sent by a sync method or its async
-twin. Loads have no cancel endpoint (docs/celonis-api.md), so a timed-out wait only
+:class:`~airflow_provider_celonis.client.calls.Call`, sent by ``call`` or its async twin
+``acall``. Loads have no cancel endpoint (docs/celonis-api.md), so a timed-out wait only
 fails the task; the load itself keeps running in Celonis.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from airflow_provider_celonis.client.apis import DATA_MODELS
-from airflow_provider_celonis.exceptions import (
-    CelonisNotFoundError,
-    CelonisPermissionError,
-    CelonisUnexpectedResponseError,
-    response_excerpt,
-)
+from airflow_provider_celonis.client.calls import Call, unexpected_answer
+from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.hooks.data_jobs import Call, decoded, explain_internal
+from airflow_provider_celonis.hooks.data_jobs import explain_internal
 
 DATA_MODEL_UI_PATH = "/integration/ui/pools/{pool_id}/data-models/{data_model_id}"
 """[guess] Where the Celonis UI shows a data model; Celonis does not document it."""
@@ -34,36 +29,24 @@ class CelonisDataModelHook(CelonisOAuthHook):
         pool_id: str, data_model_id: str, *, full_reload: bool = True, tables: list[str] | None = None
     ) -> Call:
         """Complete reload, reload from cache (``full_reload=False``) or partial reload of ``tables``."""
-        base = f"/api/v1/data-pools/{pool_id}/data-models/{data_model_id}/load"
+        base = "/api/v1/data-pools/{pool_id}/data-models/{data_model_id}/load"
+        ids = {"pool_id": pool_id, "data_model_id": data_model_id}
         if tables:
+            params = {"fullReload": str(full_reload).lower()}
             return Call(
-                "POST",
-                f"{base}/partial-sync",
-                {"json": list(tables), "params": {"fullReload": str(full_reload).lower()}},
+                DATA_MODELS, "POST", f"{base}/partial-sync", ids, {"json": list(tables), "params": params}
             )
-        return Call("POST", base, {"params": {} if full_reload else {"fullReload": "false"}})
+        return Call(
+            DATA_MODELS, "POST", base, ids, {"params": {} if full_reload else {"fullReload": "false"}}
+        )
 
     @staticmethod
     def load_info_call(pool_id: str, data_model_id: str) -> Call:
-        return Call("GET", f"/api/pools/{pool_id}/data-models/{data_model_id}/load-history/load-info-sync")
+        path = "/api/pools/{pool_id}/data-models/{data_model_id}/load-history/load-info-sync"
+        return Call(DATA_MODELS, "GET", path, {"pool_id": pool_id, "data_model_id": data_model_id})
 
-    def call(self, call: Call) -> Any:
-        try:
-            with self.request(
-                call.method, call.path, api=DATA_MODELS, idempotent=call.idempotent, **call.kwargs
-            ) as response:
-                return decoded(call, response.text, response.headers.get("content-type"))
-        except (CelonisPermissionError, CelonisNotFoundError) as err:
-            raise explain_internal(err, call) from err
-
-    async def acall(self, call: Call) -> Any:
-        try:
-            response = await self.arequest(
-                call.method, call.path, api=DATA_MODELS, idempotent=call.idempotent, **call.kwargs
-            )
-        except (CelonisPermissionError, CelonisNotFoundError) as err:
-            raise explain_internal(err, call) from err
-        return decoded(call, response.text, response.headers.get("content-type"))
+    def explain(self, err: CelonisApiError, call: Call) -> CelonisApiError:
+        return explain_internal(err, call)
 
     # -- API -------------------------------------------------------------------------------
     def start_load(
@@ -101,14 +84,11 @@ def checked_load_info(call: Call, answer: Any) -> dict[str, Any]:
     history = answer.get("loadHistory") if isinstance(answer, dict) else None
     if isinstance(info, dict) and (history is None or isinstance(history, dict)):
         return answer
-    excerpt = response_excerpt(json.dumps(answer, default=str))
-    raise CelonisUnexpectedResponseError(
-        f"Celonis answered GET {call.path} with 200 but without its loadInfo object; first bytes: "
-        f"{excerpt!r}. The provider cannot tell which loads exist, so it stops (failing closed).",
-        status=200,
-        method="GET",
-        path=call.path,
-        content_type="application/json",
-        excerpt=excerpt,
-        fix="retry later; if it persists, the internal endpoint changed: report it",
+    raise unexpected_answer(
+        "Process Data Model API",
+        "GET",
+        call.path,
+        "without its loadInfo object",
+        answer,
+        "The provider cannot tell which loads exist",
     )

@@ -1,0 +1,116 @@
+"""One description per Celonis endpoint: :class:`Call`, sent by ``call``/``acall`` of the base hook.
+
+A hook's endpoint method is one line: build a :class:`Call` (API, method, path template, ids,
+query, body) and hand it to :meth:`CelonisOAuthHook.call` (workers) or ``acall`` (triggers). Both
+go through the same request core, so sync and async see the same token, retry policy, typed errors
+and answer checks. Every id is percent-encoded as one path segment here, in one place: an id
+holding ``/``, ``?``, ``#`` or ``..`` reaches the endpoint it was meant for (and gets that
+endpoint's 404) instead of another endpoint of the API.
+
+The answer is decoded once, by :func:`decode`:
+
+- a GET must answer JSON (an empty body is ``None``); anything else is a
+  :class:`~airflow_provider_celonis.exceptions.CelonisUnexpectedResponseError` naming the path,
+  content type and first bytes, never a raw ``JSONDecodeError``;
+- a write whose answer is read (``reads_answer=True``, e.g. a create that returns the new id)
+  is decoded the same way;
+- a write whose answer is undocumented is never read: an HTML 200 (a proxy's page) is
+  :class:`~airflow_provider_celonis.exceptions.CelonisRequestMaybeSentError`, anything else
+  ``None``, so a change in an undocumented body cannot fail a write that happened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_celonis.client.apis import CelonisApi
+from airflow_provider_celonis.client.paths import path_id
+from airflow_provider_celonis.exceptions import (
+    CelonisRequestMaybeSentError,
+    CelonisUnexpectedResponseError,
+    response_excerpt,
+)
+
+__all__ = ["Call", "decode", "unexpected_answer"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to a Celonis API.
+
+    ``template`` names its ids in braces (``/api/pools/{pool_id}/jobs/{job_id}``); ``ids`` gives
+    their values, each percent-encoded as one path segment. ``kwargs`` go to the transport as
+    they are (``params``, ``json``, ``data``, ``headers``...). ``idempotent`` overrides the
+    method's default (a POST that is safe to repeat, such as a cancel). ``reads_answer``: whether
+    a write's answer body is decoded (GETs always are).
+    """
+
+    api: CelonisApi | str
+    method: str
+    template: str
+    ids: Mapping[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    idempotent: bool | None = None
+    reads_answer: bool = False
+
+    @property
+    def path(self) -> str:
+        """The path with every id percent-encoded (``a/b`` -> ``a%2Fb``)."""
+        return self.template.format(**{name: path_id(value) for name, value in self.ids.items()})
+
+    @property
+    def decodes(self) -> bool:
+        return self.method.upper() == "GET" or self.reads_answer
+
+
+def decode(call: Call, text: str, content_type: str | None) -> Any:
+    """The answer of ``call`` as JSON (``None`` for an empty body), by the rules of the module."""
+    method = call.method.upper()
+    if not call.decodes:
+        if "html" in (content_type or "").lower():  # a proxy's or login page: not Celonis's answer
+            raise CelonisRequestMaybeSentError(
+                f"{method} {call.path} was answered with a 200 HTML page "
+                f"({response_excerpt(text, 80)!r}), not by Celonis; whether Celonis acted is unknown",
+                fix="check proxies between Airflow and Celonis",
+            )
+        return None
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        excerpt = response_excerpt(text)
+        raise CelonisUnexpectedResponseError(
+            f"Celonis answered {method} {call.path} with 2xx ({content_type or 'no content type'}) but "
+            f"the body is not JSON (truncated, or a login or proxy page); first bytes: {excerpt!r}.",
+            status=200,
+            method=method,
+            path=call.path,
+            content_type=content_type,
+            excerpt=excerpt,
+            fix="retry later; if it persists, check proxies between Airflow and Celonis",
+        ) from None
+
+
+def unexpected_answer(
+    api_title: str, method: str, path: str, problem: str, answer: Any, consequence: str
+) -> CelonisUnexpectedResponseError:
+    """A JSON answer whose shape the provider does not understand, failing closed.
+
+    ``problem`` says what is wrong ("has no executionItems list"), ``consequence`` why the
+    provider stops instead of guessing ("it cannot tell which executions exist").
+    """
+    excerpt = response_excerpt(json.dumps(answer, default=str))
+    return CelonisUnexpectedResponseError(
+        f"Celonis {api_title} answered {method} {path} with 200 but {problem}; first bytes: "
+        f"{excerpt!r}. {consequence}, so it stops (failing closed).",
+        status=200,
+        method=method,
+        path=path,
+        content_type="application/json",
+        excerpt=excerpt,
+        fix="retry later; if it persists, the endpoint changed: report it",
+    )
