@@ -104,6 +104,16 @@ class EmulatorClient:
         response.raise_for_status()
         return int(response.json()["count"])
 
+    def usage_stats(self, *, reset: bool = False) -> dict[str, int]:
+        """Usage pages served, 429s answered by the usage rate limit (``configure_usage(
+        rate_limit_per_second=10)``) and the most usage requests in flight at once (``latency``
+        makes them overlap); ``reset=True`` zeroes them and the rate-limit windows."""
+        if reset:
+            return dict(self._call("POST", "/usage/stats/reset", {}))
+        response = self._http.get(f"{self.base_url}/_emulator/usage/stats", timeout=30)
+        response.raise_for_status()
+        return {k: int(v) for k, v in response.json().items()}
+
     def issued_tokens(self) -> list[str]:
         """Every access token the emulator issued (to prove that no log shows one)."""
         return [str(t) for t in self._call("GET", "/tokens")]

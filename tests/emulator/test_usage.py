@@ -148,3 +148,61 @@ def test_visibility_jitter_shows_events_out_of_order(emulator: EmulatorProcess) 
     present = {s[:19] for s in stamps}  # one event a second: every second should be there
     span = dt.datetime.fromisoformat(max(present)) - dt.datetime.fromisoformat(min(present))
     assert len(present) < span.total_seconds() + 1  # a younger event shows before an older one
+
+
+def test_rate_limit_answers_429_with_the_announced_reset(emulator: EmulatorProcess) -> None:
+    emulator.configure_usage(rate_limit_per_second=2)
+    emulator.usage_stats(reset=True)
+    headers = token(emulator, "audit.log:read")
+    statuses = [
+        requests.get(
+            f"{emulator.base_url}/log/api/external/audit", params=WINDOW, headers=headers, timeout=10
+        )
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in statuses][:2] == [200, 200]
+    refused = [r for r in statuses if r.status_code == 429]
+    assert refused, "4 requests within a second must exceed 2/s"
+    assert refused[0].json()["errorCode"] == "LIMIT_RATE_EXCEEDED"
+    assert refused[0].headers["x-ratelimit-limit"] == "2"
+    assert int(refused[0].headers["x-ratelimit-reset"]) >= 1
+    assert emulator.usage_stats()["rate_limited"] == len(refused)
+    emulator.configure_usage(rate_limit_reset_format="retry_after")
+    again = requests.get(
+        f"{emulator.base_url}/log/api/external/audit", params=WINDOW, headers=headers, timeout=10
+    )
+    if again.status_code == 429:
+        assert "retry-after" in again.headers
+
+
+def test_rate_limit_per_client_counts_each_client_apart(emulator: EmulatorProcess) -> None:
+    emulator.configure_usage(rate_limit_per_second=1, rate_limit_key="client")
+    first = get(emulator, "/log/api/external/audit", "audit.log:read", **WINDOW)
+    assert first.status_code == 200
+    assert get(emulator, "/log/api/external/audit", "audit.log:read", **WINDOW).status_code == 429
+
+
+def test_latency_overlaps_for_concurrent_requests(emulator: EmulatorProcess) -> None:
+    """Requests in flight at once are counted (the concurrent extract's tests rely on it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    emulator.configure_usage(latency=0.3)
+    emulator.usage_stats(reset=True)
+    headers = token(emulator, "audit.log:read")
+
+    def one(_: int) -> int:
+        url = f"{emulator.base_url}/log/api/external/audit"
+        return requests.get(url, params=WINDOW, headers=headers, timeout=10).status_code
+
+    with ThreadPoolExecutor(3) as pool:
+        assert list(pool.map(one, range(3))) == [200, 200, 200]
+    stats = emulator.usage_stats()
+    assert stats["pages"] == 3
+    assert stats["max_in_flight"] >= 2
+
+
+def test_bad_rate_limit_settings_are_refused(emulator: EmulatorProcess) -> None:
+    with pytest.raises(RuntimeError, match="rate_limit_key"):
+        emulator.configure_usage(rate_limit_key="galaxy")
+    with pytest.raises(RuntimeError, match="latency"):
+        emulator.configure_usage(latency=-1)

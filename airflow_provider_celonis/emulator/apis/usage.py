@@ -15,6 +15,8 @@ import bisect
 import json
 import random
 import re
+import time
+from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
@@ -24,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.apis.team import raise_bad
-from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
+from airflow_provider_celonis.emulator.oauth import AccessRefused, Principal, requires, state_of
 from airflow_provider_celonis.emulator.stores import usage as data
 from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
@@ -74,10 +76,28 @@ class UsageSettings:
     emulator time ``now`` sees only events up to ``now - visibility_delay``. 0: at once."""
     visibility_jitter: float = 0.0
     """Up to this many seconds more lag, a fixed share per event: events show up out of order."""
+    latency: float = 0.0
+    """Seconds added to every usage page answer (network and server time of a real team across
+    the internet, 0.05-0.3 s a page); pages of concurrent requests wait in parallel."""
+    rate_limit_per_second: int = 0
+    """[guess] Celonis publishes no limit for these APIs: requests per second (sliding 1 s window)
+    before a 429 ``LIMIT_RATE_EXCEEDED``; 0: unlimited."""
+    rate_limit_key: str = "team"
+    """``team`` (one budget for every client, as Celonis counts per team) or ``client`` (per OAuth
+    client id)."""
+    rate_limit_reset_format: str = "seconds"
+    """How a 429 announces the wait: ``seconds`` or ``datetime`` in ``x-ratelimit-reset``, or
+    ``retry_after`` (``Retry-After`` seconds)."""
 
 
 def init_state(state: EmulatorState) -> None:
-    state.ext["usage"] = {"settings": UsageSettings(), "arrivals": {s: [] for s in STREAMS}, "seq": 0}
+    state.ext["usage"] = {
+        "settings": UsageSettings(),
+        "arrivals": {s: [] for s in STREAMS},
+        "seq": 0,
+        "calls": {},  # rate-limit windows: key -> deque of request times
+        "stats": {"pages": 0, "rate_limited": 0, "in_flight": 0, "max_in_flight": 0},
+    }
 
 
 def _settings(request: Request) -> UsageSettings:
@@ -191,6 +211,68 @@ def _arrive(request: Request, stream: str, window: data.Window, names: dict[str,
         usage["seq"] += count
 
 
+# -- latency and rate limit -----------------------------------------------------------------
+def _rate_limited(request: Request, principal: Principal) -> None:
+    """Count the request against its team's (or client's) 1 s window; 429 when it is full."""
+    state, settings = state_of(request), _settings(request)
+    limit = settings.rate_limit_per_second
+    if limit <= 0:
+        return
+    usage, now = state.ext["usage"], state.now()
+    key = principal.client_id if settings.rate_limit_key == "client" else "team"
+    with state.lock:
+        window: deque[float] = usage["calls"].setdefault(key, deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) < limit:
+            window.append(now)
+            return
+        usage["stats"]["rate_limited"] += 1
+        wait = max(window[0] + 1.0 - now, 0.001)
+    reset = datetime.fromtimestamp(now + wait, timezone.utc)
+    headers = {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": "0"}
+    if settings.rate_limit_reset_format == "retry_after":
+        headers["retry-after"] = str(max(int(wait + 0.999), 1))
+    elif settings.rate_limit_reset_format == "datetime":
+        headers["x-ratelimit-reset"] = reset.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    else:
+        headers["x-ratelimit-reset"] = str(max(int(wait + 0.999), 1))
+    raise AccessRefused(
+        problems.problem(
+            429,
+            f"Rate limit for API_RATE_LIMIT is exceeded. Please try again at {reset:%H:%M:%S} UTC.",
+            "LIMIT_RATE_EXCEEDED",
+            headers=headers,
+        )
+    )
+
+
+def _served(route: Any) -> Any:
+    """Wrap a page route: the configured latency (in the route's worker thread, so concurrent
+    requests wait in parallel), the rate limit, and the counters of ``/_emulator/usage/stats``."""
+
+    def serve(request: Request, principal: Principal, *args: Any) -> Response:
+        state = state_of(request)
+        stats = state.ext["usage"]["stats"]
+        with state.lock:
+            stats["in_flight"] += 1
+            stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+        try:
+            latency = float(_settings(request).latency)
+            if latency > 0:
+                time.sleep(latency)
+            _rate_limited(request, principal)
+            with state.lock:
+                stats["pages"] += 1
+            response: Response = route(request, *args)
+            return response
+        finally:
+            with state.lock:
+                stats["in_flight"] -= 1
+
+    return serve
+
+
 # -- pages ---------------------------------------------------------------------------------
 def _items(
     request: Request, stream: str, window: data.Window, offset: int, size: int
@@ -265,17 +347,17 @@ _STANDARD = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from",
 
 @router.get("/log/api/external/audit")
 def audit_v1(request: Request, principal: Principal = Depends(requires("audit_log"))) -> Response:
-    return _v1_page(request, "audit", _STANDARD)
+    return _served(lambda r: _v1_page(r, "audit", _STANDARD))(request, principal)
 
 
 @router.get("/log/api/external/v2/audit")
 def audit_v2(request: Request, principal: Principal = Depends(requires("audit_log"))) -> Response:
-    return _v2_page(request, "audit", _STANDARD)
+    return _served(lambda r: _v2_page(r, "audit", _STANDARD))(request, principal)
 
 
 @router.get("/api/external/authentication-events")
 def login_history(request: Request, principal: Principal = Depends(requires("login_history"))) -> Response:
-    return _v1_page(request, "login", _STANDARD, local_only=True)
+    return _served(lambda r: _v1_page(r, "login", _STANDARD, local_only=True))(request, principal)
 
 
 def _adoption_names(request: Request, asset_type: str) -> dict[str, str]:
@@ -289,14 +371,14 @@ def _adoption_names(request: Request, asset_type: str) -> dict[str, str]:
 def adoption_v1(
     request: Request, asset_type: str, principal: Principal = Depends(requires("platform_adoption"))
 ) -> Response:
-    return _v1_page(request, "adoption", _adoption_names(request, asset_type))
+    return _served(lambda r: _v1_page(r, "adoption", _adoption_names(r, asset_type)))(request, principal)
 
 
 @router.get("/platform-adoption/api/external/v2/adoption-tracking-events/{asset_type}")
 def adoption_v2(
     request: Request, asset_type: str, principal: Principal = Depends(requires("platform_adoption"))
 ) -> Response:
-    return _v2_page(request, "adoption", _adoption_names(request, asset_type))
+    return _served(lambda r: _v2_page(r, "adoption", _adoption_names(r, asset_type)))(request, principal)
 
 
 # -- control -------------------------------------------------------------------------------
@@ -323,7 +405,14 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
             {"error": "oversize: reject|clamp; v2_last_page: absent|empty|null; login_empty_status: 200|204"},
             status_code=400,
         )
-    for name in ("visibility_delay", "visibility_jitter"):
+    if values.get("rate_limit_key", "team") not in ("team", "client") or values.get(
+        "rate_limit_reset_format", "seconds"
+    ) not in ("seconds", "datetime", "retry_after"):
+        return JSONResponse(
+            {"error": "rate_limit_key: team|client; rate_limit_reset_format: seconds|datetime|retry_after"},
+            status_code=400,
+        )
+    for name in ("visibility_delay", "visibility_jitter", "latency", "rate_limit_per_second"):
         delay = values.get(name, 0)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay < 10**9:
             return JSONResponse({"error": f"{name}: seconds, 0 or more"}, status_code=400)
@@ -334,6 +423,23 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
         for name, value in values.items():
             setattr(settings, name, value)
     return JSONResponse(asdict(settings))
+
+
+@router.get("/_emulator/usage/stats")
+def stats(request: Request) -> dict[str, Any]:
+    """Pages served, 429s answered by the rate limit, and the most requests in flight at once."""
+    state = state_of(request)
+    with state.lock:
+        return dict(state.ext["usage"]["stats"])
+
+
+@router.post("/_emulator/usage/stats/reset")
+def reset_stats(request: Request) -> dict[str, Any]:
+    state = state_of(request)
+    with state.lock:
+        state.ext["usage"]["stats"].update(pages=0, rate_limited=0, max_in_flight=0)
+        state.ext["usage"]["calls"].clear()
+        return dict(state.ext["usage"]["stats"])
 
 
 @router.get("/_emulator/usage/count")
