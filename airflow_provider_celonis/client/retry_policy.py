@@ -24,10 +24,11 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import tenacity
+
+from airflow_provider_celonis.client.timestamps import parse_http_date, parse_iso
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 """Statuses worth another attempt for an idempotent request."""
@@ -122,16 +123,10 @@ def parse_reset(value: str | None, now: datetime | None = None) -> float | None:
     else:
         return max(seconds, 0.0) if seconds == seconds else None  # NaN check
     now = now or datetime.now(timezone.utc)
-    when: datetime | None = None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)  # Celonis documents UTC
+    # No zone means UTC (Celonis documents UTC): client/timestamps.py reads both forms.
+    when = parse_iso(text) or parse_http_date(text)
+    if when is None:
+        return None
     return max((when - now).total_seconds(), 0.0)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from airflow_provider_celonis.client.arguments import check_duration
 from airflow_provider_celonis.client.timestamps import canonical_ts
+from airflow_provider_celonis.client.timestamps import iso_utc as _iso_utc
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
 DEFAULT_SETTLE_PERIOD = 900.0
@@ -73,18 +74,6 @@ def wait_until(ready_at: datetime, log: Any) -> None:
     while (left := (ready_at - CLOCK.now()).total_seconds()) > 0:
         log.info("Waiting %.0f s more for the window to settle (until %s)", left, ready_at.isoformat())
         CLOCK.sleep(min(left, PROGRESS_EVERY))
-
-
-def _iso_utc(value: Any) -> str | None:
-    """An ISO 8601 text as UTC ``isoformat()`` (naive = UTC), as the operator writes ``until``."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    try:
-        when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
 
 
 def record_digest(line: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +27,12 @@ from airflow_provider_celonis.client.apis import (
     TEAM_MEMBERS,
     CelonisApi,
 )
-from airflow_provider_celonis.client.timestamps import canonical_ts, timestamp_ms
+from airflow_provider_celonis.client.timestamps import (
+    canonical_ts,
+    parse_display_time,
+    parse_iso,
+    timestamp_ms,
+)
 from airflow_provider_celonis.client.usage_pages import PageCheck, RawPage, decode_json
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.extracts.read_ahead import read_ahead as read_ahead_pages
@@ -46,19 +50,18 @@ __all__ = [
 
 Record = dict[str, Any]
 DEFAULT_ADOPTION_PARAMS = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from", "to": "to"}
-_DISPLAY_TIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}), (\d{1,2}):(\d{2}):(\d{2}) ([AP]M) UTC$")
 
 
 def to_utc(value: datetime | str, name: str) -> datetime:
     """An aware UTC datetime from a datetime (naive = UTC) or an ISO 8601 string."""
     if isinstance(value, str):
         text = value.strip()
-        try:
-            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        except ValueError:
+        parsed = parse_iso(text)
+        if parsed is None:
             raise CelonisConfigurationError(
                 name, f"is {text!r}, not an ISO 8601 date-time", "use e.g. 2025-02-05T14:30:00Z"
-            ) from None
+            )
+        value = parsed
     if not isinstance(value, datetime):
         raise CelonisConfigurationError(name, f"is {value!r}", "pass a datetime or an ISO 8601 string")
     if value.tzinfo is None:
@@ -87,22 +90,6 @@ def local_seconds(when: datetime, *, ceil: bool = False) -> str:
     """``yyyy-MM-ddTHH:mm:ss`` (UTC, no zone) as the Login History API documents."""
     seconds = int(when.timestamp()) + (1 if ceil and when.microsecond else 0)
     return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}"
-
-
-def parse_display_time(value: Any) -> str | None:
-    """``"12/10/2023, 6:49:07 AM UTC"`` -> ``"2023-12-10T06:49:07Z"``; None for other forms."""
-    match = _DISPLAY_TIME.match(value) if isinstance(value, str) else None
-    if not match:
-        return None
-    month, day, year, hour, minute, second, half = match.groups()
-    hour24 = int(hour) % 12 + (12 if half == "PM" else 0)
-    try:
-        when = datetime(
-            int(year), int(month), int(day), hour24, int(minute), int(second), tzinfo=timezone.utc
-        )
-    except ValueError:
-        return None
-    return f"{when:%Y-%m-%dT%H:%M:%S}Z"
 
 
 class CelonisUsageHook(CelonisOAuthHook):

@@ -73,8 +73,8 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         return f"Data job {self.data_job_id} in pool {self.data_pool_id}"
 
     def make_wait(self, deadline: float | None = None) -> JobWait:
+        from airflow_provider_celonis.client.timestamps import to_epoch_ms
         from airflow_provider_celonis.waiting.decisions import WATCH, JobWait
-        from airflow_provider_celonis.waiting.status import to_epoch_ms
 
         if isinstance(self.started_after, timedelta):  # pragma: no cover - defensive
             raise TypeError("started_after must be a point in time, not a timedelta")

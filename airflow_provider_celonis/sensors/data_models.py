@@ -60,8 +60,8 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return f"Data model {self.data_model_id} in pool {self.data_pool_id}"
 
     def make_wait(self, deadline: float | None = None) -> LoadWait:
+        from airflow_provider_celonis.client.timestamps import to_epoch_ms
         from airflow_provider_celonis.waiting.decisions import WATCH, LoadWait
-        from airflow_provider_celonis.waiting.status import to_epoch_ms
 
         return LoadWait(
             self.data_pool_id,

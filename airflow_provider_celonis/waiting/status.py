@@ -14,7 +14,7 @@ time survives serialization; a monotonic reading means nothing in another proces
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -139,27 +139,6 @@ def seconds_left(deadline: float | None, now: float | None = None) -> float | No
     if deadline is None:
         return None
     return max(deadline - (time.time() if now is None else now), 0.0)
-
-
-def to_epoch_ms(value: datetime | str | float | int | None) -> int | None:
-    """A user-supplied point in time (``started_after``) as epoch milliseconds, like Celonis dates.
-
-    Accepts a datetime (naive means UTC), an ISO 8601 string (a rendered template such as
-    ``{{ data_interval_end }}``) or a number (epoch seconds, or epoch ms when larger than 1e11).
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return int(value if value > 1e11 else value * 1000)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return to_epoch_ms(float(text))
-        except ValueError:
-            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return int(value.timestamp() * 1000)
 
 
 # -- events: the one vocabulary of outcomes --------------------------------------------------

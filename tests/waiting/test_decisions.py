@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from airflow_provider_celonis.client.timestamps import to_epoch_ms
 from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook, error_lines, execution_configuration
 from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 from airflow_provider_celonis.waiting.decisions import (
@@ -25,7 +26,6 @@ from airflow_provider_celonis.waiting.status import (
     DataModelLoadStatus,
     deadline_after,
     deadline_passed,
-    to_epoch_ms,
 )
 
 
