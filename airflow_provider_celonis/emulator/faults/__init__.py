@@ -3,4 +3,5 @@
 - ``core``: the fault table and the ASGI middleware (status codes, drops, delays, shapes).
 - ``hostile``: servers that lie on purpose: redirects, echoed secrets, trickled bytes.
 - ``ambiguous``: answers lost after Celonis acted (the error comes after the change).
+- ``asgi``: reading a request body, answering, and capturing a route's answer to change it.
 """

@@ -21,6 +21,8 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+from airflow_provider_celonis.emulator.faults.asgi import read_body, replay, swallow
+
 AMBIGUOUS_KINDS = frozenset({"timeout"})
 _PENDING: set[asyncio.Task[None]] = set()
 """Late actions still to run; kept referenced so the event loop does not drop them."""
@@ -31,50 +33,21 @@ def is_ambiguous(rule: Any) -> bool:
     return rule.kind in AMBIGUOUS_KINDS or (bool(rule.process) and float(getattr(rule, "late", 0) or 0) > 0)
 
 
-async def _read_body(receive: Any) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return body
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
-
-
-def _replay(body: bytes) -> Any:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            await asyncio.sleep(3600)  # nothing more will come; the app only listens for a disconnect
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
-
-
-async def _swallow(message: Any) -> None:
-    return None
-
-
 async def _act_later(app: Any, scope: Any, body: bytes, late: float) -> None:
     await asyncio.sleep(late)
-    await app(dict(scope), _replay(body), _swallow)
+    await app(dict(scope), replay(body), swallow)
 
 
 async def play(middleware: Any, rule: Any, scope: Any, receive: Any, send: Any) -> None:
     """Answer ``rule`` (see the module docstring); ``middleware`` is the FaultMiddleware."""
-    body = await _read_body(receive)
+    body = await read_body(receive)
     late = float(getattr(rule, "late", 0) or 0)
     if rule.process and late > 0:
         task = asyncio.get_running_loop().create_task(_act_later(middleware.app, scope, body, late))
         _PENDING.add(task)
         task.add_done_callback(_PENDING.discard)
     elif rule.process:
-        await middleware.app(scope, _replay(body), _swallow)  # Celonis acts; its answer is lost
+        await middleware.app(scope, replay(body), swallow)  # Celonis acts; its answer is lost
     if rule.kind == "timeout":
         await asyncio.sleep(rule.delay if rule.delay > 0 else 30.0)  # the client gives up first
         rule = replace(rule, kind="drop")

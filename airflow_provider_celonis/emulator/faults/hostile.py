@@ -16,57 +16,36 @@ import asyncio
 import json
 from typing import Any
 
+from airflow_provider_celonis.emulator.faults.asgi import capture, read_body, send_response
 from airflow_provider_celonis.emulator.stores.state import FaultRule
 
 HOSTILE_KINDS = frozenset({"redirect", "echo", "trickle"})
 
 
-async def _send(send: Any, status: int, body: bytes, headers: dict[str, str]) -> None:
-    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if message["type"] != "http.request" or not message.get("more_body"):
-            return b"".join(chunks)
-
-
 async def play_hostile(rule: FaultRule, app: Any, scope: Any, receive: Any, send: Any) -> None:
     if rule.kind == "redirect":
-        await _body(receive)
+        await read_body(receive)
         status = rule.status if 300 <= rule.status < 400 else 307
-        await _send(send, status, b"", {"location": rule.location})
+        await send_response(send, status, b"", {"location": rule.location})
         return
     if rule.kind == "echo":
-        body = (await _body(receive)).decode("utf-8", "replace")
+        body = (await read_body(receive)).decode("utf-8", "replace")
         headers = {k.decode(): v.decode() for k, v in scope.get("headers", [])}
         said = f"Rejected request with body '{body}' and authorization '{headers.get('authorization', '')}'"
         if scope["path"].startswith("/oauth2/"):
             payload: dict[str, Any] = {"error": "invalid_client", "error_description": said}
         else:
             payload = {"title": "Bad Request", "status": rule.status, "detail": said}
-        await _send(send, rule.status, json.dumps(payload).encode(), {"content-type": "application/json"})
+        await send_response(
+            send, rule.status, json.dumps(payload).encode(), {"content-type": "application/json"}
+        )
         return
     # trickle: let the route answer, then hand its body out byte by byte
-    captured: dict[str, Any] = {"status": 200, "headers": [], "body": b""}
-
-    async def capture(message: Any) -> None:
-        if message["type"] == "http.response.start":
-            captured["status"], captured["headers"] = message["status"], message.get("headers", [])
-        elif message["type"] == "http.response.body":
-            captured["body"] += message.get("body", b"")
-
-    await app(scope, receive, capture)
-    body = captured["body"]
-    raw = [(k, v) for k, v in captured["headers"] if k.lower() != b"content-length"]
+    captured = await capture(app, scope, receive)
+    body = captured.body
+    raw = captured.headers_without_length()
     raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": captured["status"], "headers": raw})
+    await send({"type": "http.response.start", "status": captured.status, "headers": raw})
     # Stop when the client gives up (its deadline), so the server does not trickle to nobody.
     gone = asyncio.ensure_future(_disconnected(receive))
     try:
