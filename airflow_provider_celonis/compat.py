@@ -12,10 +12,17 @@ name                          task SDK 1.2+ (Airflow 3.2+)                before
 ``TaskDeferred``              ``airflow.sdk.exceptions``                  ``airflow.exceptions``
 ``AirflowNotFoundException``  ``airflow.sdk.exceptions``                  ``airflow.exceptions``
 ``has_fs``                    ``airflow.sdk.io.fs`` (3.1+)                ``airflow.io`` (3.0)
+``Asset``                     ``airflow.sdk``                             ``airflow.sdk.definitions.asset``
 ============================  ==========================================  ========================
 
 ``PROVIDER_INFO_CARRIES_FORM`` is true from Airflow 3.2, which reads the connection form from
 provider info and deprecates the hook's ``get_ui_field_behaviour``; 3.0 and 3.1 read only the hook.
+
+``TRIGGERS_CAN_WRITE_VARIABLES`` is true from Airflow 3.1, whose triggerer relays ``Variable.set``
+from trigger code (3.0 relays reads only); the event triggers (``triggers/events.py``) keep their
+cursor in memory before that. ``BaseEventTrigger`` (``airflow.triggers.base``) and ``AssetWatcher``
+(``airflow.sdk``) exist on every 3.x; 3.3 adds shared poll streams and an asset state store to
+event triggers, which the provider does not need.
 
 Everything else we use (``BaseOperator``, ``BaseSensorOperator``, ``PokeReturnValue``,
 ``BaseOperatorLink``, ``Connection``, ``Context``, ``ObjectStoragePath``) is in ``airflow.sdk``
@@ -36,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from airflow import __version__ as AIRFLOW_VERSION
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection, conf
+    from airflow.sdk import Asset, Connection, conf
     from airflow.sdk.exceptions import (
         AirflowNotFoundException,
         AirflowSensorTimeout,
@@ -61,6 +68,11 @@ else:
         from airflow.exceptions import AirflowNotFoundException
 
     try:
+        from airflow.sdk import Asset
+    except ImportError:  # a task SDK that does not re-export it at the top
+        from airflow.sdk.definitions.asset import Asset
+
+    try:
         from airflow.sdk.io.fs import has_fs
     except ImportError:  # Airflow 3.0: the SDK's ObjectStoragePath uses core's registry
         from airflow.io import has_fs
@@ -73,12 +85,18 @@ def _minor(version: str) -> tuple[int, int]:
 
 PROVIDER_INFO_CARRIES_FORM = _minor(AIRFLOW_VERSION) >= (3, 2)
 
+TRIGGERS_CAN_WRITE_VARIABLES = _minor(AIRFLOW_VERSION) >= (3, 1)
+"""The triggerer relays ``Variable.set`` from trigger code from Airflow 3.1 (3.0 relays only
+reads), so the event triggers keep their durable cursor in a Variable only from 3.1."""
+
 __all__ = [
     "AIRFLOW_VERSION",
     "PROVIDER_INFO_CARRIES_FORM",
+    "TRIGGERS_CAN_WRITE_VARIABLES",
     "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Asset",
     "TaskDeferred",
     "aget_connection",
     "conf",

@@ -10,4 +10,5 @@ deferrable alike, so that every path reaches the same verdict.
 - ``sync_poll``: the worker-side poll loop, twin of the triggers' loop.
 - ``run_start``: start exactly one fresh run (wait, reuse or refuse a running one; reconcile).
 - ``run_ledger``: which run a task instance started, kept across task retries.
+- ``event_cursor``: which finished runs an event watcher (``AssetWatcher``) already handled.
 """

@@ -1,0 +1,345 @@
+"""Celonis runs as DAG schedules: event triggers for ``AssetWatcher`` (Airflow 3 event-driven scheduling).
+
+Each trigger watches one data job (its executions) or one data model (its loads) and yields one
+event per run that ends, from then on, in a status the user chose (``on``), whoever started it
+(a Celonis schedule, the UI, another DAG). Use it in a DAG's schedule::
+
+    from airflow.sdk import DAG, Asset, AssetWatcher
+    from airflow_provider_celonis.triggers.events import CelonisDataJobExecutionEventTrigger
+
+    trigger = CelonisDataJobExecutionEventTrigger(data_pool_id="...", data_job_id="...", on=["SUCCESS"])
+    asset = Asset("celonis_job_done", watchers=[AssetWatcher(name="celonis_job_done", trigger=trigger)])
+    with DAG("after_celonis_job", schedule=[asset]): ...
+
+**Exactly once, across restarts.** The triggerer rebuilds a trigger from its kwargs after a
+restart, so the runs already handled are kept in a durable cursor (an Airflow Variable, see
+:mod:`airflow_provider_celonis.waiting.event_cursor`), written *before* the events are
+yielded. So:
+
+* runs that ended before the watcher first ran never fire (the first poll only records them);
+* a run never fires twice, also after a restart (its id is in the cursor);
+* runs that ended while the triggerer was down fire once when it is back;
+* the price of "write, then fire": if the triggerer dies in the instant between the write and the
+  event reaching the metadata database, that run is not fired (at most once, never twice).
+
+Without a durable cursor (``cursor="memory"``, or Airflow 3.0, whose triggerer cannot write
+Variables), each start records everything finished as old: never twice, but runs that ended
+while the triggerer was down are not fired.
+
+**Errors never end the watch** (a watcher that stops would silently stop the schedule): a
+transient error (5xx, 429, network) or any other (403, 404, an answer of an unexpected shape, an
+unreadable cursor) is logged and polled again after a growing pause (at most 60 s), and nothing
+fires until a clean answer and a readable cursor prove which runs are new.
+
+Only GETs: the trigger never starts or cancels anything. No secret is in its kwargs or events;
+the connection is looked up in the triggerer. The kwargs are stable (no timestamps), as
+``AssetWatcher`` identifies a trigger by the hash of its kwargs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_provider_celonis.client.arguments import check_number
+from airflow_provider_celonis.compat import TRIGGERS_CAN_WRITE_VARIABLES
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.waiting.event_cursor import (
+    JOB_TERMINAL,
+    LOAD_TERMINAL,
+    Cursor,
+    FinishedRun,
+    baseline,
+    decide,
+    job_runs,
+    load_runs,
+)
+from airflow_provider_celonis.waiting.status import error_pause, transient_errors
+
+CURSOR_PREFIX = "celonis_event_cursor__"
+CURSOR_MODES = ("variable", "memory")
+
+
+class CursorStore(Protocol):
+    async def get(self, key: str) -> str | None: ...
+    async def set(self, key: str, value: str) -> None: ...
+
+
+class VariableCursorStore:
+    """Airflow Variables, read and written from the triggerer (Airflow 3.1+), off the event loop."""
+
+    async def get(self, key: str) -> str | None:
+        from airflow.sdk import Variable
+        from asgiref.sync import sync_to_async
+
+        value = await sync_to_async(Variable.get)(key, default=None)
+        return None if value is None or value == "" else str(value)
+
+    async def set(self, key: str, value: str) -> None:
+        from airflow.sdk import Variable
+        from asgiref.sync import sync_to_async
+
+        description = "airflow-provider-celonis event watcher: the Celonis runs it already handled"
+        await sync_to_async(Variable.set)(key, value, description=description)
+
+
+class MemoryCursorStore:
+    """The cursor in the trigger instance only: lost on a restart (then rebuilt as a baseline)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
+class _CelonisEventTrigger(BaseEventTrigger):
+    """Shared loop of the event triggers; subclasses say what to read and how to name a run."""
+
+    kind = ""
+    target_field = ""
+    terminal: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        data_pool_id: str,
+        target_id: str,
+        on: Sequence[str],
+        poll_interval: float = 60.0,
+        celonis_conn_id: str = "celonis_default",
+        hook_params: dict[str, Any] | None = None,
+        cursor: str = "variable",
+        cursor_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        where = type(self).__name__
+        for name, value in (("data_pool_id", data_pool_id), (self.target_field, target_id)):
+            if not isinstance(value, str) or not value.strip():
+                raise CelonisConfigurationError(name, "is empty", "give the id from Celonis", where=where)
+        self.data_pool_id, self.target_id = data_pool_id, target_id
+        self.on = _statuses(on, self.terminal, where)
+        self.poll_interval = float(check_number("poll_interval", poll_interval, minimum=0.01, where=where))
+        self.celonis_conn_id = celonis_conn_id
+        self.hook_params = dict(hook_params or {})
+        if cursor not in CURSOR_MODES:
+            raise CelonisConfigurationError(
+                "cursor", f"is {cursor!r}", f"use one of {CURSOR_MODES}", where=where
+            )
+        self.cursor_mode = cursor
+        if cursor_key is not None and (not isinstance(cursor_key, str) or not cursor_key.strip()):
+            raise CelonisConfigurationError("cursor_key", "is empty", "give a name or None", where=where)
+        self.cursor_key_arg = cursor_key
+        self._store: CursorStore | None = None
+
+    # -- serialisation: the class's own path, stable kwargs (AssetWatcher hashes them) --------
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", self._kwargs()
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "data_pool_id": self.data_pool_id,
+            self.target_field: self.target_id,
+            "on": list(self.on),
+            "poll_interval": self.poll_interval,
+            "celonis_conn_id": self.celonis_conn_id,
+            "hook_params": self.hook_params,
+            "cursor": self.cursor_mode,
+            "cursor_key": self.cursor_key_arg,
+        }
+
+    @property
+    def cursor_key(self) -> str:
+        """The Variable holding this watcher's cursor: named by the user, or a hash of every kwarg
+        (two watchers that differ in anything never share a cursor, so neither hides the other's
+        runs; identical ones are one trigger in Airflow)."""
+        if self.cursor_key_arg:
+            return CURSOR_PREFIX + self.cursor_key_arg
+        identity = json.dumps([self.kind, self._kwargs()], sort_keys=True)
+        return CURSOR_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+    @property
+    def store(self) -> CursorStore:
+        if self._store is None:
+            durable = self.cursor_mode == "variable" and TRIGGERS_CAN_WRITE_VARIABLES
+            if self.cursor_mode == "variable" and not durable:
+                self.log.warning(
+                    "This Airflow's triggerer cannot write Variables (3.1+ can): the cursor of %s "
+                    "is kept in memory, so runs that end while the triggerer is down are not fired.",
+                    self.cursor_key,
+                )
+            self._store = VariableCursorStore() if durable else MemoryCursorStore()
+        return self._store
+
+    # -- to implement ------------------------------------------------------------------------
+    def make_hook(self) -> Any:
+        raise NotImplementedError
+
+    async def poll(self, hook: Any) -> list[FinishedRun]:
+        raise NotImplementedError
+
+    def payload(self, run: FinishedRun) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self.make_hook()
+        self.log.info(
+            "Watching %s %s in pool %s for runs ending %s (cursor %s).",
+            self.target_field,
+            self.target_id,
+            self.data_pool_id,
+            "/".join(self.on),
+            self.cursor_key,
+        )
+        async with hook.async_session():  # one connection pool and token for the whole watch
+            failures = 0
+            while True:
+                try:
+                    fired = await self.step(hook)
+                except asyncio.CancelledError:
+                    raise  # the triggerer stopped or moved the watcher; the cursor is already stored
+                except Exception as err:
+                    failures += 1
+                    pause = error_pause(self.poll_interval, failures)
+                    level = self.log.warning if isinstance(err, transient_errors()) else self.log.error
+                    level(
+                        "Celonis watcher %s: %s: %s; nothing fires until a clean poll, next in %.1f s",
+                        self.cursor_key,
+                        type(err).__name__,
+                        err,
+                        pause,
+                    )
+                    await asyncio.sleep(pause)
+                    continue
+                failures = 0
+                for run in fired:
+                    yield TriggerEvent(self.payload(run))
+                await asyncio.sleep(self.poll_interval)
+
+    async def step(self, hook: Any) -> list[FinishedRun]:
+        """One poll: read the cursor and Celonis, store the new cursor, return the runs to fire.
+
+        The cursor is read on every poll (not cached) so a second trigger instance that briefly
+        overlaps this one after a redistribution sees what this one fired."""
+        key = self.cursor_key
+        raw = await self.store.get(key)
+        runs = await self.poll(hook)
+        if raw is None:
+            first = baseline(runs)
+            await self.store.set(key, first.to_text())
+            self.log.info(
+                "Watcher %s started: %d finished run(s) recorded as old (not fired).", key, len(first.seen)
+            )
+            return []
+        try:
+            cursor = Cursor.from_text(raw)
+        except ValueError as err:
+            raise CelonisConfigurationError(
+                key, f"is not a readable event cursor ({err})", "delete the Variable to start watching afresh"
+            ) from None
+        verdict = decide(cursor, runs, self.on)
+        for run_id in verdict.undated:
+            self.log.warning(
+                "Run %s ended without a date: recorded, not fired (cannot prove it new).", run_id
+            )
+        if verdict.changed:
+            await self.store.set(key, verdict.cursor.to_text())  # before firing: never twice
+        for run in verdict.fire:
+            self.log.info("Run %s ended %s: firing.", run.run_id, run.status)
+        return verdict.fire
+
+
+def _statuses(on: Any, terminal: tuple[str, ...], where: str) -> tuple[str, ...]:
+    values = [on] if isinstance(on, str) else on
+    if not isinstance(values, (list, tuple)) or not values:
+        raise CelonisConfigurationError("on", "is empty", f"give statuses among {terminal}", where=where)
+    upper = tuple(sorted({str(v).upper() for v in values}))
+    unknown = [v for v in upper if v not in terminal]
+    if unknown:
+        raise CelonisConfigurationError(
+            "on", f"names {unknown}, which are not final statuses", f"use some of {terminal}", where=where
+        )
+    return upper
+
+
+class CelonisDataJobExecutionEventTrigger(_CelonisEventTrigger):
+    """Fires once per data job execution that ends in one of ``on`` (SUCCESS, FAIL, CANCEL, SKIPPED).
+
+    Reads the execution history (page 0 and the last page, as the hook does; the newest runs are
+    on one of them), GET only. Events: ``{"kind": "data_job_execution", "data_pool_id",
+    "data_job_id", "execution_id", "status", "start_ms", "end_ms", "scheduling_id", "mode"}``.
+    """
+
+    kind = "data_job_execution"
+    target_field = "data_job_id"
+    terminal = JOB_TERMINAL
+
+    def __init__(self, *, data_pool_id: str, data_job_id: str, on: Sequence[str] = ("SUCCESS",), **kw: Any):
+        super().__init__(data_pool_id=data_pool_id, target_id=data_job_id, on=on, **kw)
+
+    def make_hook(self) -> Any:
+        from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
+
+        return CelonisDataJobHook(self.celonis_conn_id, **self.hook_params)
+
+    async def poll(self, hook: Any) -> list[FinishedRun]:
+        return job_runs(await hook.alist_executions(self.data_pool_id, self.target_id))
+
+    def payload(self, run: FinishedRun) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "data_pool_id": self.data_pool_id,
+            "data_job_id": self.target_id,
+            "execution_id": run.run_id,
+            "status": run.status,
+            "start_ms": run.start_ms,
+            "end_ms": run.end_ms,
+            **run.extra,
+        }
+
+
+class CelonisDataModelLoadEventTrigger(_CelonisEventTrigger):
+    """Fires once per data model load that ends in one of ``on`` (SUCCESS, WARNING, ERROR, CANCELED).
+
+    Reads ``load-info-sync`` (the current load and the load history), GET only. Events:
+    ``{"kind": "data_model_load", "data_pool_id", "data_model_id", "data_load_id", "status",
+    "start_ms", "end_ms", "load_type"}``.
+    """
+
+    kind = "data_model_load"
+    target_field = "data_model_id"
+    terminal = LOAD_TERMINAL
+
+    def __init__(
+        self, *, data_pool_id: str, data_model_id: str, on: Sequence[str] = ("SUCCESS", "WARNING"), **kw: Any
+    ):
+        super().__init__(data_pool_id=data_pool_id, target_id=data_model_id, on=on, **kw)
+
+    def make_hook(self) -> Any:
+        from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
+
+        return CelonisDataModelHook(self.celonis_conn_id, **self.hook_params)
+
+    async def poll(self, hook: Any) -> list[FinishedRun]:
+        return load_runs(await hook.aget_load_info(self.data_pool_id, self.target_id))
+
+    def payload(self, run: FinishedRun) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "data_pool_id": self.data_pool_id,
+            "data_model_id": self.target_id,
+            "data_load_id": run.run_id,
+            "status": run.status,
+            "start_ms": run.start_ms,
+            "end_ms": run.end_ms,
+            **run.extra,
+        }
