@@ -256,3 +256,27 @@ class CelonisEventsMayBeLostError(CelonisError):
         self.pages = pages
         self.replay_from = replay_from
         super().__init__(message, fix=fix)
+
+
+# -- Names instead of ids: a name that matches no object, or several ------------------------------
+class CelonisNameError(CelonisConfigurationError):
+    """A name given instead of an id (``data_pool_name=`` ...) matches no object, or several.
+
+    Raised before anything is started. ``candidates`` holds ``(name, id)`` pairs: those of the
+    ambiguous match, or (for a missing name) what Celonis listed, so the message can show them;
+    ``ambiguous`` tells the two cases apart.
+    """
+
+    def __init__(
+        self,
+        field: str,
+        problem: str,
+        fix: str,
+        *,
+        candidates: list[tuple[str, str]],
+        ambiguous: bool,
+        where: str | None = None,
+    ) -> None:
+        self.candidates = candidates
+        self.ambiguous = ambiguous
+        super().__init__(field, problem, fix, where=where)

@@ -13,4 +13,5 @@ between releases.
   with a total deadline and the redirect rule.
 - ``error_mapping``: Celonis error answers to typed exceptions.
 - ``usage_pages``, ``intelligence_pages``: what a page must look like before it is trusted.
+- ``names``: names given instead of ids: which argument is used, and which listed object a name means.
 """

@@ -144,7 +144,8 @@ class EmulatorClient:
         ``outcome`` (SUCCESS, FAIL, CANCEL, SKIPPED or any string), ``error_lines``,
         ``stale_seconds``, ``cancel_seconds``, ``second_execute`` ("refuse" or "queue"),
         ``refuse_status``, ``history_order`` ("newest_first" or "oldest_first"), ``name``,
-        ``pool_name``."""
+        ``pool_name``, ``tasks`` (``[{"name", "taskType"[, "id", "disabled"]}]``; the answer's
+        ``task_ids`` gives their ids in order)."""
         result: dict[str, Any] = self._call("POST", f"/data-pools/{pool_id}/data-jobs/{job_id}", config)
         return result
 
@@ -165,13 +166,28 @@ class EmulatorClient:
 
     def configure_data_model(self, pool_id: str, model_id: str, **config: Any) -> dict[str, Any]:
         """Create or change a data model: ``tables``, ``load_seconds``, ``outcome`` (SUCCESS,
-        WARNING, ERROR, CANCELED or any string), ``message``, ``transient``, ``stale_seconds``."""
+        WARNING, ERROR, CANCELED or any string), ``message``, ``transient``, ``stale_seconds``,
+        ``name``, ``table_aliases`` (table name -> alias)."""
         result: dict[str, Any] = self._call("POST", f"/data-pools/{pool_id}/data-models/{model_id}", config)
         return result
 
     def data_model_report(self, pool_id: str, model_id: str) -> dict[str, Any]:
         """``{"config", "load_requests", "loads", "table_ids"}`` of a data model."""
         result: dict[str, Any] = self._call("GET", f"/data-pools/{pool_id}/data-models/{model_id}")
+        return result
+
+    def configure_data_pool(self, pool_id: str, name: str | None = None) -> dict[str, Any]:
+        """Create a data pool, or rename it (names need not be unique: that is how a test makes
+        a name ambiguous). Jobs and models get their names from ``configure_data_job(name=...)``
+        and ``configure_data_model(name=...)``, tasks from ``configure_data_job(tasks=[{"name",
+        "taskType"}])``, table aliases from ``configure_data_model(table_aliases={...})``."""
+        result: dict[str, Any] = self._call("POST", f"/data-pools/{pool_id}", {"name": name} if name else {})
+        return result
+
+    def configure_pool_listing(self, **switches: bool) -> dict[str, Any]:
+        """Listing switches (``emulator/apis/data_pools.py``): ``serve_unpaged=False`` makes
+        ``GET /integration/api/pools`` a 404, so only the paged list answers."""
+        result: dict[str, Any] = self._call("POST", "/data-pools", switches)
         return result
 
     # -- Data Push (emulator/apis/data_push.py) ------------------------------------------------

@@ -11,7 +11,11 @@ from airflow_provider_celonis.client.apis import DATA_JOBS, DATA_MODELS
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID as JOB
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
 from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODEL_ID as MODEL
-from airflow_provider_celonis.exceptions import CelonisBadRequestError, CelonisPermissionError
+from airflow_provider_celonis.exceptions import (
+    CelonisBadRequestError,
+    CelonisNotFoundError,
+    CelonisPermissionError,
+)
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
 V2 = f"/api/v2/data-pools/{POOL}/data-jobs/{JOB}/execute"
@@ -144,3 +148,61 @@ def test_state_machine_follows_the_emulator_clock(emulator: Any, fast_retries: d
     assert {i["status"] for i in items} == {"SUCCESS"}
     assert len(items) == 2
     assert emulator.stats()["token_requests"] == 2
+
+
+# -- discovery lists (emulator/apis/data_pools.py) -------------------------------------------------
+def test_lists_serve_what_the_control_api_created(hook: CelonisOAuthHook, emulator: Any) -> None:
+    created = emulator.configure_data_job(
+        "pool-x",
+        "job-x",
+        name="Hourly",
+        pool_name="Finance",
+        tasks=[
+            {"name": "Load GL", "taskType": "EXTRACTION"},
+            {"name": "Load GL", "taskType": "TRANSFORMATION"},
+        ],
+    )
+    emulator.configure_data_model("pool-y", "model-y", name="P2P", table_aliases={"EKKO": "Orders"})
+    emulator.configure_data_model("pool-y", "model-y", tables=["EKKO"])
+    pools = hook.request_json("GET", "/api/pools", api=DATA_JOBS)
+    assert [(p["id"], p["name"]) for p in pools][1:] == [("pool-x", "Finance"), ("pool-y", "Pool pool-y")]
+    jobs = hook.request_json("GET", "/api/pools/pool-x/jobs", api=DATA_JOBS)
+    assert [(j["id"], j["name"], j["dataPoolId"]) for j in jobs] == [("job-x", "Hourly", "pool-x")]
+    tasks = hook.request_json("GET", "/api/pools/pool-x/jobs/job-x/tasks/", api=DATA_JOBS)
+    assert [t["id"] for t in tasks] == created["task_ids"] and len(set(created["task_ids"])) == 2
+    assert [t["taskType"] for t in tasks] == ["EXTRACTION", "TRANSFORMATION"]
+    models = hook.request_json("GET", "/api/pools/pool-y/data-models", api=DATA_MODELS)
+    assert [(m["id"], m["name"], m["poolId"]) for m in models] == [("model-y", "P2P", "pool-y")]
+    tables = hook.request_json("GET", "/api/v1/data-pools/pool-y/data-models/model-y/tables", api=DATA_MODELS)
+    assert [(t["name"], t["alias"], t["aliasOrName"]) for t in tables] == [("EKKO", "Orders", "Orders")]
+    emulator.configure_data_pool("pool-x", "Renamed")
+    assert hook.request_json("GET", "/api/pools", api=DATA_JOBS)[1]["name"] == "Renamed"
+
+
+def test_paged_pools_and_the_unpaged_switch(hook: CelonisOAuthHook, emulator: Any) -> None:
+    emulator.configure_data_pool("pool-2", "Two")
+    page = hook.request_json("GET", "/api/pools/paged", api=DATA_JOBS, params={"limit": "1", "page": "1"})
+    assert (page["pageNumber"], page["pageSize"], page["totalCount"]) == (1, 1, 2)
+    assert [p["id"] for p in page["content"]] == ["pool-2"]
+    emulator.configure_pool_listing(serve_unpaged=False)
+    with pytest.raises(CelonisNotFoundError):
+        hook.request_json("GET", "/api/pools", api=DATA_JOBS)
+    with pytest.raises(RuntimeError, match="known switches"):
+        emulator.configure_pool_listing(serve_paged=False)
+
+
+def test_lists_of_an_unknown_pool_or_job_are_404_and_bad_tasks_are_refused(
+    hook: CelonisOAuthHook, emulator: Any
+) -> None:
+    for path, api in (
+        ("/api/pools/nope/jobs", DATA_JOBS),
+        (f"/api/pools/{POOL}/jobs/nope/tasks/", DATA_JOBS),
+        ("/api/pools/nope/data-models", DATA_MODELS),
+    ):
+        with pytest.raises(CelonisNotFoundError):
+            hook.request_json("GET", path, api=api)
+    for tasks in ([{"name": "x", "taskType": "SCRIPT"}], [{"taskType": "EXTRACTION"}], "x"):
+        with pytest.raises(RuntimeError, match="task"):
+            emulator.configure_data_job(POOL, JOB, tasks=tasks)
+    with pytest.raises(RuntimeError, match="only a string 'name'"):
+        emulator._call("POST", "/data-pools/p", {"name": 3})

@@ -18,7 +18,15 @@ from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_celonis.emulator.apis.data_jobs import _data, _not_found
 from airflow_provider_celonis.emulator.faults.core import CONTROL_PREFIX
-from airflow_provider_celonis.emulator.stores.data_jobs import SCHEDULING_ID, JobConfig, Run, job_of, ms
+from airflow_provider_celonis.emulator.stores.data_jobs import (
+    SCHEDULING_ID,
+    JobConfig,
+    Run,
+    check_tasks,
+    job_of,
+    ms,
+    task_instances,
+)
 
 router = APIRouter()
 
@@ -27,12 +35,16 @@ router = APIRouter()
 def control_job(
     request: Request, pool_id: str, job_id: str, spec: dict[str, Any] = Body(default={})
 ) -> Response:
-    """Create or reconfigure a job (creating its pool); unknown fields are refused."""
+    """Create or reconfigure a job (creating its pool); unknown fields are refused. ``tasks``
+    replaces the job's task instances (``[{"name", "taskType"[, "id", "disabled"]}]``); the
+    answer lists their ``task_ids`` in order."""
     state, data = _data(request)
     pool_name = spec.pop("pool_name", None)
     unknown = set(spec) - set(JobConfig.__dataclass_fields__) - {"id"}
     if unknown:
         return JSONResponse({"error": f"unknown job fields {sorted(unknown)}"}, status_code=400)
+    if "tasks" in spec and (problem := check_tasks(spec["tasks"])):
+        return JSONResponse({"error": problem}, status_code=400)
     with state.lock:
         data["pools"].setdefault(pool_id, pool_name or f"Pool {pool_id[:8]}")
         if pool_name:
@@ -41,7 +53,7 @@ def control_job(
         job = JobConfig(**{**asdict(current), **spec, "id": job_id})
         data["jobs"][(pool_id, job_id)] = job
         data["runs"].setdefault((pool_id, job_id), [])
-    return JSONResponse(asdict(job))
+    return JSONResponse({**asdict(job), "task_ids": [t["id"] for t in task_instances(pool_id, job)]})
 
 
 @router.post(CONTROL_PREFIX + "/data-pools/{pool_id}/data-jobs/{job_id}/executions")

@@ -24,6 +24,7 @@ from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID
 from airflow_provider_celonis.emulator.faults.core import CONTROL_PREFIX
 from airflow_provider_celonis.emulator.oauth import Principal, requires, state_of
+from airflow_provider_celonis.emulator.stores.data_jobs import KEY as POOLS_KEY
 from airflow_provider_celonis.emulator.stores.state import EmulatorState
 
 router = APIRouter()
@@ -43,6 +44,8 @@ class ModelConfig:
     message: str | None = None
     transient: list[str] = field(default_factory=list)
     stale_seconds: float = 0.5
+    table_aliases: dict[str, str] = field(default_factory=dict)
+    """Table name -> alias (``alias``/``aliasOrName`` in the tables list)."""
 
 
 @dataclass
@@ -193,8 +196,8 @@ def tables(
                 "dataModelId": model_id,
                 "dataSourceId": None,
                 "name": name,
-                "alias": None,
-                "aliasOrName": name,
+                "alias": model.table_aliases.get(name),
+                "aliasOrName": model.table_aliases.get(name) or name,
             }
             for name in model.tables
         ]
@@ -256,6 +259,7 @@ def control_model(
         current = data["models"].get((pool_id, model_id)) or ModelConfig(model_id)
         model = ModelConfig(**{**asdict(current), **spec, "id": model_id})
         data["models"][(pool_id, model_id)] = model
+        state.ext[POOLS_KEY]["pools"].setdefault(pool_id, f"Pool {pool_id[:8]}")  # listed with its pool
     return JSONResponse({**asdict(model), "table_ids": {t: _table_id(model_id, t) for t in model.tables}})
 
 

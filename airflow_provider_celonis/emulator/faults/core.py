@@ -163,7 +163,8 @@ PAGE_SHAPE_KINDS = frozenset({"ignore_paging", "html", "truncate", "no_list", "r
 ``ignore_paging`` drops ``pageNumber``, ``pageToken`` and ``page`` from the query (the server answers
 the first page again: with ``skip=1`` the second page repeats the first, and a cursor does not
 advance), ``html`` a login-like HTML page, ``truncate`` the real body cut in half, ``no_list``
-the body without its top-level list fields, ``rename_list`` those fields renamed to ``data``."""
+the body without its top-level list fields, ``rename_list`` those fields renamed to ``data`` (a
+bare list answer becomes ``{}`` or ``{"data": [...]}``)."""
 
 _PAGING_PARAMS = (b"pageNumber", b"pageToken", b"page")  # page: the data job execution history
 
@@ -203,5 +204,7 @@ async def page_shape_fault(kind: str, app: Any, scope: Any, receive: Any, send: 
                 if kind == "rename_list":
                     data["data" if name != "data" else "items"] = value
             body = json.dumps(data).encode()
+        elif isinstance(data, list):  # a bare list answer (e.g. the pools): an object instead
+            body = json.dumps({"data": data} if kind == "rename_list" else {}).encode()
     headers = {k.decode(): v.decode() for k, v in captured["headers"] if k.lower() != b"content-length"}
     await _send_response(send, int(captured["status"]), body, headers)

@@ -23,6 +23,13 @@ PREVIOUS_EXECUTION_ID = "00000000-0000-4000-8000-0000000000e1"
 SCHEDULING_ID = "5c4e0b1a-8d2f-4a6e-9b3c-7e1f0a2d4c05"
 """The emulated "Nightly" schedule: runs it starts carry this ``schedulingId``."""
 TERMINAL = ("SUCCESS", "FAIL", "CANCEL", "SKIPPED")
+TASK_TYPES = ("EXTRACTION", "TRANSFORMATION", "DATA_MODEL_LOAD")
+"""``taskType`` of a task instance (pycelonis ``TaskType``)."""
+DEFAULT_TASKS = (
+    {"name": "Extract SAP tables", "taskType": "EXTRACTION"},
+    {"name": "Create activity table", "taskType": "TRANSFORMATION"},
+)
+"""The task instances a job lists (``GET .../jobs/{jobId}/tasks/``) unless configured."""
 
 
 @dataclass
@@ -43,6 +50,8 @@ class JobConfig:
     second_execute: str = "refuse"  # or "queue"
     refuse_status: int = 409
     history_order: str = "newest_first"  # [guess] or "oldest_first": Celonis does not document it
+    tasks: list[dict[str, Any]] = field(default_factory=lambda: [dict(t) for t in DEFAULT_TASKS])
+    """Task instances ``{"name", "taskType"[, "id", "disabled"]}``; an id is derived when absent."""
 
 
 @dataclass
@@ -110,6 +119,43 @@ def init_state(state: EmulatorState) -> None:
         "runs": {(DEFAULT_POOL_ID, DEFAULT_JOB_ID): [previous]},
         "counters": {},
     }
+
+
+def task_instances(pool_id: str, job: JobConfig) -> list[dict[str, Any]]:
+    """The job's ``TaskInstanceTransport`` list: ``id`` is what an execute configuration names
+    (pycelonis passes ``task.id``); ids are stable per job, position and name, so two tasks of
+    the same name get two ids."""
+    result = []
+    for order, task in enumerate(job.tasks):
+        name = task.get("name")
+        derived = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{pool_id}/{job.id}/task/{order}/{name}"))
+        result.append(
+            {
+                "id": str(task.get("id") or derived),
+                "poolId": pool_id,
+                "taskId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"template/{derived}")),
+                "taskType": task.get("taskType"),
+                "name": name,
+                "description": None,
+                "jobId": job.id,
+                "executionOrder": order,
+                "published": True,
+                "disabled": bool(task.get("disabled", False)),
+            }
+        )
+    return result
+
+
+def check_tasks(tasks: Any) -> str | None:
+    """Why a control ``tasks`` value is refused, or None."""
+    if not isinstance(tasks, list):
+        return "tasks must be a list"
+    for task in tasks:
+        if not isinstance(task, dict) or not isinstance(task.get("name"), str):
+            return f"each task needs a name: {task!r}"
+        if task.get("taskType") not in TASK_TYPES:
+            return f"taskType must be one of {list(TASK_TYPES)}: {task!r}"
+    return None
 
 
 def job_of(data: dict[str, Any], pool_id: str, job_id: str) -> JobConfig | None:

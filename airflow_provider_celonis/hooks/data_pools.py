@@ -1,0 +1,289 @@
+"""Discovery in the integration service: data pools, their data jobs, a job's tasks, the pool's
+data models and a model's tables, and names resolved to ids.
+
+The same :class:`~airflow_provider_celonis.client.calls.Call` style as
+:mod:`~airflow_provider_celonis.hooks.data_jobs`: one description per endpoint, a sync method
+(workers) and an async twin (triggers). Every list is shape-checked: an answer that is not a list,
+or lists an object without an ``id`` (a task without its ``taskType``), fails closed with
+:func:`~airflow_provider_celonis.client.calls.unexpected_answer`, because a name resolved against
+part of a list could pick the wrong object. The paged pool list stops on an empty page and refuses
+a page that repeats the one before.
+
+Endpoints (docs/celonis-api.md 3.5), the ones pycelonis and content-cli call:
+``GET /integration/api/pools`` (or ``/pools/paged``), ``/pools/{poolId}/jobs``,
+``/pools/{poolId}/jobs/{jobId}/tasks/``, ``/pools/{poolId}/data-models`` and the public
+``/api/v1/data-pools/{poolId}/data-models/{dataModelId}/tables``.
+
+Operators resolve names with :meth:`CelonisDataPoolHook.for_operator` at run time, never at
+parse time; the matching rule is :func:`airflow_provider_celonis.client.names.pick`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_celonis.client.apis import DATA_JOBS, DATA_MODELS
+from airflow_provider_celonis.client.arguments import check_int
+from airflow_provider_celonis.client.calls import Call, unexpected_answer
+from airflow_provider_celonis.client.names import pick
+from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
+    CelonisNotFoundError,
+    CelonisUnexpectedResponseError,
+)
+from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+
+POOL_LISTINGS = ("auto", "all", "paged")
+TASK_TYPES = ("EXTRACTION", "TRANSFORMATION")
+
+
+def _unexpected(call: Call, problem: str, answer: Any) -> CelonisUnexpectedResponseError:
+    return unexpected_answer(
+        "integration API",
+        call.method,
+        call.path,
+        problem,
+        answer,
+        "Without the whole list the provider cannot tell which object a name means",
+    )
+
+
+def checked_list(call: Call, answer: Any, what: str, *, required: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """``answer`` as a list of objects, each with an ``id`` (text or number), a ``name`` that is
+    text or null, and the ``required`` text fields; anything else fails closed."""
+    if not isinstance(answer, list):
+        raise _unexpected(call, f"the {what} are not a list", answer)
+    items: list[dict[str, Any]] = []
+    for item in answer:
+        ok = isinstance(item, dict) and isinstance(item.get("id"), (str, int)) and str(item["id"]).strip()
+        if not ok or not isinstance(item.get("name"), (str, type(None))):
+            raise _unexpected(call, f"it lists one of the {what} without an id or with a non-text name", item)
+        if missing := [f for f in required if not isinstance(item.get(f), str)]:
+            raise _unexpected(call, f"it lists one of the {what} without {missing[0]}", item)
+        items.append(item)
+    return items
+
+
+class PoolPages:
+    """The paged pool list read page by page (one policy for the sync and async loops)."""
+
+    def __init__(self, max_pages: int) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.number = 0
+        self.max_pages = max_pages
+        self._previous: list[str] | None = None
+
+    def take(self, call: Call, answer: Any) -> bool:
+        """Add one page; True when another page must be read."""
+        content = answer.get("content") if isinstance(answer, dict) else None
+        if not isinstance(content, list):
+            raise _unexpected(call, f"page {self.number} has no content list", answer)
+        items = checked_list(call, content, "data pools")
+        if not items:
+            return False
+        ids = [str(i["id"]) for i in items]
+        if ids == self._previous:
+            raise _unexpected(
+                call, f"page {self.number} repeats page {self.number - 1} (is 'page' ignored?)", ids
+            )
+        self._previous, self.number = ids, self.number + 1
+        self.items += items
+        if self.number >= self.max_pages:
+            raise CelonisConfigurationError(
+                "max_pages",
+                f"is {self.max_pages}, but the paged pool list did not end within {self.max_pages} pages",
+                "raise max_pages (or page_size) of CelonisDataPoolHook",
+            )
+        return True
+
+
+class CelonisDataPoolHook(CelonisOAuthHook):
+    """List pools, jobs, tasks, data models and tables; resolve their names to ids.
+
+    Scope ``integration.data-pools`` and a view permission on the pools (which pools are listed
+    depends on the OAuth client's permissions [guess]).
+
+    :param pool_listing: ``"auto"`` (default: ``GET /pools``, and the paged list if that path
+        answers 404), ``"all"`` (only ``GET /pools``, as pycelonis) or ``"paged"`` (only
+        ``/pools/paged``, as content-cli).
+    :param page_size: ``limit`` of a paged request (content-cli asks 100).
+    :param max_pages: pages of the paged list read at most before failing.
+    """
+
+    def __init__(
+        self,
+        celonis_conn_id: str = CelonisOAuthHook.default_conn_name,
+        *,
+        pool_listing: str = "auto",
+        page_size: int = 100,
+        max_pages: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(celonis_conn_id, **kwargs)
+        if pool_listing not in POOL_LISTINGS:
+            raise CelonisConfigurationError(
+                "pool_listing", f"is {pool_listing!r}", f"use one of {', '.join(POOL_LISTINGS)}"
+            )
+        self.pool_listing = pool_listing
+        self.page_size = check_int("page_size", page_size, minimum=1)
+        self.max_pages = check_int("max_pages", max_pages, minimum=1)
+
+    @classmethod
+    def for_operator(cls, celonis_conn_id: str, hook_params: dict[str, Any]) -> CelonisDataPoolHook:
+        """The hook an operator resolves names with: its ``hook_params`` minus those only its own
+        hook knows (``history_limit``...), so retries, timeout and prefixes apply here too."""
+        known = set(inspect.signature(CelonisOAuthHook.__init__).parameters) | {
+            "pool_listing",
+            "page_size",
+            "max_pages",
+        }
+        return cls(celonis_conn_id, **{k: v for k, v in hook_params.items() if k in known})
+
+    # -- request descriptions --------------------------------------------------------------
+    @staticmethod
+    def pools_call() -> Call:
+        return Call(DATA_JOBS, "GET", "/api/pools")
+
+    def pools_page_call(self, page: int) -> Call:
+        params = {"limit": str(self.page_size), "page": str(page)}
+        return Call(DATA_JOBS, "GET", "/api/pools/paged", kwargs={"params": params})
+
+    @staticmethod
+    def jobs_call(pool_id: str) -> Call:
+        return Call(DATA_JOBS, "GET", "/api/pools/{pool_id}/jobs", {"pool_id": pool_id})
+
+    @staticmethod
+    def tasks_call(pool_id: str, job_id: str) -> Call:
+        """Trailing slash kept, as pycelonis sends it."""
+        ids = {"pool_id": pool_id, "job_id": job_id}
+        return Call(DATA_JOBS, "GET", "/api/pools/{pool_id}/jobs/{job_id}/tasks/", ids)
+
+    @staticmethod
+    def data_models_call(pool_id: str) -> Call:
+        return Call(DATA_MODELS, "GET", "/api/pools/{pool_id}/data-models", {"pool_id": pool_id})
+
+    @staticmethod
+    def tables_call(pool_id: str, data_model_id: str) -> Call:
+        path = "/api/v1/data-pools/{pool_id}/data-models/{data_model_id}/tables"
+        return Call(DATA_MODELS, "GET", path, {"pool_id": pool_id, "data_model_id": data_model_id})
+
+    # -- sync lists ------------------------------------------------------------------------
+    def list_pools(self) -> list[dict[str, Any]]:
+        """Every data pool the client may see (``id``, ``name``...)."""
+        if self.pool_listing != "paged":
+            try:
+                return checked_list(self.pools_call(), self.call(self.pools_call()), "data pools")
+            except CelonisNotFoundError:
+                if self.pool_listing == "all":
+                    raise
+                self.log.info("GET /integration/api/pools answered 404: reading the paged pool list.")
+        pages = PoolPages(self.max_pages)
+        while pages.take(call := self.pools_page_call(pages.number), self.call(call)):
+            pass
+        return pages.items
+
+    def list_jobs(self, pool_id: str) -> list[dict[str, Any]]:
+        call = self.jobs_call(pool_id)
+        return checked_list(call, self.call(call), "data jobs")
+
+    def list_tasks(self, pool_id: str, job_id: str, task_type: str | None = None) -> list[dict[str, Any]]:
+        """The job's task instances; ``task_type`` ``EXTRACTION`` or ``TRANSFORMATION`` keeps those."""
+        call = self.tasks_call(pool_id, job_id)
+        return _of_type(checked_list(call, self.call(call), "tasks", required=("taskType",)), task_type)
+
+    def list_data_models(self, pool_id: str) -> list[dict[str, Any]]:
+        call = self.data_models_call(pool_id)
+        return checked_list(call, self.call(call), "data models")
+
+    def list_tables(self, pool_id: str, data_model_id: str) -> list[dict[str, Any]]:
+        """The data model's tables (``id``, ``name``, ``alias``, ``aliasOrName``)."""
+        call = self.tables_call(pool_id, data_model_id)
+        return checked_list(call, self.call(call), "tables")
+
+    # -- async twins -----------------------------------------------------------------------
+    async def alist_pools(self) -> list[dict[str, Any]]:
+        if self.pool_listing != "paged":
+            try:
+                return checked_list(self.pools_call(), await self.acall(self.pools_call()), "data pools")
+            except CelonisNotFoundError:
+                if self.pool_listing == "all":
+                    raise
+        pages = PoolPages(self.max_pages)
+        while pages.take(call := self.pools_page_call(pages.number), await self.acall(call)):
+            pass
+        return pages.items
+
+    async def alist_jobs(self, pool_id: str) -> list[dict[str, Any]]:
+        call = self.jobs_call(pool_id)
+        return checked_list(call, await self.acall(call), "data jobs")
+
+    async def alist_tasks(
+        self, pool_id: str, job_id: str, task_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        call = self.tasks_call(pool_id, job_id)
+        return _of_type(
+            checked_list(call, await self.acall(call), "tasks", required=("taskType",)), task_type
+        )
+
+    async def alist_data_models(self, pool_id: str) -> list[dict[str, Any]]:
+        call = self.data_models_call(pool_id)
+        return checked_list(call, await self.acall(call), "data models")
+
+    async def alist_tables(self, pool_id: str, data_model_id: str) -> list[dict[str, Any]]:
+        call = self.tables_call(pool_id, data_model_id)
+        return checked_list(call, await self.acall(call), "tables")
+
+    # -- names to ids (operators, at run time) ---------------------------------------------
+    def resolve_pool(self, name: str, field: str = "data_pool_name") -> str:
+        item = pick("data pool", field, name, self.list_pools(), where="on this team", log=self.log)
+        return self._resolved(field, name, item)
+
+    def resolve_job(self, pool_id: str, name: str, field: str = "data_job_name") -> str:
+        where = f"in data pool {pool_id}"
+        item = pick("data job", field, name, self.list_jobs(pool_id), where=where, log=self.log)
+        return self._resolved(field, name, item)
+
+    def resolve_data_model(self, pool_id: str, name: str, field: str = "data_model_name") -> str:
+        where = f"in data pool {pool_id}"
+        item = pick("data model", field, name, self.list_data_models(pool_id), where=where, log=self.log)
+        return self._resolved(field, name, item)
+
+    def resolve_tasks(
+        self, pool_id: str, job_id: str, names: Sequence[str], task_type: str, field: str
+    ) -> list[str]:
+        """The ids of the job's tasks of ``task_type`` named ``names``, in order (one list read)."""
+        tasks = self.list_tasks(pool_id, job_id, task_type)
+        kind = task_type.lower()
+        where = f"in data job {job_id}"
+        return [
+            self._resolved(field, n, pick(kind, field, n, tasks, where=where, log=self.log)) for n in names
+        ]
+
+    def resolve_tables(self, pool_id: str, data_model_id: str, names: Sequence[str], field: str) -> list[str]:
+        """Table ids of ``names``; a name matches a table's ``name`` or its ``alias``."""
+        tables = self.list_tables(pool_id, data_model_id)
+        where = f"in data model {data_model_id}"
+        keys = ("name", "alias")
+        return [
+            self._resolved(field, n, pick("table", field, n, tables, where=where, keys=keys, log=self.log))
+            for n in names
+        ]
+
+    def _resolved(self, field: str, name: str, item: dict[str, Any]) -> str:
+        self.log.info("%s %r is %s.", field, name, item["id"])
+        return str(item["id"])
+
+
+def _of_type(tasks: list[dict[str, Any]], task_type: str | None) -> list[dict[str, Any]]:
+    if task_type is None:
+        return tasks
+    if task_type not in TASK_TYPES:
+        raise CelonisConfigurationError(
+            "task_type", f"is {task_type!r}", f"use one of {', '.join(TASK_TYPES)}"
+        )
+    return [t for t in tasks if str(t["taskType"]).upper() == task_type]
+
+
+__all__ = ["CelonisDataPoolHook", "PoolPages", "checked_list"]
