@@ -96,6 +96,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.hooks.celonis",
                     "airflow_provider_celonis.hooks.data_jobs",
                     "airflow_provider_celonis.hooks.data_models",
+                    "airflow_provider_celonis.hooks.data_pools",
                     "airflow_provider_celonis.hooks.data_push",
                     "airflow_provider_celonis.hooks.usage",
                     "airflow_provider_celonis.hooks.scim",
