@@ -1,0 +1,104 @@
+"""Assets declared at parse time from arguments only; the user's ``outlets`` always wins."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from airflow_provider_celonis.lineage.assets import (
+    declare_outlets,
+    output_asset_uri,
+    pool_table_asset_uri,
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "uri"),
+    [
+        ("/data/audit/x.jsonl", "file:///data/audit/x.jsonl"),
+        ("/data/audit/{{ ds }}.jsonl", "file:///data/audit"),
+        ("/data/{{ ds }}/audit.jsonl", "file:///data"),
+        ("/data/audit/day-{{ ds }}.jsonl", "file:///data/audit"),
+        ("/data/audit/{% if x %}a{% endif %}.jsonl", "file:///data/audit"),
+        ("file:///data/audit/{{ ds }}.jsonl", "file:///data/audit"),
+        ("file://localhost/data/x.jsonl", "file:///data/x.jsonl"),
+        ("s3://aws_default@bucket/audit/{{ ds }}.jsonl", "s3://bucket/audit"),
+        ("s3://KEY:SECRET@bucket/audit/x.jsonl", "s3://bucket/audit/x.jsonl"),
+        ("gs://bucket/a/b.parquet", "gs://bucket/a/b.parquet"),
+        # Nothing stable to declare:
+        ("{{ var.value.celonis_extract_dir }}/audit/{{ ds }}.jsonl", None),
+        ("/{{ ds }}.jsonl", None),
+        ("relative/x.jsonl", None),
+        ("s3://bucket/{{ ds }}.jsonl", None),
+        ("s3://{{ var.value.bucket }}/x.jsonl", None),
+        ("file://otherhost/x.jsonl", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_output_asset_uri(path: Any, uri: str | None) -> None:
+    assert output_asset_uri(path) == uri
+
+
+def test_pool_table_asset_uri() -> None:
+    assert pool_table_asset_uri("p-1", "orders") == "x-celonis://data-pools/p-1/tables/orders"
+    assert (
+        pool_table_asset_uri("p-1", "orders", "dc-2")
+        == "x-celonis://data-pools/p-1/data-connections/dc-2/tables/orders"
+    )
+    # ids are single path segments: a slash or a query cannot change which asset it is
+    assert pool_table_asset_uri("p/1", "a?b") == "x-celonis://data-pools/p%2F1/tables/a%3Fb"
+    for templated in (("{{ params.pool }}", "t", None), ("p", "{{ ds }}", None), ("p", "t", "{{ x }}")):
+        assert pool_table_asset_uri(*templated) is None
+    assert pool_table_asset_uri("", "t") is None
+    assert pool_table_asset_uri(["p"], "t") is None
+
+
+class _Op:
+    outlets: list[Any]
+
+    def __init__(self) -> None:
+        self.outlets = []
+
+
+def test_declare_outlets_sets_the_asset_unless_the_user_gave_outlets() -> None:
+    from airflow.sdk import Asset
+
+    op = _Op()
+    declare_outlets(op, {}, "x-celonis://data-pools/p/tables/t")
+    assert op.outlets == [Asset("x-celonis://data-pools/p/tables/t")]
+
+    mine = _Op()
+    mine.outlets = ["kept"]
+    declare_outlets(mine, {"outlets": []}, "x-celonis://data-pools/p/tables/t")
+    assert mine.outlets == ["kept"]  # outlets=[] (off) or the user's own: untouched
+
+    none = _Op()
+    declare_outlets(none, {}, None)
+    assert none.outlets == []
+
+
+def test_an_asset_airflow_refuses_does_not_fail_the_dag() -> None:
+    op = _Op()
+    declare_outlets(op, {}, "airflow://reserved")  # Airflow reserves the scheme: ValueError
+    assert op.outlets == []
+
+
+def test_the_push_asset_costs_no_provider_imports_at_parse_time() -> None:
+    """A ``celonis://`` scheme made Airflow start its providers manager (0.5 s, boto3 imported)."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from airflow_provider_celonis.lineage.assets import declare_outlets, pool_table_asset_uri\n"
+        "class Op: outlets = []\n"
+        "op = Op()\n"
+        "declare_outlets(op, {}, pool_table_asset_uri('p', 't'))\n"
+        "assert op.outlets, op.outlets\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('boto', 'airflow.providers.amazon.aws'))))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]"
