@@ -5,7 +5,10 @@ query, body) and hand it to :meth:`CelonisOAuthHook.call` (workers) or ``acall``
 go through the same request core, so sync and async see the same token, retry policy, typed errors
 and answer checks. Every id is percent-encoded as one path segment here, in one place: an id
 holding ``/``, ``?``, ``#`` or ``..`` reaches the endpoint it was meant for (and gets that
-endpoint's 404) instead of another endpoint of the API.
+endpoint's 404) instead of another endpoint of the API. An id that is empty, ``.`` or ``..``
+cannot be one segment at all (``requests`` and ``aiohttp`` resolve dot segments before sending,
+and an empty id names the collection), so it is a
+:class:`~airflow_provider_celonis.exceptions.CelonisConfigurationError` before any request.
 
 The answer is decoded once, by :func:`decode`:
 
@@ -13,7 +16,9 @@ The answer is decoded once, by :func:`decode`:
   :class:`~airflow_provider_celonis.exceptions.CelonisUnexpectedResponseError` naming the path,
   content type and first bytes, never a raw ``JSONDecodeError``;
 - a write whose answer is read (``reads_answer=True``, e.g. a create that returns the new id)
-  is decoded the same way;
+  is decoded the same way, except that a body that is not JSON is
+  :class:`~airflow_provider_celonis.exceptions.CelonisRequestMaybeSentError`: Celonis may have
+  acted, so the caller reads the state back;
 - a write whose answer is undocumented is never read: an HTML 200 (a proxy's page) is
   :class:`~airflow_provider_celonis.exceptions.CelonisRequestMaybeSentError`, anything else
   ``None``, so a change in an undocumented body cannot fail a write that happened.
@@ -29,12 +34,29 @@ from typing import Any
 from airflow_provider_celonis.client.apis import CelonisApi
 from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
     CelonisRequestMaybeSentError,
     CelonisUnexpectedResponseError,
     response_excerpt,
 )
 
-__all__ = ["Call", "decode", "unexpected_answer"]
+__all__ = ["Call", "decode", "segment", "unexpected_answer"]
+
+DOT_SEGMENTS = (".", "..")
+"""Ids that no encoding keeps in their own segment: clients resolve them (also as ``%2E``,
+which ``requests`` and ``yarl`` decode first) as "this" or "the parent" path."""
+
+
+def segment(name: str, value: Any) -> str:
+    """``value`` as one percent-encoded path segment; a dot segment or empty id is refused."""
+    text = str(value)
+    if text in DOT_SEGMENTS or not text.strip():  # a blank id names the collection
+        raise CelonisConfigurationError(
+            name,
+            f"is {text!r}, which cannot be sent as one URL path segment (it would address another endpoint)",
+            "give the id as Celonis shows it",
+        )
+    return path_id(text)
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,7 @@ class Call:
     @property
     def path(self) -> str:
         """The path with every id percent-encoded (``a/b`` -> ``a%2Fb``)."""
-        return self.template.format(**{name: path_id(value) for name, value in self.ids.items()})
+        return self.template.format(**{name: segment(name, value) for name, value in self.ids.items()})
 
     @property
     def decodes(self) -> bool:
@@ -83,6 +105,13 @@ def decode(call: Call, text: str, content_type: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         excerpt = response_excerpt(text)
+        if method != "GET":
+            raise CelonisRequestMaybeSentError(
+                f"Celonis answered {method} {call.path} with 2xx ({content_type or 'no content type'}) "
+                f"but the body is not JSON (truncated, or a login or proxy page; first bytes: "
+                f"{excerpt!r}). Whether Celonis acted is unknown.",
+                fix="check in Celonis whether it acted, and proxies between Airflow and Celonis",
+            ) from None
         raise CelonisUnexpectedResponseError(
             f"Celonis answered {method} {call.path} with 2xx ({content_type or 'no content type'}) but "
             f"the body is not JSON (truncated, or a login or proxy page); first bytes: {excerpt!r}.",

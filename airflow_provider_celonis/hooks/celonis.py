@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +28,6 @@ from airflow.exceptions import AirflowProviderDeprecationWarning
 
 from airflow_provider_celonis import compat
 from airflow_provider_celonis.auth.grant import ClientCredentialsGrant
-from airflow_provider_celonis.auth.token import (
-    AccessToken,
-    cache_key,
-)
-from airflow_provider_celonis.auth.token_cache import TOKEN_CACHE
 from airflow_provider_celonis.client import transport
 from airflow_provider_celonis.client.apis import CelonisApi, get_api
 from airflow_provider_celonis.client.arguments import check_duration, check_int, check_number
@@ -43,29 +39,23 @@ from airflow_provider_celonis.client.connection import (
     parse_connection,
     unknown_extras,
 )
-from airflow_provider_celonis.client.error_mapping import api_error, parse_error_body, scrub_body
-from airflow_provider_celonis.client.redirects import ambiguous_authority, same_origin, shown
 from airflow_provider_celonis.client.retry_policy import (
-    AMBIGUOUS_STATUSES,
     RetryableStatus,
     RetryPolicy,
     is_idempotent,
-    wait_hint_from_headers,
 )
 from airflow_provider_celonis.client.sending import RetryingSender, given_once
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
-    CelonisConfigurationError,
-    CelonisError,
-    CelonisRequestMaybeSentError,
 )
+from airflow_provider_celonis.hooks._authorization import AuthorizationMixin
 from airflow_provider_celonis.hooks._http_compat import HttpHookCompat
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 
-class CelonisOAuthHook(HttpHookCompat):
+class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
     """Talk to a Celonis team with OAuth 2.0 client credentials (or, while migrating, an API key).
 
     :param celonis_conn_id: connection of type ``celonis``: host = team URL, login = client ID,
@@ -197,61 +187,9 @@ class CelonisOAuthHook(HttpHookCompat):
         api = get_api(api)
         return (config or self.get_config()).scopes_for(api.key, api.scope)
 
-    # -- tokens ----------------------------------------------------------------------------
-    def fetch_token(self, scope: str, api: CelonisApi | None = None) -> AccessToken:
-        """Request a new token (no cache). Retries 429/5xx/network errors: the grant is safe to repeat."""
-        token = self.grant.fetch(self.get_config(), scope, api)
-        transport.mask(token.value)
-        return token
-
-    async def afetch_token(self, scope: str, api: CelonisApi | None = None) -> AccessToken:
-        token = await self.grant.afetch(await self.aget_config(), scope, api)
-        await transport.amask(token.value)
-        return token
-
-    def _authorization(
-        self, config: CelonisConnectionConfig, api: CelonisApi
-    ) -> tuple[str, AccessToken | None]:
-        if not config.uses_oauth:
-            return f"{config.key_type} {config.api_key}", None
-        scope = self.scope_for(api, config)
-        token = TOKEN_CACHE.get(cache_key(config, scope), lambda: self.fetch_token(scope, api))
-        self._seen_tokens.add(token.value)
-        return f"Bearer {token.value}", token
-
-    async def _aauthorization(
-        self, config: CelonisConnectionConfig, api: CelonisApi
-    ) -> tuple[str, AccessToken | None]:
-        if not config.uses_oauth:
-            return f"{config.key_type} {config.api_key}", None
-        scope = self.scope_for(api, config)
-        token = await TOKEN_CACHE.aget(cache_key(config, scope), lambda: self.afetch_token(scope, api))
-        self._seen_tokens.add(token.value)
-        return f"Bearer {token.value}", token
-
     def get_session(self) -> requests.Session:
         """The ``requests`` session of the sync path (User-Agent set, connections kept alive)."""
         return self.sender.session()
-
-    # -- the request core ------------------------------------------------------------------
-    def _regrant_after(
-        self,
-        status: int,
-        token: AccessToken | None,
-        replay: bool,
-        config: CelonisConnectionConfig,
-        api: CelonisApi,
-    ) -> bool:
-        """After a 401 to a cached OAuth token: drop it and say "replay once with a new one".
-
-        Only once: a second 401 with a fresh token means a missing scope or permission, which
-        another token will not fix.
-        """
-        if status != 401 or token is None or replay:
-            return False
-        self.log.info("Celonis refused the cached token for %s; requesting a new one", api.title)
-        TOKEN_CACHE.invalidate(cache_key(config, self.scope_for(api, config)), token)
-        return True
 
     def request(
         self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None, **kwargs: Any
@@ -263,9 +201,20 @@ class CelonisOAuthHook(HttpHookCompat):
         ``data_factory``, a callable returning a fresh body, replaces ``data`` for streamed
         uploads: it is called once per attempt, so a retried request resends the whole body.
         """
+        api, method, url, idem = self._target(api, method, path, idempotent, self.get_config())
+        return self.send_authenticated(method, url, path, api, idem, **kwargs)
+
+    def _target(
+        self,
+        api: CelonisApi | str,
+        method: str,
+        path: str,
+        idempotent: bool | None,
+        config: CelonisConnectionConfig,
+    ) -> tuple[CelonisApi, str, str, bool]:
+        """API, method, URL and idempotency of a request (:meth:`request` and :meth:`arequest`)."""
         api, method = get_api(api), method.upper()
-        url = self.api_url(api, path, self.get_config())
-        return self.send_authenticated(method, url, path, api, is_idempotent(method, idempotent), **kwargs)
+        return api, method, self.api_url(api, path, config), is_idempotent(method, idempotent)
 
     def send_authenticated(
         self,
@@ -318,22 +267,24 @@ class CelonisOAuthHook(HttpHookCompat):
                 )
         return response
 
-    def _check_on_team(self, url: str, config: CelonisConnectionConfig) -> None:
-        """The token is for the team URL only, whatever built ``url``."""
-        base_url = config.base_url
-        if ambiguous_authority(url) or not same_origin(url, base_url):
-            raise CelonisConfigurationError(
-                "url",
-                f"({shown(url)}) is not on the team URL {base_url}, so the hook would send its "
-                "Authorization header to another host",
-                "send only paths of the team URL (check api_prefixes)",
-                where=f"CelonisOAuthHook('{self.celonis_conn_id}')",
-            )
-
     def request_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
         """:meth:`request` and decode JSON; an empty body (204) gives None."""
         with self.request(method, path, api=api, **kwargs) as response:
             return response.json() if response.content.strip() else None
+
+    @contextlib.contextmanager
+    def call_response(self, call: Call) -> Iterator[requests.Response]:
+        """Send one :class:`~airflow_provider_celonis.client.calls.Call` and hold its raw response
+        (to stream it, or read its status and headers); closed when the block ends. Errors pass
+        through :meth:`explain`, as in :meth:`call`."""
+        try:
+            response = self.request(
+                call.method, call.path, api=call.api, idempotent=call.idempotent, **call.kwargs
+            )
+        except CelonisApiError as err:
+            raise self.explain(err, call) from err
+        with response:
+            yield response
 
     def call(self, call: Call) -> Any:
         """Send one :class:`~airflow_provider_celonis.client.calls.Call` and decode its answer.
@@ -342,13 +293,8 @@ class CelonisOAuthHook(HttpHookCompat):
         retry policy, typed errors (passed through :meth:`explain`), the answer checked by
         :func:`~airflow_provider_celonis.client.calls.decode`.
         """
-        try:
-            with self.request(
-                call.method, call.path, api=call.api, idempotent=call.idempotent, **call.kwargs
-            ) as response:
-                return decode(call, response.text, response.headers.get("content-type"))
-        except CelonisApiError as err:
-            raise self.explain(err, call) from err
+        with self.call_response(call) as response:
+            return decode(call, response.text, response.headers.get("content-type"))
 
     async def acall(self, call: Call) -> Any:
         """Async twin of :meth:`call` (triggers): same request core, never blocks the loop."""
@@ -368,11 +314,9 @@ class CelonisOAuthHook(HttpHookCompat):
         self, method: str, path: str, *, api: CelonisApi | str, idempotent: bool | None = None, **kwargs: Any
     ) -> transport.CelonisResponse:
         """Async twin of :meth:`request` (for triggers): same policy, never blocks the loop."""
-        api, method = get_api(api), method.upper()
         config = await self.aget_config()
-        url = self.api_url(api, path, config)
+        api, method, url, idem = self._target(api, method, path, idempotent, config)
         self._check_on_team(url, config)
-        idem = is_idempotent(method, idempotent)
         headers = dict(kwargs.pop("headers", None) or {})
         for replay in (False, True):
             authorization, token = await self._aauthorization(config, api)
@@ -400,52 +344,6 @@ class CelonisOAuthHook(HttpHookCompat):
 
     async def arequest_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
         return (await self.arequest(method, path, api=api, **kwargs)).json()
-
-    def _api_error(
-        self,
-        status: int,
-        text: str,
-        headers: Any,
-        api: CelonisApi,
-        config: CelonisConnectionConfig,
-        method: str,
-        path: str,
-        retried: bool = False,
-        idempotent: bool = True,
-    ) -> CelonisError:
-        text = self.scrub(text)
-        if not idempotent and status in AMBIGUOUS_STATUSES:
-            # A server error or a gateway that gave up waiting does not prove that Celonis did
-            # not act on the request (e.g. started the job): the caller must read the state back.
-            return CelonisRequestMaybeSentError(
-                f"{method} {path.split('?')[0]} got HTTP {status}; Celonis may have acted on it, so it "
-                "was not sent again (a job must not start twice).",
-                fix="check in Celonis whether the operation started before retrying the task",
-            )
-        return api_error(
-            status=status,
-            body=scrub_body(parse_error_body(text), self.scrub),
-            api=api,
-            scope=self.scope_for(api, config),
-            method=method,
-            path=path.split("?")[0],
-            conn_id=self.celonis_conn_id,
-            reset_in=wait_hint_from_headers(dict(headers)) if status == 429 else None,
-            retried=retried,
-            prefix=self.api_prefix(api, config),
-            legacy_key=not config.uses_oauth,
-        )
-
-    def known_secrets(self) -> list[str]:
-        """What this hook knows that must never be shown: client secret, API key, tokens it used."""
-        config = self._config
-        found = [config.client_secret, config.api_key, *config.proxy_secrets()] if config is not None else []
-        return [s for s in (*found, *self._seen_tokens) if s]
-
-    def scrub(self, text: str) -> str:
-        """``text`` (built from a Celonis answer) without the secrets this hook knows, whatever
-        Airflow's masker does: Celonis error pages may echo the request."""
-        return transport.scrub(text, self.known_secrets())
 
     # -- the UI's Test button --------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
