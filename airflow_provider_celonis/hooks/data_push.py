@@ -28,20 +28,38 @@ import time
 from typing import Any
 
 from airflow_provider_celonis.client.apis import DATA_PUSH
-from airflow_provider_celonis.exceptions import (
-    CelonisRateLimitError,
-    CelonisRequestMaybeSentError,
-    CelonisUnexpectedResponseError,
-    response_excerpt,
-)
+from airflow_provider_celonis.client.calls import Call, unexpected_answer
+from airflow_provider_celonis.exceptions import CelonisRateLimitError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 from airflow_provider_celonis.push.chunking import Chunk
 from airflow_provider_celonis.push.multipart import MultipartFileBody
 from airflow_provider_celonis.waiting.status import seconds_left
 
-JOBS = "/api/v1/data-push/{pool}/jobs/"
+JOBS = "/api/v1/data-push/{pool_id}/jobs/"
+JOB = JOBS + "{job_id}"
 CHUNK_KINDS = ("upserted", "deleted")
 CONTENT_TYPES = {"CSV": "text/csv", "PARQUET": "application/octet-stream"}
+
+
+def job_call(method: str, pool_id: str, job_id: str, suffix: str = "", **kwargs: Any) -> Call:
+    """A call to one push job (``suffix``: ``/chunks``...); both ids percent-encoded."""
+    return Call(DATA_PUSH, method, JOB + suffix, {"pool_id": pool_id, "job_id": job_id}, kwargs)
+
+
+def object_list(call: Call, answer: Any) -> list[dict[str, Any]]:
+    """A documented JSON array of objects (empty body: none); any other shape is refused."""
+    if answer is None:
+        return []
+    if isinstance(answer, list) and all(isinstance(item, dict) for item in answer):
+        return answer
+    raise unexpected_answer(
+        "Data Push API",
+        "GET",
+        call.path,
+        "not with a JSON array of objects, as the API documents",
+        answer,
+        "Nothing is concluded from it",
+    )
 
 
 class CelonisDataPushHook(CelonisOAuthHook):
@@ -63,11 +81,6 @@ class CelonisDataPushHook(CelonisOAuthHook):
         super().__init__(celonis_conn_id, **kwargs)
         self.rate_limit_patience = float(rate_limit_patience)
         self.upload_block = int(upload_block)
-
-    @staticmethod
-    def jobs_path(pool_id: str, job_id: str | None = None) -> str:
-        base = JOBS.format(pool=pool_id)
-        return base if job_id is None else f"{base}{job_id}"
 
     # -- jobs ------------------------------------------------------------------------------
     def create_job(
@@ -100,82 +113,33 @@ class CelonisDataPushHook(CelonisOAuthHook):
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         body.update(extra or {})
-        job: dict[str, Any] = self._json("POST", self.jobs_path(pool_id), json=body)
+        call = Call(DATA_PUSH, "POST", JOBS, {"pool_id": pool_id}, {"json": body}, reads_answer=True)
+        job: dict[str, Any] = self.call(call)
         return job
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """The answer's JSON body (None when empty); a body that is not JSON (a proxy's or login
-        page, a truncated answer) is typed: after a POST Celonis may have acted, so
-        :class:`CelonisRequestMaybeSentError` (the caller reconciles); after a GET nothing can be
-        concluded from it, so :class:`CelonisUnexpectedResponseError`."""
-        with self.request(method, path, api=DATA_PUSH, **kwargs) as response:
-            if not response.content.strip():
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                content_type = response.headers.get("content-type")
-                excerpt = response_excerpt(response.content)
-                what = (
-                    f"Celonis answered {method} {path} with {response.status_code} "
-                    f"({content_type or 'no content type'}) but the body is not JSON (truncated, or a "
-                    f"login or proxy page); first bytes: {excerpt!r}"
-                )
-        if method != "GET":
-            raise CelonisRequestMaybeSentError(
-                f"{what}. Whether Celonis acted is unknown.", fix="check proxies between Airflow and Celonis"
-            )
-        raise CelonisUnexpectedResponseError(
-            f"{what}.",
-            status=200,
-            method=method,
-            path=path,
-            content_type=content_type,
-            excerpt=excerpt,
-            fix="retry later; if it persists, check proxies between Airflow and Celonis",
-        )
-
     def get_job(self, pool_id: str, job_id: str) -> dict[str, Any]:
-        job: dict[str, Any] = self._json("GET", self.jobs_path(pool_id, job_id))
+        job: dict[str, Any] = self.call(job_call("GET", pool_id, job_id))
         return job
 
     async def aget_job(self, pool_id: str, job_id: str) -> dict[str, Any]:
-        job: dict[str, Any] = await self.arequest_json("GET", self.jobs_path(pool_id, job_id), api=DATA_PUSH)
+        job: dict[str, Any] = await self.acall(job_call("GET", pool_id, job_id))
         return job
 
     def list_jobs(self, pool_id: str) -> list[dict[str, Any]]:
-        return self._json_list(self.jobs_path(pool_id))
-
-    def _json_list(self, path: str) -> list[dict[str, Any]]:
-        """A GET whose documented answer is a JSON array of objects; any other shape is refused."""
-        answer = self._json("GET", path)
-        if answer is None:
-            return []
-        if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
-            excerpt = response_excerpt(str(answer))
-            raise CelonisUnexpectedResponseError(
-                f"Celonis answered GET {path} with 200 but not with a JSON array of objects, as the "
-                f"Data Push API documents; first bytes: {excerpt!r}. Nothing is concluded from it.",
-                status=200,
-                method="GET",
-                path=path,
-                content_type="application/json",
-                excerpt=excerpt,
-                fix="retry later; if it persists, the Data Push API changed: report it",
-            )
-        return answer
+        call = Call(DATA_PUSH, "GET", JOBS, {"pool_id": pool_id})
+        return object_list(call, self.call(call))
 
     def delete_job(self, pool_id: str, job_id: str) -> None:
         """``DELETE .../jobs/{id}``; whether it cancels a QUEUED or RUNNING job is a [guess]."""
-        with self.request("DELETE", self.jobs_path(pool_id, job_id), api=DATA_PUSH):
-            pass
+        self.call(job_call("DELETE", pool_id, job_id))
 
     async def adelete_job(self, pool_id: str, job_id: str) -> None:
         """Async twin of :meth:`delete_job`, for the trigger's ``on_kill``."""
-        await self.arequest("DELETE", self.jobs_path(pool_id, job_id), api=DATA_PUSH)
+        await self.acall(job_call("DELETE", pool_id, job_id))
 
     def list_chunks(self, pool_id: str, job_id: str) -> list[dict[str, Any]]:
-        return self._json_list(f"{self.jobs_path(pool_id, job_id)}/chunks")
+        call = job_call("GET", pool_id, job_id, "/chunks")
+        return object_list(call, self.call(call))
 
     # -- chunks ----------------------------------------------------------------------------
     def upload_chunk(
@@ -203,10 +167,10 @@ class CelonisDataPushHook(CelonisOAuthHook):
             sent[:] = [made]
             return made
 
-        path = f"{self.jobs_path(pool_id, job_id)}/chunks/{kind}"
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        with self.request("POST", path, api=DATA_PUSH, data_factory=body, headers=headers):
-            pass
+        ids = {"pool_id": pool_id, "job_id": job_id, "kind": kind}
+        kwargs = {"data_factory": body, "headers": headers}
+        self.call(Call(DATA_PUSH, "POST", JOB + "/chunks/{kind}", ids, kwargs))
         return sent[0]
 
     # -- execute ---------------------------------------------------------------------------
@@ -225,10 +189,11 @@ class CelonisDataPushHook(CelonisOAuthHook):
         """
         params = {"duplicateRemovalColumn": duplicate_removal_column} if duplicate_removal_column else None
         give_up = deadline if deadline is not None else time.time() + self.rate_limit_patience
+        call = job_call("POST", pool_id, job_id, params=params)
         while True:
             try:
-                with self.request("POST", self.jobs_path(pool_id, job_id), api=DATA_PUSH, params=params):
-                    return
+                self.call(call)
+                return
             except CelonisRateLimitError as err:
                 left = seconds_left(give_up) or 0.0
                 pause = err.reset_in if err.reset_in is not None else self.retry_policy.max_wait

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_celonis.client.apis import SCIM
-from airflow_provider_celonis.client.intelligence_pages import Answer, decode_json, page_list, unexpected
-from airflow_provider_celonis.client.paths import path_id
+from airflow_provider_celonis.client.calls import Call
+from airflow_provider_celonis.client.intelligence_pages import Answer, page_list, read_answer, unexpected
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
@@ -45,28 +45,40 @@ class ScimListing:
     """Why the listing cannot be trusted to hold every resource once; ``None`` when it can."""
 
 
+def scim_call(
+    method: str,
+    template: str,
+    ids: dict[str, Any] | None = None,
+    *,
+    reads_answer: bool = True,
+    idempotent: bool | None = None,
+    **kwargs: Any,
+) -> Call:
+    """A call under ``/scim/v2`` with the SCIM media types; SCIM answers the resource it wrote."""
+    kwargs["headers"] = {**SCIM_HEADERS, **(kwargs.get("headers") or {})}
+    return Call(SCIM, method, f"/scim/v2/{template}", ids or {}, kwargs, idempotent, reads_answer)
+
+
 def quote_filter(value: str) -> str:
     """A SCIM filter string literal: backslashes and double quotes escaped (RFC 7644 3.4.2.2)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class CelonisScimHook(CelonisOAuthHook):
-    """SCIM calls, each through :meth:`CelonisOAuthHook.request` (retries, token re-grant, typed errors).
+    """SCIM calls, each one :class:`~airflow_provider_celonis.client.calls.Call` sent by the base
+    hook (retries, token re-grant, typed errors, ids percent-encoded).
 
     Takes the same arguments as :class:`CelonisOAuthHook`.
     """
 
-    def _scim(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**SCIM_HEADERS, **(kwargs.pop("headers", None) or {})}
-        return self.request_json(method, f"/scim/v2/{path.lstrip('/')}", api=SCIM, headers=headers, **kwargs)
-
     # -- reading ---------------------------------------------------------------------------
     def _page(self, resource: str, params: dict[str, Any]) -> Answer:
         """One list page, its shape checked (a 200 that is not a ListResponse is an error)."""
-        what, path = f"SCIM {resource} listing", f"/scim/v2/{resource}"
-        with self.request("GET", path, api=SCIM, headers=dict(SCIM_HEADERS), params=params) as response:
-            body = decode_json(response, what=what, method="GET", path=path)
-            status, content_type = response.status_code, response.headers.get("Content-Type")
+        call = scim_call("GET", resource, params=params)
+        what, path = f"SCIM {resource} listing", call.path
+        with self.call_response(call) as response:
+            answer = read_answer(response, what=what, method="GET", path=path)
+        body, status, content_type = answer.body, answer.status, answer.content_type
         total = body.get("totalResults") if isinstance(body, dict) else None
         if isinstance(body, dict) and "Resources" not in body and total == 0:
             # RFC 7644 3.4.2: Resources may be left out when empty
@@ -233,7 +245,7 @@ class CelonisScimHook(CelonisOAuthHook):
         return self.iter_resources("Groups", filter_expr=filter_expr, count=count)
 
     def get_user(self, user_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._scim("GET", f"Users/{path_id(user_id)}")
+        result: dict[str, Any] = self.call(scim_call("GET", "Users/{user_id}", {"user_id": user_id}))
         return result
 
     def find_user(self, user_name: str) -> dict[str, Any] | None:
@@ -242,38 +254,39 @@ class CelonisScimHook(CelonisOAuthHook):
         return found[0] if found else None
 
     def get_group(self, group_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._scim("GET", f"Groups/{path_id(group_id)}")
+        result: dict[str, Any] = self.call(scim_call("GET", "Groups/{group_id}", {"group_id": group_id}))
         return result
 
     def service_provider_config(self) -> dict[str, Any]:
         """What the server supports: ``patch``, ``bulk`` (max operations), ``filter.maxResults``."""
-        result: dict[str, Any] = self._scim("GET", "ServiceProviderConfig")
+        result: dict[str, Any] = self.call(scim_call("GET", "ServiceProviderConfig"))
         return result
 
     def schemas(self) -> list[dict[str, Any]]:
-        return list((self._scim("GET", "Schemas") or {}).get("Resources") or [])
+        return list((self.call(scim_call("GET", "Schemas")) or {}).get("Resources") or [])
 
     def resource_types(self) -> list[dict[str, Any]]:
-        return list((self._scim("GET", "ResourceTypes") or {}).get("Resources") or [])
+        return list((self.call(scim_call("GET", "ResourceTypes")) or {}).get("Resources") or [])
 
     # -- writing ---------------------------------------------------------------------------
     def create_user(self, user: dict[str, Any]) -> dict[str, Any]:
         """POST a user; 409 (``CelonisConflictError``) when the ``userName`` exists already."""
         body = {"schemas": [USER_SCHEMA], **{k: v for k, v in user.items() if k != "schemas"}}
-        result: dict[str, Any] = self._scim("POST", "Users", json=body)
+        result: dict[str, Any] = self.call(scim_call("POST", "Users", json=body))
         return result
 
     def replace_user(self, user_id: str, user: dict[str, Any]) -> dict[str, Any]:
         body = {"schemas": [USER_SCHEMA], **{k: v for k, v in user.items() if k not in ("schemas", "meta")}}
-        result: dict[str, Any] = self._scim("PUT", f"Users/{path_id(user_id)}", json=body)
+        result: dict[str, Any] = self.call(
+            scim_call("PUT", "Users/{user_id}", {"user_id": user_id}, json=body)
+        )
         return result
 
     def patch_user(self, user_id: str, operations: list[dict[str, Any]]) -> dict[str, Any] | None:
         """Apply PatchOp ``operations`` (``{"op": "replace", "path": "active", "value": False}``)."""
         body = {"schemas": [PATCH_SCHEMA], "Operations": operations}
-        result: dict[str, Any] | None = self._scim(
-            "PATCH", f"Users/{path_id(user_id)}", json=body, idempotent=True
-        )
+        call = scim_call("PATCH", "Users/{user_id}", {"user_id": user_id}, json=body, idempotent=True)
+        result: dict[str, Any] | None = self.call(call)
         return result
 
     def set_active(self, user_id: str, active: bool) -> dict[str, Any] | None:
@@ -286,7 +299,7 @@ class CelonisScimHook(CelonisOAuthHook):
             "displayName": display_name,
             "members": [{"value": m} for m in member_ids or []],
         }
-        result: dict[str, Any] = self._scim("POST", "Groups", json=body)
+        result: dict[str, Any] = self.call(scim_call("POST", "Groups", json=body))
         return result
 
     def update_group_members(
@@ -299,12 +312,15 @@ class CelonisScimHook(CelonisOAuthHook):
         operations += [{"op": "remove", "path": f"members[value eq {quote_filter(m)}]"} for m in remove or []]
         if operations:
             body = {"schemas": [PATCH_SCHEMA], "Operations": operations}
-            self._scim("PATCH", f"Groups/{path_id(group_id)}", json=body, idempotent=True)
+            ids = {"group_id": group_id}
+            self.call(
+                scim_call("PATCH", "Groups/{group_id}", ids, json=body, idempotent=True, reads_answer=False)
+            )
 
     def bulk(self, operations: list[dict[str, Any]], *, fail_on_errors: int | None = None) -> dict[str, Any]:
         """POST ``/Bulk`` (RFC 7644 3.7); never replayed after it may have arrived."""
         body: dict[str, Any] = {"schemas": [BULK_SCHEMA], "Operations": operations}
         if fail_on_errors is not None:
             body["failOnErrors"] = fail_on_errors
-        result: dict[str, Any] = self._scim("POST", "Bulk", json=body)
+        result: dict[str, Any] = self.call(scim_call("POST", "Bulk", json=body))
         return result

@@ -11,7 +11,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisNotFoundError,
     CelonisPermissionError,
 )
-from airflow_provider_celonis.hooks.scim import CelonisScimHook, quote_filter
+from airflow_provider_celonis.hooks.scim import CelonisScimHook, quote_filter, scim_call
 
 SEED_USERS = 24
 USERS = "/api/user-provisioning/scim/v2/Users"
@@ -142,7 +142,7 @@ def test_scim_errors_keep_the_scim_error_schema(emulator: EmulatorProcess) -> No
         hook.get_group("no-such-group")
     assert missing.value.detail == "Resource no-such-group not found"  # the SCIM error body's detail
     with pytest.raises(CelonisBadRequestError, match=r"invalidSyntax|Bulk body must declare"):
-        hook._scim("POST", "Bulk", json={"schemas": ["wrong"]})
+        hook.call(scim_call("POST", "Bulk", json={"schemas": ["wrong"]}))
     emulator.configure_scim(patch_supported=False)
     with pytest.raises(Exception, match=r"501|PATCH is not supported"):
         hook.set_active(next(hook.iter_users(count=1))["id"], False)
