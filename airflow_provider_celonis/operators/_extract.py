@@ -27,6 +27,7 @@ from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.extracts.late_data import DEFAULT_OVERLAP, check_period
 from airflow_provider_celonis.extracts.pull import PullMixin
+from airflow_provider_celonis.lineage.assets import declare_outlets, output_asset_uri
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -95,6 +96,7 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        declare_outlets(self, kwargs, output_asset_uri(output_path))  # docs/lineage.md; outlets= wins
         self._output_path_template = output_path  # re-rendered per interval by the re-check
         self.output_path = output_path
         self.celonis_conn_id = celonis_conn_id
@@ -277,6 +279,24 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
             # Only the password: a bare userinfo is usually a connection id (s3://aws_default@bucket),
             # and masking it would hide that name everywhere in the task log.
             mask(urlsplit(str(self.output_path)).password)
+
+    # -- lineage (docs/lineage.md) --------------------------------------------------------
+    def _pull_and_write(self, hook: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The pull, then keep what lineage reports: the final path (never the temporary file)."""
+        from airflow_provider_celonis.lineage.facts import remember, team_url_of
+
+        result: dict[str, Any] = super()._pull_and_write(hook, *args, **kwargs)
+        remember(
+            self, team_url=team_url_of(hook), output=str(self.output_path), records=result.get("records")
+        )
+        return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the API in, the final ``output_path`` out with its record count."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_complete
+        from airflow_provider_celonis.lineage.reports import extract_report
+
+        return facets_on_complete(self, extract_report)
 
     @property
     def shown_path(self) -> str:
