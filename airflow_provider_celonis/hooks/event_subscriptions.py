@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_celonis.client.apis import EVENT_SUBSCRIPTION
+from airflow_provider_celonis.client.calls import Call
 from airflow_provider_celonis.client.intelligence_pages import intelligence_pages, page_list, read_answer
-from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
@@ -35,6 +35,9 @@ MAX_HEADER_BYTES = 8192
 CONFIGURATIONS = ("SKIP_ERRORS",)
 KMS = "/api/knowledge-models"
 SUBS = "/api/subscriptions"
+TRIGGERS = KMS + "/{km_id}/triggers"
+TRIGGER = TRIGGERS + "/{trigger_id}"
+SUB = SUBS + "/{subscription_id}"
 MAX_EVENT_PAGES = 10_000
 """Most ``PATCH .../events`` calls in one read; reaching it is an error, not a silent stop."""
 __all__ = [
@@ -42,6 +45,17 @@ __all__ = [
     "CelonisEventsMayBeLostError",  # defined in exceptions; imported from here before
     "check_callback",
 ]
+
+
+def sub_call(
+    method: str, subscription_id: str, action: str = "", *, reads_answer: bool = False, **kwargs: Any
+) -> Call:
+    """A call to one subscription (``action``: ``pause``, ``events``...); PATCH actions are
+    idempotent unless ``idempotent`` says otherwise (reading failed events moves a cursor)."""
+    idempotent = kwargs.pop("idempotent", True if method == "PATCH" else None)
+    template = f"{SUB}/{action}" if action else SUB
+    ids = {"subscription_id": subscription_id}
+    return Call(EVENT_SUBSCRIPTION, method, template, ids, kwargs, idempotent, reads_answer)
 
 
 def check_callback(
@@ -100,29 +114,28 @@ def check_callback(
 class CelonisEventSubscriptionHook(CelonisOAuthHook):
     """Event Subscription API calls; same arguments as :class:`CelonisOAuthHook`."""
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.request_json(method, path, api=EVENT_SUBSCRIPTION, **kwargs)
-
-    def _pages(self, path: str, page_size: int = 50) -> Iterator[dict[str, Any]]:
-        what = f"Event subscription list {path}"
+    def _pages(self, template: str, ids: dict[str, Any], page_size: int = 50) -> Iterator[dict[str, Any]]:
+        first = Call(EVENT_SUBSCRIPTION, "GET", template, ids)
+        what, path = f"Event subscription list {first.path}", first.path
 
         def fetch(number: int) -> Any:
             params = {"page": number, "pageSize": page_size}
-            with self.request("GET", path, api=EVENT_SUBSCRIPTION, params=params) as response:
-                return read_answer(response, what=what, method="GET", path=path)
+            with self.call_response(Call(EVENT_SUBSCRIPTION, "GET", template, ids, {"params": params})) as r:
+                return read_answer(r, what=what, method="GET", path=path)
 
         for _body, content in intelligence_pages(fetch, what=what, path=path):
             yield from content
 
     def list_triggers(self, km_id: str) -> list[dict[str, Any]]:
-        return list(self._pages(f"{KMS}/{path_id(km_id)}/triggers"))
+        return list(self._pages(TRIGGERS, {"km_id": km_id}))
 
     def get_trigger(self, km_id: str, trigger_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"{KMS}/{path_id(km_id)}/triggers/{path_id(trigger_id)}")
+        ids = {"km_id": km_id, "trigger_id": trigger_id}
+        result: dict[str, Any] = self.call(Call(EVENT_SUBSCRIPTION, "GET", TRIGGER, ids))
         return result
 
     def list_subscriptions(self) -> list[dict[str, Any]]:
-        return list(self._pages(SUBS))
+        return list(self._pages(SUBS, {}))
 
     @staticmethod
     def body(
@@ -159,10 +172,13 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         found, and never creates a second one.
         """
         body = self.body(name, callback_uri, headers, configurations, where=where)
-        path = f"{KMS}/{path_id(km_id)}/triggers/{path_id(trigger_id)}/subscriptions"
+        ids = {"km_id": km_id, "trigger_id": trigger_id}
+        create = Call(
+            EVENT_SUBSCRIPTION, "POST", TRIGGER + "/subscriptions", ids, {"json": body}, reads_answer=True
+        )
         before = {str(s.get("id")) for s in self.list_subscriptions()}
         try:
-            result = self._call("POST", path, json=body)
+            result = self.call(create)
         except CelonisRequestMaybeSentError as err:
             return self._adopt(before, trigger_id, name, callback_uri, str(err))
         if isinstance(result, dict) and result.get("id"):
@@ -200,29 +216,24 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         where: str | None = None,
     ) -> Any:
         body = self.body(name, callback_uri, headers, configurations, where=where)
-        return self._call("PUT", f"{SUBS}/{path_id(subscription_id)}", json=body)
+        return self.call(sub_call("PUT", subscription_id, json=body, reads_answer=True))
 
     def delete_subscription(self, subscription_id: str) -> None:
-        self._call("DELETE", f"{SUBS}/{path_id(subscription_id)}")
+        self.call(sub_call("DELETE", subscription_id))
 
     def pause(self, subscription_id: str) -> None:
-        self._call("PATCH", f"{SUBS}/{path_id(subscription_id)}/pause", idempotent=True)
+        self.call(sub_call("PATCH", subscription_id, "pause"))
 
     def resume(self, subscription_id: str) -> None:
-        self._call("PATCH", f"{SUBS}/{path_id(subscription_id)}/resume", idempotent=True)
+        self.call(sub_call("PATCH", subscription_id, "resume"))
 
     def resume_from_latest(self, subscription_id: str) -> None:
         """Resume, skipping every event before the newest one."""
-        self._call("PATCH", f"{SUBS}/{path_id(subscription_id)}/resume-from-latest", idempotent=True)
+        self.call(sub_call("PATCH", subscription_id, "resume-from-latest"))
 
     def replay(self, subscription_id: str, from_offset: int) -> None:
         """Deliver again every event from ``from_offset`` on."""
-        self._call(
-            "PATCH",
-            f"{SUBS}/{path_id(subscription_id)}/replay",
-            params={"fromOffset": from_offset},
-            idempotent=True,
-        )
+        self.call(sub_call("PATCH", subscription_id, "replay", params={"fromOffset": from_offset}))
 
     def next_failed_events(self, subscription_id: str) -> dict[str, Any]:
         """The next page of failed events (``SignalResultPage``). Each call moves on: not idempotent.
@@ -230,11 +241,9 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         A 200 that is not a page (not JSON, no ``content`` list) is a
         :class:`CelonisUnexpectedResponseError`.
         """
-        what, path = (
-            f"Failed events of subscription {subscription_id}",
-            f"{SUBS}/{path_id(subscription_id)}/events",
-        )
-        with self.request("PATCH", path, api=EVENT_SUBSCRIPTION, idempotent=False) as response:
+        call = sub_call("PATCH", subscription_id, "events", idempotent=False)
+        what, path = f"Failed events of subscription {subscription_id}", call.path
+        with self.call_response(call) as response:
             answer = read_answer(response, what=what, method="PATCH", path=path)
         page_list(
             answer.body,

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_celonis.client.apis import EVENT_SUBSCRIPTION
+from airflow_provider_celonis.client.calls import Call
 from airflow_provider_celonis.emulator.client import EmulatorProcess
 from airflow_provider_celonis.exceptions import (
     CelonisBadRequestError,
@@ -244,7 +246,8 @@ def test_subscription_ids_are_one_path_segment(emulator: EmulatorProcess) -> Non
     with pytest.raises(CelonisNotFoundError):
         hook.get_trigger(KM, "x/../trg-late-orders")
     # the same path unencoded is another endpoint's: what the encoding prevents
-    assert hook._call("GET", f"/api/knowledge-models/{KM}/triggers/x/../trg-late-orders")["id"] == TRIGGER
+    unencoded = f"/api/knowledge-models/{KM}/triggers/x/../trg-late-orders"
+    assert hook.request_json("GET", unencoded, api=EVENT_SUBSCRIPTION)["id"] == TRIGGER
 
 
 def test_emulator_callback_checks_and_switch(emulator: EmulatorProcess) -> None:
@@ -254,11 +257,19 @@ def test_emulator_callback_checks_and_switch(emulator: EmulatorProcess) -> None:
     upper = hook.create_subscription(KM, TRIGGER, name="upper", callback_uri="HTTPS://hooks.example.com/x")
     assert sub(emulator, upper) is not None  # the https check is case-insensitive, as in the hook
     bad = {"name": "x", "callbackInfo": {"uri": "http://plain.example.com", "headers": {}}}
-    path = f"{event_subscriptions.KMS}/{KM}/triggers/{TRIGGER}/subscriptions"
+    ids = {"km_id": KM, "trigger_id": TRIGGER}
+    create = Call(
+        EVENT_SUBSCRIPTION,
+        "POST",
+        event_subscriptions.TRIGGER + "/subscriptions",
+        ids,
+        {"json": bad},
+        reads_answer=True,
+    )
     with pytest.raises(CelonisBadRequestError, match="https"):
-        hook._call("POST", path, json=bad)
+        hook.call(create)
     emulator.configure_subscriptions(reject_invalid_callback=False)
-    assert hook._call("POST", path, json=bad)["id"]
+    assert hook.call(create)["id"]
 
 
 def test_hook_lists_triggers_and_subscriptions(emulator: EmulatorProcess) -> None:
