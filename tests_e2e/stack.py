@@ -100,6 +100,8 @@ class AirflowStack:
             "CELONIS_EXTRACT_DIR": str(self.extracts),
             "CELONIS_E2E_S3_DIR": f"s3://aws_default@{self.s3.BUCKET}",
             "PYTHONUNBUFFERED": "1",
+            # on_celonis_data_job_success's watcher polls every 2 s, not every minute (read at parse).
+            "CELONIS_EVENT_POLL_INTERVAL": "2",
         }
 
     def _link_dags(self) -> None:
