@@ -25,17 +25,37 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.compat import conf
+from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
-from airflow_provider_celonis.waiting.outcomes import check_on_skipped
-from airflow_provider_celonis.waiting.run_start import check_wait_arguments, if_running_option
-from airflow_provider_celonis.waiting.status import as_seconds
+from airflow_provider_celonis.waiting.outcomes import (
+    blocker_ended,
+    check_on_skipped,
+    check_target,
+    finish_job,
+    run_event,
+)
+from airflow_provider_celonis.waiting.run_ledger import RunLedger, adopt_job, keep_ledger
+from airflow_provider_celonis.waiting.run_start import (
+    RunStarter,
+    Snapshot,
+    check_wait_arguments,
+    if_running_option,
+    job_snapshot,
+)
+from airflow_provider_celonis.waiting.status import (
+    SUCCESS,
+    TIMEOUT,
+    as_seconds,
+    deadline_after,
+    kill_hook_params,
+)
+from airflow_provider_celonis.waiting.sync_poll import await_job_start, watch_job
+from airflow_provider_celonis.waiting.waits import BLOCKER, OWN, JobWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
-    from airflow_provider_celonis.waiting.decisions import JobWait
-    from airflow_provider_celonis.waiting.run_ledger import RunLedger
 
 DEFAULT_TIMEOUT = 12 * 3600.0
 
@@ -143,38 +163,24 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> CelonisDataJobHook:
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
 
         return CelonisDataJobHook(self.celonis_conn_id, **self.hook_params)
 
     # -- start ------------------------------------------------------------------------------
     def execute(self, context: Context) -> str | None:
-        from airflow_provider_celonis.waiting.status import deadline_after
-
         self._check_arguments()  # before any call: a typo never reaches Celonis
         return self._run(context, deadline_after(self.timeout))
 
     def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the runs in progress ended (deferrable ``if_running="wait"``): start ours."""
-        from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.waiting.outcomes import check_target, run_event
-        from airflow_provider_celonis.waiting.status import TIMEOUT
-
-        check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
-        if run_event(event, role="blocker").status == TIMEOUT:
-            raise CelonisJobTimeoutError(
-                f"Data job {self.data_job_id} in pool {self.data_pool_id}: {event['message']}; "
-                "this task started nothing.",
-                cancelled=False,
-                fix="raise the operator's timeout, or use if_running='fail' or 'reuse'",
-            )
+        what = f"Data job {self.data_job_id} in pool {self.data_pool_id}"
+        deadline = blocker_ended(event, self.data_pool_id, what, data_job_id=self.data_job_id)
         self._check_arguments()
-        return self._run(context, event.get("deadline"))
+        return self._run(context, deadline)
 
     def _run(self, context: Context, deadline: float | None) -> str | None:
-        from airflow_provider_celonis.waiting.decisions import OWN, JobWait
-        from airflow_provider_celonis.waiting.run_ledger import RunLedger
-
         if self.run_ledger:  # deferrable too: a worker lost between the start and the deferral
             self._ledger = RunLedger.for_context(
                 context, "data_job", self.data_pool_id, self.data_job_id, self.log
@@ -201,6 +207,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def _check_arguments(self) -> None:
         """Normalize ``mode`` and the subset lists (a comma-separated string is accepted)."""
+        # Lazy: the checks live in the hook module, which DAG parsing must not import.
         from airflow_provider_celonis.hooks.data_jobs import check_mode, subset_list
 
         self.mode = check_mode(self.mode)
@@ -218,15 +225,11 @@ class CelonisExecuteDataJobOperator(BaseOperator):
                 ", ".join(asked),
             )
 
-    def _snapshot(self) -> Any:
-        from airflow_provider_celonis.waiting.run_start import job_snapshot
-
+    def _snapshot(self) -> Snapshot:
         return job_snapshot(self.hook, self.data_pool_id, self.data_job_id, self.log)
 
     def _adopt_from_ledger(self, deadline: float | None) -> JobWait | None:
         """An earlier try's execution, found by the id in the run ledger (see waiting/run_ledger.py)."""
-        from airflow_provider_celonis.waiting.run_ledger import adopt_job
-
         entry = self._ledger.read() if self._ledger is not None else None
         if entry is None or self._ledger is None:
             return None
@@ -237,10 +240,6 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def _start(self, deadline: float | None) -> JobWait:
         """Wait for, reuse or refuse a run in progress; start ours; reconcile a lost answer."""
-        from airflow_provider_celonis.waiting.decisions import BLOCKER, JobWait
-        from airflow_provider_celonis.waiting.run_start import RunStarter
-        from airflow_provider_celonis.waiting.status import deadline_after
-
         pool, job = self.data_pool_id, self.data_job_id
         resume_known, self._resume_known = self._resume_known, None
 
@@ -283,8 +282,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     # -- wait -------------------------------------------------------------------------------
     def _defer(self, wait: JobWait, method_name: str) -> None:
+        # Lazy: the trigger module (and its hook) is not for DAG parse time.
         from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
-        from airflow_provider_celonis.waiting.decisions import OWN
 
         trigger = CelonisDataJobExecutionTrigger(
             wait=wait.to_json(),
@@ -298,57 +297,13 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         self.defer(trigger=trigger, method_name=method_name)
 
     def _wait_here(self, context: Context, wait: JobWait) -> dict[str, Any]:
-        from airflow_provider_celonis.waiting.decisions import (
-            Progress,
-            execution_id_of,
-            job_candidates,
-            judge_job,
-            pin_execution,
-            window_closed,
-        )
-        from airflow_provider_celonis.waiting.sync_poll import poll_until_done
-
-        pushed: set[str] = set()
-        recorded: list[str] = []  # the id written to the run ledger
-        progress = Progress(self.log)
-        current = wait
-        ids: dict[str, Any] = {
-            "data_pool_id": wait.data_pool_id,
-            "data_job_id": wait.data_job_id,
-            "execution_id": wait.execution_id,
-        }
-
-        def note_execution(items: list[dict[str, Any]]) -> None:
-            nonlocal current
-            # Pin the first new execution seen: a run started later (queued behind ours by a
-            # schedule or another DAG) must never be followed instead of ours.
-            current = pin_execution(items, current)
-            ids["execution_id"] = current.execution_id  # a timeout event then names it (cancel)
-            # Into the run ledger only once the start grace is over: until then the pin is
-            # tentative (a run created just before ours may be listed first), and a retry must
-            # reconcile from the pending entry rather than adopt it.
-            pin = current.execution_id
-            if self._ledger is not None and pin and pin not in recorded and window_closed(current):
-                recorded.append(pin)
-                self._ledger.pinned(pin, current.known_ids)
-            found = job_candidates(items, current) if current.execution_id else []
-            for item in found:
-                execution_id = str(execution_id_of(item))
-                if execution_id not in pushed:
-                    pushed.add(execution_id)
-                    self._push_execution(context, execution_id, item.get("startDate"))
-                    self.log.info("This task's execution is %s (a new id).", execution_id)
-            progress.note(
-                "Execution", current.execution_id, found[0].get("status") if found else "not listed yet"
-            )
-
-        return poll_until_done(
-            lambda: self.hook.list_executions(wait.data_pool_id, wait.data_job_id),
-            lambda items: judge_job(items, current),
+        return watch_job(
+            self.hook,
+            wait,
             poll_interval=self.poll_interval,
-            deadline=wait.deadline,
-            ids=ids,
-            on_snapshot=note_execution,
+            ledger=self._ledger,
+            on_found=lambda execution_id, start_ms: self._push_execution(context, execution_id, start_ms),
+            log=self.log,
         )
 
     def _await_start(self, context: Context, wait: JobWait) -> str | None:
@@ -357,40 +312,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         Returns its id (also pushed to XCom). A start whose answer was lost and that never
         reached Celonis shows no new execution: that fails, rather than passing as started.
         """
-        from airflow_provider_celonis.waiting.decisions import (
-            execution_id_of,
-            job_candidates,
-            judge_job,
-            pin_execution,
-        )
-        from airflow_provider_celonis.waiting.status import SUCCESS, event
-        from airflow_provider_celonis.waiting.sync_poll import poll_until_done
-
         if wait.execution_id is not None:
             if self._ledger is not None:
                 self._ledger.clear()  # fire-and-forget: the task's part ends with the run identified
             return wait.execution_id
-        ids = {"data_pool_id": wait.data_pool_id, "data_job_id": wait.data_job_id}
-
-        def judge(items: list[dict[str, Any]]) -> dict[str, Any] | None:
-            pinned = pin_execution(items, wait)
-            item = job_candidates(items, pinned)[0] if pinned.execution_id else None
-            if item is not None:
-                return event(
-                    SUCCESS,
-                    "the execution started",
-                    execution_id=execution_id_of(item),
-                    start_ms=item.get("startDate"),
-                    **ids,
-                )
-            return judge_job(items, wait)  # None (keep looking), or no execution in time
-
-        verdict = poll_until_done(
-            lambda: self.hook.list_executions(wait.data_pool_id, wait.data_job_id),
-            judge,
-            poll_interval=min(self.poll_interval, max(self.start_grace_period / 10, 0.05)),
-            deadline=wait.deadline,
-            ids={**ids, "execution_id": None},
+        verdict = await_job_start(
+            self.hook, wait, poll_interval=min(self.poll_interval, max(self.start_grace_period / 10, 0.05))
         )
         if verdict["status"] != SUCCESS or not verdict.get("execution_id"):
             return self._finish(context, verdict)  # raises: nothing appeared, or the timeout passed
@@ -404,12 +331,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the trigger: map its one event to success, skip, or a typed exception."""
-        from airflow_provider_celonis.waiting.outcomes import check_target
-
         check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
         if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
-            from airflow_provider_celonis.waiting.run_ledger import RunLedger
-
             self._ledger = RunLedger.for_context(
                 context, "data_job", self.data_pool_id, self.data_job_id, self.log
             )
@@ -419,11 +342,6 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     # -- finish -----------------------------------------------------------------------------
     def _finish(self, context: Context, event: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.waiting.outcomes import finish_job, run_event
-        from airflow_provider_celonis.waiting.run_ledger import keep_ledger
-        from airflow_provider_celonis.waiting.status import TIMEOUT
-
         run_event(event)  # typed and checked; a malformed event fails closed
         if self._ledger is not None and not keep_ledger(event):
             self._ledger.clear()  # the outcome is known: a retry or a clear starts a fresh run
@@ -465,8 +383,8 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     def on_kill(self) -> None:
         """Best-effort cancel of the execution this task started or joined; never raises."""
         if self.cancel_on_kill and self._remote_run_owned:
+            # Lazy: DAG parsing must not import the hook.
             from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
-            from airflow_provider_celonis.waiting.status import kill_hook_params
 
             # Few, short retries: Airflow gives on_kill limited time before it kills the process.
             self._cancel(CelonisDataJobHook(self.celonis_conn_id, **kill_hook_params(self.hook_params)))

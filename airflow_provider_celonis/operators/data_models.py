@@ -19,17 +19,25 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.compat import conf
+from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
-from airflow_provider_celonis.waiting.run_start import check_wait_arguments, if_running_option
-from airflow_provider_celonis.waiting.status import as_seconds
+from airflow_provider_celonis.waiting.outcomes import blocker_ended, check_target, finish_load, run_event
+from airflow_provider_celonis.waiting.run_ledger import RunLedger, adopt_load, keep_ledger
+from airflow_provider_celonis.waiting.run_start import (
+    RunStarter,
+    Snapshot,
+    check_wait_arguments,
+    if_running_option,
+    load_snapshot,
+)
+from airflow_provider_celonis.waiting.status import TIMEOUT, as_seconds, deadline_after
+from airflow_provider_celonis.waiting.sync_poll import watch_load
+from airflow_provider_celonis.waiting.waits import BLOCKER, LoadWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
-    from airflow_provider_celonis.waiting.decisions import LoadWait
-    from airflow_provider_celonis.waiting.run_ledger import RunLedger
-    from airflow_provider_celonis.waiting.run_start import Snapshot
 
 
 class CelonisReloadDataModelOperator(BaseOperator):
@@ -104,48 +112,36 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> CelonisDataModelHook:
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 
         return CelonisDataModelHook(self.celonis_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> str | None:
-        from airflow_provider_celonis.hooks.data_jobs import subset_list
-        from airflow_provider_celonis.waiting.status import deadline_after
-
-        # Before any call; a comma-separated (or rendered) string is a list, never characters.
-        self.tables = subset_list(self.tables, "tables")
+        self._check_tables()
         return self._run(context, deadline_after(self.timeout))
+
+    def _check_tables(self) -> None:
+        """Before any call; a comma-separated (or rendered) string is a list, never characters."""
+        # Lazy: the check lives in a hook module, which DAG parsing must not import.
+        from airflow_provider_celonis.hooks.data_jobs import subset_list
+
+        self.tables = subset_list(self.tables, "tables")
 
     def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the load in progress ended (deferrable ``if_running="wait"``): request ours."""
-        from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.hooks.data_jobs import subset_list
-        from airflow_provider_celonis.waiting.outcomes import check_target, run_event
-        from airflow_provider_celonis.waiting.status import TIMEOUT
-
-        check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
-        if run_event(event, role="blocker").status == TIMEOUT:
-            raise CelonisJobTimeoutError(
-                f"Data model {self.data_model_id} in pool {self.data_pool_id}: {event['message']}; "
-                "this task requested nothing.",
-                cancelled=False,
-                fix="raise the operator's timeout, or use if_running='fail' or 'reuse'",
-            )
-        self.tables = subset_list(self.tables, "tables")
-        return self._run(context, event.get("deadline"))
+        what = f"Data model {self.data_model_id} in pool {self.data_pool_id}"
+        deadline = blocker_ended(event, self.data_pool_id, what, data_model_id=self.data_model_id)
+        self._check_tables()
+        return self._run(context, deadline)
 
     def _run(self, context: Context, deadline: float | None) -> str | None:
-        from airflow_provider_celonis.waiting.decisions import BLOCKER, LoadWait
-        from airflow_provider_celonis.waiting.run_ledger import RunLedger
-        from airflow_provider_celonis.waiting.run_start import RunStarter
-        from airflow_provider_celonis.waiting.status import deadline_after
-
         pool, model = self.data_pool_id, self.data_model_id
         if self.run_ledger:  # deferrable too: a worker lost between the request and the deferral
             self._ledger = RunLedger.for_context(context, "data_model", pool, model, self.log)
         entry = self._ledger.read() if self._ledger is not None else None
-        if entry is not None and entry.run_id is not None:
-            adopted = self._adopt_from_ledger(entry.run_id, deadline)
+        if self._ledger is not None and entry is not None and entry.run_id is not None:
+            adopted = adopt_load(self.hook, self._ledger, entry.run_id, deadline)
             if isinstance(adopted, dict):
                 return self._finish(context, adopted)
             if adopted is not None:
@@ -191,62 +187,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
             self._defer(wait, "execute_complete")
         return self._finish(context, self._wait_here(wait))
 
-    def _adopt_from_ledger(self, load_id: str, deadline: float | None) -> LoadWait | dict[str, Any] | None:
-        """The load an earlier try requested, by the id in the run ledger: a wait for it, its
-        success (an event), or None when it failed (a fresh load is then requested)."""
-        from airflow_provider_celonis.exceptions import CelonisJobFailedError
-        from airflow_provider_celonis.waiting.decisions import LoadWait
-        from airflow_provider_celonis.waiting.status import SUCCESS, DataModelLoadStatus, event
-        from airflow_provider_celonis.waiting.waits import current_load, load_ids
-
-        info = self.hook.get_load_info(self.data_pool_id, self.data_model_id)
-        history = (info.get("loadHistory") or {}).get("dataLoadHistory") or []
-        loads = [ld for ld in [current_load(info), *history] if isinstance(ld, dict)]
-        found = [ld for ld in loads if str(ld.get("dataLoadId")) == load_id]
-        key = self._ledger.key if self._ledger is not None else ""
-        what = f"Data model {self.data_model_id} in pool {self.data_pool_id}"
-        status = DataModelLoadStatus.parse(found[0].get("loadStatus")) if found else None
-        if not found or status is None:
-            raise CelonisJobFailedError(
-                f"{what}: the run ledger {key!r} says an earlier try of this task requested load "
-                f"{load_id}, but Celonis lists it {'with an unknown status' if found else 'nowhere'}; "
-                "not requesting another load (failing closed).",
-                fix=f"check the data model's load history in Celonis, then delete the Variable {key!r}",
-            )
-        if not (status.in_progress or status.succeeded):
-            self.log.info(
-                "The earlier try's load %s ended %s: requesting a fresh load.", load_id, status.value
-            )
-            return None
-        self.log.warning(
-            "%s: an earlier try of this task requested load %s (%s, run ledger %s): adopting it, not "
-            "loading again.",
-            what,
-            load_id,
-            status.value,
-            key,
-        )
-        if found[0] is current_load(info) or status.in_progress:
-            return LoadWait(
-                self.data_pool_id,
-                self.data_model_id,
-                known_ids=load_ids(info),
-                data_load_id=load_id,
-                deadline=deadline,
-            )
-        return event(  # a later load replaced ours in the current slot; the history has its end
-            SUCCESS,
-            "the data model load succeeded",
-            data_pool_id=self.data_pool_id,
-            data_model_id=self.data_model_id,
-            data_load_id=load_id,
-            load_status=status.value,
-            celonis_message=found[0].get("message"),
-        )
-
     def _snapshot(self) -> Snapshot:
-        from airflow_provider_celonis.waiting.run_start import load_snapshot
-
         return load_snapshot(self.hook, self.data_pool_id, self.data_model_id)
 
     def _request_load(self) -> None:
@@ -262,6 +203,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         )
 
     def _defer(self, wait: LoadWait, method_name: str) -> None:
+        # Lazy: the trigger module (and its hook) is not for DAG parse time.
         from airflow_provider_celonis.triggers.data_models import CelonisDataModelLoadTrigger
 
         # No Airflow ``timeout=``: the trigger's own deadline reports back, as for data jobs.
@@ -276,38 +218,11 @@ class CelonisReloadDataModelOperator(BaseOperator):
         )
 
     def _wait_here(self, wait: LoadWait) -> dict[str, Any]:
-        from airflow_provider_celonis.waiting.decisions import judge_load, pin_load
-        from airflow_provider_celonis.waiting.status import deadline_passed
-        from airflow_provider_celonis.waiting.sync_poll import poll_until_done
-
-        current = wait
-        recorded: list[str] = []
-
-        def judge(info: Any) -> dict[str, Any] | None:
-            nonlocal current
-            current = pin_load(info, current)  # a later load replacing ours is then an error
-            pin = current.data_load_id  # into the ledger once the grace is over (see data_jobs)
-            grace_over = current.appear_deadline is None or deadline_passed(current.appear_deadline)
-            if self._ledger is not None and pin and pin not in recorded and grace_over:
-                recorded.append(pin)
-                self._ledger.pinned(pin, current.known_ids)
-            return judge_load(info, current)
-
-        return poll_until_done(
-            lambda: self.hook.get_load_info(wait.data_pool_id, wait.data_model_id),
-            judge,
-            poll_interval=self.poll_interval,
-            deadline=wait.deadline,
-            ids={"data_pool_id": wait.data_pool_id, "data_model_id": wait.data_model_id},
-        )
+        return watch_load(self.hook, wait, poll_interval=self.poll_interval, ledger=self._ledger)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.waiting.outcomes import check_target
-
         check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
         if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
-            from airflow_provider_celonis.waiting.run_ledger import RunLedger
-
             self._ledger = RunLedger.for_context(
                 context, "data_model", self.data_pool_id, self.data_model_id, self.log
             )
@@ -315,11 +230,6 @@ class CelonisReloadDataModelOperator(BaseOperator):
         return self._finish(context, event)
 
     def _finish(self, context: Context, event: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.waiting.outcomes import finish_load, run_event
-        from airflow_provider_celonis.waiting.run_ledger import keep_ledger
-        from airflow_provider_celonis.waiting.status import TIMEOUT
-
         checked = run_event(event)  # typed and checked; a malformed event fails closed
         if self._ledger is not None and not keep_ledger(event):
             self._ledger.clear()  # the outcome is known: a retry or a clear requests a fresh load

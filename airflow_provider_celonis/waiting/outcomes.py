@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_provider_celonis.exceptions import CelonisError, CelonisJobFailedError
+from airflow_provider_celonis.exceptions import CelonisError, CelonisJobFailedError, CelonisJobTimeoutError
 from airflow_provider_celonis.waiting.status import ERROR, SKIPPED, SUCCESS, TIMEOUT
 from airflow_provider_celonis.waiting.waits import RunEvent
 
@@ -69,6 +69,24 @@ def check_target(event: Any, data_pool_id: str, **target: str) -> None:
                 f"The trigger event names another {name} ({got.get(name)!r}) than this task's "
                 f"({value!r}); failing closed: {event!r}"
             )
+
+
+def blocker_ended(event: Any, data_pool_id: str, what: str, **target: str) -> float | None:
+    """The deadline to start ours with, once the runs in progress ended (deferred ``if_running="wait"``).
+
+    Shared by the data job and data model operators' ``execute_after_blocker``: an event about
+    another target fails closed, and a timeout while others' runs were going fails the task
+    having started nothing (there is nothing of ours to cancel).
+    """
+    check_target(event, data_pool_id, **target)
+    if run_event(event, role="blocker").status == TIMEOUT:
+        raise CelonisJobTimeoutError(
+            f"{what}: {event['message']}; this task started nothing.",
+            cancelled=False,
+            fix="raise the operator's timeout, or use if_running='fail' or 'reuse'",
+        )
+    deadline = event.get("deadline")
+    return float(deadline) if deadline is not None else None
 
 
 def poll_error_to_exception(event: dict[str, Any]) -> CelonisError:

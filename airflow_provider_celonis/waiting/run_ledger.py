@@ -36,6 +36,20 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airflow_provider_celonis.exceptions import CelonisJobFailedError
+from airflow_provider_celonis.waiting.status import (
+    SUCCESS,
+    DataJobExecutionStatus,
+    DataModelLoadStatus,
+    event,
+)
+from airflow_provider_celonis.waiting.waits import (
+    JobWait,
+    LoadWait,
+    current_load,
+    execution_id_of,
+    job_items,
+    load_ids,
+)
 
 PREFIX = "celonis_run_ledger__"
 VERSION = 1
@@ -221,12 +235,9 @@ def keep_ledger(event: Mapping[str, Any]) -> bool:
     return bool(event.get("poll_error") or event.get("candidates")) or event.get("status") == "timeout"
 
 
-def adopt_job(hook: Any, ledger: RunLedger, execution_id: str, deadline: float | None) -> Any:
+def adopt_job(hook: Any, ledger: RunLedger, execution_id: str, deadline: float | None) -> JobWait | None:
     """The wait for the execution an earlier try started (a ``JobWait``), or None when it failed
     or was cancelled (a fresh run is then started). An id Celonis does not list fails closed."""
-    from airflow_provider_celonis.waiting.status import DataJobExecutionStatus
-    from airflow_provider_celonis.waiting.waits import JobWait, execution_id_of, job_items
-
     pool, job = ledger.data_pool_id, ledger.target_id
     items = job_items(hook.list_executions(pool, job, all_pages=True))
     found = [i for i in items if execution_id_of(i) == execution_id]
@@ -252,3 +263,47 @@ def adopt_job(hook: Any, ledger: RunLedger, execution_id: str, deadline: float |
     )
     ids = tuple(str(execution_id_of(i)) for i in items)
     return JobWait(pool, job, known_ids=ids, execution_id=execution_id, deadline=deadline)
+
+
+def adopt_load(
+    hook: Any, ledger: RunLedger, load_id: str, deadline: float | None
+) -> LoadWait | dict[str, Any] | None:
+    """The load an earlier try requested, by the id in the run ledger: a wait for it, its
+    success (an event), or None when it failed (a fresh load is then requested). A load
+    Celonis does not list, or lists with an unknown status, fails closed."""
+    pool, model = ledger.data_pool_id, ledger.target_id
+    info = hook.get_load_info(pool, model)
+    history = (info.get("loadHistory") or {}).get("dataLoadHistory") or []
+    loads = [ld for ld in [current_load(info), *history] if isinstance(ld, dict)]
+    found = [ld for ld in loads if str(ld.get("dataLoadId")) == load_id]
+    what = f"Data model {model} in pool {pool}"
+    status = DataModelLoadStatus.parse(found[0].get("loadStatus")) if found else None
+    if not found or status is None:
+        raise CelonisJobFailedError(
+            f"{what}: the run ledger {ledger.key!r} says an earlier try of this task requested load "
+            f"{load_id}, but Celonis lists it {'with an unknown status' if found else 'nowhere'}; "
+            "not requesting another load (failing closed).",
+            fix=f"check the data model's load history in Celonis, then delete the Variable {ledger.key!r}",
+        )
+    if not (status.in_progress or status.succeeded):
+        ledger.log.info("The earlier try's load %s ended %s: requesting a fresh load.", load_id, status.value)
+        return None
+    ledger.log.warning(
+        "%s: an earlier try of this task requested load %s (%s, run ledger %s): adopting it, not "
+        "loading again.",
+        what,
+        load_id,
+        status.value,
+        ledger.key,
+    )
+    if found[0] is current_load(info) or status.in_progress:
+        return LoadWait(pool, model, known_ids=load_ids(info), data_load_id=load_id, deadline=deadline)
+    return event(  # a later load replaced ours in the current slot; the history has its end
+        SUCCESS,
+        "the data model load succeeded",
+        data_pool_id=pool,
+        data_model_id=model,
+        data_load_id=load_id,
+        load_status=status.value,
+        celonis_message=found[0].get("message"),
+    )
