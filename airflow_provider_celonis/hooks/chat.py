@@ -11,10 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_celonis.client.apis import CHAT
+from airflow_provider_celonis.client.calls import Call
 from airflow_provider_celonis.client.intelligence_pages import read_answer, unexpected
-from airflow_provider_celonis.client.paths import path_id
-from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisConflictError
+from airflow_provider_celonis.exceptions import (
+    CelonisApiError,
+    CelonisConfigurationError,
+    CelonisConflictError,
+)
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+
+CONVERSATIONS = "/api/ai/agents/{agent_id}/conversations"
 
 
 class CelonisChatHook(CelonisOAuthHook):
@@ -33,25 +39,10 @@ class CelonisChatHook(CelonisOAuthHook):
         body: dict[str, Any] = {"message": message}
         if conversation_id:
             body["conversationId"] = conversation_id
-        path = f"/api/ai/agents/{path_id(agent_id)}/conversations"
-        what = f"Celonis agent {agent_id}"
-        try:
-            with self.request("POST", path, api=CHAT, json=body) as response:
-                answer = read_answer(response, what=what, method="POST", path=path)
-        except CelonisConflictError as err:
-            which = f"conversation {conversation_id}" if conversation_id else "the new conversation"
-            raise CelonisConflictError(
-                f"Celonis agent {agent_id} refused the message with 409 Conflict: {which} already has a "
-                f"message in progress ({err.detail or 'no detail'}).",
-                status=409,
-                method="POST",
-                path=err.path,
-                error_code=err.error_code,
-                detail=err.detail,
-                title=err.title,
-                fix="do not send to one conversation from parallel tasks (use an Airflow pool of size 1, or "
-                "start a new conversation); retry the task once the previous answer has arrived",
-            ) from None
+        call = Call(CHAT, "POST", CONVERSATIONS, {"agent_id": agent_id}, {"json": body}, reads_answer=True)
+        path, what = call.path, f"Celonis agent {agent_id}"
+        with self.call_response(call) as response:
+            answer = read_answer(response, what=what, method="POST", path=path)
         result = answer.body
         if not isinstance(result, dict) or not result.get("conversationId"):
             # a 200 without a conversation is no answer: a green task must not return nothing
@@ -70,3 +61,22 @@ class CelonisChatHook(CelonisOAuthHook):
             "text": result.get("text"),
             "structuredOutput": result.get("structuredOutput"),
         }
+
+    def explain(self, err: CelonisApiError, call: Call) -> CelonisApiError:
+        """A 409 says the conversation already has a message in progress ([guess])."""
+        if not isinstance(err, CelonisConflictError):
+            return err
+        conversation_id = dict(call.kwargs.get("json") or {}).get("conversationId")
+        which = f"conversation {conversation_id}" if conversation_id else "the new conversation"
+        return CelonisConflictError(
+            f"Celonis agent {call.ids['agent_id']} refused the message with 409 Conflict: {which} already "
+            f"has a message in progress ({err.detail or 'no detail'}).",
+            status=409,
+            method="POST",
+            path=err.path,
+            error_code=err.error_code,
+            detail=err.detail,
+            title=err.title,
+            fix="do not send to one conversation from parallel tasks (use an Airflow pool of size 1, or "
+            "start a new conversation); retry the task once the previous answer has arrived",
+        )

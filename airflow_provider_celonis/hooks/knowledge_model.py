@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_celonis.client.apis import KNOWLEDGE_MODEL
+from airflow_provider_celonis.client.calls import Call
 from airflow_provider_celonis.client.intelligence_pages import MAX_PAGES, intelligence_pages, read_answer
-from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
 BASE = "/api/knowledge-models"
+MODEL = BASE + "/{km_id}"
 CUT_LIMIT = 5000
 MAX_FIELDS = 200
 __all__ = ["BASE", "CUT_LIMIT", "MAX_FIELDS", "MAX_PAGES", "CelonisKnowledgeModelHook", "KmData"]
@@ -32,7 +33,7 @@ class KmData:
     def __init__(
         self,
         hook: CelonisKnowledgeModelHook,
-        path: str,
+        call: Call,
         query: dict[str, Any],
         *,
         page_size: int,
@@ -40,19 +41,20 @@ class KmData:
         limited: bool,
         cut_limit: int,
     ) -> None:
-        self.hook, self.path, self.query = hook, path, query
+        self.hook, self.call, self.path, self.query = hook, call, call.path, query
         self.page_size, self.method, self.limited, self.cut_limit = page_size, method, limited, cut_limit
         self.total: int | None = None
         self.fetched = 0
         self.cut = False
 
     def _page(self, number: int) -> Any:
-        what = f"Knowledge Model data {self.path}"
-        if self.method == "POST":
-            body = {**self.query, "page": number, "pageSize": self.page_size}
-            return self.hook.get_page(what, "POST", self.path, json=body, idempotent=True)
-        params = {**self.query, "page": number, "pageSize": self.page_size}
-        return self.hook.get_page(what, "GET", self.path, params=params)
+        what, page = f"Knowledge Model data {self.path}", {"page": number, "pageSize": self.page_size}
+        if self.method == "POST":  # a query, not a write: safe to repeat
+            kwargs, idempotent = {"json": {**self.query, **page}}, True
+        else:
+            kwargs, idempotent = {"params": {**self.query, **page}}, None
+        call = Call(KNOWLEDGE_MODEL, self.method, self.call.template, self.call.ids, kwargs, idempotent)
+        return self.hook.get_page(what, call)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.total, self.fetched, self.cut = None, 0, False
@@ -113,21 +115,26 @@ class KmData:
 class CelonisKnowledgeModelHook(CelonisOAuthHook):
     """Knowledge Model API calls; same arguments as :class:`CelonisOAuthHook`."""
 
-    def get_page(self, what: str, method: str, path: str, **kwargs: Any) -> Any:
+    def get_page(self, what: str, call: Call) -> Any:
         """One page's decoded body; a 200 that is not JSON is a typed error naming ``what``."""
-        with self.request(method, path, api=KNOWLEDGE_MODEL, **kwargs) as response:
-            return read_answer(response, what=what, method=method, path=path)
+        with self.call_response(call) as response:
+            return read_answer(response, what=what, method=call.method, path=call.path)
 
     def iter_pages(
-        self, path: str, *, page_size: int = 50, params: dict[str, Any] | None = None
+        self,
+        template: str,
+        ids: dict[str, Any] | None = None,
+        *,
+        page_size: int = 50,
+        params: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Items of an Intelligence page list (``page`` 0-based, ``{content, total}``)."""
-
+        path = Call(KNOWLEDGE_MODEL, "GET", template, ids or {}).path
         what = f"Knowledge Model list {path}"
 
         def fetch(number: int) -> Any:
             query = {**(params or {}), "page": number, "pageSize": page_size}
-            return self.get_page(what, "GET", path, params=query)
+            return self.get_page(what, Call(KNOWLEDGE_MODEL, "GET", template, ids or {}, {"params": query}))
 
         for _body, content in intelligence_pages(fetch, what=what, path=path):
             yield from content
@@ -136,17 +143,17 @@ class CelonisKnowledgeModelHook(CelonisOAuthHook):
         return list(self.iter_pages(BASE))
 
     def get_knowledge_model(self, km_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request_json("GET", f"{BASE}/{path_id(km_id)}", api=KNOWLEDGE_MODEL)
+        result: dict[str, Any] = self.call(Call(KNOWLEDGE_MODEL, "GET", MODEL, {"km_id": km_id}))
         return result
 
     def list_records(self, km_id: str) -> list[dict[str, Any]]:
-        return list(self.iter_pages(f"{BASE}/{path_id(km_id)}/records"))
+        return list(self.iter_pages(MODEL + "/records", {"km_id": km_id}))
 
     def list_kpis(self, km_id: str) -> list[dict[str, Any]]:
-        return list(self.iter_pages(f"{BASE}/{path_id(km_id)}/kpis"))
+        return list(self.iter_pages(MODEL + "/kpis", {"km_id": km_id}))
 
     def list_filters(self, km_id: str) -> list[dict[str, Any]]:
-        return list(self.iter_pages(f"{BASE}/{path_id(km_id)}/filters"))
+        return list(self.iter_pages(MODEL + "/filters", {"km_id": km_id}))
 
     def data(
         self,
@@ -203,11 +210,11 @@ class CelonisKnowledgeModelHook(CelonisOAuthHook):
             query["filterExpr"] = filter_expr
         if sort:
             query["sort"] = sort
-        model = f"{BASE}/{path_id(km_id)}"
-        path = f"{model}/records/{path_id(record_id)}/data" if record_id else f"{model}/data"
+        ids = {"km_id": km_id, "record_id": record_id} if record_id else {"km_id": km_id}
+        template = MODEL + ("/records/{record_id}/data" if record_id else "/data")
         return KmData(
             self,
-            path,
+            Call(KNOWLEDGE_MODEL, method.upper(), template, ids),
             query,
             page_size=page_size,
             method=method.upper(),

@@ -15,11 +15,12 @@ import json
 from typing import Any
 
 from airflow_provider_celonis.client.apis import TOOLS
-from airflow_provider_celonis.client.paths import path_id
+from airflow_provider_celonis.client.calls import Call
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
 _UNSET: Any = object()
+TOOL = "/api/v1/mcp-servers/mcp/{asset_id}/tool-api/{tool_id}"
 
 
 def tool_body(
@@ -77,11 +78,10 @@ class CelonisToolsHook(CelonisOAuthHook):
             if not value:
                 raise CelonisConfigurationError(name, "is empty", "copy it from the Studio asset")
         payload = tool_body(arguments, arguments_key, body)
-        path = f"/api/v1/mcp-servers/mcp/{path_id(asset_id)}/tool-api/{path_id(tool_id)}"
-        params = {"draft": "true" if draft else "false"}
-        with self.request(
-            "POST", path, api=TOOLS, params=params, json=payload, idempotent=idempotent
-        ) as response:
+        ids = {"asset_id": asset_id, "tool_id": tool_id}
+        kwargs = {"params": {"draft": "true" if draft else "false"}, "json": payload}
+        # the raw text: a tool may answer a bare string, which is its result, not a broken body
+        with self.call_response(Call(TOOLS, "POST", TOOL, ids, kwargs, idempotent)) as response:
             text = response.text
         try:
             return json.loads(text) if text.strip() else None
