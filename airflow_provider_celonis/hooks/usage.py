@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_celonis.client.apis import (
@@ -92,12 +92,31 @@ def local_seconds(when: datetime, *, ceil: bool = False) -> str:
     return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}"
 
 
+def _raw(response: Any) -> RawPage:
+    return RawPage(response.status_code, response.headers.get("content-type", ""), response.content)
+
+
+def _widened(begin: datetime, finish: datetime, margin: float) -> tuple[datetime, datetime]:
+    """The window asked of the server: ``margin`` seconds more on each side (trimmed afterwards)."""
+    if margin < 0:
+        raise CelonisConfigurationError("margin", f"is {margin!r}", "give 0 or more seconds")
+    extra = timedelta(seconds=margin)
+    return begin - extra, finish + extra
+
+
 class CelonisUsageHook(CelonisOAuthHook):
     """:class:`CelonisOAuthHook` plus paging generators for the usage APIs.
 
     Each generator requests only its own API's scope, so a client allowed just
     ``audit.log:read`` can pull the audit log.
+
+    ``pacer`` (an :class:`~airflow_provider_celonis.extracts.concurrency.AdaptiveLimit`), when
+    set, gates every page request of every thread and sees every answer (429s included): the
+    extract operators set it while they pull sub-windows concurrently on this one hook (one
+    session, one token).
     """
+
+    pacer: Any = None
 
     def connection_extra(self, name: str) -> Any:
         """One extra of the connection as written (e.g. ``settle_period`` for the extract
@@ -110,6 +129,18 @@ class CelonisUsageHook(CelonisOAuthHook):
         return extra.get(name) if isinstance(extra, dict) else None
 
     # -- paging styles ---------------------------------------------------------------------
+    def _get_page(self, api: CelonisApi, path: str, params: Mapping[str, Any]) -> RawPage:
+        """One page as received; through :attr:`pacer` when one is set."""
+        pacer = self.pacer
+        if pacer is None:
+            with self.request("GET", path, api=api, params=params) as response:
+                return _raw(response)
+        with (
+            pacer.slot(),
+            self.request("GET", path, api=api, params=params, hooks={"response": pacer.observe}) as response,
+        ):
+            return _raw(response)
+
     def _page_number_pages(
         self,
         api: CelonisApi,
@@ -133,10 +164,7 @@ class CelonisUsageHook(CelonisOAuthHook):
 
         def answers() -> Iterator[RawPage]:
             for number in itertools.count():
-                with self.request("GET", path, api=api, params=query(number)) as response:
-                    yield RawPage(
-                        response.status_code, response.headers.get("content-type", ""), response.content
-                    )
+                yield self._get_page(api, path, query(number))
 
         check = PageCheck(api, path)
         raw_pages = read_ahead_pages(answers, read_ahead) if read_ahead > 0 else answers()
@@ -178,10 +206,7 @@ class CelonisUsageHook(CelonisOAuthHook):
             query = {**params, size_name: page_size}
             if token:
                 query["pageToken"] = token
-            with self.request("GET", path, api=api, params=query) as response:
-                raw = RawPage(
-                    response.status_code, response.headers.get("content-type", ""), response.content
-                )
+            raw = self._get_page(api, path, query)
             content, body = check.records(raw)
             if content:
                 yield content
@@ -218,16 +243,22 @@ class CelonisUsageHook(CelonisOAuthHook):
         api_version: int = 1,
         page_size: int = 200,
         read_ahead: int = 0,
+        margin: float = 0.0,
     ) -> Iterator[Record]:
         """Audit Log events with ``start <= timestamp < end`` (v1 page numbers or v2 cursor).
 
         ``read_ahead`` (every generator): fetch up to that many pages ahead in a thread while
         the caller works on the current one (0, the default: plain sequential paging).
+        ``margin`` (every windowed generator): ask for that many seconds more on each side and
+        trim them client-side, so an event exactly at ``start`` or ``end`` is placed right
+        whichever bound the server includes (the concurrent extracts pass the API's time
+        resolution between sub-windows).
         """
         begin, finish = check_window(start, end)
         if begin == finish:
             return
-        window = {"from": iso_ms(begin), "to": iso_ms(finish)}
+        low, high = _widened(begin, finish, margin)
+        window = {"from": iso_ms(low), "to": iso_ms(high)}
         if api_version == 1:
             pages = self._page_number_pages(
                 AUDIT_LOG, "/api/external/audit", window, page_size, read_ahead=read_ahead
@@ -241,7 +272,13 @@ class CelonisUsageHook(CelonisOAuthHook):
         yield from self._within(pages, "timestamp", begin, finish)
 
     def iter_login_history(
-        self, start: datetime | str, end: datetime | str, *, page_size: int = 200, read_ahead: int = 0
+        self,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        page_size: int = 200,
+        read_ahead: int = 0,
+        margin: float = 0.0,
     ) -> Iterator[Record]:
         """Login History events with ``start <= timestamp < end``.
 
@@ -251,7 +288,8 @@ class CelonisUsageHook(CelonisOAuthHook):
         begin, finish = check_window(start, end)
         if begin == finish:
             return
-        window = {"from": local_seconds(begin), "to": local_seconds(finish, ceil=True)}
+        low, high = _widened(begin, finish, margin)
+        window = {"from": local_seconds(low), "to": local_seconds(high, ceil=True)}
         pages = self._page_number_pages(
             LOGIN_HISTORY, "/api/external/authentication-events", window, page_size, read_ahead=read_ahead
         )
@@ -269,6 +307,7 @@ class CelonisUsageHook(CelonisOAuthHook):
         timestamp_field: str = "timestamp",
         extra_params: Mapping[str, Any] | None = None,
         read_ahead: int = 0,
+        margin: float = 0.0,
     ) -> Iterator[Record]:
         """Platform (Studio) Adoption tracking events with ``start <= <timestamp_field> < end``.
 
@@ -286,7 +325,8 @@ class CelonisUsageHook(CelonisOAuthHook):
             raise CelonisConfigurationError(
                 "param_names", f"has unknown keys {unknown}", f"rename only {sorted(DEFAULT_ADOPTION_PARAMS)}"
             )
-        params = {**(extra_params or {}), names["from"]: iso_ms(begin), names["to"]: iso_ms(finish)}
+        low, high = _widened(begin, finish, margin)
+        params = {**(extra_params or {}), names["from"]: iso_ms(low), names["to"]: iso_ms(high)}
         if api_version == 1:
             path = f"/api/external/adoption-tracking-events/{asset_type}"
             pages = self._page_number_pages(PLATFORM_ADOPTION, path, params, page_size, names, read_ahead)

@@ -43,10 +43,10 @@ class CelonisAuditLogOperator(CelonisExtractOperator):
     def _check_options(self) -> None:
         self._check_api_version()
 
-    def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        return hook.iter_audit_log(
-            start, end, api_version=self.api_version, page_size=self.page_size, read_ahead=self.read_ahead
-        )
+    def fetch(
+        self, hook: CelonisUsageHook, start: datetime, end: datetime, **paging: Any
+    ) -> Iterator[dict[str, Any]]:
+        return hook.iter_audit_log(start, end, api_version=self.api_version, **self.paging(paging))
 
 
 class CelonisLoginHistoryOperator(CelonisExtractOperator):
@@ -54,9 +54,12 @@ class CelonisLoginHistoryOperator(CelonisExtractOperator):
     "Use Login History API", and Login History enabled in Admin & Settings."""
 
     columns = ("timestamp", "authenticationEventType", "email", "success")
+    time_resolution = 1.0  # the API takes whole seconds
 
-    def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        return hook.iter_login_history(start, end, page_size=self.page_size, read_ahead=self.read_ahead)
+    def fetch(
+        self, hook: CelonisUsageHook, start: datetime, end: datetime, **paging: Any
+    ) -> Iterator[dict[str, Any]]:
+        return hook.iter_login_history(start, end, **self.paging(paging))
 
 
 class CelonisStudioAdoptionOperator(CelonisExtractOperator):
@@ -109,17 +112,18 @@ class CelonisStudioAdoptionOperator(CelonisExtractOperator):
                 where=self.task_id,
             )
 
-    def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+    def fetch(
+        self, hook: CelonisUsageHook, start: datetime, end: datetime, **paging: Any
+    ) -> Iterator[dict[str, Any]]:
         return hook.iter_studio_adoption(
             start,
             end,
             api_version=self.api_version,
-            page_size=self.page_size,
             asset_type=self.asset_type,
             param_names=self.param_names,
             timestamp_field=self.timestamp_field,
             extra_params=self.extra_params,
-            read_ahead=self.read_ahead,
+            **self.paging(paging),
         )
 
 
@@ -151,7 +155,7 @@ class CelonisTeamMembersOperator(CelonisExtractOperator):
     def sort_key(self, record: dict[str, Any]) -> str:
         return str(record.get("userId") or "").replace("\t", " ").replace("\n", " ")
 
-    def fetch(self, hook: CelonisUsageHook, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        return hook.iter_team_members(
-            include_internal=self.include_internal, page_size=self.page_size, read_ahead=self.read_ahead
-        )
+    def fetch(
+        self, hook: CelonisUsageHook, start: datetime, end: datetime, **paging: Any
+    ) -> Iterator[dict[str, Any]]:
+        return hook.iter_team_members(include_internal=self.include_internal, **self.paging(paging))

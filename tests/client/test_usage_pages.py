@@ -79,7 +79,9 @@ def test_page_shape_fails_typed_and_writes_nothing(
     emulator.add_faults([{"path": path, "method": "GET", **fault}])
     out = tmp_path / "out.jsonl"
     # Small pages so every API has at least three (members: 57, login: 360 in six hours).
-    op = operator(task_id="pull", output_path=str(out), page_size=20, read_ahead=0, **kwargs)
+    op = operator(
+        task_id="pull", output_path=str(out), page_size=20, read_ahead=0, max_concurrency=1, **kwargs
+    )
     with pytest.raises(CelonisUnexpectedResponseError) as caught:
         op.execute(context())
     error = caught.value

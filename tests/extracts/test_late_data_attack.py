@@ -150,7 +150,14 @@ def test_a_recheck_whose_pull_fails_midway_keeps_the_old_file(
     old = path.read_bytes()
     # Its own interval takes 16 requests (15 pages and the empty one); the re-check fails at its 6th.
     emulator.add_faults([{"path": AUDIT, "status": 500, "skip": 16 + 5, "times": -1}])
-    op = day_op(tmp_path, settle_period=0, recheck_intervals=1, read_ahead=0, hook_params={"max_attempts": 1})
+    op = day_op(
+        tmp_path,
+        settle_period=0,
+        recheck_intervals=1,
+        read_ahead=0,
+        max_concurrency=1,
+        hook_params={"max_attempts": 1},
+    )
     with pytest.raises(Exception, match="500"):
         run(op, DAY2, DAY3)
     assert path.read_bytes() == old
