@@ -9,6 +9,8 @@ how to fix it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_provider_celonis.auth.token import (
     AccessToken,
     TokenResponseError,
@@ -24,23 +26,30 @@ from airflow_provider_celonis.client.transport import scrub
 from airflow_provider_celonis.exceptions import CelonisAuthenticationError
 
 
+def token_exchange(config: CelonisConnectionConfig, scope: str) -> dict[str, Any]:
+    """The token request as the sender's arguments, the same for :meth:`ClientCredentialsGrant.fetch`
+    and its async twin: safe to repeat, and never redirected (a 307/308 would re-post the
+    client secret to the redirect's target)."""
+    req = build_token_request(config, scope)
+    return {
+        "method": "POST",
+        "url": req.url,
+        "config": config,
+        "idempotent": True,
+        "follow_redirects": False,
+        "data": req.data,
+        "headers": req.headers,
+    }
+
+
 class ClientCredentialsGrant:
     def __init__(self, sender: RetryingSender, conn_id: str) -> None:
         self.sender = sender
         self.conn_id = conn_id
 
     def fetch(self, config: CelonisConnectionConfig, scope: str, api: CelonisApi | None) -> AccessToken:
-        req = build_token_request(config, scope)
         try:
-            response = self.sender.send(
-                "POST",
-                req.url,
-                config,
-                idempotent=True,
-                follow_redirects=False,  # a 307/308 would re-post the client secret to the target
-                data=req.data,
-                headers=req.headers,
-            )
+            response = self.sender.send(**token_exchange(config, scope))
         except RetryableStatus as final:
             raise self._refused(final.status, final.body, config, scope, api) from None
         with response:
@@ -49,17 +58,9 @@ class ClientCredentialsGrant:
     async def afetch(
         self, config: CelonisConnectionConfig, scope: str, api: CelonisApi | None
     ) -> AccessToken:
-        req = build_token_request(config, scope)
+        """Async twin of :meth:`fetch`: same request, same decisions; only the I/O differs."""
         try:
-            response = await self.sender.asend(
-                "POST",
-                req.url,
-                config,
-                idempotent=True,
-                follow_redirects=False,  # a 307/308 would re-post the client secret to the target
-                data=req.data,
-                headers=req.headers,
-            )
+            response = await self.sender.asend(**token_exchange(config, scope))
         except RetryableStatus as final:
             raise self._refused(final.status, final.body, config, scope, api) from None
         return self._token(response.status, response.text, config, scope, api)

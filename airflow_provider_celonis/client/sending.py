@@ -65,6 +65,34 @@ def given_once(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in kwargs.items() if k != "data"}, "data_factory": once}
 
 
+class Hops:
+    """The redirect and deadline decisions of one attempt, shared by :meth:`RetryingSender.send`
+    and :meth:`RetryingSender.asend` so that they differ only in I/O: which URL comes next
+    (:func:`~airflow_provider_celonis.client.redirects.next_hop`), and what is left of one
+    deadline for the request, redirects included."""
+
+    def __init__(self, method: str, url: str, timeout: float, follow: bool) -> None:
+        self.method, self.target, self.timeout, self.follow = method, url, timeout, follow
+        self.count = 0
+        self.started = time.monotonic()
+
+    def left(self) -> float:
+        return self.timeout - (time.monotonic() - self.started)
+
+    def redirected(self, status: int, headers: Any) -> bool:
+        """Whether the answer sends the request on to another URL (then :attr:`target`)."""
+        hop = next_hop(self.method, self.target, status, headers, follow=self.follow, hops=self.count)
+        if hop is None:
+            return False
+        self.target, self.count = hop, self.count + 1
+        return True
+
+
+def retryable(status: int, headers: Any, body: str) -> RetryableStatus:
+    """A retryable answer as the exception the retry policy acts on, with its wait hint."""
+    return RetryableStatus(status, headers, body, wait_hint_from_headers(headers))
+
+
 class OwnAuthorization(requests.auth.AuthBase):
     """Leaves each request as the hook built it. As the session's ``auth`` it keeps requests
     from reading ~/.netrc, whose entry for the host (or ``default`` line) replaced the hook's
@@ -134,25 +162,17 @@ class RetryingSender:
         def attempt() -> requests.Response:
             if data_factory is not None:
                 options["data"] = data_factory()
-            target: str | None = url
-            hops = 0
-            started = time.monotonic()  # one deadline for the request, redirects included
-            while target is not None:
-                left = config.timeout - (time.monotonic() - started)
-                response = self._one(session, method, target, options, idempotent, config.timeout, left)
-                hop = next_hop(
-                    method, target, response.status_code, response.headers, follow=follow_redirects, hops=hops
+            hops = Hops(method, url, config.timeout, follow_redirects)
+            while True:
+                response = self._one(
+                    session, method, hops.target, options, idempotent, config.timeout, hops.left()
                 )
-                if hop is None:
+                if not hops.redirected(response.status_code, response.headers):
                     break
                 response.close()
-                target, hops = hop, hops + 1
             if status_is_retryable(response.status_code, idempotent):
-                body = response.text
-                response.close()
-                raise RetryableStatus(
-                    response.status_code, response.headers, body, wait_hint_from_headers(response.headers)
-                )
+                with response:
+                    raise retryable(response.status_code, response.headers, response.text)
             return response
 
         return self._retrying(attempt)
@@ -220,19 +240,13 @@ class RetryingSender:
                 self._raise_transport(err, transport.aiohttp_error_sent(err), idempotent, method, target)
 
         async def attempt() -> transport.CelonisResponse:
-            target: str | None = url
-            hops = 0
-            started = time.monotonic()  # one deadline for the request, redirects included
-            while target is not None:
-                answer = await exchange(target, config.timeout - (time.monotonic() - started))
-                hop = next_hop(
-                    method, target, answer.status, answer.headers, follow=follow_redirects, hops=hops
-                )
-                target, hops = hop, hops + 1
+            hops = Hops(method, url, config.timeout, follow_redirects)
+            while True:
+                answer = await exchange(hops.target, hops.left())
+                if not hops.redirected(answer.status, answer.headers):
+                    break
             if status_is_retryable(answer.status, idempotent):
-                raise RetryableStatus(
-                    answer.status, answer.headers, answer.text, wait_hint_from_headers(answer.headers)
-                )
+                raise retryable(answer.status, answer.headers, answer.text)
             return answer
 
         try:
