@@ -8,6 +8,10 @@ is non-zero when any DAG run fails. Deferrable mode is on for every operator and
 ``AIRFLOW_CONN_CELONIS_DEFAULT`` variable, the default) or ``db`` (``airflow connections add``
 into the metadata database). ``make compat`` runs this script with ``--installed`` inside a venv
 that holds the built wheel, so the provider is imported from the wheel, never from the checkout.
+``--only DAG_ID`` (repeatable) runs just those DAGs.
+
+Some DAGs wait for runs someone else starts: before each of them, :func:`prepare` plays that
+someone in the emulator (a Celonis schedule starts the data job, another client a model load).
 """
 
 from __future__ import annotations
@@ -30,6 +34,20 @@ LOGICAL_DATE = "2025-11-01T00:00:00+00:00"
 # DAGs whose window ends "now" rather than at their data interval's end: a run dated a year ago
 # would pull a year of events on its first run. They run for the previous full hour instead.
 RECENT_DAGS = frozenset({"audit_since_last_load"})
+
+
+def prepare(dag_id: str, emulator: Any) -> None:
+    """Start, in the emulator, the Celonis runs a DAG waits for without starting them itself."""
+    if dag_id != "wait_for_scheduled_celonis_runs":
+        return
+    from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID, DEFAULT_POOL_ID
+    from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODEL_ID
+    from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
+
+    execution = emulator.seed_execution(DEFAULT_POOL_ID, DEFAULT_JOB_ID, "RUNNING", running_seconds=4)
+    os.environ["AIRFLOW_CONN_CELONIS_DEMO_OTHER_CLIENT"] = emulator.connection_json()
+    CelonisDataModelHook("celonis_demo_other_client").start_load(DEFAULT_POOL_ID, DEFAULT_DATA_MODEL_ID)
+    print(f"    (a Celonis schedule started execution {execution}; another client a model load)", flush=True)
 
 
 def logical_date(dag_id: str) -> str:
@@ -74,6 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connection-store", choices=("env", "db"), default="env")
     parser.add_argument("--output", type=Path, default=ROOT / "demo-output")
+    parser.add_argument("--only", action="append", default=[], metavar="DAG_ID", help="run only this DAG")
     parser.add_argument(
         "--installed",
         action="store_true",
@@ -121,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             print("Connection celonis_default from AIRFLOW_CONN_CELONIS_DEFAULT", flush=True)
         for path in sorted(DAGS.glob("*.py")):
             for dag_id in dag_ids(path):
+                if args.only and dag_id not in args.only:
+                    continue
+                prepare(dag_id, emulator)
                 when = logical_date(dag_id)
                 print(f"\n=== airflow dags test {dag_id} {when}", flush=True)
                 started = time.monotonic()
