@@ -11,6 +11,7 @@ import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import unquote
 
 from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.faults.ambiguous import is_ambiguous
@@ -59,6 +60,17 @@ async def _drain(receive: Any) -> None:
             return
 
 
+def keep_encoded_slashes(scope: Any) -> None:
+    """Route on the path segments the client sent. uvicorn decodes ``%2F`` before routing, so an
+    id ``x/chunks`` sent as ``x%2Fchunks`` reached another route (``/jobs/x/chunks``); Celonis keeps
+    an encoded slash inside its segment or refuses it, never routes on it ([guess]). The route's
+    path parameter then holds ``%2F`` as sent, which matches no stored id: that endpoint's 404."""
+    raw = scope.get("raw_path") or b""
+    if b"%2f" in raw.lower():
+        segments = raw.decode("latin-1").split("/")
+        scope["path"] = "/".join(unquote(segment).replace("/", "%2F") for segment in segments)
+
+
 class FaultMiddleware:
     def __init__(self, app: Any, state: EmulatorState) -> None:
         self.app = app
@@ -68,11 +80,12 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
+        keep_encoded_slashes(scope)
         method, path = scope["method"], scope["path"]
         with self.state.lock:
             self.state.requests[f"{method} {path}"] += 1
         rule = self.state.take_fault(method, path)
-        send = self._logged(send, method, path, rule)
+        send = self._logged(send, method, path, rule, scope)
         if rule is None:
             await self.app(scope, receive, send)
             return
@@ -95,8 +108,9 @@ class FaultMiddleware:
             await _drain(receive)
         await self._answer(rule, send)
 
-    def _logged(self, send: Any, method: str, path: str, rule: FaultRule | None) -> Any:
-        """Record method, path, status and any injected fault: never headers or bodies (secrets)."""
+    def _logged(self, send: Any, method: str, path: str, rule: FaultRule | None, scope: Any) -> Any:
+        """Record method, path, status, the route that answered (its template, so a test can tell
+        which endpoint an id reached) and any injected fault: never headers or bodies (secrets)."""
 
         async def logged(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -108,6 +122,9 @@ class FaultMiddleware:
                 }
                 if rule is not None:
                     entry["fault"] = rule.kind
+                route = getattr(scope.get("route"), "path", None)
+                if route is not None:
+                    entry["route"] = route
                 with self.state.lock:
                     self.state.log.append(entry)
             await send(message)
