@@ -142,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             for dag_id in dag_ids(path):
                 if args.only and dag_id not in args.only:
                     continue
-                prepare(dag_id, emulator)
                 when = logical_date(dag_id)
                 print(f"\n=== airflow dags test {dag_id} {when}", flush=True)
+                prepare(dag_id, emulator)
                 started = time.monotonic()
                 run = airflow(["dags", "test", dag_id, when], env, cwd, capture_output=True, text=True)
                 text = run.stdout + run.stderr
