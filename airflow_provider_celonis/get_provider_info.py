@@ -137,6 +137,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.triggers.data_jobs",
                     "airflow_provider_celonis.triggers.data_models",
                     "airflow_provider_celonis.triggers.data_push",
+                    "airflow_provider_celonis.triggers.events",
                 ],
             }
         ],
