@@ -27,13 +27,14 @@ from typing import Any
 from airflow_provider_celonis.client.apis import DATA_JOBS, DATA_MODELS
 from airflow_provider_celonis.client.arguments import check_int
 from airflow_provider_celonis.client.calls import Call, unexpected_answer
-from airflow_provider_celonis.client.names import pick
+from airflow_provider_celonis.client.names import check_id_or_name, chosen, pick
 from airflow_provider_celonis.exceptions import (
     CelonisConfigurationError,
     CelonisNotFoundError,
     CelonisUnexpectedResponseError,
 )
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
+from airflow_provider_celonis.hooks.data_jobs import subset_list
 
 POOL_LISTINGS = ("auto", "all", "paged")
 TASK_TYPES = ("EXTRACTION", "TRANSFORMATION")
@@ -276,6 +277,66 @@ class CelonisDataPoolHook(CelonisOAuthHook):
         return str(item["id"])
 
 
+def resolve_ids(
+    celonis_conn_id: str,
+    hook_params: dict[str, Any],
+    *,
+    where: str,
+    pool: tuple[Any, Any],
+    job: tuple[Any, Any] | None = None,
+    model: tuple[Any, Any] | None = None,
+    transformation_names: Any = None,
+    extraction_names: Any = None,
+    table_names: Any = None,
+) -> dict[str, Any]:
+    """The ids an operator works with, from its rendered ``(id, name)`` pairs and subset names.
+
+    Run at the start of ``execute`` (never at parse time), before anything is started: exactly
+    one of each pair must be given, and a name must match one object (:func:`pick`). Returns
+    ``data_pool_id`` (and ``data_job_id``, ``data_model_id`` when asked), plus ``transformations``,
+    ``extractions`` or ``tables`` when names were given for them. Without any name, no call is
+    made: ids are used as given.
+    """
+    pairs = {"data_pool": pool, "data_job": job, "data_model": model}
+    for kind, pair in pairs.items():
+        if pair is not None:
+            check_id_or_name(f"{kind}_id", pair[0], f"{kind}_name", pair[1], where=where)
+    transformations = subset_list(transformation_names, "transformation_names")
+    extractions = subset_list(extraction_names, "extraction_names", "name")
+    tables = subset_list(table_names, "table_names")
+    named = [p for p in pairs.values() if p is not None and chosen(p[1])]
+    if not named and transformations is None and extractions is None and tables is None:
+        return {f"{k}_id": chosen(p[0]) for k, p in pairs.items() if p is not None}
+    hook = CelonisDataPoolHook.for_operator(celonis_conn_id, hook_params)
+    pool_id = chosen(pool[0]) or hook.resolve_pool(str(chosen(pool[1])))
+    found: dict[str, Any] = {"data_pool_id": pool_id}
+    if job is not None:
+        job_id = chosen(job[0]) or hook.resolve_job(pool_id, str(chosen(job[1])))
+        found["data_job_id"] = job_id
+        if transformations is not None:
+            found["transformations"] = hook.resolve_tasks(
+                pool_id, job_id, transformations, "TRANSFORMATION", "transformation_names"
+            )
+        if extractions is not None:
+            found["extractions"] = _extractions(hook, pool_id, job_id, extractions)
+    if model is not None:
+        model_id = chosen(model[0]) or hook.resolve_data_model(pool_id, str(chosen(model[1])))
+        found["data_model_id"] = model_id
+        if tables is not None:
+            found["tables"] = hook.resolve_tables(pool_id, model_id, tables, "table_names")
+    return found
+
+
+def _extractions(hook: CelonisDataPoolHook, pool_id: str, job_id: str, items: list[Any]) -> list[Any]:
+    """``extraction_names`` items (a name, or ``{"name", "tables"}``) as ``extractions`` items."""
+    names = [i["name"] if isinstance(i, dict) else i for i in items]
+    ids = hook.resolve_tasks(pool_id, job_id, names, "EXTRACTION", "extraction_names")
+    return [
+        {"extractionId": id_, "tables": item["tables"]} if isinstance(item, dict) else id_
+        for id_, item in zip(ids, items, strict=True)
+    ]
+
+
 def _of_type(tasks: list[dict[str, Any]], task_type: str | None) -> list[dict[str, Any]]:
     if task_type is None:
         return tasks
@@ -286,4 +347,4 @@ def _of_type(tasks: list[dict[str, Any]], task_type: str | None) -> list[dict[st
     return [t for t in tasks if str(t["taskType"]).upper() == task_type]
 
 
-__all__ = ["CelonisDataPoolHook", "PoolPages", "checked_list"]
+__all__ = ["CelonisDataPoolHook", "PoolPages", "checked_list", "resolve_ids"]

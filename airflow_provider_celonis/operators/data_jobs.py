@@ -27,6 +27,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
+from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 from airflow_provider_celonis.waiting.outcomes import (
     blocker_ended,
     check_on_skipped,
@@ -60,11 +61,16 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 12 * 3600.0
 
 
-class CelonisExecuteDataJobOperator(BaseOperator):
+class CelonisExecuteDataJobOperator(NamesInsteadOfIds, BaseOperator):
     """Execute a Celonis data job (FULL or DELTA) and, by default, wait until it finishes.
 
     :param data_pool_id: the pool (from the job's UI URL ``.../pools/{poolId}/...``). Templated.
     :param data_job_id: the job (``?jobId=...`` in the job's UI URL). Templated.
+    :param data_pool_name: the pool's name instead of ``data_pool_id`` (exactly one of the two),
+        resolved when the task runs (docs/data-jobs.md, "Names instead of ids"). Templated.
+    :param data_job_name: the job's name instead of ``data_job_id``. Templated.
+    :param transformation_names: transformation names instead of ``transformations``. Templated.
+    :param extraction_names: extraction names (or ``{"name", "tables"}``) instead of ``extractions``.
     :param mode: ``DELTA`` (tables changed since the last extraction) or ``FULL``. Templated.
     :param wait_for_completion: wait for the execution to finish; otherwise return once started.
     :param deferrable: wait in the triggerer instead of holding a worker slot; defaults to
@@ -108,15 +114,21 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         "transformations",
         "extractions",
         "data_models",
+        "data_pool_name",
+        "data_job_name",
+        "transformation_names",
+        "extraction_names",
     )
+    name_pairs = ("data_pool", "data_job")
+    name_subsets = ("transformation_names", "extraction_names")
     operator_extra_links = (CelonisDataJobLink(),)
     ui_color = "#e3f2fd"
 
     def __init__(
         self,
         *,
-        data_pool_id: str,
-        data_job_id: str,
+        data_pool_id: str | None = None,
+        data_job_id: str | None = None,
         mode: str = "DELTA",
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -133,11 +145,16 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         run_ledger: bool = True,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
+        data_pool_name: str | None = None,
+        data_job_name: str | None = None,
+        transformation_names: list[str] | str | None = None,
+        extraction_names: list[Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.data_pool_id = data_pool_id
-        self.data_job_id = data_job_id
+        self.data_pool_id, self.data_pool_name = data_pool_id or "", data_pool_name
+        self.data_job_id, self.data_job_name = data_job_id or "", data_job_name
+        self.transformation_names, self.extraction_names = transformation_names, extraction_names
         self.mode = mode
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -150,6 +167,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
         self.transformations = transformations
         self.extractions = extractions
         self.data_models = data_models
+        self.check_names()  # exactly one of id and name; a template counts as given
         self.if_running = if_running_option(if_running, reuse_running_execution, "reuse_running_execution")
         self.reuse_running_execution = reuse_running_execution
         self.on_skipped = check_on_skipped(on_skipped)
@@ -171,10 +189,12 @@ class CelonisExecuteDataJobOperator(BaseOperator):
     # -- start ------------------------------------------------------------------------------
     def execute(self, context: Context) -> str | None:
         self._check_arguments()  # before any call: a typo never reaches Celonis
+        self.resolve_names()  # names to ids, logged; before anything is started
         return self._run(context, deadline_after(self.timeout))
 
     def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the runs in progress ended (deferrable ``if_running="wait"``): start ours."""
+        self.resolve_names()
         what = f"Data job {self.data_job_id} in pool {self.data_pool_id}"
         deadline = blocker_ended(event, self.data_pool_id, what, data_job_id=self.data_job_id)
         self._check_arguments()
@@ -331,6 +351,7 @@ class CelonisExecuteDataJobOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the trigger: map its one event to success, skip, or a typed exception."""
+        self.resolve_names(subsets=False)  # the event must name the objects the names mean now
         check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
         if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
             self._ledger = RunLedger.for_context(
