@@ -21,6 +21,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
+from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 from airflow_provider_celonis.waiting.outcomes import blocker_ended, check_target, finish_load, run_event
 from airflow_provider_celonis.waiting.run_ledger import RunLedger, adopt_load, keep_ledger
 from airflow_provider_celonis.waiting.run_start import (
@@ -40,11 +41,15 @@ if TYPE_CHECKING:
     from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 
 
-class CelonisReloadDataModelOperator(BaseOperator):
+class CelonisReloadDataModelOperator(NamesInsteadOfIds, BaseOperator):
     """Reload a data model completely, from cache, or partially, and by default wait for it.
 
     :param data_pool_id: the pool. Templated.
     :param data_model_id: the data model. Templated.
+    :param data_pool_name: the pool's name instead of ``data_pool_id`` (exactly one of the two),
+        resolved when the task runs (docs/data-jobs.md, "Names instead of ids"). Templated.
+    :param data_model_name: the model's name instead of ``data_model_id``. Templated.
+    :param table_names: table names or aliases instead of ``tables``. Templated.
     :param full_reload: ``True`` reloads every table; ``False`` reloads from cache.
     :param tables: table ids to reload completely, the rest from cache (``load/partial-sync``). Templated.
     :param wait_for_completion: wait for the load to finish.
@@ -67,15 +72,24 @@ class CelonisReloadDataModelOperator(BaseOperator):
     Returns the data load id. WARNING counts as success and is logged with Celonis's message.
     """
 
-    template_fields: Sequence[str] = ("data_pool_id", "data_model_id", "tables")
+    template_fields: Sequence[str] = (
+        "data_pool_id",
+        "data_model_id",
+        "tables",
+        "data_pool_name",
+        "data_model_name",
+        "table_names",
+    )
+    name_pairs = ("data_pool", "data_model")
+    name_subsets = ("table_names",)
     operator_extra_links = (CelonisDataModelLink(),)
     ui_color = "#e8f5e9"
 
     def __init__(
         self,
         *,
-        data_pool_id: str,
-        data_model_id: str,
+        data_pool_id: str | None = None,
+        data_model_id: str | None = None,
         full_reload: bool = True,
         tables: list[str] | None = None,
         if_running: str | None = None,
@@ -88,13 +102,17 @@ class CelonisReloadDataModelOperator(BaseOperator):
         run_ledger: bool = True,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
+        data_pool_name: str | None = None,
+        data_model_name: str | None = None,
+        table_names: list[str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.data_pool_id = data_pool_id
-        self.data_model_id = data_model_id
+        self.data_pool_id, self.data_pool_name = data_pool_id or "", data_pool_name
+        self.data_model_id, self.data_model_name = data_model_id or "", data_model_name
         self.full_reload = full_reload
-        self.tables = tables
+        self.tables, self.table_names = tables, table_names
+        self.check_names()  # exactly one of id and name; a template counts as given
         self.if_running = if_running_option(if_running, reuse_running_load, "reuse_running_load")
         self.reuse_running_load = reuse_running_load
         self.wait_for_completion = wait_for_completion
@@ -119,6 +137,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     def execute(self, context: Context) -> str | None:
         self._check_tables()
+        self.resolve_names()  # names to ids, logged; before anything is requested
         return self._run(context, deadline_after(self.timeout))
 
     def _check_tables(self) -> None:
@@ -130,6 +149,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
 
     def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the load in progress ended (deferrable ``if_running="wait"``): request ours."""
+        self.resolve_names()
         what = f"Data model {self.data_model_id} in pool {self.data_pool_id}"
         deadline = blocker_ended(event, self.data_pool_id, what, data_model_id=self.data_model_id)
         self._check_tables()
@@ -221,6 +241,7 @@ class CelonisReloadDataModelOperator(BaseOperator):
         return watch_load(self.hook, wait, poll_interval=self.poll_interval, ledger=self._ledger)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
+        self.resolve_names(subsets=False)  # the event must name the objects the names mean now
         check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
         if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
             self._ledger = RunLedger.for_context(
