@@ -191,7 +191,7 @@ class _CelonisEventTrigger(BaseEventTrigger):
 
     # -- the loop ----------------------------------------------------------------------------
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self.make_hook()
+        hook = await self._hook()
         self.log.info(
             "Watching %s %s in pool %s for runs ending %s (cursor %s).",
             self.target_field,
@@ -224,6 +224,21 @@ class _CelonisEventTrigger(BaseEventTrigger):
                 for run in fired:
                     yield TriggerEvent(self.payload(run))
                 await asyncio.sleep(self.poll_interval)
+
+    async def _hook(self) -> Any:
+        """The hook; a hook that cannot be built (bad ``hook_params``) is logged and tried again,
+        since a watcher that ends would silently stop the DAG's schedule."""
+        failures = 0
+        while True:
+            try:
+                return self.make_hook()
+            except Exception as err:
+                failures += 1
+                pause = error_pause(self.poll_interval, failures)
+                self.log.error(
+                    "Celonis watcher %s: no hook (%s: %s)", self.cursor_key, type(err).__name__, err
+                )
+                await asyncio.sleep(pause)
 
     async def step(self, hook: Any) -> list[FinishedRun]:
         """One poll: read the cursor and Celonis, store the new cursor, return the runs to fire.

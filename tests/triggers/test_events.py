@@ -284,3 +284,25 @@ def test_serialisation_is_stable_and_names_its_own_class() -> None:
     model = CelonisDataModelLoadEventTrigger(data_pool_id=POOL, data_model_id=MODEL)
     assert model.serialize()[0].endswith("events.CelonisDataModelLoadEventTrigger")
     assert Asset("celonis_job", watchers=[AssetWatcher(name="w", trigger=one)]).watchers[0].trigger is one
+
+
+def test_the_cursor_is_durable_only_where_the_triggerer_can_write_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_celonis.triggers import events
+
+    monkeypatch.setattr(events, "TRIGGERS_CAN_WRITE_VARIABLES", True)
+    durable = CelonisDataJobExecutionEventTrigger(data_pool_id=POOL, data_job_id=JOB).store
+    assert isinstance(durable, events.VariableCursorStore)
+    monkeypatch.setattr(events, "TRIGGERS_CAN_WRITE_VARIABLES", False)  # Airflow 3.0: memory, warned
+    assert isinstance(
+        CelonisDataJobExecutionEventTrigger(data_pool_id=POOL, data_job_id=JOB).store, MemoryCursorStore
+    )
+    memory = CelonisDataJobExecutionEventTrigger(data_pool_id=POOL, data_job_id=JOB, cursor="memory").store
+    assert isinstance(memory, MemoryCursorStore)
+
+
+async def test_a_hook_that_cannot_be_built_does_not_end_the_watch(emulator: Any) -> None:
+    trigger = job_trigger(MemoryCursorStore(), hook_params={"max_attempts": "many"})
+    watch = Watch(trigger)
+    assert await watch.stop(settle=0.3) == []  # still running, nothing fired
