@@ -34,13 +34,14 @@ from typing import Any
 from airflow_provider_celonis.client.apis import CelonisApi
 from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import (
+    CelonisApiError,
     CelonisConfigurationError,
     CelonisRequestMaybeSentError,
     CelonisUnexpectedResponseError,
     response_excerpt,
 )
 
-__all__ = ["Call", "decode", "segment", "unexpected_answer"]
+__all__ = ["Call", "decode", "reworded", "segment", "unexpected_answer"]
 
 DOT_SEGMENTS = (".", "..")
 """Ids that no encoding keeps in their own segment: clients resolve them (also as ``%2E``,
@@ -142,4 +143,18 @@ def unexpected_answer(
         content_type="application/json",
         excerpt=excerpt,
         fix="retry later; if it persists, the endpoint changed: report it",
+    )
+
+
+def reworded(err: CelonisApiError, message: str, fix: str) -> CelonisApiError:
+    """``err`` again, same type and fields, saying what it means for one endpoint (``explain``)."""
+    return type(err)(
+        message,
+        status=err.status,
+        method=err.method,
+        path=err.path,
+        error_code=err.error_code,
+        detail=err.detail,
+        title=err.title,
+        fix=fix,
     )

@@ -108,7 +108,12 @@ class AuthorizationMixin:
         TOKEN_CACHE.invalidate(cache_key(config, self.scope_for(api, config)), token)
         return True
 
-    def _check_on_team(self, url: str, config: CelonisConnectionConfig) -> None:
+    def _check_on_team(
+        self,
+        url: str,
+        config: CelonisConnectionConfig,
+        fix: str = "send only paths of the team URL (check api_prefixes)",
+    ) -> None:
         """The token is for the team URL only, whatever built ``url``."""
         base_url = config.base_url
         if ambiguous_authority(url) or not same_origin(url, base_url):
@@ -116,7 +121,7 @@ class AuthorizationMixin:
                 "url",
                 f"({shown(url)}) is not on the team URL {base_url}, so the hook would send its "
                 "Authorization header to another host",
-                "send only paths of the team URL (check api_prefixes)",
+                fix,
                 where=f"CelonisOAuthHook('{self.celonis_conn_id}')",
             )
 

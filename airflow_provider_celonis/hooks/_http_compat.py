@@ -20,10 +20,8 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow_provider_celonis.client import transport
 from airflow_provider_celonis.client.apis import ALL_APIS, TEAM, CelonisApi
 from airflow_provider_celonis.client.connection import requests_options
-from airflow_provider_celonis.client.redirects import ambiguous_authority, same_origin, shown
 from airflow_provider_celonis.client.retry_policy import is_idempotent
 from airflow_provider_celonis.client.sending import OwnAuthorization
-from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
 if TYPE_CHECKING:
     from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
@@ -101,16 +99,12 @@ class HttpHookCompat(HttpHook):
         extra_options: dict[Any, Any],
         kwargs: dict[str, Any],
     ) -> requests.Response:
-        base_url = self._hook().get_config().base_url
-        if ambiguous_authority(url) or not same_origin(url, base_url):
-            # run_and_check() takes a request prepared anywhere: the team's token goes to the team only.
-            raise CelonisConfigurationError(
-                "url",
-                f"({shown(url)}) is not on the team URL {base_url}, so the hook would send its "
-                "Authorization header to another host",
-                "send only paths of the team URL through run() and run_and_check()",
-                where=f"CelonisOAuthHook('{self._hook().celonis_conn_id}')",
-            )
+        # run_and_check() takes a request prepared anywhere: the team's token goes to the team only.
+        self._hook()._check_on_team(
+            url,
+            self._hook().get_config(),
+            "send only paths of the team URL through run() and run_and_check()",
+        )
         path = urlsplit(url).path or "/"
         return self._hook().send_authenticated(
             method,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_celonis.client.apis import CHAT
-from airflow_provider_celonis.client.calls import Call
+from airflow_provider_celonis.client.calls import Call, reworded
 from airflow_provider_celonis.client.intelligence_pages import read_answer, unexpected
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
@@ -68,15 +68,10 @@ class CelonisChatHook(CelonisOAuthHook):
             return err
         conversation_id = dict(call.kwargs.get("json") or {}).get("conversationId")
         which = f"conversation {conversation_id}" if conversation_id else "the new conversation"
-        return CelonisConflictError(
+        return reworded(
+            err,
             f"Celonis agent {call.ids['agent_id']} refused the message with 409 Conflict: {which} already "
             f"has a message in progress ({err.detail or 'no detail'}).",
-            status=409,
-            method="POST",
-            path=err.path,
-            error_code=err.error_code,
-            detail=err.detail,
-            title=err.title,
-            fix="do not send to one conversation from parallel tasks (use an Airflow pool of size 1, or "
+            "do not send to one conversation from parallel tasks (use an Airflow pool of size 1, or "
             "start a new conversation); retry the task once the previous answer has arrived",
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow_provider_celonis.client.apis import DATA_JOBS
 from airflow_provider_celonis.client.arguments import check_int
-from airflow_provider_celonis.client.calls import Call, unexpected_answer
+from airflow_provider_celonis.client.calls import Call, reworded, unexpected_answer
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
@@ -137,18 +137,13 @@ def explain_internal(err: CelonisApiError, call: Call) -> CelonisApiError:
     if "/logs/" not in call.path and "/load-history/" not in call.path:
         return err
     what = "refused" if err.status == 403 else "does not know"
-    return type(err)(
+    return reworded(
+        err,
         f"{err} The internal Celonis endpoint {call.method} {call.path} {what} this request. The "
         "provider needs it to read the run history and logs (there is no public endpoint for "
         "them): the OAuth client may lack view permission on the data pool, or Celonis changed or "
         "removed this undocumented endpoint.",
-        status=err.status,
-        method=err.method,
-        path=err.path,
-        error_code=err.error_code,
-        detail=err.detail,
-        title=err.title,
-        fix="give the OAuth client view and manage permission on the data pool; if it has them, "
+        "give the OAuth client view and manage permission on the data pool; if it has them, "
         "report the change of the internal API",
     )
 
