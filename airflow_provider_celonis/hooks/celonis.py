@@ -5,6 +5,10 @@ live in their own modules and call :meth:`CelonisOAuthHook.request` /
 :meth:`CelonisOAuthHook.arequest` with the :class:`~airflow_provider_celonis.client.apis.CelonisApi`
 they belong to, so the hook requests exactly that API's scope.
 
+Endpoint methods build a :class:`~airflow_provider_celonis.client.calls.Call` and send it with
+:meth:`CelonisOAuthHook.call` / ``acall`` (or :meth:`CelonisOAuthHook.call_response` for the raw
+response). Tokens, the team-URL check and error scrubbing live in :mod:`._authorization`.
+
 It subclasses providers-http's ``HttpHook`` so ``run()``, ``run_and_check()`` and
 ``run_with_advanced_retry()`` keep working, routed through the same request core as
 :meth:`CelonisOAuthHook.request` (:mod:`._http_compat`): ``HttpHook`` itself turns 429/5xx into a
@@ -245,7 +249,7 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
                     headers={**headers, "Authorization": authorization},
                     **kwargs,
                 )
-            except RetryableStatus as final:
+            except RetryableStatus as final:  # retryable answers outlasted the policy
                 raise self._api_error(
                     final.status, final.body, final.headers, api, config, method, path, retried=True
                 ) from None
@@ -329,7 +333,7 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
                     headers={**headers, "Authorization": authorization},
                     **kwargs,
                 )
-            except RetryableStatus as final:
+            except RetryableStatus as final:  # retryable answers outlasted the policy
                 raise self._api_error(
                     final.status, final.body, final.headers, api, config, method, path, retried=True
                 ) from None
