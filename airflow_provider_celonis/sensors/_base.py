@@ -15,19 +15,25 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
 
-class CelonisWaitSensor(BaseSensorOperator):
-    """Base of :class:`CelonisDataJobSensor` and :class:`CelonisDataModelLoadSensor`."""
+class CelonisWaitSensor(NamesInsteadOfIds, BaseSensorOperator):
+    """Base of :class:`CelonisDataJobSensor` and :class:`CelonisDataModelLoadSensor`.
+
+    Names instead of ids (``data_pool_name``, and the subclass's object name) are checked by the
+    subclass's ``__init__`` and resolved when the sensor runs and when it resumes.
+    """
 
     def __init__(
         self,
         *,
-        data_pool_id: str,
+        data_pool_id: str | None = None,
+        data_pool_name: str | None = None,
         started_after: datetime | str | float | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         celonis_conn_id: str = "celonis_default",
@@ -48,7 +54,7 @@ class CelonisWaitSensor(BaseSensorOperator):
         if "timeout" in kwargs:
             check_duration("timeout", kwargs["timeout"])
         super().__init__(**kwargs)
-        self.data_pool_id = data_pool_id
+        self.data_pool_id, self.data_pool_name = data_pool_id or "", data_pool_name
         self.started_after = started_after
         self.deferrable = deferrable
         self.celonis_conn_id = celonis_conn_id
@@ -85,6 +91,7 @@ class CelonisWaitSensor(BaseSensorOperator):
 
     # -- the two modes -----------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
+        self.resolve_names()  # names to ids at run time, never at parse time
         self.celonis_url = self.object_url()
         if not self.deferrable:
             return super().execute(context)
@@ -124,6 +131,7 @@ class CelonisWaitSensor(BaseSensorOperator):
         from airflow_provider_celonis.waiting.outcomes import check_target, run_event
         from airflow_provider_celonis.waiting.status import TIMEOUT
 
+        self.resolve_names()  # the event must name the objects the names mean now
         target = {k: getattr(self, k) for k in ("data_job_id", "data_model_id") if hasattr(self, k)}
         check_target(event, self.data_pool_id, **target)
         self.celonis_url = self.object_url()

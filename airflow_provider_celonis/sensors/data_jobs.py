@@ -31,6 +31,9 @@ class CelonisDataJobSensor(CelonisWaitSensor):
 
     :param data_pool_id: the pool. Templated.
     :param data_job_id: the job. Templated.
+    :param data_pool_name: the pool's name instead of ``data_pool_id`` (exactly one of the two),
+        resolved when the sensor runs (docs/data-jobs.md, "Names instead of ids"). Templated.
+    :param data_job_name: the job's name instead of ``data_job_id``. Templated.
     :param started_after: lower bound for the execution's start (datetime, ISO 8601 string or
         epoch seconds); ``None`` accepts any execution. Templated.
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
@@ -48,15 +51,30 @@ class CelonisDataJobSensor(CelonisWaitSensor):
     Returns (XCom ``return_value``) the execution id, in both modes.
     """
 
-    template_fields: Sequence[str] = ("data_pool_id", "data_job_id", "started_after")
+    template_fields: Sequence[str] = (
+        "data_pool_id",
+        "data_job_id",
+        "started_after",
+        "data_pool_name",
+        "data_job_name",
+    )
+    name_pairs = ("data_pool", "data_job")
     operator_extra_links = (CelonisDataJobLink(),)
     ui_color = "#e3f2fd"
 
-    def __init__(self, *, data_job_id: str, on_skipped: str = "skip", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        data_job_id: str | None = None,
+        data_job_name: str | None = None,
+        on_skipped: str = "skip",
+        **kwargs: Any,
+    ) -> None:
         from airflow_provider_celonis.waiting.outcomes import check_on_skipped
 
         super().__init__(**kwargs)
-        self.data_job_id = data_job_id
+        self.data_job_id, self.data_job_name = data_job_id or "", data_job_name
+        self.check_names()  # exactly one of id and name; a template counts as given
         self.on_skipped = check_on_skipped(on_skipped)
         self._seen: dict[str, str] = {}
 

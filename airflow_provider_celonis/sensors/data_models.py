@@ -28,6 +28,9 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
 
     :param data_pool_id: the pool. Templated.
     :param data_model_id: the data model. Templated.
+    :param data_pool_name: the pool's name instead of ``data_pool_id`` (exactly one of the two),
+        resolved when the sensor runs (docs/data-jobs.md, "Names instead of ids"). Templated.
+    :param data_model_name: the model's name instead of ``data_model_id``. Templated.
     :param started_after: lower bound for the load's start (datetime, ISO string or epoch
         seconds); ``None`` accepts the current load, whenever it started. Templated.
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
@@ -38,13 +41,23 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
     With ``soft_fail`` any failure skips, in both modes. Returns the load id, in both modes.
     """
 
-    template_fields: Sequence[str] = ("data_pool_id", "data_model_id", "started_after")
+    template_fields: Sequence[str] = (
+        "data_pool_id",
+        "data_model_id",
+        "started_after",
+        "data_pool_name",
+        "data_model_name",
+    )
+    name_pairs = ("data_pool", "data_model")
     operator_extra_links = (CelonisDataModelLink(),)
     ui_color = "#e8f5e9"
 
-    def __init__(self, *, data_model_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, data_model_id: str | None = None, data_model_name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self.data_model_id = data_model_id
+        self.data_model_id, self.data_model_name = data_model_id or "", data_model_name
+        self.check_names()  # exactly one of id and name; a template counts as given
         self._seen: tuple[Any, Any] | None = None
 
     @cached_property
