@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_celonis.auth.token import granted_report
 from airflow_provider_celonis.client.apis import ALL_APIS, TEAM
+from airflow_provider_celonis.client.calls import Call
 from airflow_provider_celonis.exceptions import CelonisError, CelonisInvalidScopeError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def _test(hook: CelonisOAuthHook) -> tuple[bool, str]:
         return False, str(err)
     if not config.uses_oauth:
         try:
-            hook.request_json("GET", "/api/team", api=TEAM)
+            hook.call(Call(TEAM, "GET", "/api/team"))
         except CelonisError as err:
             return False, str(err)
         return True, f"Connected to {config.base_url} with a legacy {config.key_type} key (deprecated)."
