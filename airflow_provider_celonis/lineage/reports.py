@@ -110,17 +110,19 @@ def push_report(operator: Any) -> Lineage:
 
 
 def data_job_report(operator: Any) -> Lineage:
+    pool = _text(getattr(operator, "data_pool_id", None))  # resolved from data_pool_name at run time
+    if pool is None:
+        return Lineage()  # a name that was never resolved (the run failed before): nothing to name
     return data_job_lineage(
-        _text(getattr(operator, "celonis_url", None)),
-        str(operator.data_pool_id),
-        _text(_facts(operator).get("execution_id")),
+        _text(getattr(operator, "celonis_url", None)), pool, _text(_facts(operator).get("execution_id"))
     )
 
 
 def data_model_report(operator: Any) -> Lineage:
+    pool = _text(getattr(operator, "data_pool_id", None))
+    model = _text(getattr(operator, "data_model_id", None))
+    if pool is None or model is None:
+        return Lineage()
     return data_model_lineage(
-        _text(getattr(operator, "celonis_url", None)),
-        str(operator.data_pool_id),
-        str(operator.data_model_id),
-        _text(_facts(operator).get("load_id")),
+        _text(getattr(operator, "celonis_url", None)), pool, model, _text(_facts(operator).get("load_id"))
     )

@@ -409,3 +409,10 @@ class CelonisExecuteDataJobOperator(NamesInsteadOfIds, BaseOperator):
 
             # Few, short retries: Airflow gives on_kill limited time before it kills the process.
             self._cancel(CelonisDataJobHook(self.celonis_conn_id, **kill_hook_params(self.hook_params)))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the pool the job reads and writes (docs/lineage.md)."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_complete
+        from airflow_provider_celonis.lineage.reports import data_job_report
+
+        return facets_on_complete(self, data_job_report)

@@ -265,3 +265,10 @@ class CelonisReloadDataModelOperator(NamesInsteadOfIds, BaseOperator):
                 fix="raise the operator's timeout, or check the load in the data model's load history",
             )
         return finish_load(event)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the pool in, the data model out (docs/lineage.md)."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_complete
+        from airflow_provider_celonis.lineage.reports import data_model_report
+
+        return facets_on_complete(self, data_model_report)

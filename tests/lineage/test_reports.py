@@ -83,3 +83,12 @@ def test_data_job_and_model_reports() -> None:
     lineage = data_model_report(model)
     assert lineage.inputs == [Dataset(NS, "pool-1")]
     assert lineage.outputs == [Dataset(NS, "data-models/model-1")]
+
+
+def test_names_never_resolved_report_nothing() -> None:
+    job = CelonisExecuteDataJobOperator(task_id="j", data_pool_name="Sales", data_job_id="job-1")
+    job.celonis_url = f"{TEAM}/integration/ui/pools/x"
+    assert data_job_report(job).inputs == [] and data_job_report(job).outputs == []
+    model = CelonisReloadDataModelOperator(task_id="m", data_pool_name="Sales", data_model_name="Orders")
+    model.celonis_url = f"{TEAM}/integration/ui/pools/x"
+    assert data_model_report(model).outputs == []
