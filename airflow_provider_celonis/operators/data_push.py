@@ -23,19 +23,41 @@ from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_celonis.client import transport
 from airflow_provider_celonis.client.arguments import check_duration, check_int
+from airflow_provider_celonis.client.paths import redact_uri
 from airflow_provider_celonis.compat import conf
+from airflow_provider_celonis.exceptions import (
+    CelonisError,
+    CelonisJobFailedError,
+    CelonisJobTimeoutError,
+    CelonisNotFoundError,
+)
 from airflow_provider_celonis.links import DATA_POOL_URL_KEY, CelonisDataPoolLink
 from airflow_provider_celonis.push.chunking import CELONIS_CHUNK_LIMIT
+from airflow_provider_celonis.push.plan import make_plan
+from airflow_provider_celonis.push.run import PushRun, checked_job
+from airflow_provider_celonis.waiting.outcomes import check_event
+from airflow_provider_celonis.waiting.push_wait import NOT_EXECUTED, PushWait, judge_push
+from airflow_provider_celonis.waiting.status import (
+    ERROR,
+    SUCCESS,
+    TIMEOUT,
+    deadline_after,
+    deadline_passed,
+    event,
+    kill_hook_params,
+)
+from airflow_provider_celonis.waiting.sync_poll import poll_until_done
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
-    from airflow_provider_celonis.waiting.decisions import PushWait
 
 DEFAULT_TIMEOUT = 6 * 3600.0
 
@@ -172,6 +194,7 @@ class CelonisDataPushOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> CelonisDataPushHook:
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
 
         return CelonisDataPushHook(self.celonis_conn_id, **self.hook_params)
@@ -181,26 +204,16 @@ class CelonisDataPushOperator(BaseOperator):
         Airflow's masker, so rendered fields and logs show ``***`` (this runs before Airflow
         stores rendered fields)."""
         super().render_template_fields(context, jinja_env)
-        from urllib.parse import urlsplit
-
-        from airflow_provider_celonis.client.transport import mask
-
         for value in (self.source, self.delete_source):
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(item, str) and "://" in item:
                     parts = urlsplit(item.strip())
-                    mask(parts.password)
+                    transport.mask(parts.password)
                     if parts.password is None:
-                        mask(parts.username)
+                        transport.mask(parts.username)
 
     # -- execute ----------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-        from airflow_provider_celonis.push.plan import make_plan
-        from airflow_provider_celonis.push.run import PushRun
-        from airflow_provider_celonis.waiting.decisions import NOT_EXECUTED, PushWait
-        from airflow_provider_celonis.waiting.status import ERROR, deadline_after, deadline_passed, event
-
         deadline = deadline_after(self.timeout)
         plan = make_plan(self)
         self.log.info("Push plan for table %s: %s", self.target_table, plan.describe())
@@ -267,12 +280,11 @@ class CelonisDataPushOperator(BaseOperator):
     @staticmethod
     def shown(uri: Any) -> str:
         """A source as logs and errors show it: credentials in a URI are hidden."""
-        from airflow_provider_celonis.client.paths import redact_uri
-
         return redact_uri(uri)
 
     # -- wait -------------------------------------------------------------------------------
     def _defer(self, wait: PushWait) -> None:
+        # Lazy: the trigger module (and its hook) is not for DAG parse time.
         from airflow_provider_celonis.triggers.data_push import CelonisDataPushJobTrigger
 
         trigger = CelonisDataPushJobTrigger(
@@ -286,9 +298,6 @@ class CelonisDataPushOperator(BaseOperator):
         self.defer(trigger=trigger, method_name="execute_complete")
 
     def _wait_here(self, wait: PushWait) -> dict[str, Any]:
-        from airflow_provider_celonis.waiting.decisions import judge_push
-        from airflow_provider_celonis.waiting.sync_poll import poll_until_done
-
         return poll_until_done(
             lambda: self.hook.get_job(wait.data_pool_id, wait.job_id),
             lambda job: judge_push(job, wait),
@@ -305,11 +314,6 @@ class CelonisDataPushOperator(BaseOperator):
 
     # -- finish -----------------------------------------------------------------------------
     def _finish(self, event: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_celonis.exceptions import CelonisJobFailedError, CelonisJobTimeoutError
-        from airflow_provider_celonis.waiting.decisions import NOT_EXECUTED
-        from airflow_provider_celonis.waiting.outcomes import check_event
-        from airflow_provider_celonis.waiting.status import ERROR, SUCCESS, TIMEOUT
-
         status = check_event(event)["status"]
         job_id = str(event.get("job_id"))
         where = f"Push job {job_id} into table {self.target_table} of pool {self.data_pool_id}"
@@ -351,9 +355,6 @@ class CelonisDataPushOperator(BaseOperator):
 
     def _stop_after_timeout(self, job_id: str) -> tuple[bool, str]:
         """Delete the job; report CANCELED if Celonis shows it, else say it was abandoned."""
-        from airflow_provider_celonis.exceptions import CelonisError, CelonisNotFoundError
-        from airflow_provider_celonis.push.run import checked_job
-
         if not self._delete(job_id, "the timeout passed"):
             return False, "the operator could NOT delete the job, so it may still load its data"
         self._job_id = None
@@ -385,8 +386,8 @@ class CelonisDataPushOperator(BaseOperator):
     def on_kill(self) -> None:
         """Delete the push job this task created and has not finished; never raises."""
         if self._job_id is not None:
+            # Lazy: DAG parsing must not import the hook.
             from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
-            from airflow_provider_celonis.waiting.status import kill_hook_params
 
             # Few, short retries: Airflow gives on_kill limited time before it kills the process.
             hook = CelonisDataPushHook(self.celonis_conn_id, **kill_hook_params(self.hook_params))

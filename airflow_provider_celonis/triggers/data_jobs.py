@@ -8,12 +8,12 @@ from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 from airflow_provider_celonis.waiting.decisions import (
     OWN,
     JobWait,
-    Progress,
     job_candidates,
     judge_job,
     log_job_items,
     pin_execution,
 )
+from airflow_provider_celonis.waiting.progress import Progress
 
 
 class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
-from airflow_provider_celonis.waiting.decisions import PushWait, judge_push
+from airflow_provider_celonis.waiting.push_wait import PushWait, judge_push
 
 
 class CelonisDataPushJobTrigger(CelonisPollingTrigger):

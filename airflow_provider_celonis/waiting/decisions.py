@@ -12,16 +12,15 @@ start after it. When more than one unknown id could be ours, the verdict fails c
 names them. Only the sensors, which wait for a run someone else started, compare dates
 (the user's ``started_after``).
 
-The waits themselves (typed, validated on resume) are in :mod:`airflow_provider_celonis.waiting.waits`.
+The waits themselves (typed, validated on resume) are in :mod:`airflow_provider_celonis.waiting.waits`;
+the Data Push job's wait and verdict in :mod:`airflow_provider_celonis.waiting.push_wait`.
 """
 
 from __future__ import annotations
 
-import re
-import time
-from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from airflow_provider_celonis.waiting.push_wait import PushWait, judge_push  # importable from here too
 from airflow_provider_celonis.waiting.status import (
     ERROR,
     SKIPPED,
@@ -54,6 +53,7 @@ __all__ = [
     "WATCH",
     "JobWait",
     "LoadWait",
+    "PushWait",
     "current_load",
     "execution_id_of",
     "in_progress",
@@ -121,27 +121,6 @@ def log_job_items(log: Any, items: list[dict[str, Any]], wait: JobWait, seen: di
         reason = why_not_ours(item, wait)
         verdict = "accepted" if reason is None else f"not the awaited run: {reason}"
         log.info("Execution %s (%s, started %s): %s.", execution_id, status, item.get("startDate"), verdict)
-
-
-PROGRESS_EVERY = 60.0
-"""Seconds between "still waiting" lines while nothing changes: a steady cadence in the task log."""
-
-
-class Progress:
-    """Logs the awaited run's status when it changes, and at least every ``every`` seconds."""
-
-    def __init__(self, log: Any, every: float = PROGRESS_EVERY) -> None:
-        self.log, self.every = log, every
-        self.began = self.last = time.monotonic()
-        self.shown: str | None = None
-
-    def note(self, what: str, run_id: Any, status: Any) -> None:
-        now, shown = time.monotonic(), f"{run_id}/{status}"
-        if shown != self.shown or now - self.last >= self.every:
-            self.shown, self.last = shown, now
-            self.log.info(
-                "%s %s is %s (waited %.0f s).", what, run_id or "(not listed yet)", status, now - self.began
-            )
 
 
 def pin_execution(items: list[dict[str, Any]], wait: JobWait) -> JobWait:
@@ -347,117 +326,3 @@ def judge_load(
         note = " with warnings" if status is DataModelLoadStatus.WARNING else ""
         return event(SUCCESS, f"the data model load succeeded{note}", **ids)
     return event(ERROR, f"the data model load ended with {status.value}", **ids)
-
-
-# -- data push jobs -----------------------------------------------------------------
-MAX_PUSH_LOG_LINES = 50
-NOT_EXECUTED = "not_executed"
-"""``reason`` of the error event of a push job still NEW after a lost execute answer."""
-PUSH_ERROR_LINE = re.compile(r"(?i)(^\W*error\b|\berror:|\bfailed\b|\bexception\b)")
-"""A ``logs`` line that reports a failure; a DONE job with one is not trusted (fail closed)."""
-
-
-@dataclass(frozen=True)
-class PushWait:
-    """Everything needed to wait for one executed Data Push job; JSON-serializable via ``asdict``."""
-
-    data_pool_id: str
-    job_id: str
-    deadline: float | None = None
-    """Epoch seconds; past it the wait ends with a ``timeout`` event (the operator deletes the job)."""
-    appear_deadline: float | None = None
-    """Epoch seconds; the job must have left NEW by then, or the execute call did not take effect."""
-    summary: dict[str, Any] = field(default_factory=dict)
-    """What was pushed (chunks, bytes, rows): carried through the trigger into the result."""
-    fail_on_error_logs: bool = True
-    """A DONE whose ``logs`` hold an error line (:data:`PUSH_ERROR_LINE`) fails closed."""
-
-    def __post_init__(self) -> None:
-        # A trigger's kwargs come back from the metadata database: a wrong payload fails loudly.
-        for name in ("data_pool_id", "job_id"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ValueError(f"PushWait.{name} must be a non-empty string")
-        for name in ("deadline", "appear_deadline"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ValueError(f"PushWait.{name} must be epoch seconds or None")
-        if not isinstance(self.summary, dict):
-            raise ValueError("PushWait.summary must be a dict")
-        if not isinstance(self.fail_on_error_logs, bool):
-            raise ValueError("PushWait.fail_on_error_logs must be a bool")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PushWait:
-        if not isinstance(data, dict):
-            raise ValueError(f"PushWait: expected a dict, got {type(data).__name__}")
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"PushWait: unknown fields {sorted(unknown)}")
-        return cls(**data)
-
-
-def push_logs(job: dict[str, Any] | None) -> list[str]:
-    """The job's ``logs`` lines (Celonis's explanation of an ERROR), bounded for events and XCom."""
-    lines = (job or {}).get("logs") or []
-    if not isinstance(lines, list):
-        lines = [lines]
-    return [str(line)[:2000] for line in lines[:MAX_PUSH_LOG_LINES]]
-
-
-def judge_push(job: dict[str, Any] | None, wait: PushWait, now: float | None = None) -> dict[str, Any] | None:
-    """Verdict on one ``GET .../jobs/{id}`` answer (None: keep polling)."""
-    from airflow_provider_celonis.waiting.status import DataPushJobStatus
-
-    raw = (job or {}).get("status")
-    ids: dict[str, Any] = {
-        "data_pool_id": wait.data_pool_id,
-        "job_id": wait.job_id,
-        "job_status": raw,
-        "summary": wait.summary,
-    }
-    got = job.get("id") if isinstance(job, dict) else None
-    if got is None or str(got) != wait.job_id:
-        return event(
-            ERROR,
-            f"Celonis answered about push job {got!r} when asked for job {wait.job_id}, so the task "
-            "cannot tell how its own job ended (fail closed)",
-            **ids,
-        )
-    status = DataPushJobStatus.parse(raw)
-    if status is None:
-        return event(
-            ERROR,
-            f"Celonis reported the unknown push job status {raw!r}; treating it as a failure (fail closed)",
-            logs=push_logs(job),
-            **ids,
-        )
-    if status is DataPushJobStatus.NEW or status.in_progress:
-        if deadline_passed(wait.deadline, now):
-            return event(TIMEOUT, f"the timeout passed while the push job was {status.value}", **ids)
-        if status is DataPushJobStatus.NEW and deadline_passed(wait.appear_deadline, now):
-            return event(
-                ERROR,
-                "the push job is still NEW after the start grace period, so no execute call took "
-                "effect (none is sent again from here, to never run a job twice)",
-                logs=push_logs(job),
-                reason=NOT_EXECUTED,
-                **ids,
-            )
-        return None
-    if status.succeeded:
-        errors = [line for line in push_logs(job) if PUSH_ERROR_LINE.search(line)]
-        errors = errors if wait.fail_on_error_logs else []
-        if errors:
-            return event(
-                ERROR,
-                "Celonis reported the push job DONE with error lines in its logs; not trusting that "
-                "DONE (fail closed)",
-                logs=errors,
-                **ids,
-            )
-        return event(SUCCESS, "the push job finished (DONE)", **ids)
-    verb = "was cancelled (CANCELED)" if status is DataPushJobStatus.CANCELED else "failed (ERROR)"
-    return event(ERROR, f"the push job {verb}", logs=push_logs(job), **ids)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_celonis.waiting.decisions import (
-    Progress,
     job_candidates,
     judge_job,
     judge_load,
@@ -25,6 +24,7 @@ from airflow_provider_celonis.waiting.decisions import (
     pin_load,
     window_closed,
 )
+from airflow_provider_celonis.waiting.progress import Progress
 from airflow_provider_celonis.waiting.run_ledger import RunLedger
 from airflow_provider_celonis.waiting.status import (
     SUCCESS,

@@ -280,7 +280,7 @@ def test_a_run_ended_within_the_grace_is_held_until_it_ends() -> None:
 
 
 def test_progress_logs_on_change_and_at_a_steady_cadence() -> None:
-    from airflow_provider_celonis.waiting.decisions import Progress
+    from airflow_provider_celonis.waiting.progress import Progress
 
     lines: list[str] = []
 
