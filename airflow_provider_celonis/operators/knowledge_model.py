@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
+from airflow_provider_celonis.lineage.assets import declare_outlets, output_asset_uri
+from airflow_provider_celonis.lineage.facts import remember, team_url_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -97,6 +99,7 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        declare_outlets(self, kwargs, output_asset_uri(output_path))  # docs/lineage.md; outlets= wins
         self.knowledge_model_id = knowledge_model_id
         self.record_id = record_id
         self.fields = fields
@@ -158,6 +161,7 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         )
         rows = data if allow_cut else _stop_on_cut(data, self._cut_fix())
         count = write_in_order(rows, path, fmt, preferred=[*fields, *kpis], spill_dir=self.spill_dir)
+        remember(self, team_url=team_url_of(hook), output=path, records=count)  # for lineage, not XCom
         self.log.info("Wrote %d rows (server total %s) to %s", count, data.total, path)
         if data.cut:
             self.log.warning(
@@ -167,6 +171,13 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
                 data.total,
             )
         return {"path": path, "records": count, "total": data.total, "cut": data.cut}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the Knowledge Model in, the final ``output_path`` out (docs/lineage.md)."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_complete
+        from airflow_provider_celonis.lineage.reports import extract_report
+
+        return facets_on_complete(self, extract_report)
 
     def _allow_cut(self) -> bool:
         for name in ("allow_cut", "fail_on_cut"):
