@@ -65,7 +65,10 @@ def test_each_schedule_started_execution_runs_the_dag_once(stack: AirflowStack) 
     waited = time.monotonic() - started
     report(f"event watcher: cursor Variable written by the triggerer {waited:.0f} s after unpause")
 
-    one = stack.emulator.seed_execution(pool, job, "RUNNING", running_seconds=3, source="SCHEDULE")
+    # outcome spelled out: an earlier e2e test may have left the job configured to fail.
+    one = stack.emulator.seed_execution(
+        pool, job, "RUNNING", running_seconds=3, outcome="SUCCESS", source="SCHEDULE"
+    )
     first_run = wait_fired(stack, one)
     report(f"event watcher: schedule-started execution {one[:8]} ran the DAG once ({first_run})")
 
