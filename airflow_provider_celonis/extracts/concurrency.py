@@ -10,7 +10,8 @@ sub-window's request is widened by one resolution unit on each side and trimmed 
 ``[sub_start, sub_end)`` client-side (correct whichever of ``from``/``to`` the server includes).
 
 :class:`AdaptiveLimit` is the gate every page request passes (``CelonisUsageHook.pacer``): it
-starts with :data:`START_LIMIT` requests in flight, adds one after a round of clean answers,
+starts with :data:`START_LIMIT` requests in flight, adds one per clean answer until the first
+trouble (a slow start, doubling per round), then one per round of clean answers,
 halves on a 429 or a 5xx (at most once per round), holds every new request until the reset a
 429 announced, and from then on paces requests to the ``x-ratelimit-limit`` it read (assumed
 per second, as Celonis's published limits are; docs/celonis-api.md 1.4). It never exceeds
@@ -78,7 +79,7 @@ class AdaptiveLimit:
         self._cond = threading.Condition()
         self._clean = 0
         self._paused_until = 0.0
-        self._last_cut = -1e9
+        self._last_cut = -1.0  # no cut yet
         self._best: float | None = None
         self._rate: float | None = None  # requests/s once a 429 named the limit
         self._sent: deque[float] = deque()
@@ -139,14 +140,19 @@ class AdaptiveLimit:
                         self._paused_until = max(self._paused_until, now + min(hint, 300.0))
                 else:
                     self.server_errors += 1
-                if now - self._last_cut > max(self._best or 0.0, 0.2) * 2:  # once per round
+                if (
+                    self._last_cut < 0 or now - self._last_cut > max(self._best or 0.0, 0.2) * 2
+                ):  # once a round
                     self.limit = max(1, self.limit // 2)
                     self._last_cut, self._clean = now, 0
             elif status < 400:
                 self._best = elapsed if self._best is None else min(self._best, elapsed)
                 if elapsed <= 2 * self._best + 0.05:  # not slowed down by the load we add
                     self._clean += 1
-                    if self._clean >= self.limit and self.limit < self.cap:
+                    # Slow start: one more per clean answer (doubling per round) until the first
+                    # 429 or 5xx; then one more per round of clean answers.
+                    step = 1 if self._last_cut < 0 else self.limit
+                    if self._clean >= step and self.limit < self.cap:
                         self.limit += 1
                         self._clean = 0
             self._cond.notify_all()

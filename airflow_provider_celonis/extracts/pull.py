@@ -244,7 +244,8 @@ class PullMixin:
             return
         # Twice as many sub-windows as threads: a dense one does not leave the others idle, and each
         # costs one call past its last page.
-        windows = split_window(start, end, 2 * cap, resolution=self.time_resolution)
+        resolution = self.time_resolution
+        windows = split_window(start, end, 2 * cap, resolution=resolution, min_span=max(1.0, 10 * resolution))
         if len(windows) == 1:
             yield from self.fetch(hook, start, end)
             return

@@ -7,44 +7,23 @@ handed over), so Celonis sees the same calls as from a plain loop, plus at most
 can only be known from a page's content.
 
 What the worker does is kept minimal (send, read bytes) because it shares the GIL with the
-consumer; decoding JSON happens in the consumer. While it runs the GIL switch interval is
-lowered (environment ``CELONIS_READ_AHEAD_SWITCH_INTERVAL``, default 0.5 ms): with Python's
-default 5 ms, a busy consumer delays every response's arrival by up to 5 ms.
+consumer; decoding JSON happens in the consumer. Only sequential pulls use it
+(``max_concurrency=1``, Team Members): windowed extracts pull sub-windows concurrently
+(:mod:`.concurrency`). The worker's GIL switch interval is left alone: lowering it for the
+whole process (as an earlier version did) changed every thread of the Airflow worker for a gain
+that concurrency makes moot (measured in bench/README.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
-SWITCH_INTERVAL = float(os.environ.get("CELONIS_READ_AHEAD_SWITCH_INTERVAL", "0.0005"))
-_switch_lock = threading.Lock()
-_active = 0
-_saved_switch = 0.0
-
-
-def _lower_switch_interval() -> None:
-    global _active, _saved_switch
-    with _switch_lock:
-        if _active == 0:
-            _saved_switch = sys.getswitchinterval()
-            sys.setswitchinterval(min(_saved_switch, SWITCH_INTERVAL))
-        _active += 1
-
-
-def _restore_switch_interval() -> None:
-    global _active
-    with _switch_lock:
-        _active -= 1
-        if _active == 0:
-            sys.setswitchinterval(_saved_switch)
 
 
 def read_ahead(produce: Callable[[], Iterable[T]], depth: int = 2) -> Iterator[T]:
@@ -82,7 +61,6 @@ def read_ahead(produce: Callable[[], Iterable[T]], depth: int = 2) -> Iterator[T
                 close()
 
     worker = threading.Thread(target=work, name="celonis-read-ahead", daemon=True)
-    _lower_switch_interval()
     worker.start()
     try:
         while True:
@@ -97,4 +75,3 @@ def read_ahead(produce: Callable[[], Iterable[T]], depth: int = 2) -> Iterator[T
         # No timeout: a worker still inside a request (bounded by the hook's timeout and retry
         # policy) must finish before the caller may send anything else on the same hook.
         worker.join()
-        _restore_switch_interval()

@@ -1,0 +1,136 @@
+"""Sub-window cutting, the adaptive gate and the worker threads of a concurrent pull (no HTTP here:
+the pulls over real sockets are in tests/operators/test_usage_concurrency.py)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from airflow_provider_celonis.extracts.concurrency import (
+    AdaptiveLimit,
+    PullCancelled,
+    pull_windows,
+    split_window,
+)
+
+T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def test_split_window_is_gapless_half_open_and_on_the_resolution() -> None:
+    end = T0 + timedelta(hours=1, milliseconds=7)
+    windows = split_window(T0, end, 7, resolution=0.001, min_span=1.0)
+    assert len(windows) == 7
+    assert windows[0][0] == T0 and windows[-1][1] == end
+    for (_, a_end), (b_start, _) in itertools.pairwise(windows):
+        assert a_end == b_start  # no gap, no overlap
+        assert b_start.microsecond % 1000 == 0
+    seconds = split_window(T0, T0 + timedelta(seconds=95.5), 4, resolution=1.0, min_span=10.0)
+    assert all(b.microsecond == 0 for b, _ in seconds[1:])
+
+
+def test_split_window_keeps_short_windows_whole() -> None:
+    assert split_window(T0, T0 + timedelta(seconds=30), 16, resolution=0.001, min_span=60) == [
+        (T0, T0 + timedelta(seconds=30))
+    ]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def answer(status: int, elapsed: float = 0.05, **headers: str) -> Any:
+    return SimpleNamespace(status_code=status, elapsed=timedelta(seconds=elapsed), headers=headers)
+
+
+def test_limit_grows_on_clean_answers_up_to_the_cap_only() -> None:
+    gate = AdaptiveLimit(5, clock=Clock())
+    assert gate.limit == 2
+    for _ in range(50):
+        gate.observe(answer(200))
+    assert gate.limit == 5
+
+
+def test_limit_does_not_grow_when_answers_slow_down() -> None:
+    gate = AdaptiveLimit(8, clock=Clock())
+    gate.observe(answer(200, 0.05))
+    for _ in range(20):
+        gate.observe(answer(200, 1.0))  # the server slows down under our load
+    assert gate.limit == 3
+
+
+def test_429_halves_once_a_round_pauses_for_the_reset_and_paces_to_the_limit() -> None:
+    clock = Clock()
+    gate = AdaptiveLimit(8, clock=clock)
+    for _ in range(20):
+        gate.observe(answer(200))
+    assert gate.limit == 8
+    gate.observe(answer(429, **{"x-ratelimit-reset": "2", "x-ratelimit-limit": "10"}))
+    gate.observe(answer(429, **{"x-ratelimit-reset": "2", "x-ratelimit-limit": "10"}))  # same round
+    assert gate.limit == 4 and gate.throttled == 2
+    assert gate._wait_needed(clock.now) == pytest.approx(2.0)  # new requests wait for the reset
+    clock.now += 2.0
+    assert gate._wait_needed(clock.now) == 0
+    for _ in range(9):  # paced to 90% of the announced 10/s
+        gate._sent.append(clock.now)
+    assert gate._wait_needed(clock.now) > 0
+    gate.observe(answer(503))
+    gate.observe(answer(200))
+    assert gate.server_errors == 1 and gate.limit == 2
+
+
+def test_slots_never_exceed_the_limit_and_cancel_refuses_new_ones() -> None:
+    gate = AdaptiveLimit(3, start=3)
+    inside, peak, lock = [0], [0], threading.Lock()
+    go = threading.Event()
+
+    def work() -> None:
+        with gate.slot():
+            with lock:
+                inside[0] += 1
+                peak[0] = max(peak[0], inside[0])
+            go.wait(0.2)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == gate.peak == 3
+    gate.cancel()
+    with pytest.raises(PullCancelled), gate.slot():
+        pass
+
+
+def test_pull_windows_yields_everything_and_raises_the_first_error() -> None:
+    windows = [(T0 + timedelta(seconds=i), T0 + timedelta(seconds=i + 1)) for i in range(10)]
+    done: list[tuple[int, int]] = []
+
+    def fetch(start: datetime, end: datetime) -> list[int]:
+        return list(range(int(start.timestamp()), int(start.timestamp()) + 450))
+
+    got = list(pull_windows(windows, fetch, workers=3, on_window_done=lambda d, t: done.append((d, t))))
+    assert sorted(got) == sorted(x for s, _ in windows for x in fetch(s, s))
+    assert done[-1] == (10, 10)
+
+    failed: list[bool] = []
+
+    def broken(start: datetime, end: datetime) -> Any:
+        if start == windows[3][0]:
+            raise RuntimeError("sub-window 3 failed")
+        yield from range(5)
+
+    with pytest.raises(RuntimeError, match="sub-window 3"):
+        list(pull_windows(windows, broken, workers=2, on_failure=lambda: failed.append(True)))
+    assert failed == [True]
+    assert not [t for t in threading.enumerate() if t.name.startswith("celonis-pull-")]
