@@ -13,19 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_celonis.exceptions import (
-    CelonisConfigurationError,
-    CelonisConflictError,
-    CelonisError,
-    CelonisRequestMaybeSentError,
-)
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 from airflow_provider_celonis.operators._extract import CelonisExtractOperator
+from airflow_provider_celonis.scim.apply import apply_plan
+from airflow_provider_celonis.scim.identity import identity, protected_names
+from airflow_provider_celonis.scim.inputs import cap, check_caps, load_users, read_text
+from airflow_provider_celonis.scim.sync import MATCH_KEYS, SyncPlan, desired_users, plan_sync
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_celonis.hooks.scim import CelonisScimHook
-    from airflow_provider_celonis.scim.sync import SyncPlan
 
 __all__ = ["CelonisScimExportOperator", "CelonisScimSyncUsersOperator"]
 _TYPES = {"Users": "User", "Groups": "Group"}
@@ -91,6 +89,7 @@ class CelonisScimExportOperator(CelonisExtractOperator):
             )
 
     def make_hook(self) -> CelonisScimHook:
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.scim import CelonisScimHook
 
         return CelonisScimHook(self.celonis_conn_id, **self.hook_params)
@@ -192,8 +191,6 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     # -- input -----------------------------------------------------------------------------
     def _protected(self) -> frozenset[str]:
-        from airflow_provider_celonis.scim.inputs import protected_names
-
         return protected_names(self.protected_users, self.task_id)
 
     def _flag(self, name: str) -> bool:
@@ -207,9 +204,6 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     def desired(self) -> dict[str, dict[str, Any]]:
         """Validate every argument and the desired users; no network call happens before this passes."""
-        from airflow_provider_celonis.scim.inputs import read_text
-        from airflow_provider_celonis.scim.sync import MATCH_KEYS, cap, desired_users, load_users
-
         if self.match_on not in MATCH_KEYS:
             raise CelonisConfigurationError(
                 "match_on", f"is {self.match_on!r}", f"use one of {', '.join(MATCH_KEYS)}", where=self.task_id
@@ -249,8 +243,8 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     # -- run -------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.scim import CelonisScimHook
-        from airflow_provider_celonis.scim.sync import check_caps, plan_sync
 
         desired = self.desired()
         dry_run, deactivate = self._flag("is_dry_run"), self._flag("deactivate_missing")
@@ -296,8 +290,6 @@ class CelonisScimSyncUsersOperator(BaseOperator):
 
     def _warn_unknown_protected(self, current: list[dict[str, Any]]) -> None:
         """A protected entry that names nobody protects nobody: a typo there must show."""
-        from airflow_provider_celonis.scim.inputs import identity
-
         known = {identity(u.get("userName", "")) for u in current}
         unknown = sorted(self._protected() - known)
         if unknown:
@@ -345,74 +337,4 @@ class CelonisScimSyncUsersOperator(BaseOperator):
             )
 
     def _apply(self, hook: CelonisScimHook, plan: SyncPlan, current: dict[str, dict[str, Any]]) -> None:
-        from airflow_provider_celonis.scim.sync import ApplyProgress, changes, flatten, to_scim
-
-        failures: list[str] = []
-        converged: set[str] = set()  # users a create met with 409 and updated: never deactivate them
-        progress = ApplyProgress(self.log, len(plan.create) + len(plan.update) + len(plan.deactivate))
-        for flat in plan.create:
-            progress.step()
-            try:
-                hook.create_user(to_scim(flat))
-            except (CelonisConflictError, CelonisRequestMaybeSentError) as err:
-                # a 409 (a user added meanwhile), or an answer lost after Celonis may have created it:
-                # read the state back and converge instead of failing or creating twice
-                existing = hook.find_user(flat["userName"])
-                if existing is None:
-                    failures.append(f"create {flat['userName']}: {err} (and the user cannot be found)")
-                    continue
-                self.log.info("  %s exists already; updating it instead", flat["userName"])
-                diff = changes(
-                    flat, {**flatten(existing, desired=False), "active": bool(existing.get("active", True))}
-                )
-                current[str(existing["id"])] = existing
-                converged.add(str(existing["id"]))
-                if diff:
-                    failures += self._update(hook, str(existing["id"]), flat["userName"], diff, current)
-            except CelonisError as err:
-                failures.append(f"create {flat['userName']}: {err}")
-        deactivate = [item for item in plan.deactivate if item.user_id not in converged]
-        for item in plan.deactivate:
-            if item.user_id in converged:
-                self.log.info("  not deactivating %s: the sync just converged onto it", item.user_name)
-        plan.deactivate = deactivate
-        for item in [*plan.update, *plan.deactivate]:
-            progress.step()
-            failures += self._update(hook, item.user_id, item.user_name, item.diff, current)
-        if failures:
-            planned = len(plan.create) + len(plan.update) + len(plan.deactivate)
-            raise CelonisError(
-                f"SCIM sync applied {planned - len(failures)} changes but {len(failures)} failed: "
-                + " | ".join(failures[:20]),
-                fix="fix the causes named above and re-run: the sync only repeats what is still missing",
-            )
-
-    def _update(
-        self,
-        hook: CelonisScimHook,
-        user_id: str,
-        name: str,
-        diff: dict[str, Any],
-        current: dict[str, dict[str, Any]],
-    ) -> list[str]:
-        from airflow_provider_celonis.scim.identity import unapplied
-        from airflow_provider_celonis.scim.sync import merged_for_put, patch_operations
-
-        answer: dict[str, Any] | None
-        try:
-            if self.update_method == "put":
-                answer = hook.replace_user(user_id, merged_for_put(current[user_id], diff))
-            else:
-                answer = hook.patch_user(user_id, patch_operations(diff))
-            if not isinstance(answer, dict) or "userName" not in answer:
-                answer = hook.get_user(user_id)  # a 204 proves nothing about the change: read it back
-        except CelonisError as err:
-            return [f"update {name}: {err}"]
-        missing = unapplied(diff, answer)
-        if missing:
-            shown = ", ".join(f"{key}={value!r}" for key, value in missing.items())
-            return [
-                f"update {name}: Celonis answered {self.update_method.upper()} with success but the user "
-                f"still has {shown} (a path the server ignores?)"
-            ]
-        return []
+        apply_plan(hook, plan, current, update_method=self.update_method, log=self.log)

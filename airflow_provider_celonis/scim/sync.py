@@ -1,11 +1,12 @@
 """The pure part of SCIM user sync: compare the desired users with the team, plan, cap.
 
 No network here, so the plan logic is easy to read and to test, and the operator
-(:class:`~airflow_provider_celonis.operators.scim.CelonisScimSyncUsersOperator`) only fetches,
-logs and applies. A desired user is a flat record (``userName``, ``externalId``,
-``displayName``, ``givenName``, ``familyName``, ``email``, ``active``) or a SCIM User; only the
-attributes it sets are managed, so an HR feed without ``displayName`` never blanks it in
-Celonis. Users are deactivated with ``active: false`` and never deleted.
+(:class:`~airflow_provider_celonis.operators.scim.CelonisScimSyncUsersOperator`) only fetches
+and logs; :mod:`airflow_provider_celonis.scim.apply` carries the plan out. A desired user
+is a flat record (``userName``, ``externalId``, ``displayName``, ``givenName``,
+``familyName``, ``email``, ``active``) or a SCIM User; only the attributes it sets are
+managed, so an HR feed without ``displayName`` never blanks it in Celonis. Users are
+deactivated with ``active: false`` and never deleted.
 
 The safety rules (docs/scim.md): identities are compared in one normal form
 (:func:`~airflow_provider_celonis.scim.identity.identity`); a desired user whose e-mail or
@@ -18,7 +19,6 @@ deactivates or creates more than a share of the active users is refused (:func:`
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -383,19 +383,3 @@ def plan_sync(
     if listing_problem and deactivate_missing:
         plan.held_reason = listing_problem
     return plan
-
-
-class ApplyProgress:
-    """A log line every 30 seconds while a large plan is applied, so a long apply shows it moves."""
-
-    EVERY = 30.0
-
-    def __init__(self, log: Any, total: int) -> None:
-        self.log, self.total, self.done = log, total, 0
-        self.last = time.monotonic()
-
-    def step(self) -> None:
-        if time.monotonic() - self.last >= self.EVERY:
-            self.log.info("SCIM sync: %d of %d changes applied", self.done, self.total)
-            self.last = time.monotonic()
-        self.done += 1

@@ -329,9 +329,9 @@ def test_an_inconsistent_listing_writes_no_access_review(
 def test_a_long_apply_logs_progress(
     emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from airflow_provider_celonis.scim import sync as scim_sync
+    from airflow_provider_celonis.scim import apply as scim_apply
 
-    monkeypatch.setattr(scim_sync.ApplyProgress, "EVERY", 0.0)  # every step counts as a long wait
+    monkeypatch.setattr(scim_apply.ApplyProgress, "EVERY", 0.0)  # every step counts as a long wait
     users = [{"userName": u["userName"], "displayName": "New"} for u in team(emulator)]
     sync(users=users).execute(context())
     logged = capsys.readouterr().out
