@@ -37,6 +37,8 @@ from airflow_provider_celonis.exceptions import (
     CelonisJobTimeoutError,
     CelonisNotFoundError,
 )
+from airflow_provider_celonis.lineage.assets import declare_outlets, pool_table_asset_uri
+from airflow_provider_celonis.lineage.facts import remember
 from airflow_provider_celonis.links import DATA_POOL_URL_KEY, CelonisDataPoolLink
 from airflow_provider_celonis.push.chunking import CELONIS_CHUNK_LIMIT
 from airflow_provider_celonis.push.plan import make_plan
@@ -155,6 +157,8 @@ class CelonisDataPushOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # The pool table as an Asset, from the arguments as written (docs/lineage.md); outlets= wins.
+        declare_outlets(self, kwargs, pool_table_asset_uri(data_pool_id, target_table, data_connection_id))
         self.data_pool_id = data_pool_id
         self.target_table = target_table
         self.source = source
@@ -216,6 +220,7 @@ class CelonisDataPushOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         deadline = deadline_after(self.timeout)
         plan = make_plan(self)
+        remember(self, sources=[file.uri for file in plan.files])  # for lineage (not XCom)
         self.log.info("Push plan for table %s: %s", self.target_table, plan.describe())
         self.celonis_pool_url = self.hook.pool_url(self.data_pool_id)
         self._ti = context["ti"]
@@ -321,6 +326,7 @@ class CelonisDataPushOperator(BaseOperator):
             self._job_id = None
             # The summary rode through the trigger's kwargs: it never replaces the polled job's id.
             result = {**(event.get("summary") or {}), "job_id": job_id, "status": event.get("job_status")}
+            remember(self, rows=result.get("rows"), bytes=result.get("bytes"), job_id=job_id)
             self.log.info("%s: %s; %s", where, event["message"], result)
             return result
         if status == TIMEOUT:
@@ -382,6 +388,13 @@ class CelonisDataPushOperator(BaseOperator):
             return False
         self.log.warning("Deleted push job %s in pool %s because %s.", job_id, self.data_pool_id, why)
         return True
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the source files in, the pool table out with rows and bytes (docs/lineage.md)."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_complete
+        from airflow_provider_celonis.lineage.reports import push_report
+
+        return facets_on_complete(self, push_report)
 
     def on_kill(self) -> None:
         """Delete the push job this task created and has not finished; never raises."""

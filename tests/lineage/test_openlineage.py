@@ -59,3 +59,40 @@ def test_operators_delegate_and_survive_a_missing_fact() -> None:
         pytest.skip("operators not wired yet")
     result = method(None)
     assert result.outputs == []
+
+
+def test_nothing_imports_openlineage_until_its_provider_asks() -> None:
+    """Parse-time path (import every operator, build each, declare Assets): OpenLineage stays
+    unimported; asked anyway with OpenLineage unimportable, the method returns None, no error."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from airflow_provider_celonis.operators.data_jobs import CelonisExecuteDataJobOperator
+from airflow_provider_celonis.operators.data_models import CelonisReloadDataModelOperator
+from airflow_provider_celonis.operators.data_push import CelonisDataPushOperator
+from airflow_provider_celonis.operators.knowledge_model import CelonisKnowledgeModelDataOperator
+from airflow_provider_celonis.operators.scim import CelonisScimExportOperator
+from airflow_provider_celonis.operators.usage import CelonisAuditLogOperator
+
+push = CelonisDataPushOperator(task_id="p", data_pool_id="pool", target_table="t", source="/x.csv")
+audit = CelonisAuditLogOperator(task_id="a", output_path="/data/audit/{{ ds }}.jsonl")
+CelonisScimExportOperator(task_id="s", output_path="/x.jsonl")
+CelonisKnowledgeModelDataOperator(task_id="k", knowledge_model_id="km", output_path="/x.jsonl")
+CelonisExecuteDataJobOperator(task_id="j", data_pool_id="p", data_job_id="j")
+CelonisReloadDataModelOperator(task_id="m", data_pool_id="p", data_model_id="m")
+assert [a.uri for a in push.outlets] == ["x-celonis://data-pools/pool/tables/t"], push.outlets
+assert [a.uri for a in audit.outlets] == ["file:///data/audit"], audit.outlets
+# Airflow's providers manager reads every installed provider's info module: not ours to avoid.
+info = ("airflow.providers.openlineage", "airflow.providers.openlineage.get_provider_info")
+loaded = sorted(m for m in sys.modules if "openlineage" in m and m not in info)
+assert not loaded, loaded
+for blocked in ("openlineage", "airflow.providers.openlineage"):
+    sys.modules[blocked] = None  # import raises ImportError, as without the extra
+print("ok", push.get_openlineage_facets_on_complete(None))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    last = run.stdout.strip().splitlines()[-1]
+    assert last == "ok None", last  # asked anyway without the provider: nothing to return, no error
