@@ -16,6 +16,7 @@ from urllib.parse import unquote
 from airflow_provider_celonis.emulator import problems
 from airflow_provider_celonis.emulator.faults.ambiguous import is_ambiguous
 from airflow_provider_celonis.emulator.faults.ambiguous import play as play_ambiguous
+from airflow_provider_celonis.emulator.faults.asgi import capture, read_body, send_response, swallow
 from airflow_provider_celonis.emulator.faults.hostile import HOSTILE_KINDS, play_hostile
 from airflow_provider_celonis.emulator.stores.state import EmulatorState, FaultRule
 
@@ -44,20 +45,6 @@ def rate_limit_headers(rule: FaultRule, now: float) -> dict[str, str]:
     elif rule.reset_format != "none":
         headers["x-ratelimit-reset"] = reset
     return headers
-
-
-async def _send_response(send: Any, status: int, body: bytes, headers: dict[str, str]) -> None:
-    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _drain(receive: Any) -> None:
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body"):
-            return
 
 
 def keep_encoded_slashes(scope: Any) -> None:
@@ -103,9 +90,9 @@ class FaultMiddleware:
             await play_ambiguous(self, rule, scope, receive, send)
             return
         if rule.process:
-            await self.app(scope, receive, _swallow)  # the server acts; its answer is lost
+            await self.app(scope, receive, swallow)  # the server acts; its answer is lost
         else:
-            await _drain(receive)
+            await read_body(receive)
         await self._answer(rule, send)
 
     def _logged(self, send: Any, method: str, path: str, rule: FaultRule | None, scope: Any) -> Any:
@@ -150,7 +137,7 @@ class FaultMiddleware:
                 headers=rate_limit_headers(rule, self.state.now()),
             )
         elif rule.status in _GATEWAY_BODIES:
-            await _send_response(
+            await send_response(
                 send, rule.status, _GATEWAY_BODIES[rule.status], {"content-type": "text/html"}
             )
             return
@@ -159,11 +146,7 @@ class FaultMiddleware:
         else:
             response = problems.problem(rule.status, "Injected fault", "GENERAL_PARAMETER_MISSMATCH")
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        await _send_response(send, response.status_code, bytes(response.body), headers)
-
-
-async def _swallow(message: Any) -> None:
-    return None
+        await send_response(send, response.status_code, bytes(response.body), headers)
 
 
 def rule_from_json(data: dict[str, Any]) -> FaultRule:
@@ -193,20 +176,12 @@ async def page_shape_fault(kind: str, app: Any, scope: Any, receive: Any, send: 
         await app({**scope, "query_string": b"&".join(kept)}, receive, send)
         return
     if kind == "html":
-        await _drain(receive)
+        await read_body(receive)
         body = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Session expired</body></html>"
-        await _send_response(send, 200, body, {"content-type": "text/html; charset=utf-8"})
+        await send_response(send, 200, body, {"content-type": "text/html; charset=utf-8"})
         return
-    captured: dict[str, Any] = {"status": 200, "headers": [], "body": b""}
-
-    async def capture(message: Any) -> None:
-        if message["type"] == "http.response.start":
-            captured["status"], captured["headers"] = message["status"], message.get("headers", [])
-        elif message["type"] == "http.response.body":
-            captured["body"] += message.get("body", b"")
-
-    await app(scope, receive, capture)
-    body = captured["body"]
+    captured = await capture(app, scope, receive)
+    body = captured.body
     if kind == "truncate":
         body = body[: max(1, len(body) // 2)]
     else:
@@ -223,5 +198,5 @@ async def page_shape_fault(kind: str, app: Any, scope: Any, receive: Any, send: 
             body = json.dumps(data).encode()
         elif isinstance(data, list):  # a bare list answer (e.g. the pools): an object instead
             body = json.dumps({"data": data} if kind == "rename_list" else {}).encode()
-    headers = {k.decode(): v.decode() for k, v in captured["headers"] if k.lower() != b"content-length"}
-    await _send_response(send, int(captured["status"]), body, headers)
+    headers = {k.decode(): v.decode() for k, v in captured.headers_without_length()}
+    await send_response(send, captured.status, body, headers)
