@@ -97,10 +97,16 @@ def push_report(operator: Any) -> Lineage:
     sources = facts.get("sources")
     if not isinstance(sources, list):
         sources = source_items(getattr(operator, "source", None))
+    pool, table = (
+        _text(getattr(operator, "data_pool_id", None)),
+        _text(getattr(operator, "target_table", None)),
+    )
+    if pool is None or table is None:  # a pool name never resolved (the run failed before)
+        return push_lineage(None, "", "", sources=sources)  # the sources only
     return push_lineage(
         _text(getattr(operator, "celonis_pool_url", None)) or _text(facts.get("team_url")),
-        str(operator.data_pool_id),
-        str(operator.target_table),
+        pool,
+        table,
         data_connection_id=_text(getattr(operator, "data_connection_id", None)),
         sources=sources,
         rows=facts.get("rows"),

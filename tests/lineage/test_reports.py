@@ -92,3 +92,12 @@ def test_names_never_resolved_report_nothing() -> None:
     model = CelonisReloadDataModelOperator(task_id="m", data_pool_name="Sales", data_model_name="Orders")
     model.celonis_url = f"{TEAM}/integration/ui/pools/x"
     assert data_model_report(model).outputs == []
+
+
+def test_push_without_a_pool_id_reports_its_sources_only() -> None:
+    op = CelonisDataPushOperator(task_id="p", data_pool_id="pool-1", target_table="orders", source="/d/a.csv")
+    op.data_pool_id = ""  # e.g. a pool name that was never resolved
+    op.celonis_pool_url = f"{TEAM}/integration/ui/pools/x"
+    lineage = push_report(op)
+    assert lineage.inputs == [Dataset("file", "/d/a.csv")]
+    assert lineage.outputs == []
