@@ -1,9 +1,11 @@
-"""Process Intelligence operators: event subscriptions, failed events, AI agent chat, Studio tools.
+"""Process Intelligence operators: event subscriptions and their failed events.
+
+The AI agent chat and Studio tool operators live in :mod:`.agents` and are importable from
+here too (their historical path).
 
 Each validates its arguments before any call (``CelonisConfigurationError`` naming the field)
-and sends through the provider's hooks (retries, token re-grant, typed errors). Scopes:
-``intelligence.subscriptions:manage``, ``intelligence.conversations:write`` and
-``intelligence.tools:execute``; see docs/process-intelligence.md.
+and sends through the provider's hooks (retries, token re-grant, typed errors). Scope:
+``intelligence.subscriptions:manage``; see docs/process-intelligence.md.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
+from airflow_provider_celonis.client import transport
 from airflow_provider_celonis.exceptions import (
     CelonisConfigurationError,
     CelonisError,
     CelonisEventsMayBeLostError,
 )
+from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
+from airflow_provider_celonis.extracts.records import write_in_order
+from airflow_provider_celonis.operators._base import CelonisOperatorBase
+from airflow_provider_celonis.operators.agents import CelonisAgentChatOperator, CelonisToolOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -35,27 +40,7 @@ __all__ = [
 ACTIONS = ("create", "update", "pause", "resume", "resume_from_latest", "replay", "delete")
 
 
-class _CelonisOperator(BaseOperator):
-    """Connection id and hook parameters, kept without any I/O until ``execute``."""
-
-    def __init__(
-        self,
-        *,
-        celonis_conn_id: str = "celonis_default",
-        hook_params: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.celonis_conn_id = celonis_conn_id
-        self.hook_params = dict(hook_params or {})
-
-    def _require(self, **values: Any) -> None:
-        for name, value in values.items():
-            if value in (None, ""):
-                raise CelonisConfigurationError(name, "is not set", f"pass {name}", where=self.task_id)
-
-
-class CelonisEventSubscriptionOperator(_CelonisOperator):
+class CelonisEventSubscriptionOperator(CelonisOperatorBase):
     """Create, update, pause, resume, resume from the latest event, replay or delete a subscription.
 
     Returns the subscription id (for ``create``, the new one). The callback is checked before
@@ -127,6 +112,7 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
         return offset
 
     def _validate(self) -> int | None:
+        # Lazy: the check lives in the hook module, which DAG parsing must not import.
         from airflow_provider_celonis.hooks.event_subscriptions import check_callback
 
         if self.action not in ACTIONS:
@@ -144,12 +130,12 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
         return self._offset() if self.action == "replay" else None
 
     def execute(self, context: Context) -> str:
-        from airflow_provider_celonis.client import transport as _transport
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventSubscriptionHook
 
         offset = self._validate()
         for value in (self.callback_headers or {}).values():
-            _transport.mask(str(value))
+            transport.mask(str(value))
         hook = CelonisEventSubscriptionHook(self.celonis_conn_id, **self.hook_params)
         sub_id = str(self.subscription_id or "")
         if self.action in ("create", "update"):
@@ -179,7 +165,7 @@ class CelonisEventSubscriptionOperator(_CelonisOperator):
         return sub_id
 
 
-class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
+class CelonisSubscriptionFailedEventsOperator(CelonisOperatorBase):
     """Read a subscription's failed events (``PATCH .../events``, page by page) into a file.
 
     Reading moves Celonis's cursor ([guess]): events returned once are not returned again, so
@@ -212,8 +198,7 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
         self.max_events = max_events
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
-        from airflow_provider_celonis.extracts.records import write_in_order
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventSubscriptionHook
 
         self._require(subscription_id=self.subscription_id)
@@ -268,8 +253,6 @@ class CelonisSubscriptionFailedEventsOperator(_CelonisOperator):
         When a page may be lost (``lost``), a ``<file>.manifest.json`` beside it says which offset
         ranges are certain, where the gap may be, and the offset to replay from.
         """
-        from airflow_provider_celonis.extracts.records import write_in_order
-
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         targets = [f"{path}.recovered-{stamp}.jsonl"]
         targets.append(os.path.join(tempfile.gettempdir(), f"celonis-failed-events-{stamp}.jsonl"))
@@ -305,97 +288,3 @@ _EVENT_COLUMNS = ("offset", "triggerId", "subscriberId", "creationDate", "event"
 def _lines(spool: Any) -> Iterator[dict[str, Any]]:
     for line in spool:
         yield json.loads(line)
-
-
-class CelonisAgentChatOperator(_CelonisOperator):
-    """Ask a Celonis AI agent; returns ``{"conversationId", "text", "structuredOutput"}`` (XCom).
-
-    Pass the returned ``conversationId`` to a later task's ``conversation_id`` to continue the
-    conversation. A 409 (the conversation already has a message in progress) fails with an
-    explanation; the message is never sent twice by the hook.
-
-    :param agent_id: the agent's id. :param message: the question (templated).
-    :param conversation_id: continue this conversation (templated; default: a new one).
-    """
-
-    template_fields: Sequence[str] = ("agent_id", "message", "conversation_id")
-
-    def __init__(
-        self, *, agent_id: str, message: str, conversation_id: str | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.agent_id = agent_id
-        self.message = message
-        self.conversation_id = conversation_id
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_celonis.hooks.chat import CelonisChatHook
-
-        self._require(agent_id=self.agent_id, message=self.message)
-        hook = CelonisChatHook(self.celonis_conn_id, **self.hook_params)
-        answer = hook.send_message(str(self.agent_id), str(self.message), self.conversation_id or None)
-        self.log.info(
-            "Agent %s answered in conversation %s (%d characters)",
-            self.agent_id,
-            answer["conversationId"],
-            len(answer["text"] or ""),
-        )
-        return answer
-
-
-class CelonisToolOperator(_CelonisOperator):
-    """Call a tool of a Studio asset and return its JSON or text result (XCom).
-
-    [guess] The request body is undocumented: by default the ``arguments`` dict is the JSON
-    body; set ``arguments_key="arguments"`` to send ``{"arguments": {...}}``. See
-    docs/process-intelligence.md.
-
-    :param asset_id: the Studio asset (MCP server). :param tool_id: e.g. ``load-data``.
-    :param arguments: the tool's arguments (templated; dict or JSON text).
-    :param draft: call the asset's draft version.
-    :param arguments_key: wrap the arguments under this key ([guess], default none).
-    :param idempotent: the tool only reads, so the hook may retry it after 5xx/network errors.
-    """
-
-    template_fields: Sequence[str] = ("asset_id", "tool_id", "arguments")
-
-    def __init__(
-        self,
-        *,
-        asset_id: str,
-        tool_id: str,
-        arguments: dict[str, Any] | str | None = None,
-        draft: bool = False,
-        arguments_key: str | None = None,
-        idempotent: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.asset_id = asset_id
-        self.tool_id = tool_id
-        self.arguments = arguments
-        self.draft = draft
-        self.arguments_key = arguments_key
-        self.idempotent = idempotent
-
-    def execute(self, context: Context) -> Any:
-        from airflow_provider_celonis.hooks.tools import CelonisToolsHook, tool_body
-
-        self._require(asset_id=self.asset_id, tool_id=self.tool_id)
-        for name in ("draft", "idempotent"):
-            if not isinstance(getattr(self, name), bool):
-                raise CelonisConfigurationError(
-                    name, f"is {getattr(self, name)!r}", "use True or False", where=self.task_id
-                )
-        tool_body(self.arguments, self.arguments_key, where=self.task_id)  # validate before any call
-        hook = CelonisToolsHook(self.celonis_conn_id, **self.hook_params)
-        result = hook.call_tool(
-            str(self.asset_id),
-            str(self.tool_id),
-            self.arguments,
-            draft=self.draft,
-            arguments_key=self.arguments_key,
-            idempotent=self.idempotent,
-        )
-        self.log.info("Tool %s of asset %s returned a %s", self.tool_id, self.asset_id, type(result).__name__)
-        return result
