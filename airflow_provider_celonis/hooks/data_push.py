@@ -82,6 +82,13 @@ class CelonisDataPushHook(CelonisOAuthHook):
         self.rate_limit_patience = float(rate_limit_patience)
         self.upload_block = int(upload_block)
 
+    @staticmethod
+    def jobs_path(pool_id: str, job_id: str | None = None) -> str:
+        """The jobs path of a pool, or of one job, with the ids percent-encoded."""
+        if job_id is None:
+            return Call(DATA_PUSH, "GET", JOBS, {"pool_id": pool_id}).path
+        return job_call("GET", pool_id, job_id).path
+
     # -- jobs ------------------------------------------------------------------------------
     def create_job(
         self,

@@ -54,7 +54,7 @@ class KmData:
         else:
             kwargs, idempotent = {"params": {**self.query, **page}}, None
         call = Call(KNOWLEDGE_MODEL, self.method, self.call.template, self.call.ids, kwargs, idempotent)
-        return self.hook.get_page(what, call)
+        return self.hook.page(what, call)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.total, self.fetched, self.cut = None, 0, False
@@ -115,10 +115,17 @@ class KmData:
 class CelonisKnowledgeModelHook(CelonisOAuthHook):
     """Knowledge Model API calls; same arguments as :class:`CelonisOAuthHook`."""
 
-    def get_page(self, what: str, call: Call) -> Any:
+    def page(self, what: str, call: Call) -> Any:
         """One page's decoded body; a 200 that is not JSON is a typed error naming ``what``."""
         with self.call_response(call) as response:
             return read_answer(response, what=what, method=call.method, path=call.path)
+
+    def get_page(self, what: str, method: str, path: str, **kwargs: Any) -> Any:
+        """:meth:`page` for a path given whole (kept for callers of earlier versions): its ids
+        must be percent-encoded already."""
+        idempotent = kwargs.pop("idempotent", None)
+        literal = path.replace("{", "{{").replace("}", "}}")
+        return self.page(what, Call(KNOWLEDGE_MODEL, method, literal, {}, kwargs, idempotent))
 
     def iter_pages(
         self,
@@ -128,13 +135,14 @@ class CelonisKnowledgeModelHook(CelonisOAuthHook):
         page_size: int = 50,
         params: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Items of an Intelligence page list (``page`` 0-based, ``{content, total}``)."""
+        """Items of an Intelligence page list (``page`` 0-based, ``{content, total}``) at ``template``
+        (a path, or a template whose ``{named}`` ``ids`` are percent-encoded)."""
         path = Call(KNOWLEDGE_MODEL, "GET", template, ids or {}).path
         what = f"Knowledge Model list {path}"
 
         def fetch(number: int) -> Any:
             query = {**(params or {}), "page": number, "pageSize": page_size}
-            return self.get_page(what, Call(KNOWLEDGE_MODEL, "GET", template, ids or {}, {"params": query}))
+            return self.page(what, Call(KNOWLEDGE_MODEL, "GET", template, ids or {}, {"params": query}))
 
         for _body, content in intelligence_pages(fetch, what=what, path=path):
             yield from content
