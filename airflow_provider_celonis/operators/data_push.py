@@ -40,10 +40,11 @@ from airflow_provider_celonis.exceptions import (
 from airflow_provider_celonis.lineage.assets import declare_outlets, pool_table_asset_uri
 from airflow_provider_celonis.lineage.facts import remember
 from airflow_provider_celonis.links import DATA_POOL_URL_KEY, CelonisDataPoolLink
+from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 from airflow_provider_celonis.push.chunking import CELONIS_CHUNK_LIMIT
 from airflow_provider_celonis.push.plan import make_plan
 from airflow_provider_celonis.push.run import PushRun, checked_job
-from airflow_provider_celonis.waiting.outcomes import check_event
+from airflow_provider_celonis.waiting.outcomes import check_event, check_target
 from airflow_provider_celonis.waiting.push_wait import NOT_EXECUTED, PushWait, judge_push
 from airflow_provider_celonis.waiting.status import (
     ERROR,
@@ -64,10 +65,12 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 6 * 3600.0
 
 
-class CelonisDataPushOperator(BaseOperator):
+class CelonisDataPushOperator(NamesInsteadOfIds, BaseOperator):
     """Push files into a Celonis data pool table with one push job, and by default wait for it.
 
     :param data_pool_id: the data pool. Templated.
+    :param data_pool_name: the pool's name instead of ``data_pool_id`` (exactly one of the two),
+        resolved when the task runs (docs/data-push.md, "Names instead of ids"). Templated.
     :param target_table: the table (``targetName``). Templated.
     :param source: a local path, a glob (``/data/out/*.csv``), a URI (``s3://bucket/x.parquet``,
         ``file:///tmp/x.csv``; any ``ObjectStoragePath``), or a list of these. Templated.
@@ -121,14 +124,16 @@ class CelonisDataPushOperator(BaseOperator):
         "keys",
         "data_connection_id",
         "delete_source",
+        "data_pool_name",
     )
+    name_pairs = ("data_pool",)
     operator_extra_links = (CelonisDataPoolLink(),)
     ui_color = "#e8f5e9"
 
     def __init__(
         self,
         *,
-        data_pool_id: str,
+        data_pool_id: str | None = None,
         target_table: str,
         source: Any,
         file_type: str | None = None,
@@ -154,12 +159,14 @@ class CelonisDataPushOperator(BaseOperator):
         fail_on_error_logs: bool = True,
         celonis_conn_id: str = "celonis_default",
         hook_params: dict[str, Any] | None = None,
+        data_pool_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         # The pool table as an Asset, from the arguments as written (docs/lineage.md); outlets= wins.
         declare_outlets(self, kwargs, pool_table_asset_uri(data_pool_id, target_table, data_connection_id))
-        self.data_pool_id = data_pool_id
+        self.data_pool_id, self.data_pool_name = data_pool_id or "", data_pool_name
+        self.check_names()  # exactly one of id and name; a template counts as given
         self.target_table = target_table
         self.source = source
         self.file_type = file_type
@@ -220,6 +227,7 @@ class CelonisDataPushOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         deadline = deadline_after(self.timeout)
         plan = make_plan(self)
+        self.resolve_names()  # the pool's name to its id, logged; before any push job exists
         remember(self, sources=[file.uri for file in plan.files])  # for lineage (not XCom)
         self.log.info("Push plan for table %s: %s", self.target_table, plan.describe())
         self.celonis_pool_url = self.hook.pool_url(self.data_pool_id)
@@ -313,6 +321,9 @@ class CelonisDataPushOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: its one event becomes the result or a typed exception."""
+        self.resolve_names()  # by name: the pool the name means now, which the event must name
+        if isinstance(event, dict) and event.get("data_pool_id") not in (None, self.data_pool_id):
+            check_target(event, self.data_pool_id)  # an event about another pool fails closed
         self.celonis_pool_url = self.hook.pool_url(self.data_pool_id)
         self._job_id = event.get("job_id") if isinstance(event, dict) else None
         return self._finish(event)
