@@ -301,9 +301,9 @@ def resolve_ids(
     for kind, pair in pairs.items():
         if pair is not None:
             check_id_or_name(f"{kind}_id", pair[0], f"{kind}_name", pair[1], where=where)
-    transformations = subset_list(transformation_names, "transformation_names")
-    extractions = subset_list(extraction_names, "extraction_names", "name")
-    tables = subset_list(table_names, "table_names")
+    transformations = subset_list(_one_name(transformation_names), "transformation_names")
+    extractions = subset_list(_one_name(extraction_names), "extraction_names", "name")
+    tables = subset_list(_one_name(table_names), "table_names")
     named = [p for p in pairs.values() if p is not None and chosen(p[1])]
     if not named and transformations is None and extractions is None and tables is None:
         return {f"{k}_id": chosen(p[0]) for k, p in pairs.items() if p is not None}
@@ -325,6 +325,14 @@ def resolve_ids(
         if tables is not None:
             found["tables"] = hook.resolve_tables(pool_id, model_id, tables, "table_names")
     return found
+
+
+def _one_name(value: Any) -> Any:
+    """A plain string is one name (names may hold commas, unlike ids); a list, or a list rendered
+    as text (``"['a', 'b']"``), is several."""
+    if isinstance(value, str) and value.strip() and not value.strip().startswith("["):
+        return [value.strip()]
+    return value
 
 
 def _extractions(hook: CelonisDataPoolHook, pool_id: str, job_id: str, items: list[Any]) -> list[Any]:

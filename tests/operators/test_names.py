@@ -320,3 +320,25 @@ async def test_the_sensors_wait_for_the_named_job_and_model(
         )
     with pytest.raises(CelonisConfigurationError, match="not both"):
         CelonisDataJobSensor(task_id="w", data_pool_id=POOL, data_job_id=JOB, data_job_name=JOB_NAME)
+
+
+def test_a_name_with_a_comma_is_one_name_and_a_rendered_list_is_several(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    tasks = [
+        {"name": "Extract, clean", "taskType": "EXTRACTION"},
+        {"name": "T1", "taskType": "TRANSFORMATION"},
+    ]
+    task_ids = emulator.configure_data_job(POOL, JOB, tasks=tasks, **FAST_JOB)["task_ids"]
+    op = job_op(
+        fast_retries,
+        False,
+        extraction_names="Extract, clean",
+        transformation_names="{{ params.names }}",
+        wait_for_completion=False,
+    )
+    op.render_template_fields({"params": {"names": ["T1"]}})  # type: ignore[arg-type]
+    op.execute(make_context())
+    config = emulator.data_job_report(POOL, JOB)["runs"][-1]["configuration"]
+    assert [e["extractionId"] for e in config["extractions"]] == [task_ids[0]]
+    assert config["transformations"] == [task_ids[1]]
