@@ -1,4 +1,4 @@
-"""Extracts to files: concurrent sub-windows, read-ahead, ordering with flat memory, late data, atomic outputs.
+"""Extracts to files: concurrent sub-windows, read-ahead, flat-memory ordering, late data, atomic outputs.
 
 Internal: used by the usage, Knowledge Model and SCIM export operators.
 

@@ -19,11 +19,13 @@ from airflow_provider_celonis.emulator.apis import (
     subscriptions,
     team,
     usage,
+    usage_control,
 )
 
 API_MODULES = [
     team,
     usage,
+    usage_control,
     data_jobs,
     data_jobs_control,
     data_models,
