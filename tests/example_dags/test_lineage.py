@@ -145,6 +145,20 @@ def test_push_records_its_asset_and_reports_its_table(emulator: EmulatorProcess,
     state = _asset_state(env)
     assert state["events"] == [[asset, "celonis_push_orders", "push_orders"]]
     assert state["queued"] == ["celonis_orders_consumer"]
+    # The scheduler turns the queue into the consumer's run (a few loops; nothing executes it).
+    scheduler = subprocess.run(
+        [sys.executable, "-m", "airflow", "scheduler", "--num-runs", "3"],
+        env={**env, "AIRFLOW__CORE__EXECUTOR": "LocalExecutor"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    state = _asset_state(env)
+    consumer_runs = [r for r in state["runs"] if r[0] == "celonis_orders_consumer"]
+    assert consumer_runs == [["celonis_orders_consumer", "asset_triggered"]], (
+        state,
+        scheduler.stdout[-2000:] + scheduler.stderr[-2000:],
+    )
 
     event = _complete(_events(events_file), ".push_orders")
     source = tmp_path / "out" / "asset_push" / "orders.csv"
