@@ -14,7 +14,7 @@ from typing import Any
 
 async def read_body(receive: Any) -> bytes:
     """The whole request body (empty when the client disconnects first)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":

@@ -29,9 +29,9 @@ async def play_hostile(rule: FaultRule, app: Any, scope: Any, receive: Any, send
         await send_response(send, status, b"", {"location": rule.location})
         return
     if rule.kind == "echo":
-        body = (await read_body(receive)).decode("utf-8", "replace")
+        sent = (await read_body(receive)).decode("utf-8", "replace")
         headers = {k.decode(): v.decode() for k, v in scope.get("headers", [])}
-        said = f"Rejected request with body '{body}' and authorization '{headers.get('authorization', '')}'"
+        said = f"Rejected request with body '{sent}' and authorization '{headers.get('authorization', '')}'"
         if scope["path"].startswith("/oauth2/"):
             payload: dict[str, Any] = {"error": "invalid_client", "error_description": said}
         else:
