@@ -13,9 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_celonis.compat import conf
-from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.client.arguments import check_duration, check_number
+from airflow_provider_celonis.compat import AirflowSensorTimeout, AirflowSkipException, conf
+from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 from airflow_provider_celonis.operators._names import NamesInsteadOfIds
+from airflow_provider_celonis.waiting.outcomes import check_target, run_event
+from airflow_provider_celonis.waiting.status import TIMEOUT, as_seconds, deadline_after
+from airflow_provider_celonis.waiting.sync_poll import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -41,8 +45,6 @@ class CelonisWaitSensor(NamesInsteadOfIds, BaseSensorOperator):
         poll_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_celonis.client.arguments import check_duration, check_number
-
         if poll_interval is not None:  # the operators' name for it; one of the two, not both
             if "poke_interval" in kwargs:
                 raise CelonisConfigurationError(
@@ -95,7 +97,6 @@ class CelonisWaitSensor(NamesInsteadOfIds, BaseSensorOperator):
         self.celonis_url = self.object_url()
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_celonis.waiting.status import as_seconds, deadline_after
 
         wait = self.make_wait(deadline_after(as_seconds(self.timeout))).to_json()
         trigger = self.make_trigger(wait, float(as_seconds(self.poke_interval) or 30.0))
@@ -107,9 +108,6 @@ class CelonisWaitSensor(NamesInsteadOfIds, BaseSensorOperator):
         A failure (failed run, 403, ...) under ``soft_fail`` skips, as it does when deferred
         (Airflow's ``resume_execution`` skips on any AirflowException with ``soft_fail``).
         """
-        from airflow_provider_celonis.compat import AirflowSkipException
-        from airflow_provider_celonis.exceptions import CelonisError
-        from airflow_provider_celonis.waiting.sync_poll import TRANSIENT_ERRORS
 
         try:
             try:
@@ -127,10 +125,6 @@ class CelonisWaitSensor(NamesInsteadOfIds, BaseSensorOperator):
             raise
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.compat import AirflowSensorTimeout
-        from airflow_provider_celonis.waiting.outcomes import check_target, run_event
-        from airflow_provider_celonis.waiting.status import TIMEOUT
-
         self.resolve_names()  # the event must name the objects the names mean now
         target = {k: getattr(self, k) for k in ("data_job_id", "data_model_id") if hasattr(self, k)}
         check_target(event, self.data_pool_id, **target)

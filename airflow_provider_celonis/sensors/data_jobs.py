@@ -14,14 +14,16 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_celonis.client.timestamps import to_epoch_ms
 from airflow_provider_celonis.links import CelonisDataJobLink
 from airflow_provider_celonis.sensors._base import CelonisWaitSensor
+from airflow_provider_celonis.waiting.decisions import WATCH, JobWait, judge_job, log_job_items
+from airflow_provider_celonis.waiting.outcomes import check_on_skipped, finish_job
 
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
-    from airflow_provider_celonis.waiting.decisions import JobWait
 
 
 class CelonisDataJobSensor(CelonisWaitSensor):
@@ -70,8 +72,6 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         on_skipped: str = "skip",
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_celonis.waiting.outcomes import check_on_skipped
-
         super().__init__(**kwargs)
         self.data_job_id, self.data_job_name = data_job_id or "", data_job_name
         self.check_names()  # exactly one of id and name; a template counts as given
@@ -80,6 +80,7 @@ class CelonisDataJobSensor(CelonisWaitSensor):
 
     @cached_property
     def hook(self) -> CelonisDataJobHook:
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
 
         return CelonisDataJobHook(self.celonis_conn_id, **self.hook_params)
@@ -91,9 +92,6 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         return f"Data job {self.data_job_id} in pool {self.data_pool_id}"
 
     def make_wait(self, deadline: float | None = None) -> JobWait:
-        from airflow_provider_celonis.client.timestamps import to_epoch_ms
-        from airflow_provider_celonis.waiting.decisions import WATCH, JobWait
-
         if isinstance(self.started_after, timedelta):  # pragma: no cover - defensive
             raise TypeError("started_after must be a point in time, not a timedelta")
         return JobWait(
@@ -105,6 +103,7 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         )
 
     def make_trigger(self, wait: dict[str, Any], poll_interval: float) -> BaseTrigger:
+        # Lazy: DAG parsing must not import the trigger module (and its hook).
         from airflow_provider_celonis.triggers.data_jobs import CelonisDataJobExecutionTrigger
 
         return CelonisDataJobExecutionTrigger(
@@ -118,13 +117,9 @@ class CelonisDataJobSensor(CelonisWaitSensor):
         return self.hook.list_executions(self.data_pool_id, self.data_job_id)
 
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
-        from airflow_provider_celonis.waiting.decisions import judge_job, log_job_items
-
         wait = self.make_wait()
         log_job_items(self.log, snapshot, wait, self._seen)
         return judge_job(snapshot, wait)
 
     def finish(self, verdict: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.waiting.outcomes import finish_job
-
         return finish_job(verdict, self.hook, self.on_skipped)

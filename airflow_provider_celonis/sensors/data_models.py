@@ -10,14 +10,22 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_celonis.client.timestamps import to_epoch_ms
 from airflow_provider_celonis.links import CelonisDataModelLink
 from airflow_provider_celonis.sensors._base import CelonisWaitSensor
+from airflow_provider_celonis.waiting.decisions import (
+    WATCH,
+    LoadWait,
+    current_load,
+    is_awaited_load,
+    judge_load,
+)
+from airflow_provider_celonis.waiting.outcomes import finish_load
 
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
-    from airflow_provider_celonis.waiting.decisions import LoadWait
 
 
 class CelonisDataModelLoadSensor(CelonisWaitSensor):
@@ -62,6 +70,7 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
 
     @cached_property
     def hook(self) -> CelonisDataModelHook:
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 
         return CelonisDataModelHook(self.celonis_conn_id, **self.hook_params)
@@ -73,9 +82,6 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return f"Data model {self.data_model_id} in pool {self.data_pool_id}"
 
     def make_wait(self, deadline: float | None = None) -> LoadWait:
-        from airflow_provider_celonis.client.timestamps import to_epoch_ms
-        from airflow_provider_celonis.waiting.decisions import WATCH, LoadWait
-
         return LoadWait(
             self.data_pool_id,
             self.data_model_id,
@@ -85,6 +91,7 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         )
 
     def make_trigger(self, wait: dict[str, Any], poll_interval: float) -> BaseTrigger:
+        # Lazy: DAG parsing must not import the trigger module (and its hook).
         from airflow_provider_celonis.triggers.data_models import CelonisDataModelLoadTrigger
 
         return CelonisDataModelLoadTrigger(
@@ -98,8 +105,6 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return self.hook.get_load_info(self.data_pool_id, self.data_model_id)
 
     def judge(self, snapshot: Any) -> dict[str, Any] | None:
-        from airflow_provider_celonis.waiting.decisions import current_load, is_awaited_load, judge_load
-
         wait, load = self.make_wait(), current_load(snapshot)
         if load is not None and self._seen != (load.get("dataLoadId"), load.get("loadStatus")):
             self._seen = (load.get("dataLoadId"), load.get("loadStatus"))
@@ -118,6 +123,4 @@ class CelonisDataModelLoadSensor(CelonisWaitSensor):
         return judge_load(snapshot, wait)
 
     def finish(self, verdict: dict[str, Any]) -> str | None:
-        from airflow_provider_celonis.waiting.outcomes import finish_load
-
         return finish_load(verdict)

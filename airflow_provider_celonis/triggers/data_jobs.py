@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 from airflow_provider_celonis.waiting.decisions import (
     OWN,
@@ -81,8 +82,6 @@ class CelonisDataJobExecutionTrigger(CelonisPollingTrigger):
         }
 
     def make_hook(self, **overrides: Any) -> Any:
-        from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
-
         return CelonisDataJobHook(self.celonis_conn_id, **{**self.hook_params, **overrides})
 
     async def poll(self, hook: Any) -> Any:

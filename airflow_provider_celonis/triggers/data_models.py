@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 from airflow_provider_celonis.waiting.decisions import LoadWait, judge_load, pin_load
 
@@ -42,8 +43,6 @@ class CelonisDataModelLoadTrigger(CelonisPollingTrigger):
         return {"data_pool_id": self.load_wait.data_pool_id, "data_model_id": self.load_wait.data_model_id}
 
     def make_hook(self, **overrides: Any) -> Any:
-        from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
-
         return CelonisDataModelHook(self.celonis_conn_id, **{**self.hook_params, **overrides})
 
     async def poll(self, hook: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
 from airflow_provider_celonis.triggers.polling import CelonisPollingTrigger
 from airflow_provider_celonis.waiting.push_wait import PushWait, judge_push
 
@@ -71,8 +72,6 @@ class CelonisDataPushJobTrigger(CelonisPollingTrigger):
         }
 
     def make_hook(self, **overrides: Any) -> Any:
-        from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
-
         return CelonisDataPushHook(self.celonis_conn_id, **{**self.hook_params, **overrides})
 
     async def poll(self, hook: Any) -> Any:
