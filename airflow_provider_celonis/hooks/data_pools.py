@@ -133,13 +133,10 @@ class CelonisDataPoolHook(CelonisOAuthHook):
 
     @classmethod
     def for_operator(cls, celonis_conn_id: str, hook_params: dict[str, Any]) -> CelonisDataPoolHook:
-        """The hook an operator resolves names with: its ``hook_params`` minus those only its own
-        hook knows (``history_limit``...), so retries, timeout and prefixes apply here too."""
-        known = set(inspect.signature(CelonisOAuthHook.__init__).parameters) | {
-            "pool_listing",
-            "page_size",
-            "max_pages",
-        }
+        """The hook an operator resolves names with: the base-hook part of its ``hook_params``
+        (retries, timeout, prefixes), not what only its own hook knows (``history_limit``...).
+        The listing switches keep their defaults (``pool_listing="auto"``)."""
+        known = set(inspect.signature(CelonisOAuthHook.__init__).parameters) - {"self", "celonis_conn_id"}
         return cls(celonis_conn_id, **{k: v for k, v in hook_params.items() if k in known})
 
     # -- request descriptions --------------------------------------------------------------

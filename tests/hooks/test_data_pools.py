@@ -246,8 +246,8 @@ def test_table_names_match_the_name_or_the_alias(hook: CelonisDataPoolHook, emul
 
 def test_for_operator_keeps_only_the_arguments_it_knows(emulator: Any) -> None:
     hook = CelonisDataPoolHook.for_operator(
-        "celonis_default", {"history_limit": 5, "max_attempts": 2, "pool_listing": "paged"}
+        "celonis_default", {"history_limit": 5, "max_attempts": 2, "celonis_conn_id": "other"}
     )
-    assert hook.retry_policy.max_attempts == 2 and hook.pool_listing == "paged"
+    assert hook.retry_policy.max_attempts == 2 and hook.celonis_conn_id == "celonis_default"
     with pytest.raises(CelonisConfigurationError, match="pool_listing"):
         CelonisDataPoolHook(pool_listing="sometimes")

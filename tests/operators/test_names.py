@@ -342,3 +342,13 @@ def test_a_name_with_a_comma_is_one_name_and_a_rendered_list_is_several(
     config = emulator.data_job_report(POOL, JOB)["runs"][-1]["configuration"]
     assert [e["extractionId"] for e in config["extractions"]] == [task_ids[0]]
     assert config["transformations"] == [task_ids[1]]
+
+
+def test_a_pool_name_resolves_where_only_the_paged_list_answers(
+    pools: dict[str, Any], fast_retries: dict[str, float]
+) -> None:
+    emulator = pools["emulator"]
+    emulator.configure_pool_listing(serve_unpaged=False)
+    job_op(fast_retries, False, wait_for_completion=False).execute(make_context())
+    assert executions(emulator) == 1
+    assert emulator.requests_to("GET", "/integration/api/pools/paged") >= 1
