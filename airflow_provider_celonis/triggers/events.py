@@ -139,6 +139,7 @@ class _CelonisEventTrigger(BaseEventTrigger):
             raise CelonisConfigurationError("cursor_key", "is empty", "give a name or None", where=where)
         self.cursor_key_arg = cursor_key
         self._store: CursorStore | None = None
+        self._written: str | None = None
 
     # -- serialisation: the class's own path, stable kwargs (AssetWatcher hashes them) --------
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -247,10 +248,18 @@ class _CelonisEventTrigger(BaseEventTrigger):
         overlaps this one after a redistribution sees what this one fired."""
         key = self.cursor_key
         raw = await self.store.get(key)
+        if raw is None and self._written is not None:
+            # Written by this instance, yet read back as missing (a store that loses writes, or a
+            # triggerer that cannot read Variables): use what was written, as a memory cursor,
+            # rather than taking a new baseline on every poll and never firing.
+            self.log.error(
+                "Watcher %s: its cursor Variable reads as missing; using the last one written.", key
+            )
+            raw = self._written
         runs = await self.poll(hook)
         if raw is None:
             first = baseline(runs)
-            await self.store.set(key, first.to_text())
+            await self._save(key, first.to_text())
             self.log.info(
                 "Watcher %s started: %d finished run(s) recorded as old (not fired).", key, len(first.seen)
             )
@@ -267,10 +276,14 @@ class _CelonisEventTrigger(BaseEventTrigger):
                 "Run %s ended without a date: recorded, not fired (cannot prove it new).", run_id
             )
         if verdict.changed:
-            await self.store.set(key, verdict.cursor.to_text())  # before firing: never twice
+            await self._save(key, verdict.cursor.to_text())  # before firing: never twice
         for run in verdict.fire:
             self.log.info("Run %s ended %s: firing.", run.run_id, run.status)
         return verdict.fire
+
+    async def _save(self, key: str, text: str) -> None:
+        await self.store.set(key, text)
+        self._written = text
 
 
 def _statuses(on: Any, terminal: tuple[str, ...], where: str) -> tuple[str, ...]:

@@ -306,3 +306,20 @@ async def test_a_hook_that_cannot_be_built_does_not_end_the_watch(emulator: Any)
     trigger = job_trigger(MemoryCursorStore(), hook_params={"max_attempts": "many"})
     watch = Watch(trigger)
     assert await watch.stop(settle=0.3) == []  # still running, nothing fired
+
+
+class ForgetfulStore(MemoryCursorStore):
+    """Writes succeed but every read says "no such Variable" (a triggerer that cannot read them)."""
+
+    async def get(self, key: str) -> str | None:
+        return None
+
+
+async def test_a_cursor_that_reads_as_missing_after_a_write_still_fires_once(emulator: Any) -> None:
+    store = ForgetfulStore()
+    watch = Watch(job_trigger(store))
+    await started(watch, store)
+    execution = seed_running(emulator, 0.05)
+    await watch.until(1)
+    events = await watch.stop(settle=0.4)
+    assert [e["execution_id"] for e in events] == [execution]
