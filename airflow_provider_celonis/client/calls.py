@@ -27,7 +27,7 @@ The answer is decoded once, by :func:`decode`:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,12 +36,13 @@ from airflow_provider_celonis.client.paths import path_id
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
+    CelonisError,
     CelonisRequestMaybeSentError,
     CelonisUnexpectedResponseError,
     response_excerpt,
 )
 
-__all__ = ["Call", "decode", "reworded", "segment", "unexpected_answer"]
+__all__ = ["Call", "decode", "reworded", "scrubbed", "segment", "unexpected_answer"]
 
 DOT_SEGMENTS = (".", "..")
 """Ids that no encoding keeps in their own segment: clients resolve them (also as ``%2E``,
@@ -147,14 +148,28 @@ def unexpected_answer(
 
 
 def reworded(err: CelonisApiError, message: str, fix: str) -> CelonisApiError:
-    """``err`` again, same type and fields, saying what it means for one endpoint (``explain``)."""
-    return type(err)(
-        message,
-        status=err.status,
-        method=err.method,
-        path=err.path,
-        error_code=err.error_code,
-        detail=err.detail,
-        title=err.title,
-        fix=fix,
-    )
+    """``err`` again, same type and fields, saying what it means for one endpoint (``explain``).
+
+    A copy of every field (a 429's ``reset_in``, an odd answer's ``content_type`` and
+    ``excerpt``...), not a new error from the base fields: a caller waiting out a 429 or
+    reporting what came instead reads them. ``err`` itself is left as it was."""
+    again = type(err).__new__(type(err))
+    again.__dict__.update(vars(err))
+    again.fix = fix
+    again.args = (f"{message} Fix: {fix}" if fix else message,)
+    return again
+
+
+def scrubbed(err: CelonisError, scrub: Callable[[str], str]) -> CelonisError:
+    """``err`` with ``scrub`` applied to its message and every text field, in place.
+
+    For errors quoting a 2xx body (:func:`decode`, the readers of ``call_response``): a proxy's
+    or login page may echo the request, the bearer token or client secret bare, which the
+    generic pattern of :func:`~airflow_provider_celonis.exceptions.response_excerpt` cannot
+    recognise; the hook knows its secrets. In place, so ``raise`` keeps the traceback and no
+    unscrubbed copy stays chained to it."""
+    err.args = tuple(scrub(a) if isinstance(a, str) else a for a in err.args)
+    for name, value in vars(err).items():
+        if isinstance(value, str):
+            setattr(err, name, scrub(value))
+    return err

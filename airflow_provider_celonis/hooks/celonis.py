@@ -35,7 +35,7 @@ from airflow_provider_celonis.auth.grant import ClientCredentialsGrant
 from airflow_provider_celonis.client import transport
 from airflow_provider_celonis.client.apis import CelonisApi, get_api
 from airflow_provider_celonis.client.arguments import check_duration, check_int, check_number
-from airflow_provider_celonis.client.calls import Call, decode
+from airflow_provider_celonis.client.calls import Call, decode, scrubbed
 from airflow_provider_celonis.client.connection import (
     MIGRATION_DOC,
     CelonisConnectionConfig,
@@ -49,9 +49,7 @@ from airflow_provider_celonis.client.retry_policy import (
     is_idempotent,
 )
 from airflow_provider_celonis.client.sending import RetryingSender, given_once
-from airflow_provider_celonis.exceptions import (
-    CelonisApiError,
-)
+from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
 from airflow_provider_celonis.hooks._authorization import AuthorizationMixin
 from airflow_provider_celonis.hooks._http_compat import HttpHookCompat
 
@@ -280,7 +278,8 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
     def call_response(self, call: Call) -> Iterator[requests.Response]:
         """Send one :class:`~airflow_provider_celonis.client.calls.Call` and hold its raw response
         (to stream it, or read its status and headers); closed when the block ends. Errors pass
-        through :meth:`explain`, as in :meth:`call`."""
+        through :meth:`explain`, as in :meth:`call`; a provider error raised in the block (a
+        reader quoting the body) is scrubbed of the secrets the hook knows."""
         try:
             response = self.request(
                 call.method, call.path, api=call.api, idempotent=call.idempotent, **call.kwargs
@@ -288,7 +287,10 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
         except CelonisApiError as err:
             raise self.explain(err, call) from err
         with response:
-            yield response
+            try:
+                yield response
+            except CelonisError as err:
+                raise scrubbed(err, self.scrub)  # noqa: B904 (the same error, scrubbed in place)
 
     def call(self, call: Call) -> Any:
         """Send one :class:`~airflow_provider_celonis.client.calls.Call` and decode its answer.
@@ -308,7 +310,10 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
             )
         except CelonisApiError as err:
             raise self.explain(err, call) from err
-        return decode(call, response.text, response.headers.get("content-type"))
+        try:
+            return decode(call, response.text, response.headers.get("content-type"))
+        except CelonisError as err:  # as in call_response: the body may echo the request
+            raise scrubbed(err, self.scrub)  # noqa: B904 (the same error, scrubbed in place)
 
     def explain(self, err: CelonisApiError, call: Call) -> CelonisApiError:
         """A hook's chance to say what an error means for this endpoint (default: as it is)."""

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import ast
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from airflow_provider_celonis.client.apis import DATA_JOBS
 from airflow_provider_celonis.client.arguments import check_int
-from airflow_provider_celonis.client.calls import Call, reworded, unexpected_answer
+from airflow_provider_celonis.client.calls import Call, reworded, segment, unexpected_answer
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
@@ -367,9 +368,13 @@ class CelonisDataJobHook(CelonisOAuthHook):
 
     # -- links -----------------------------------------------------------------------------
     def job_url(self, pool_id: str, job_id: str) -> str:
-        """The job in the Celonis UI (the page whose URL holds the pool and job ids)."""
+        """The job in the Celonis UI (the page whose URL holds the pool and job ids): the pool id
+        one path segment, the job id one query value, as for the API's paths."""
         base = self.get_config().base_url.rstrip("/")
-        return f"{base}/integration/ui/pools/{pool_id}/data-configuration/data-jobs?jobId={job_id}"
+        pool = segment("pool_id", pool_id)
+        segment("job_id", job_id)  # refused as in the API's paths (empty, '.' or '..')
+        query = urlencode({"jobId": job_id}, quote_via=quote)  # '&', '#', '+', '/' stay in the value
+        return f"{base}/integration/ui/pools/{pool}/data-configuration/data-jobs?{query}"
 
 
 def _num_pages(page: Any) -> int:

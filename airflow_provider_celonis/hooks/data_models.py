@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_celonis.client.apis import DATA_MODELS
-from airflow_provider_celonis.client.calls import Call, unexpected_answer
+from airflow_provider_celonis.client.calls import Call, segment, unexpected_answer
 from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 from airflow_provider_celonis.hooks.data_jobs import explain_internal
@@ -76,7 +76,8 @@ class CelonisDataModelHook(CelonisOAuthHook):
 
     def data_model_url(self, pool_id: str, data_model_id: str) -> str:
         base = self.get_config().base_url.rstrip("/")
-        return base + DATA_MODEL_UI_PATH.format(pool_id=pool_id, data_model_id=data_model_id)
+        ids = {"pool_id": pool_id, "data_model_id": data_model_id}
+        return base + DATA_MODEL_UI_PATH.format(**{name: segment(name, v) for name, v in ids.items()})
 
 
 def checked_load_info(call: Call, answer: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from airflow_provider_celonis.client.apis import DATA_PUSH
-from airflow_provider_celonis.client.calls import Call, unexpected_answer
+from airflow_provider_celonis.client.calls import Call, segment, unexpected_answer
 from airflow_provider_celonis.exceptions import CelonisRateLimitError
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 from airflow_provider_celonis.push.chunking import Chunk
@@ -218,4 +218,4 @@ class CelonisDataPushHook(CelonisOAuthHook):
     def pool_url(self, pool_id: str) -> str:
         """The data pool in the Celonis UI ([guess] path, next to the data job pages)."""
         base = self.get_config().base_url.rstrip("/")
-        return f"{base}/integration/ui/pools/{pool_id}/data-configuration"
+        return f"{base}/integration/ui/pools/{segment('pool_id', pool_id)}/data-configuration"
