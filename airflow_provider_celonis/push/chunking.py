@@ -19,11 +19,13 @@ A file that fits in one chunk is sent as it is, with no scan.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from airflow_provider_celonis.push.sources import PushFile
+from airflow_provider_celonis.push.sources import PushFile, _local
 
 CELONIS_CHUNK_LIMIT = 1_000_000_000
 """Celonis documents 1 GB per chunk; read as 10**9 bytes to stay on the safe side."""
@@ -305,12 +307,7 @@ def _spilled_chunk(
     sizes: list[tuple[int, int]],
     codec: str,
 ) -> Chunk:
-    import os
-    import tempfile
-
-    import pyarrow.parquet as pq
-
-    from airflow_provider_celonis.push.sources import _local
+    import pyarrow.parquet as pq  # optional and heavy: only for Parquet sources
 
     fd, path = tempfile.mkstemp(prefix="celonis-push-", suffix=".parquet", dir=spill_dir)
     os.close(fd)

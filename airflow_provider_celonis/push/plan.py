@@ -8,6 +8,7 @@ creates a push job.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,8 +72,6 @@ def _columns(file: PushFile, file_type: str, quote: bytes | None, separator: str
     try:
         if file_type == "PARQUET":
             return parquet_schema(file)
-        import csv
-
         # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not part of the first column's name.
         header = csv_header(file, quote).decode("utf-8-sig", "replace").rstrip("\r\n")
         columns = [c.strip() for c in next(csv.reader([header], delimiter=separator or ","), [])]

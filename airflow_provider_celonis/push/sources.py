@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from airflow_provider_celonis.client.paths import redact_uri
+from airflow_provider_celonis.compat import has_fs
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
 FILE_TYPES = ("CSV", "PARQUET")
@@ -115,8 +116,6 @@ def _no_filesystem(field: str, text: str, detail: str) -> CelonisConfigurationEr
 
 def _check_filesystem(field: str, text: str) -> None:
     """Refuse a URI scheme without an installed filesystem before touching it."""
-    from airflow_provider_celonis.compat import has_fs
-
     protocol = text.split("://", 1)[0].lower()
     if protocol != "file" and not has_fs(protocol):
         raise _no_filesystem(field, text, "no Airflow filesystem is registered for it")
@@ -124,6 +123,7 @@ def _check_filesystem(field: str, text: str) -> None:
 
 def _expand(item: Any, field: str) -> list[PushFile]:
     """One ``source`` item to files; globs match files only, sorted for a stable chunk order."""
+    # Lazy: object storage (fsspec) is loaded only when a URI is given.
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(item, ObjectStoragePath):
@@ -149,6 +149,7 @@ def _expand(item: Any, field: str) -> list[PushFile]:
 
 
 def _expand_uri(text: str) -> list[PushFile]:
+    # Lazy: object storage (fsspec) is loaded only when a URI is given.
     from airflow.sdk import ObjectStoragePath
 
     if not GLOB_CHARS & set(text):

@@ -17,6 +17,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.extracts.outputs import is_uri
 from airflow_provider_celonis.scim.identity import (
     canonical_keys,
     canonical_name,
@@ -51,9 +52,8 @@ DEFAULT_FLOOR = 3
 
 def read_text(path: str, where: str | None = None) -> str:
     """A desired-users file's text (local path or object-storage URI); Excel's BOM is dropped."""
-    from airflow_provider_celonis.extracts.outputs import is_uri
-
     if is_uri(path):
+        # Lazy: object storage (fsspec) is loaded only when a URI is given.
         from airflow.sdk import ObjectStoragePath
 
         return str(ObjectStoragePath(path).read_text(encoding="utf-8-sig"))

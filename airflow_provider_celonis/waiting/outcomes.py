@@ -11,7 +11,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_provider_celonis.exceptions import CelonisError, CelonisJobFailedError, CelonisJobTimeoutError
+from airflow_provider_celonis import exceptions
+from airflow_provider_celonis.compat import AirflowSkipException
+from airflow_provider_celonis.exceptions import (
+    CelonisConfigurationError,
+    CelonisError,
+    CelonisJobFailedError,
+    CelonisJobTimeoutError,
+)
 from airflow_provider_celonis.waiting.status import ERROR, SKIPPED, SUCCESS, TIMEOUT
 from airflow_provider_celonis.waiting.waits import RunEvent
 
@@ -23,8 +30,6 @@ ON_SKIPPED = ("skip", "success", "fail")
 
 def check_on_skipped(value: Any) -> str:
     """The ``on_skipped`` argument: what a job-level SKIPPED execution means for the task."""
-    from airflow_provider_celonis.exceptions import CelonisConfigurationError
-
     text = str(value).strip().lower()
     if text not in ON_SKIPPED:
         raise CelonisConfigurationError("on_skipped", f"is {value!r}", "use 'skip', 'success' or 'fail'")
@@ -95,8 +100,6 @@ def poll_error_to_exception(event: dict[str, Any]) -> CelonisError:
     Raised as the type the sync wait raises for the same answer (``CelonisPermissionError``
     ...), with Celonis's message, never as "the job failed": the run may still be going.
     """
-    from airflow_provider_celonis import exceptions
-
     error = event["poll_error"]
     run = (
         f"execution {event['execution_id']}"
@@ -140,8 +143,6 @@ def job_error_lines(hook: Any, event: dict[str, Any]) -> list[str]:
 def finish_job(event: dict[str, Any], hook: Any, on_skipped: str = "skip") -> str | None:
     """Success returns the execution id; SKIPPED follows ``on_skipped`` (skip: AirflowSkipException;
     success: the execution id; fail: CelonisJobFailedError); error raises CelonisJobFailedError."""
-    from airflow_provider_celonis.compat import AirflowSkipException
-
     status = run_event(event).status
     where = f"Data job {event.get('data_job_id')} in pool {event.get('data_pool_id')}"
     execution_id = event.get("execution_id")

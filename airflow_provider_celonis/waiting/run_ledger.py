@@ -35,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from airflow.sdk import Variable
+
 from airflow_provider_celonis.exceptions import CelonisJobFailedError
 from airflow_provider_celonis.waiting.status import (
     SUCCESS,
@@ -66,19 +68,13 @@ class VariableStore:
     """Airflow Variables (the metadata database, or the secrets backend for reads)."""
 
     def get(self, key: str) -> str | None:
-        from airflow.sdk import Variable
-
         value = Variable.get(key, default=None)
         return None if value is None else str(value)
 
     def set(self, key: str, value: str, description: str) -> None:
-        from airflow.sdk import Variable
-
         Variable.set(key, value, description=description)
 
     def delete(self, key: str) -> None:
-        from airflow.sdk import Variable
-
         delete = getattr(Variable, "delete", None)
         if delete is None:  # older Task SDKs cannot delete: an empty value means "no entry"
             Variable.set(key, "")

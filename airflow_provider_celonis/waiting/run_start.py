@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_celonis.client.arguments import check_number
+from airflow_provider_celonis.client.arguments import check_duration, check_number
 from airflow_provider_celonis.exceptions import (
     CelonisConfigurationError,
     CelonisConflictError,
@@ -68,8 +68,6 @@ def if_running_option(if_running: Any, reuse: Any, reuse_name: str) -> str:
 
 def check_wait_arguments(poll_interval: Any, timeout: Any, start_grace_period: Any) -> tuple[float, float]:
     """The operators' numeric arguments, checked in ``__init__`` (none of them is templated)."""
-    from airflow_provider_celonis.client.arguments import check_duration
-
     check_duration("timeout", timeout, allow_none=True)
     return (
         check_number("poll_interval", poll_interval, above=0),

@@ -18,6 +18,12 @@ from datetime import timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_celonis.exceptions import (
+    CelonisRateLimitError,
+    CelonisServerError,
+    CelonisTransportError,
+)
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -161,12 +167,6 @@ KILL_HOOK_PARAMS: dict[str, Any] = {"max_attempts": 2, "max_wait": 2.0, "max_rat
 
 def transient_errors() -> tuple[type[Exception], ...]:
     """Errors after which a wait keeps polling (until its deadline) instead of failing."""
-    from airflow_provider_celonis.exceptions import (
-        CelonisRateLimitError,
-        CelonisServerError,
-        CelonisTransportError,
-    )
-
     return (CelonisTransportError, CelonisServerError, CelonisRateLimitError)
 
 
