@@ -8,12 +8,16 @@ docs/process-intelligence.md.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
+from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
+from airflow_provider_celonis.extracts.records import write_in_order
 from airflow_provider_celonis.lineage.assets import declare_outlets, output_asset_uri
 from airflow_provider_celonis.lineage.facts import remember, team_url_of
 
@@ -112,10 +116,6 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         self.output_path = output_path
         self.output_format = output_format
         if fail_on_cut is not None:
-            import warnings
-
-            from airflow.exceptions import AirflowProviderDeprecationWarning
-
             warnings.warn(
                 "fail_on_cut is deprecated: a cut result now fails by default; pass allow_cut=True to "
                 "accept a partial export",
@@ -129,8 +129,7 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         self.spill_dir = spill_dir
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
-        from airflow_provider_celonis.extracts.records import write_in_order
+        # Lazy: DAG parsing must not import the hook (requests, aiohttp).
         from airflow_provider_celonis.hooks.knowledge_model import CelonisKnowledgeModelHook
 
         fmt = check_format(self.output_format)
