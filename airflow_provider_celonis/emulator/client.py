@@ -184,9 +184,11 @@ class EmulatorClient:
         result: dict[str, Any] = self._call("POST", f"/data-pools/{pool_id}", {"name": name} if name else {})
         return result
 
-    def configure_pool_listing(self, **switches: bool) -> dict[str, Any]:
+    def configure_pool_listing(self, **switches: Any) -> dict[str, Any]:
         """Listing switches (``emulator/apis/data_pools.py``): ``serve_unpaged=False`` makes
-        ``GET /integration/api/pools`` a 404, so only the paged list answers."""
+        ``GET /integration/api/pools`` a 404, so only the paged list answers; ``while_paging=
+        {"after_page": n, "remove": id}`` (or ``"insert": [id, name]``) changes the list once,
+        mid-paging."""
         result: dict[str, Any] = self._call("POST", "/data-pools", switches)
         return result
 

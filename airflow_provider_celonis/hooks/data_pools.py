@@ -6,8 +6,10 @@ The same :class:`~airflow_provider_celonis.client.calls.Call` style as
 (workers) and an async twin (triggers). Every list is shape-checked: an answer that is not a list,
 or lists an object without an ``id`` (a task without its ``taskType``), fails closed with
 :func:`~airflow_provider_celonis.client.calls.unexpected_answer`, because a name resolved against
-part of a list could pick the wrong object. The paged pool list stops on an empty page and refuses
-a page that repeats the one before.
+part of a list could pick the wrong object. The paged pool list stops on an empty page, refuses
+a page that repeats the one before, and is read until two complete reads list the same pools
+(:class:`PoolReads`): a pool created or deleted while it is paged shifts the later pages, so one
+read can miss a pool (hiding a twin that makes a name ambiguous) or list one twice.
 
 Endpoints (docs/celonis-api.md 3.5), the ones pycelonis and content-cli call:
 ``GET /integration/api/pools`` (or ``/pools/paged``), ``/pools/{poolId}/jobs``,
@@ -67,6 +69,10 @@ def checked_list(call: Call, answer: Any, what: str, *, required: Sequence[str] 
     return items
 
 
+READS = 3
+"""Complete reads of the paged pool list before one that changes every time fails closed."""
+
+
 class PoolPages:
     """The paged pool list read page by page (one policy for the sync and async loops)."""
 
@@ -74,7 +80,10 @@ class PoolPages:
         self.items: list[dict[str, Any]] = []
         self.number = 0
         self.max_pages = max_pages
+        self.shifted = False
+        """A pool was listed on two pages: the list moved under this read."""
         self._previous: list[str] | None = None
+        self._seen: set[str] = set()
 
     def take(self, call: Call, answer: Any) -> bool:
         """Add one page; True when another page must be read."""
@@ -89,6 +98,8 @@ class PoolPages:
             raise _unexpected(
                 call, f"page {self.number} repeats page {self.number - 1} (is 'page' ignored?)", ids
             )
+        self.shifted = self.shifted or not self._seen.isdisjoint(ids) or len(set(ids)) < len(ids)
+        self._seen.update(ids)
         self._previous, self.number = ids, self.number + 1
         self.items += items
         if self.number >= self.max_pages:
@@ -97,6 +108,48 @@ class PoolPages:
                 f"is {self.max_pages}, but the paged pool list did not end within {self.max_pages} pages",
                 "raise max_pages (or page_size) of CelonisDataPoolHook",
             )
+        return True
+
+
+class PoolReads:
+    """Complete reads of the paged list until two in a row list the same pools.
+
+    The list is paged by position: a pool created before the read's position moves every later
+    pool one place down (one is read twice, the new one never), a pool deleted moves them up
+    (one is never read). Neither is visible in one read, and a name matched against it can miss
+    the twin that makes it ambiguous. Two consecutive reads without a repeated pool that list
+    the same ids were not disturbed (a change during the second shows as a difference). A list
+    that changes during :data:`READS` reads fails closed. Cost: one extra read when nothing
+    changes (``GET /pools``, one answer, needs none).
+    """
+
+    def __init__(self, max_pages: int) -> None:
+        self.max_pages = max_pages
+        self.pages = PoolPages(max_pages)
+        self.items: list[dict[str, Any]] = []
+        self.reads = 0
+        self._previous: set[str] | None = None
+
+    @property
+    def number(self) -> int:
+        """The page to ask for next."""
+        return self.pages.number
+
+    def take(self, call: Call, answer: Any) -> bool:
+        """Add one page; True when another page (of this read or the next) must be read."""
+        if self.pages.take(call, answer):
+            return True
+        ids = {str(i["id"]) for i in self.pages.items}
+        if not self.pages.shifted and ids == self._previous:
+            self.items = self.pages.items
+            return False
+        self.reads += 1
+        if self.reads >= READS:
+            raise _unexpected(
+                call, f"the paged pool list changed while it was read, {self.reads} times", sorted(ids)
+            )
+        self._previous = None if self.pages.shifted else ids
+        self.pages = PoolPages(self.max_pages)
         return True
 
 
@@ -177,10 +230,10 @@ class CelonisDataPoolHook(CelonisOAuthHook):
                 if self.pool_listing == "all":
                     raise
                 self.log.info("GET /integration/api/pools answered 404: reading the paged pool list.")
-        pages = PoolPages(self.max_pages)
-        while pages.take(call := self.pools_page_call(pages.number), self.call(call)):
+        reads = PoolReads(self.max_pages)
+        while reads.take(call := self.pools_page_call(reads.number), self.call(call)):
             pass
-        return pages.items
+        return reads.items
 
     def list_jobs(self, pool_id: str) -> list[dict[str, Any]]:
         call = self.jobs_call(pool_id)
@@ -208,10 +261,10 @@ class CelonisDataPoolHook(CelonisOAuthHook):
             except CelonisNotFoundError:
                 if self.pool_listing == "all":
                     raise
-        pages = PoolPages(self.max_pages)
-        while pages.take(call := self.pools_page_call(pages.number), await self.acall(call)):
+        reads = PoolReads(self.max_pages)
+        while reads.take(call := self.pools_page_call(reads.number), await self.acall(call)):
             pass
-        return pages.items
+        return reads.items
 
     async def alist_jobs(self, pool_id: str) -> list[dict[str, Any]]:
         call = self.jobs_call(pool_id)
@@ -352,4 +405,4 @@ def _of_type(tasks: list[dict[str, Any]], task_type: str | None) -> list[dict[st
     return [t for t in tasks if str(t["taskType"]).upper() == task_type]
 
 
-__all__ = ["CelonisDataPoolHook", "PoolPages", "checked_list", "resolve_ids"]
+__all__ = ["CelonisDataPoolHook", "PoolPages", "PoolReads", "checked_list", "resolve_ids"]

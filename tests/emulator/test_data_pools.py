@@ -206,3 +206,27 @@ def test_lists_of_an_unknown_pool_or_job_are_404_and_bad_tasks_are_refused(
             emulator.configure_data_job(POOL, JOB, tasks=tasks)
     with pytest.raises(RuntimeError, match="only a string 'name'"):
         emulator._call("POST", "/data-pools/p", {"name": 3})
+
+
+def test_a_pool_list_can_change_while_it_is_paged(hook: CelonisOAuthHook, emulator: Any) -> None:
+    emulator.configure_data_pool("pool-2", "Two")
+
+    def page(n: int) -> list[str]:
+        answer = hook.request_json(
+            "GET", "/api/pools/paged", api=DATA_JOBS, params={"limit": "1", "page": str(n)}
+        )
+        return [p["id"] for p in answer["content"]]
+
+    emulator.configure_pool_listing(while_paging={"after_page": 0, "remove": POOL})
+    assert page(0) == [POOL] and page(1) == []  # pool-2 moved up to page 0, already read
+    emulator.configure_pool_listing(while_paging={"after_page": 0, "insert": ["p-new", "New"], "times": 2})
+    assert page(0) == ["pool-2"] and page(1) == ["pool-2"]  # pushed down by the inserted pool
+    assert page(0) == ["p-new"] and page(1) == ["p-new"]  # the second insert: id p-new-1
+    assert page(0) == ["p-new-1"]  # no change left
+    for bad in (
+        {"after_page": 0},
+        {"after_page": 0, "insert": ["x"]},
+        {"after_page": 0, "remove": 1, "times": 0},
+    ):
+        with pytest.raises(RuntimeError, match="while_paging"):
+            emulator.configure_pool_listing(while_paging=bad)

@@ -78,7 +78,8 @@ async def test_paged_list_reads_every_page_and_stops_on_an_empty_one(
     hook = CelonisDataPoolHook(pool_listing="paged", page_size=2, **fast_retries)
     pools = hook.list_pools()
     assert len(pools) == 6 and len({p["id"] for p in pools}) == 6
-    assert emulator.requests_to("GET", PAGED) == 4  # three pages of 2, then the empty page
+    # three pages of 2, then the empty page; twice, since one read cannot tell a shifted list
+    assert emulator.requests_to("GET", PAGED) == 8
     assert emulator.requests_to("GET", POOLS) == 0
     assert await hook.alist_pools() == pools
     await close_loop_session()
@@ -251,3 +252,49 @@ def test_for_operator_keeps_only_the_arguments_it_knows(emulator: Any) -> None:
     assert hook.retry_policy.max_attempts == 2 and hook.celonis_conn_id == "celonis_default"
     with pytest.raises(CelonisConfigurationError, match="pool_listing"):
         CelonisDataPoolHook(pool_listing="sometimes")
+
+
+# -- a pool list that changes while it is paged ---------------------------------------------
+async def test_a_pool_removed_while_paging_cannot_hide_a_twin(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    """The first pool goes away after page 0 is served: every later item moves up one place, so
+    a single read skips pool-a and would call 'Sales' unique (pool-b). Reading until two complete
+    reads agree sees both twins: ambiguous, never the survivor."""
+    emulator.configure_data_pool("pool-a", "Sales")
+    emulator.configure_data_pool("pool-b", "Sales")
+    hook = CelonisDataPoolHook(pool_listing="paged", page_size=1, **fast_retries)
+    emulator.configure_pool_listing(while_paging={"after_page": 0, "remove": POOL})
+    with pytest.raises(CelonisNameError, match="ambiguous: 2 data pools"):
+        hook.resolve_pool("Sales")
+    emulator.configure_data_pool(POOL, "Emulated SAP ECC pool")
+    emulator.configure_pool_listing(while_paging={"after_page": 0, "remove": POOL})
+    assert {p["id"] for p in await hook.alist_pools()} == {"pool-a", "pool-b"}
+    await close_loop_session()
+
+
+async def test_a_pool_inserted_while_paging_is_not_a_duplicate_or_a_loss(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    """A pool put first after page 0 pushes page 0's last item onto page 1 (seen twice) and the
+    new pool is never read: the read is repeated until two agree, and the new pool is listed."""
+    for n in range(3):
+        emulator.configure_data_pool(f"pool-{n}", f"Pool {n}")
+    hook = CelonisDataPoolHook(pool_listing="paged", page_size=2, **fast_retries)
+    emulator.configure_pool_listing(while_paging={"after_page": 0, "insert": ["pool-new", "New"]})
+    assert hook.resolve_pool("New") == "pool-new"
+    emulator.configure_pool_listing(while_paging={"after_page": 0, "insert": ["pool-new2", "New 2"]})
+    assert "pool-new2" in {p["id"] for p in await hook.alist_pools()}
+    await close_loop_session()
+
+
+def test_a_pool_list_that_never_holds_still_fails_closed(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    emulator.configure_data_pool("pool-2", "Two")
+    change = {"after_page": 0, "insert": ["pool-new", "New"], "times": -1}
+    emulator.configure_pool_listing(while_paging=change)  # a new pool during every read
+    hook = CelonisDataPoolHook(pool_listing="paged", page_size=2, **fast_retries)
+    with pytest.raises(CelonisUnexpectedResponseError, match="changed while it was read, 3 times"):
+        hook.resolve_pool("Two")
+    assert emulator.requests_to("GET", PAGED) < 20  # bounded: a few reads, not a loop

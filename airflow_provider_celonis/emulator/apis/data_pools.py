@@ -9,7 +9,11 @@ tables of a data model are served by :mod:`~airflow_provider_celonis.emulator.ap
 Control API (not Celonis): ``POST /_emulator/data-pools/{pool}`` creates or renames a pool
 (``{"name": ...}``); ``POST /_emulator/data-pools`` changes the listing switches
 (``{"serve_unpaged": false}``: ``GET /integration/api/pools`` answers 404, as on a team that
-only serves the paged list [guess]).
+only serves the paged list [guess]) and plays a pool list that changes while a client pages
+through it (``{"while_paging": {"after_page": 0, "remove": "<pool id>"}}`` or ``{..., "insert":
+["<pool id>", "<name>"]}``: after that page is served the pool is removed, or a new one put
+first, so the items of later pages shift, as on a team where someone creates or deletes a pool;
+once, or on ``"times"`` reads (-1: every read; the n-th insert gets the id ``<pool id>-<n>``)).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ SEEDED = "pool_listing_seeded"
 
 
 def init_state(state: EmulatorState) -> None:
-    state.ext[SETTINGS] = {"serve_unpaged": True}
+    state.ext[SETTINGS] = {"serve_unpaged": True, "while_paging": None}
     state.ext[SEEDED] = state.now()  # every object's timeStamp: fixed, so two reads compare equal
 
 
@@ -70,6 +74,7 @@ def pools_paged(request: Request, principal: Principal = Depends(requires("data_
     limit, page = args
     now = state.ext[SEEDED]
     listed = [_pool(pool_id, name, now) for pool_id, name in data["pools"].items()]
+    _change_while_paging(state, data, page)
     return JSONResponse(
         {
             "content": listed[page * limit : (page + 1) * limit],
@@ -78,6 +83,26 @@ def pools_paged(request: Request, principal: Principal = Depends(requires("data_
             "totalCount": len(listed),
         }
     )
+
+
+def _change_while_paging(state: EmulatorState, data: dict[str, Any], page: int) -> None:
+    """The one-shot ``while_paging`` change, applied once ``page`` has been served."""
+    change = state.ext[SETTINGS]["while_paging"]
+    if not change or change["after_page"] != page:
+        return
+    with state.lock:
+        done = change.get("done", 0)
+        times = change.get("times", 1)
+        left = times < 0 or done + 1 < times
+        state.ext[SETTINGS]["while_paging"] = {**change, "done": done + 1} if left else None
+        if "remove" in change:
+            data["pools"].pop(change["remove"], None)
+        else:
+            pool_id, name = change["insert"]
+            pool_id = f"{pool_id}-{done}" if done else pool_id
+            pools = dict(data["pools"])
+            data["pools"].clear()
+            data["pools"].update({pool_id: name, **pools})
 
 
 @router.get("/integration/api/pools/{pool_id}/jobs")
@@ -159,11 +184,38 @@ def control_pool(request: Request, pool_id: str, spec: dict[str, Any] = Body(def
 
 @router.post(CONTROL_PREFIX + "/data-pools")
 def control_listing(request: Request, spec: dict[str, Any] = Body(default={})) -> Response:
-    """Listing switches: ``serve_unpaged`` (bool)."""
+    """Listing switches: ``serve_unpaged`` (bool), ``while_paging`` (one change, or null)."""
     state = state_of(request)
     settings = state.ext[SETTINGS]
-    if set(spec) - set(settings) or not all(isinstance(v, bool) for v in spec.values()):
-        return JSONResponse({"error": f"known switches (booleans): {sorted(settings)}"}, status_code=400)
+    if set(spec) - set(settings) or not isinstance(spec.get("serve_unpaged", True), bool):
+        return JSONResponse({"error": f"known switches: {sorted(settings)}"}, status_code=400)
+    if not _valid_change(spec.get("while_paging")):
+        return JSONResponse(
+            {
+                "error": 'while_paging: null, {"after_page": n, "remove": id} or {"after_page": n, '
+                '"insert": [id, name]}'
+            },
+            status_code=400,
+        )
     with state.lock:
         settings.update(spec)
     return JSONResponse(dict(settings))
+
+
+def _valid_change(change: Any) -> bool:
+    if change is None:
+        return True
+    if not isinstance(change, dict) or not isinstance(change.get("after_page"), int):
+        return False
+    if not isinstance(change.get("times", 1), int) or change.get("times") == 0:
+        return False
+    keys = set(change) - {"times"}
+    if keys == {"after_page", "remove"}:
+        return isinstance(change["remove"], str)
+    insert = change.get("insert")
+    return (
+        keys == {"after_page", "insert"}
+        and isinstance(insert, list)
+        and len(insert) == 2
+        and all(isinstance(v, str) and v for v in insert)
+    )
