@@ -47,6 +47,7 @@ from typing import Any, Protocol
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_celonis.client.arguments import check_number
+from airflow_provider_celonis.client.calls import unexpected_answer
 from airflow_provider_celonis.compat import TRIGGERS_CAN_WRITE_VARIABLES
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.waiting.event_cursor import (
@@ -55,9 +56,11 @@ from airflow_provider_celonis.waiting.event_cursor import (
     Cursor,
     FinishedRun,
     baseline,
+    caught_up,
     decide,
     job_runs,
     load_runs,
+    newest_last,
 )
 from airflow_provider_celonis.waiting.status import error_pause, transient_errors
 
@@ -184,7 +187,8 @@ class _CelonisEventTrigger(BaseEventTrigger):
     def make_hook(self) -> Any:
         raise NotImplementedError
 
-    async def poll(self, hook: Any) -> list[FinishedRun]:
+    async def poll(self, hook: Any, cursor: Cursor | None) -> list[FinishedRun]:
+        """The runs Celonis lists now; ``cursor`` (None before the baseline) says how far back to read."""
         raise NotImplementedError
 
     def payload(self, run: FinishedRun) -> dict[str, Any]:
@@ -256,20 +260,15 @@ class _CelonisEventTrigger(BaseEventTrigger):
                 "Watcher %s: its cursor Variable reads as missing; using the last one written.", key
             )
             raw = self._written
-        runs = await self.poll(hook)
-        if raw is None:
+        cursor = None if raw is None else self._parsed(key, raw)
+        runs = await self.poll(hook, cursor)
+        if cursor is None:
             first = baseline(runs)
             await self._save(key, first.to_text())
             self.log.info(
                 "Watcher %s started: %d finished run(s) recorded as old (not fired).", key, len(first.seen)
             )
             return []
-        try:
-            cursor = Cursor.from_text(raw)
-        except ValueError as err:
-            raise CelonisConfigurationError(
-                key, f"is not a readable event cursor ({err})", "delete the Variable to start watching afresh"
-            ) from None
         verdict = decide(cursor, runs, self.on)
         for run_id in verdict.undated:
             self.log.warning(
@@ -280,6 +279,15 @@ class _CelonisEventTrigger(BaseEventTrigger):
         for run in verdict.fire:
             self.log.info("Run %s ended %s: firing.", run.run_id, run.status)
         return verdict.fire
+
+    @staticmethod
+    def _parsed(key: str, raw: str) -> Cursor:
+        try:
+            return Cursor.from_text(raw)
+        except ValueError as err:
+            raise CelonisConfigurationError(
+                key, f"is not a readable event cursor ({err})", "delete the Variable to start watching afresh"
+            ) from None
 
     async def _save(self, key: str, text: str) -> None:
         await self.store.set(key, text)
@@ -302,9 +310,12 @@ def _statuses(on: Any, terminal: tuple[str, ...], where: str) -> tuple[str, ...]
 class CelonisDataJobExecutionEventTrigger(_CelonisEventTrigger):
     """Fires once per data job execution that ends in one of ``on`` (SUCCESS, FAIL, CANCEL, SKIPPED).
 
-    Reads the execution history (page 0 and the last page, as the hook does; the newest runs are
-    on one of them), GET only. Events: ``{"kind": "data_job_execution", "data_pool_id",
-    "data_job_id", "execution_id", "status", "start_ms", "end_ms", "scheduling_id", "mode"}``.
+    Reads the execution history, GET only: page 0 and the last page (the newest runs are on one
+    of them; two requests per quiet poll), then, from the newest end inwards, every further page
+    until one reaches a run the cursor already covers (at most the hook's ``max_history_pages``),
+    so a burst of more runs than a page (``history_limit``) all fire. Events: ``{"kind":
+    "data_job_execution", "data_pool_id", "data_job_id", "execution_id", "status", "start_ms",
+    "end_ms", "scheduling_id", "mode"}``.
     """
 
     kind = "data_job_execution"
@@ -319,8 +330,55 @@ class CelonisDataJobExecutionEventTrigger(_CelonisEventTrigger):
 
         return CelonisDataJobHook(self.celonis_conn_id, **self.hook_params)
 
-    async def poll(self, hook: Any) -> list[FinishedRun]:
-        return job_runs(await hook.alist_executions(self.data_pool_id, self.target_id))
+    async def poll(self, hook: Any, cursor: Cursor | None) -> list[FinishedRun]:
+        first, count = await self._page(hook, 0)
+        if count == 1:
+            return first
+        last, _ = await self._page(hook, count - 1)
+        runs = [*first, *last]
+        if cursor is None or count == 2:
+            return runs  # the baseline's floor covers the pages between (all older)
+        forward = not newest_last(first, last)
+        page = first if forward else last
+        inner = range(1, count - 1) if forward else range(count - 2, 0, -1)
+        budget = max(int(getattr(hook, "max_history_pages", 200)) - 2, 0)
+        for number in inner:
+            if caught_up(cursor, page):
+                return runs
+            if budget == 0:
+                break
+            budget -= 1
+            page, _ = await self._page(hook, number)
+            runs += page
+        if not caught_up(cursor, page):
+            self.log.warning(
+                "Watcher %s: %d history pages read without reaching a run already handled; runs "
+                "further back are not fired (raise hook_params max_history_pages or history_limit).",
+                self.cursor_key,
+                count,
+            )
+        return runs
+
+    async def _page(self, hook: Any, number: int) -> tuple[list[FinishedRun], int]:
+        """One history page as runs, and the number of pages; a page without its items list fails
+        closed (read as "no runs", it would hide the runs on it)."""
+        call = hook.history_call(self.data_pool_id, self.target_id, number)
+        answer = await hook.acall(call)
+        items = answer.get("executionItems") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            raise unexpected_answer(
+                "Data Job Execution API",
+                "GET",
+                call.path,
+                f"page {number} has no executionItems list",
+                answer,
+                "The watcher cannot tell which runs ended",
+            )
+        try:
+            count = max(int(answer.get("numOfPages") or 1), 1)
+        except (TypeError, ValueError):
+            count = 1
+        return job_runs(items), count
 
     def payload(self, run: FinishedRun) -> dict[str, Any]:
         return {
@@ -357,7 +415,7 @@ class CelonisDataModelLoadEventTrigger(_CelonisEventTrigger):
 
         return CelonisDataModelHook(self.celonis_conn_id, **self.hook_params)
 
-    async def poll(self, hook: Any) -> list[FinishedRun]:
+    async def poll(self, hook: Any, cursor: Cursor | None) -> list[FinishedRun]:
         return load_runs(await hook.aget_load_info(self.data_pool_id, self.target_id))
 
     def payload(self, run: FinishedRun) -> dict[str, Any]:

@@ -152,6 +152,33 @@ def load_runs(load_info: Any) -> list[FinishedRun]:
     return list(runs.values())
 
 
+# -- which history pages to read ------------------------------------------------------------------
+def newest_last(first: list[FinishedRun], last: list[FinishedRun]) -> bool:
+    """Whether the history lists the newest runs on its last page (the order is undocumented;
+    the emulator plays both): the page with the later start (else end) date is the newest."""
+
+    def latest(runs: list[FinishedRun]) -> int:
+        return max((r.start_ms or r.end_ms or 0 for r in runs), default=0)
+
+    return latest(last) > latest(first)
+
+
+def caught_up(cursor: Cursor, runs: list[FinishedRun]) -> bool:
+    """Whether a page reaches what the cursor already covers (a run it judged, or a finished run at
+    or before its floor): the pages beyond it hold older runs only, so reading stops there.
+
+    A page that does not reach it may be the newest of several pages of runs that ended since the
+    last poll (a burst, or a triggerer that was down for a day): the next page must be read too,
+    or the runs on it never fire."""
+    for run in runs:
+        if run.run_id in cursor.seen:
+            return True
+        time, floor = run.time_ms, cursor.floor_ms
+        if run.finished and time is not None and floor is not None and time <= floor:
+            return True
+    return False
+
+
 # -- the verdict ---------------------------------------------------------------------------------
 def baseline(runs: list[FinishedRun]) -> Cursor:
     """The first cursor: every run finished now is old, and so is anything at or before the latest."""

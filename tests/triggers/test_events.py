@@ -323,3 +323,38 @@ async def test_a_cursor_that_reads_as_missing_after_a_write_still_fires_once(emu
     await watch.until(1)
     events = await watch.stop(settle=0.4)
     assert [e["execution_id"] for e in events] == [execution]
+
+
+async def test_more_runs_than_a_history_page_ended_while_down_all_fire_once(emulator: Any) -> None:
+    """A day of a 15-minute schedule is more than a page: the middle pages must be read too."""
+    params = {**FLAKY_HOOK, "history_limit": 3}
+    store = MemoryCursorStore()
+    first = Watch(job_trigger(store, hook_params=params))
+    await started(first, store)
+    await first.stop(settle=0.1)
+    ended = [emulator.seed_execution(POOL, JOB, "SUCCESS", age=1.5 - n * 0.05) for n in range(8)]
+    second = Watch(job_trigger(store, hook_params=params))
+    await second.until(8)
+    events = await second.stop(settle=0.4)
+    assert sorted(e["execution_id"] for e in events) == sorted(ended)
+    assert len(events) == 8
+
+
+@pytest.mark.parametrize("order", ["newest_first", "oldest_first"])
+async def test_a_quiet_poll_reads_two_pages_whatever_the_history_order(emulator: Any, order: str) -> None:
+    emulator.configure_data_job(POOL, JOB, history_order=order)
+    for n in range(9):
+        emulator.seed_execution(POOL, JOB, "SUCCESS", age=600 - n)
+    store = MemoryCursorStore()
+    watch = Watch(job_trigger(store, hook_params={**FLAKY_HOOK, "history_limit": 3}))
+    await started(watch, store)
+    await asyncio.sleep(0.3)
+    before = len([r for r in emulator.recent_requests() if r["path"] == HISTORY])
+    await asyncio.sleep(0.5)
+    after = len([r for r in emulator.recent_requests() if r["path"] == HISTORY])
+    new = emulator.seed_execution(POOL, JOB, "SUCCESS", age=1.0)
+    await watch.until(1)
+    events = await watch.stop(settle=0.3)
+    assert [e["execution_id"] for e in events] == [new]
+    polls = 0.5 / 0.05
+    assert (after - before) <= 2 * polls + 2, (after - before, polls)  # page 0 and the last page
