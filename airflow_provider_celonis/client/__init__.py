@@ -4,10 +4,12 @@ Internal: import the hooks (``airflow_provider_celonis.hooks``), not these modul
 between releases.
 
 - ``connection``: an Airflow Connection turned into validated settings (pure, no I/O).
+- ``tls``: ``verify`` read strictly, and the TLS and proxy options of both transports.
 - ``apis``: the Celonis APIs, with the scope, path prefix and permission of each.
 - ``arguments``: the checks of every number a user gives (extras, hook and operator arguments).
 - ``paths``: ids into URL path segments, credentials out of URIs.
-- ``timestamps``: Celonis timestamps parsed once, for every module.
+- ``timestamps``: every Celonis timestamp form (ISO with Z/z/offset or none, epoch seconds or
+  milliseconds, HTTP-dates, the Team Members display form) parsed in one place.
 - ``retry_policy``: when to retry and how long to wait, one policy for sync and async.
 - ``sending``, ``transport``, ``deadline``, ``redirects``: one request over requests or aiohttp,
   with a total deadline and the redirect rule.

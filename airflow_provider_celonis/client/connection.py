@@ -3,18 +3,16 @@
 Pure functions, no I/O: they run before any network call so that a typo in a connection
 fails the task with a message naming the field and the fix, instead of surfacing later as
 a confusing 401 or a TLS error. The same settings feed the sync (requests) and async
-(aiohttp) transports through :func:`requests_options` and :func:`aiohttp_options`.
+(aiohttp) transports through :func:`requests_options` and :func:`aiohttp_options`
+(defined in :mod:`airflow_provider_celonis.client.tls`, importable from here too).
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import ipaddress
 import json
-import os
 import re
-import ssl
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,6 +20,9 @@ from urllib.parse import unquote, urlsplit
 from airflow_provider_celonis.client.apis import ALL_APIS
 from airflow_provider_celonis.client.arguments import check_number
 from airflow_provider_celonis.client.paths import redact_uri
+from airflow_provider_celonis.client.tls import aiohttp_options as aiohttp_options  # re-exported
+from airflow_provider_celonis.client.tls import parse_verify
+from airflow_provider_celonis.client.tls import requests_options as requests_options  # re-exported
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
 AUTH_METHODS = ("client_secret_post", "client_secret_basic")
@@ -193,46 +194,6 @@ def _parse_timeout(value: Any, where: str) -> float:
     return check_number("extra.timeout", value, above=0, where=where)
 
 
-def _parse_verify(value: Any, where: str) -> bool | str:
-    """``true``/``false`` (JSON booleans or those words in any case), or a readable CA bundle.
-
-    Strict on purpose: ``""``, ``"Off"`` or a mistyped path must not quietly turn certificate
-    checks off (``requests`` treats a falsy ``verify`` as "off") nor fail only at the first call
-    with a raw ``OSError``.
-    """
-    if isinstance(value, bool):
-        return value
-    fix = (
-        "use true, false, or the path of a readable CA bundle file or directory, "
-        'e.g. "/etc/ssl/certs/corp-ca.pem"'
-    )
-    if not isinstance(value, str) or not value.strip():
-        raise CelonisConfigurationError("extra.verify", f"is {value!r}", fix, where=where)
-    word = value.strip().lower()
-    if word in ("true", "false"):
-        return word == "true"
-    path = os.path.expanduser(value.strip())
-    if not (os.path.isfile(path) or os.path.isdir(path)) or not os.access(path, os.R_OK):
-        raise CelonisConfigurationError(
-            "extra.verify",
-            f"is {value!r}, which is neither true/false nor a readable CA bundle file or directory",
-            fix,
-            where=where,
-        )
-    try:
-        # Load it now, as aiohttp will: a readable file holding no certificate (a key, a typo'd
-        # notes file) would otherwise fail only at the first call, with a raw ssl.SSLError.
-        _ssl_context(path)
-    except (ssl.SSLError, OSError, ValueError) as err:
-        raise CelonisConfigurationError(
-            "extra.verify",
-            f"is {value!r}, which holds no usable CA certificate ({type(err).__name__}: {err})",
-            fix,
-            where=where,
-        ) from None
-    return path
-
-
 def _parse_str_map(name: str, value: Any, where: str, example: str) -> dict[str, str]:
     if isinstance(value, str):
         try:
@@ -379,7 +340,7 @@ def parse_connection(
         auth_method=auth_method,
         scopes=_parse_scopes(extras.get("scopes"), where),
         token_url=token_url,
-        verify=_parse_verify(extras.get("verify", True), where),
+        verify=parse_verify(extras.get("verify", True), where),
         timeout=_parse_timeout(extras.get("timeout", DEFAULT_TIMEOUT), where),
         proxies=proxies,
         api_key=None if client_id else str(api_key),
@@ -408,58 +369,3 @@ def check_api_prefixes(name: str, prefixes: dict[str, str], where: str) -> dict[
 def unknown_extras(extra: dict[str, Any]) -> list[str]:
     """Extras this provider does not read; the hook logs them because they are usually typos."""
     return sorted(set(extra) - KNOWN_EXTRAS)
-
-
-def requests_options(config: CelonisConnectionConfig) -> dict[str, Any]:
-    """Keyword arguments for ``requests.Session.send`` derived from the connection."""
-    if config.verify is True:
-        _env_ca_bundle()  # requests reads it too: a bad one is named here, not a raw OSError mid-call
-    options: dict[str, Any] = {"verify": config.verify, "timeout": config.timeout}
-    if config.proxies:
-        options["proxies"] = config.proxies
-    return options
-
-
-@functools.lru_cache(maxsize=8)
-def _ssl_context(ca_path: str) -> ssl.SSLContext:
-    """The context of a ``verify`` path: a bundle file, or a hashed directory (``c_rehash``),
-    which ``cafile`` cannot read (requests tells the two apart the same way)."""
-    if os.path.isdir(ca_path):
-        return ssl.create_default_context(capath=ca_path)
-    return ssl.create_default_context(cafile=ca_path)
-
-
-def _env_ca_bundle() -> ssl.SSLContext | None:
-    """REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, as requests trusts them in workers with
-    ``verify: true``: the deferrable path trusts the same CAs (a corporate CA set there failed
-    TLS only in triggers)."""
-    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        bundle = os.environ.get(variable)
-        if bundle:
-            try:
-                return _ssl_context(bundle)
-            except (ssl.SSLError, OSError) as err:
-                raise CelonisConfigurationError(
-                    variable,
-                    f"(environment) is {bundle!r}, which holds no usable CA certificate "
-                    f"({type(err).__name__}: {err})",
-                    "point it to a readable CA bundle file or directory, or unset it",
-                ) from None
-    return None
-
-
-def aiohttp_options(config: CelonisConnectionConfig) -> dict[str, Any]:
-    """Keyword arguments for ``aiohttp.ClientSession.request``; ``ssl`` follows ``verify``."""
-    options: dict[str, Any] = {}
-    if config.verify is False:
-        options["ssl"] = False
-    elif isinstance(config.verify, str):
-        options["ssl"] = _ssl_context(config.verify)
-    elif bundle := _env_ca_bundle():
-        options["ssl"] = bundle
-    if config.proxies:
-        scheme = urlsplit(config.base_url).scheme
-        proxy = config.proxies.get(scheme)
-        if proxy:
-            options["proxy"] = proxy
-    return options
