@@ -60,6 +60,7 @@ from airflow_provider_celonis.waiting.event_cursor import (
     decide,
     job_runs,
     load_runs,
+    merged,
     newest_last,
 )
 from airflow_provider_celonis.waiting.status import error_pause, transient_errors
@@ -260,7 +261,13 @@ class _CelonisEventTrigger(BaseEventTrigger):
                 "Watcher %s: its cursor Variable reads as missing; using the last one written.", key
             )
             raw = self._written
-        cursor = None if raw is None else self._parsed(key, raw)
+        read = None if raw is None else self._parsed(key, raw)
+        cursor = read
+        if read is not None and self._written is not None and raw != self._written:
+            # A read older than this instance's own last write (a cached Variable read, a lagging
+            # database replica, another instance's older write): ``seen`` only grows and the floor
+            # only rises, so the union keeps what was already fired from firing again.
+            cursor = merged(read, self._parsed(key, self._written))
         runs = await self.poll(hook, cursor)
         if cursor is None:
             first = baseline(runs)
@@ -274,7 +281,7 @@ class _CelonisEventTrigger(BaseEventTrigger):
             self.log.warning(
                 "Run %s ended without a date: recorded, not fired (cannot prove it new).", run_id
             )
-        if verdict.changed:
+        if verdict.cursor != read:
             await self._save(key, verdict.cursor.to_text())  # before firing: never twice
         for run in verdict.fire:
             self.log.info("Run %s ended %s: firing.", run.run_id, run.status)

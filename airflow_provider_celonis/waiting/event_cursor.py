@@ -205,6 +205,13 @@ def decide(cursor: Cursor, runs: list[FinishedRun], on: tuple[str, ...]) -> Verd
     return Verdict(new, fire, undated, new != cursor)
 
 
+def merged(one: Cursor, other: Cursor) -> Cursor:
+    """Both cursors' knowledge: ``seen`` only grows and ``floor_ms`` only rises, so the union of
+    an older copy and a newer one is the newer one (a run either recorded stays recorded)."""
+    floors = [f for f in (one.floor_ms, other.floor_ms) if f is not None]
+    return _capped(Cursor({**one.seen, **other.seen}, max(floors) if floors else None))
+
+
 def _capped(cursor: Cursor) -> Cursor:
     if len(cursor.seen) <= MAX_SEEN:
         return cursor

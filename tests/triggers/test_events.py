@@ -358,3 +358,28 @@ async def test_a_quiet_poll_reads_two_pages_whatever_the_history_order(emulator:
     assert [e["execution_id"] for e in events] == [new]
     polls = 0.5 / 0.05
     assert (after - before) <= 2 * polls + 2, (after - before, polls)  # page 0 and the last page
+
+
+class StaleStore(MemoryCursorStore):
+    """Writes land, but reads keep answering the first value (a cached or lagging Variable read)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.first.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.first.setdefault(key, value)
+        await super().set(key, value)
+
+
+async def test_a_cursor_read_older_than_the_last_write_does_not_fire_a_run_again(emulator: Any) -> None:
+    store = StaleStore()
+    watch = Watch(job_trigger(store))
+    await started(watch, store)
+    execution = seed_running(emulator, 0.05)
+    await watch.until(1)
+    events = await watch.stop(settle=0.6)
+    assert [e["execution_id"] for e in events] == [execution]
