@@ -10,7 +10,6 @@ a re-run only repeats what is still missing.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from airflow_provider_celonis.exceptions import (
@@ -20,6 +19,7 @@ from airflow_provider_celonis.exceptions import (
 )
 from airflow_provider_celonis.scim.identity import changes, flatten, unapplied
 from airflow_provider_celonis.scim.sync import SyncPlan, merged_for_put, patch_operations, to_scim
+from airflow_provider_celonis.waiting.progress import Cadence
 
 __all__ = ["ApplyProgress", "apply_plan", "update_user"]
 
@@ -107,16 +107,15 @@ def update_user(
 
 
 class ApplyProgress:
-    """A log line every 30 seconds while a large plan is applied, so a long apply shows it moves."""
+    """A log line every :attr:`EVERY` seconds while a large plan is applied: a long apply shows it moves."""
 
     EVERY = 30.0
 
     def __init__(self, log: Any, total: int) -> None:
         self.log, self.total, self.done = log, total, 0
-        self.last = time.monotonic()
+        self.cadence = Cadence(self.EVERY)
 
     def step(self) -> None:
-        if time.monotonic() - self.last >= self.EVERY:
+        if self.cadence.due():
             self.log.info("SCIM sync: %d of %d changes applied", self.done, self.total)
-            self.last = time.monotonic()
         self.done += 1

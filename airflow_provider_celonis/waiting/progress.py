@@ -2,8 +2,8 @@
 
 :class:`Progress` reports a run's status when it changes and at least every
 :data:`PROGRESS_EVERY` seconds while nothing changes (the data job, model and push waits).
-:class:`Cadence` is the bare clock for any loop that counts things (rows pushed, records
-pulled): ``due()`` says when the next line is owed, so every long loop logs at the same pace.
+:class:`Cadence` is the bare clock under it, for any loop that counts things (SCIM changes
+applied, records pulled): ``due()`` says when the next line is owed.
 """
 
 from __future__ import annotations
@@ -13,23 +13,6 @@ from typing import Any
 
 PROGRESS_EVERY = 60.0
 """Seconds between "still waiting" lines while nothing changes: a steady cadence in the task log."""
-
-
-class Progress:
-    """Logs the awaited run's status when it changes, and at least every ``every`` seconds."""
-
-    def __init__(self, log: Any, every: float = PROGRESS_EVERY) -> None:
-        self.log, self.every = log, every
-        self.began = self.last = time.monotonic()
-        self.shown: str | None = None
-
-    def note(self, what: str, run_id: Any, status: Any) -> None:
-        now, shown = time.monotonic(), f"{run_id}/{status}"
-        if shown != self.shown or now - self.last >= self.every:
-            self.shown, self.last = shown, now
-            self.log.info(
-                "%s %s is %s (waited %.0f s).", what, run_id or "(not listed yet)", status, now - self.began
-            )
 
 
 class Cadence:
@@ -51,3 +34,23 @@ class Cadence:
     def elapsed(self) -> float:
         """Seconds since the loop began."""
         return self.clock() - self.began
+
+
+class Progress:
+    """Logs the awaited run's status when it changes, and at least every ``every`` seconds."""
+
+    def __init__(self, log: Any, every: float = PROGRESS_EVERY) -> None:
+        self.log, self.cadence = log, Cadence(every)
+        self.shown: str | None = None
+
+    def note(self, what: str, run_id: Any, status: Any) -> None:
+        shown = f"{run_id}/{status}"
+        if self.cadence.due(force=shown != self.shown):
+            self.shown = shown
+            self.log.info(
+                "%s %s is %s (waited %.0f s).",
+                what,
+                run_id or "(not listed yet)",
+                status,
+                self.cadence.elapsed,
+            )
