@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from data_pool_helpers import make_context
-from tests.waiting.test_run_start_identity import run_chain
 
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
 from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODEL_ID as MODEL
@@ -24,6 +23,7 @@ from airflow_provider_celonis.exceptions import (
 )
 from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 from airflow_provider_celonis.operators.data_models import CelonisReloadDataModelOperator
+from tests.waiting.test_run_start_identity import run_chain
 
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 TRANSIENT = ["LOST_CONNECTION", "CANCELLING"]

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 from data_pool_helpers import fresh_instance, make_context, recreate, run_trigger
-from tests.push.test_run_fault_matrix import CALLS, POOL, make_op, write_csv
 
 from airflow_provider_celonis.triggers.data_push import CelonisDataPushJobTrigger
+from tests.push.test_run_fault_matrix import CALLS, POOL, make_op, write_csv
 
 
 class Killed(BaseException):

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from data_pool_helpers import make_context
-from tests.push.test_run_fault_matrix import CALLS, ROWS, assert_each_row_once, make_op, write_csv
 
 from airflow_provider_celonis.exceptions import (
     CelonisError,
     CelonisJobTimeoutError,
     CelonisRequestMaybeSentError,
 )
+from tests.push.test_run_fault_matrix import CALLS, ROWS, assert_each_row_once, make_op, write_csv
 
 DELETE = {"path": "/jobs/[^/]+$", "method": "DELETE"}
 CHUNK_LIST = {"path": "/chunks$", "method": "GET"}

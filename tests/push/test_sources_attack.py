@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from data_pool_helpers import make_context
-from tests.push.test_run_fault_matrix import POOL, make_op
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
+from tests.push.test_run_fault_matrix import POOL, make_op
 
 
 def calls(emulator: Any) -> int:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from data_pool_helpers import make_context
-from tests.push.test_run_fault_matrix import CALLS, POOL, ROWS, make_op, write_csv
 
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from tests.push.test_run_fault_matrix import CALLS, POOL, ROWS, make_op, write_csv
 
 
 def lose_second_upload(emulator: Any) -> None:

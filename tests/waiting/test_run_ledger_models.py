@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.waiting.test_run_ledger import CHILD, IDS, TI, ledger_values, variables_file
 
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
 from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODEL_ID as MODEL
@@ -26,6 +25,7 @@ from airflow_provider_celonis.exceptions import CelonisJobFailedError
 from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 from airflow_provider_celonis.operators.data_models import CelonisReloadDataModelOperator
 from airflow_provider_celonis.waiting.run_ledger import RunLedger
+from tests.waiting.test_run_ledger import CHILD, IDS, TI, ledger_values, variables_file
 
 MODEL_CHILD = CHILD.split("from airflow_provider_celonis.operators")[0] + textwrap.dedent(
     """

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from data_pool_helpers import make_context
-from tests.operators.test_data_jobs_fault_matrix import HOOK
 
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_JOB_ID as JOB
 from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID as POOL
@@ -20,6 +19,7 @@ from airflow_provider_celonis.emulator.apis.data_models import DEFAULT_DATA_MODE
 from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.operators.data_jobs import CelonisExecuteDataJobOperator
 from airflow_provider_celonis.operators.data_models import CelonisReloadDataModelOperator
+from tests.operators.test_data_jobs_fault_matrix import HOOK
 
 LATE = 1.2
 """Celonis acts this long after the lost answer: after the task's timeout (0.8 s)."""
