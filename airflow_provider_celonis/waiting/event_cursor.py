@@ -11,12 +11,15 @@ triggerer rebuilds a trigger from its kwargs after every restart and kwargs cann
 * ``floor_ms``: any finished run at or before this time is old. It is set, when the cursor is
   created, to the latest time of the runs already finished then (so a run that ended before
   the watcher first ran never fires, even if it shows up later on a history page the watcher
-  did not read), and raised when old ids are dropped from ``seen`` to keep it small.
+  did not read), and raised when old ids are dropped from ``seen`` to keep it small;
+* ``running``: ids of runs seen in progress and not yet judged. Such a run is provably new (it
+  had not ended when the watcher looked), so it fires when it ends whatever its end date says
+  against ``floor_ms`` (clock skew between Celonis nodes, two runs ending in one millisecond).
 
 **The verdict** (:func:`decide`): a run fires when it is finished, not in ``seen``, later than
-``floor_ms``, and its status is one the user asked for. Every finished run is added to
-``seen`` whether or not it fires, so nothing is judged twice. Runs in progress are not
-recorded: they are judged when they end. A finished run with no date at all cannot be placed
+``floor_ms`` (or in ``running``), and its status is one the user asked for. Every finished run is added to
+``seen`` whether or not it fires, so nothing is judged twice. Runs in progress are
+only noted in ``running``: they are judged when they end. A finished run with no date at all cannot be placed
 against ``floor_ms``: it is recorded without firing (a schedule must never fire for an old run)
 and named in the verdict's ``undated`` list so the trigger can log it.
 
@@ -60,9 +63,11 @@ class FinishedRun:
 class Cursor:
     seen: dict[str, int | None]
     floor_ms: int | None
+    running: tuple[str, ...] = ()
 
     def to_text(self) -> str:
-        return json.dumps({"version": VERSION, "seen": self.seen, "floor_ms": self.floor_ms}, sort_keys=True)
+        data = {"version": VERSION, "seen": self.seen, "floor_ms": self.floor_ms, "running": self.running}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_text(cls, text: str) -> Cursor:
@@ -77,7 +82,10 @@ class Cursor:
             raise ValueError("its 'seen' is not a map of run ids to epoch ms")
         if floor is not None and not _is_int(floor):
             raise ValueError("its 'floor_ms' is not epoch ms")
-        return cls(dict(seen), floor)
+        running = data.get("running", [])  # absent in cursors written before it existed
+        if not isinstance(running, list) or not all(isinstance(r, str) for r in running):
+            raise ValueError("its 'running' is not a list of run ids")
+        return cls(dict(seen), floor, tuple(running))
 
 
 @dataclass(frozen=True)
@@ -184,39 +192,54 @@ def baseline(runs: list[FinishedRun]) -> Cursor:
     """The first cursor: every run finished now is old, and so is anything at or before the latest."""
     finished = [r for r in runs if r.finished]
     times = [r.time_ms for r in finished if r.time_ms is not None]
-    return _capped(Cursor({r.run_id: r.time_ms for r in finished}, max(times) if times else None))
+    running = tuple(dict.fromkeys(r.run_id for r in runs if not r.finished))
+    return _capped(Cursor({r.run_id: r.time_ms for r in finished}, max(times) if times else None, running))
 
 
 def decide(cursor: Cursor, runs: list[FinishedRun], on: tuple[str, ...]) -> Verdict:
     """Which runs fire now (in time order), and the cursor to store before firing them."""
     seen = dict(cursor.seen)
+    running = dict.fromkeys(cursor.running)
     fire: list[FinishedRun] = []
     undated: list[str] = []
     for run in runs:
-        if not run.finished or run.run_id in seen:
+        if run.run_id in seen:
+            continue
+        if not run.finished:
+            running[run.run_id] = None
             continue
         seen[run.run_id] = run.time_ms
-        if run.time_ms is None:
+        was_running = run.run_id in running
+        running.pop(run.run_id, None)
+        if run.time_ms is None and not was_running:
             undated.append(run.run_id)
-        elif (cursor.floor_ms is None or run.time_ms > cursor.floor_ms) and run.status in on:
+        elif run.status in on and (was_running or _after(run.time_ms, cursor.floor_ms)):
             fire.append(run)
     fire.sort(key=lambda r: (r.time_ms or 0, r.run_id))
-    new = _capped(Cursor(seen, cursor.floor_ms))
+    new = _capped(Cursor(seen, cursor.floor_ms, tuple(running)))
     return Verdict(new, fire, undated, new != cursor)
+
+
+def _after(time_ms: int | None, floor_ms: int | None) -> bool:
+    return floor_ms is None or (time_ms is not None and time_ms > floor_ms)
 
 
 def merged(one: Cursor, other: Cursor) -> Cursor:
     """Both cursors' knowledge: ``seen`` only grows and ``floor_ms`` only rises, so the union of
     an older copy and a newer one is the newer one (a run either recorded stays recorded)."""
     floors = [f for f in (one.floor_ms, other.floor_ms) if f is not None]
-    return _capped(Cursor({**one.seen, **other.seen}, max(floors) if floors else None))
+    seen = {**one.seen, **other.seen}
+    running = tuple(r for r in dict.fromkeys((*one.running, *other.running)) if r not in seen)
+    return _capped(Cursor(seen, max(floors) if floors else None, running))
 
 
 def _capped(cursor: Cursor) -> Cursor:
+    if len(cursor.running) > MAX_SEEN:  # ids that never end (deleted runs): the oldest noted go
+        cursor = Cursor(cursor.seen, cursor.floor_ms, cursor.running[-MAX_SEEN:])
     if len(cursor.seen) <= MAX_SEEN:
         return cursor
     ordered = sorted(cursor.seen.items(), key=lambda kv: (kv[1] is not None, kv[1] or 0))
     dropped, kept = ordered[: len(ordered) - MAX_SEEN], ordered[len(ordered) - MAX_SEEN :]
     times = [t for _, t in dropped if t is not None]
     floor = max([*times, *([cursor.floor_ms] if cursor.floor_ms is not None else [])], default=None)
-    return Cursor(dict(kept), floor)
+    return Cursor(dict(kept), floor, cursor.running)

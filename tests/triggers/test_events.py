@@ -383,3 +383,19 @@ async def test_a_cursor_read_older_than_the_last_write_does_not_fire_a_run_again
     await watch.until(1)
     events = await watch.stop(settle=0.6)
     assert [e["execution_id"] for e in events] == [execution]
+
+
+async def test_a_run_in_progress_at_the_baseline_fires_even_if_it_ends_before_the_floor(
+    emulator: Any,
+) -> None:
+    """Clock skew between Celonis nodes (or two ends in one millisecond): a run the watcher saw in
+    progress is provably new, whatever end date it reports against the newest finished run."""
+    emulator.seed_execution(POOL, JOB, "SUCCESS", age=0.2)  # its end date is 0.8 s ahead: a fast node
+    running = seed_running(emulator, 0.3)
+    store = MemoryCursorStore()
+    watch = Watch(job_trigger(store))
+    await started(watch, store)
+    await watch.until(1, timeout=3)
+    events = await watch.stop(settle=0.3)
+    assert [e["execution_id"] for e in events] == [running]
+    assert events[0]["end_ms"] <= json.loads(next(iter(store.values.values())))["floor_ms"]  # really skewed
