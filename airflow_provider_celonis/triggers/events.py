@@ -133,7 +133,7 @@ class _CelonisEventTrigger(BaseEventTrigger):
         self.on = _statuses(on, self.terminal, where)
         self.poll_interval = float(check_number("poll_interval", poll_interval, minimum=0.01, where=where))
         self.celonis_conn_id = celonis_conn_id
-        self.hook_params = dict(hook_params or {})
+        self.hook_params = _hook_params(hook_params, where)
         if cursor not in CURSOR_MODES:
             raise CelonisConfigurationError(
                 "cursor", f"is {cursor!r}", f"use one of {CURSOR_MODES}", where=where
@@ -299,6 +299,33 @@ class _CelonisEventTrigger(BaseEventTrigger):
     async def _save(self, key: str, text: str) -> None:
         await self.store.set(key, text)
         self._written = text
+
+
+SECRET_WORDS = ("secret", "password", "token", "key", "credential", "auth")
+
+
+def _hook_params(value: Any, where: str) -> dict[str, Any]:
+    """Non-secret, JSON-able hook arguments only: trigger kwargs are stored in the metadata
+    database in clear and shown in the UI, so a secret belongs in the Airflow connection."""
+    params = dict(value or {})
+    for name in params:
+        if any(word in str(name).lower() for word in SECRET_WORDS):
+            raise CelonisConfigurationError(
+                "hook_params",
+                f"holds {str(name)!r}, which looks like a secret (trigger kwargs are stored in clear)",
+                "put credentials in the Airflow connection; hook_params are for retries and timeouts",
+                where=where,
+            )
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError):
+        raise CelonisConfigurationError(
+            "hook_params",
+            "is not JSON (trigger kwargs are stored as JSON)",
+            "give numbers and strings",
+            where=where,
+        ) from None
+    return params
 
 
 def _statuses(on: Any, terminal: tuple[str, ...], where: str) -> tuple[str, ...]:

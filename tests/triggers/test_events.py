@@ -399,3 +399,17 @@ async def test_a_run_in_progress_at_the_baseline_fires_even_if_it_ends_before_th
     events = await watch.stop(settle=0.3)
     assert [e["execution_id"] for e in events] == [running]
     assert events[0]["end_ms"] <= json.loads(next(iter(store.values.values())))["floor_ms"]  # really skewed
+
+
+@pytest.mark.parametrize(
+    "hook_params",
+    [{"client_secret": "s3cr3t"}, {"api_key": "s3cr3t"}, {"password": "s3cr3t"}, {"max_wait": object()}],
+)
+def test_hook_params_that_would_put_a_secret_or_garbage_in_the_kwargs_are_refused(
+    hook_params: dict[str, Any],
+) -> None:
+    """Trigger kwargs are stored in the metadata database in clear and shown in the UI."""
+    with pytest.raises(CelonisConfigurationError) as raised:
+        CelonisDataJobExecutionEventTrigger(data_pool_id=POOL, data_job_id=JOB, hook_params=hook_params)
+    assert raised.value.field == "hook_params"
+    assert "s3cr3t" not in str(raised.value)
