@@ -6,20 +6,26 @@ The provider's objects come from ``apache-airflow-providers-openlineage`` (``Ope
 and ``apache-airflow-providers-common-compat`` (the facets), the way Airflow's own providers
 (dbt Cloud, Fivetran, Databricks) build them.
 
-:func:`facets_on_complete` is what operators call: any error while building the lineage is
-logged as a warning and an empty ``OperatorLineage`` returned (lineage must never fail a task;
-the provider would catch it too, but then it also drops the event's other facets).
+:func:`facets_on_complete` and :func:`facets_on_failure` are what operators call: any error
+while building the lineage is logged as a warning and an empty ``OperatorLineage`` returned
+(lineage must never fail a task; the provider would catch it too, but then it also drops the
+event's other facets).
+
+A failed task reports its inputs and the Celonis run id, never an output: without an
+``..._on_failure`` method the provider sends what ``..._on_complete`` says in the FAIL event, so
+a push that failed would name the table it never filled (and the statistics of nothing).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from airflow_provider_celonis.lineage.facts import Dataset, Lineage
 
-__all__ = ["facets_on_complete", "to_operator_lineage"]
+__all__ = ["facets_on_complete", "facets_on_failure", "to_operator_lineage"]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +71,21 @@ def to_operator_lineage(lineage: Lineage) -> Any:
 
 def facets_on_complete(operator: Any, report: Callable[[Any], Lineage]) -> Any:
     """``report(operator)`` as an ``OperatorLineage``; on any error, a warning and an empty one."""
+    return _facets(operator, report, outputs=True)
+
+
+def facets_on_failure(operator: Any, report: Callable[[Any], Lineage]) -> Any:
+    """A failed run: ``report(operator)`` without its outputs (what failed did not produce them;
+    an extract's file written before a later step failed is not claimed either). Never raises."""
+    return _facets(operator, report, outputs=False)
+
+
+def _facets(operator: Any, report: Callable[[Any], Lineage], *, outputs: bool) -> Any:
     try:
-        return to_operator_lineage(report(operator))
+        lineage = report(operator)
+        if not outputs:
+            lineage = replace(lineage, outputs=[])
+        return to_operator_lineage(lineage)
     except Exception as err:
         log.warning(
             "OpenLineage: no lineage for task %s (%s: %s); the task's result is unaffected",

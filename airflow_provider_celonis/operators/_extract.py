@@ -325,6 +325,13 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
 
         return facets_on_complete(self, extract_report)
 
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """OpenLineage of a failed run: its inputs and Celonis id, no output (docs/lineage.md)."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_failure
+        from airflow_provider_celonis.lineage.reports import extract_report
+
+        return facets_on_failure(self, extract_report)
+
     @property
     def shown_path(self) -> str:
         """``output_path`` as logs, XCom and errors show it: credentials replaced by ``***``."""

@@ -416,3 +416,10 @@ class CelonisExecuteDataJobOperator(NamesInsteadOfIds, BaseOperator):
         from airflow_provider_celonis.lineage.reports import data_job_report
 
         return facets_on_complete(self, data_job_report)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """OpenLineage of a failed run: its inputs and Celonis id, no output (docs/lineage.md)."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_failure
+        from airflow_provider_celonis.lineage.reports import data_job_report
+
+        return facets_on_failure(self, data_job_report)

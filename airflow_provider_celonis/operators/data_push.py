@@ -407,6 +407,13 @@ class CelonisDataPushOperator(NamesInsteadOfIds, BaseOperator):
 
         return facets_on_complete(self, push_report)
 
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """OpenLineage of a failed run: its inputs and Celonis id, no output (docs/lineage.md)."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_failure
+        from airflow_provider_celonis.lineage.reports import push_report
+
+        return facets_on_failure(self, push_report)
+
     def on_kill(self) -> None:
         """Delete the push job this task created and has not finished; never raises."""
         if self._job_id is not None:

@@ -178,6 +178,13 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
 
         return facets_on_complete(self, extract_report)
 
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """OpenLineage of a failed run: its inputs and Celonis id, no output (docs/lineage.md)."""
+        from airflow_provider_celonis.lineage.openlineage import facets_on_failure
+        from airflow_provider_celonis.lineage.reports import extract_report
+
+        return facets_on_failure(self, extract_report)
+
     def _allow_cut(self) -> bool:
         for name in ("allow_cut", "fail_on_cut"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):

@@ -96,3 +96,63 @@ print("ok", push.get_openlineage_facets_on_complete(None))
     assert run.returncode == 0, run.stderr[-3000:]
     last = run.stdout.strip().splitlines()[-1]
     assert last == "ok None", last  # asked anyway without the provider: nothing to return, no error
+
+
+def _failed(op: Any) -> Any:
+    """What the OpenLineage provider sends in a FAIL event: without ``..._on_failure`` it falls
+    back to ``..._on_complete``, which reported the table a failed push never filled."""
+    method = getattr(op, "get_openlineage_facets_on_failure", None)
+    assert callable(method), f"{type(op).__name__} has no get_openlineage_facets_on_failure"
+    return method(None)
+
+
+def test_a_failed_run_reports_its_inputs_and_celonis_id_but_no_output() -> None:
+    from airflow_provider_celonis.lineage.facts import remember
+    from airflow_provider_celonis.operators.data_jobs import CelonisExecuteDataJobOperator
+    from airflow_provider_celonis.operators.data_models import CelonisReloadDataModelOperator
+    from airflow_provider_celonis.operators.data_push import CelonisDataPushOperator
+    from airflow_provider_celonis.operators.knowledge_model import CelonisKnowledgeModelDataOperator
+    from airflow_provider_celonis.operators.scim import CelonisScimExportOperator
+    from airflow_provider_celonis.operators.usage import CelonisAuditLogOperator
+
+    team, ns = "https://acme.eu-1.celonis.cloud", "celonis://acme.eu-1.celonis.cloud"
+    push = CelonisDataPushOperator(task_id="p", data_pool_id="pool-1", target_table="t", source="/d/a.csv")
+    push.celonis_pool_url = f"{team}/integration/ui/pools/pool-1"
+    remember(push, job_id="job-9")
+    job = CelonisExecuteDataJobOperator(task_id="j", data_pool_id="pool-1", data_job_id="dj")
+    job.celonis_url = f"{team}/integration/ui/pools/pool-1"
+    model = CelonisReloadDataModelOperator(task_id="m", data_pool_id="pool-1", data_model_id="dm")
+    model.celonis_url = f"{team}/integration/ui/pools/pool-1"
+    # an extract whose file was written before a later step (the re-check) failed the task
+    audit = CelonisAuditLogOperator(task_id="a", output_path="/x.jsonl")
+    scim = CelonisScimExportOperator(task_id="s", output_path="/x.jsonl")
+    km = CelonisKnowledgeModelDataOperator(task_id="k", knowledge_model_id="km", output_path="/x.jsonl")
+    for extract in (audit, scim, km):
+        remember(extract, team_url=team, output="/x.jsonl", records=3)
+        assert extract.get_openlineage_facets_on_complete(None).outputs  # success: the file
+
+    failed = _failed(push)
+    assert [(d.namespace, d.name) for d in failed.inputs] == [("file", "/d/a.csv")]
+    assert failed.outputs == []
+    assert failed.run_facets["externalQuery"].externalQueryId == "job-9"
+    assert [(d.namespace, d.name) for d in _failed(job).inputs] == [(ns, "pool-1")]
+    assert _failed(job).outputs == [] and _failed(model).outputs == []
+    for extract in (audit, scim, km):
+        result = _failed(extract)
+        assert result.inputs and result.outputs == []
+
+
+def test_a_broken_failure_report_never_raises(caplog: pytest.LogCaptureFixture) -> None:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    from airflow_provider_celonis.lineage.openlineage import facets_on_failure
+
+    class Op:
+        task_id = "t2"
+
+    def broken(op: Any) -> Lineage:
+        raise RuntimeError("boom")
+
+    with caplog.at_level(logging.WARNING):
+        assert facets_on_failure(Op(), broken) == OperatorLineage()
+    assert "no lineage for task t2" in caplog.text
