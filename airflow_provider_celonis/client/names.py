@@ -14,10 +14,14 @@ The matching rule (docs/data-jobs.md, "Names instead of ids"):
    warning, so the DAG can be corrected), ambiguous otherwise.
 3. Nothing: :class:`~airflow_provider_celonis.exceptions.CelonisNameError` listing what Celonis
    listed (at most :data:`MAX_SHOWN` names with their ids).
+
+Names are taken as written (:func:`one_name`, :func:`name_list`): outer spaces stay for the exact
+match, a plain string is one name, and two names of one object are refused (:func:`distinct`).
 """
 
 from __future__ import annotations
 
+import ast
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -27,7 +31,7 @@ from airflow_provider_celonis.exceptions import CelonisConfigurationError, Celon
 MAX_SHOWN = 15
 """Candidates shown in an error message; the rest are counted."""
 
-__all__ = ["MAX_SHOWN", "check_id_or_name", "chosen", "pick"]
+__all__ = ["MAX_SHOWN", "check_id_or_name", "chosen", "distinct", "name_list", "one_name", "pick"]
 
 
 def _given(value: Any) -> bool:
@@ -149,3 +153,91 @@ def pick(
         candidates=[(_names(i, keys)[0] if _names(i, keys) else "", str(i["id"])) for i in every],
         ambiguous=False,
     )
+
+
+def one_name(field: str, value: Any) -> str | None:
+    """A rendered ``*_name`` as written (outer spaces kept: names are matched exactly first), or
+    None when blank; a number is its text; anything else (a list, a bool) is refused."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise CelonisConfigurationError(field, f"is a {type(value).__name__} ({value!r})", "give one name (text)")
+
+
+def _name_item(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value  # as written: 'Sales ' and 'Sales' may be two objects
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def name_list(value: Any, field: str, *, with_tables: bool = False) -> list[Any] | None:
+    """A subset of names, as written; None (or blank) means "not given".
+
+    A plain string is one name (names may hold commas, unlike ids, and may start with ``[``); a
+    list, or a string that reads as a Python list (a templated list rendered as text,
+    ``"['a', 'b']"``), is several. With ``with_tables`` an item may be ``{"name", "tables"}``.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = ast.literal_eval(value.strip()) if value.strip().startswith("[") else None
+        except (ValueError, SyntaxError):
+            parsed = None
+        if not isinstance(parsed, (list, tuple)):
+            return [value]
+        value = parsed
+    if not isinstance(value, (list, tuple)):
+        raise CelonisConfigurationError(
+            field, f"is a {type(value).__name__}", "give a name or a list of names"
+        )
+    shape = "names (text)" + (" or {'name': ..., 'tables': [...]}" if with_tables else "")
+    items: list[Any] = []
+    for item in value:
+        if (
+            with_tables
+            and isinstance(item, dict)
+            and _name_item(item.get("name"))
+            and set(item)
+            <= {
+                "name",
+                "tables",
+            }
+        ):
+            tables = _tables(item.get("tables"), field)
+            items.append({"name": _name_item(item["name"]), "tables": tables})
+        elif (name := _name_item(item)) is not None:
+            items.append(name)
+        else:
+            raise CelonisConfigurationError(field, f"has the item {item!r}", f"use {shape}")
+    return items
+
+
+def distinct(field: str, kind: str, names: Sequence[str], ids: Sequence[str]) -> list[str]:
+    """``ids`` unless two names mean one object (sent twice, or a typo hiding another object)."""
+    seen: dict[str, str] = {}
+    for name, id_ in zip(names, ids, strict=True):
+        if id_ in seen:
+            raise CelonisConfigurationError(
+                field,
+                f"names {seen[id_]!r} and {name!r} both mean {kind} {id_}",
+                f"give each {kind} once",
+            )
+        seen[id_] = name
+    return list(ids)
+
+
+def _tables(value: Any, field: str) -> list[str]:
+    """An extraction's ``tables`` (names of extraction tables): a list, or names separated by commas."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(t, str) and t.strip() for t in value):
+        return [t.strip() for t in value]
+    raise CelonisConfigurationError(field, f"has the tables {value!r}", "give a list of table names")

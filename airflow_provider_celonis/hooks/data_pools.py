@@ -29,14 +29,20 @@ from typing import Any
 from airflow_provider_celonis.client.apis import DATA_JOBS, DATA_MODELS
 from airflow_provider_celonis.client.arguments import check_int
 from airflow_provider_celonis.client.calls import Call, unexpected_answer
-from airflow_provider_celonis.client.names import check_id_or_name, chosen, pick
+from airflow_provider_celonis.client.names import (
+    check_id_or_name,
+    chosen,
+    distinct,
+    name_list,
+    one_name,
+    pick,
+)
 from airflow_provider_celonis.exceptions import (
     CelonisConfigurationError,
     CelonisNotFoundError,
     CelonisUnexpectedResponseError,
 )
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
-from airflow_provider_celonis.hooks.data_jobs import subset_list
 
 POOL_LISTINGS = ("auto", "all", "paged")
 TASK_TYPES = ("EXTRACTION", "TRANSFORMATION")
@@ -308,19 +314,21 @@ class CelonisDataPoolHook(CelonisOAuthHook):
         tasks = self.list_tasks(pool_id, job_id, task_type)
         kind = task_type.lower()
         where = f"in data job {job_id}"
-        return [
+        ids = [
             self._resolved(field, n, pick(kind, field, n, tasks, where=where, log=self.log)) for n in names
         ]
+        return distinct(field, kind, names, ids)
 
     def resolve_tables(self, pool_id: str, data_model_id: str, names: Sequence[str], field: str) -> list[str]:
         """Table ids of ``names``; a name matches a table's ``name`` or its ``alias``."""
         tables = self.list_tables(pool_id, data_model_id)
         where = f"in data model {data_model_id}"
         keys = ("name", "alias")
-        return [
+        ids = [
             self._resolved(field, n, pick("table", field, n, tables, where=where, keys=keys, log=self.log))
             for n in names
         ]
+        return distinct(field, "table", names, ids)
 
     def _resolved(self, field: str, name: str, item: dict[str, Any]) -> str:
         self.log.info("%s %r is %s.", field, name, item["id"])
@@ -351,17 +359,17 @@ def resolve_ids(
     for kind, pair in pairs.items():
         if pair is not None:
             check_id_or_name(f"{kind}_id", pair[0], f"{kind}_name", pair[1], where=where)
-    transformations = subset_list(_one_name(transformation_names), "transformation_names")
-    extractions = subset_list(_one_name(extraction_names), "extraction_names", "name")
-    tables = subset_list(_one_name(table_names), "table_names")
-    named = [p for p in pairs.values() if p is not None and chosen(p[1])]
-    if not named and transformations is None and extractions is None and tables is None:
+    names = {kind: one_name(f"{kind}_name", p[1]) for kind, p in pairs.items() if p is not None}
+    transformations = name_list(transformation_names, "transformation_names")
+    extractions = name_list(extraction_names, "extraction_names", with_tables=True)
+    tables = name_list(table_names, "table_names")
+    if not any(names.values()) and transformations is None and extractions is None and tables is None:
         return {f"{k}_id": chosen(p[0]) for k, p in pairs.items() if p is not None}
     hook = CelonisDataPoolHook.for_operator(celonis_conn_id, hook_params)
-    pool_id = chosen(pool[0]) or hook.resolve_pool(str(chosen(pool[1])))
+    pool_id = chosen(pool[0]) or hook.resolve_pool(str(names["data_pool"]))
     found: dict[str, Any] = {"data_pool_id": pool_id}
     if job is not None:
-        job_id = chosen(job[0]) or hook.resolve_job(pool_id, str(chosen(job[1])))
+        job_id = chosen(job[0]) or hook.resolve_job(pool_id, str(names["data_job"]))
         found["data_job_id"] = job_id
         if transformations is not None:
             found["transformations"] = hook.resolve_tasks(
@@ -370,19 +378,11 @@ def resolve_ids(
         if extractions is not None:
             found["extractions"] = _extractions(hook, pool_id, job_id, extractions)
     if model is not None:
-        model_id = chosen(model[0]) or hook.resolve_data_model(pool_id, str(chosen(model[1])))
+        model_id = chosen(model[0]) or hook.resolve_data_model(pool_id, str(names["data_model"]))
         found["data_model_id"] = model_id
         if tables is not None:
             found["tables"] = hook.resolve_tables(pool_id, model_id, tables, "table_names")
     return found
-
-
-def _one_name(value: Any) -> Any:
-    """A plain string is one name (names may hold commas, unlike ids); a list, or a list rendered
-    as text (``"['a', 'b']"``), is several."""
-    if isinstance(value, str) and value.strip() and not value.strip().startswith("["):
-        return [value.strip()]
-    return value
 
 
 def _extractions(hook: CelonisDataPoolHook, pool_id: str, job_id: str, items: list[Any]) -> list[Any]:

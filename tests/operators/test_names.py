@@ -352,3 +352,67 @@ def test_a_pool_name_resolves_where_only_the_paged_list_answers(
     job_op(fast_retries, False, wait_for_completion=False).execute(make_context())
     assert executions(emulator) == 1
     assert emulator.requests_to("GET", "/integration/api/pools/paged") >= 1
+
+
+# -- names as written -----------------------------------------------------------------------------
+def test_a_name_is_matched_as_written_outer_spaces_and_brackets_included(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    """Names are user data: 'Sales ' and 'Sales' are two tasks, '[Draft] Enrich' one name. The
+    names were stripped before the exact match, so 'Sales ' ran the task 'Sales' (another object,
+    silently), and a plain name starting with '[' was refused as a broken list."""
+    tasks = [
+        {"name": "Sales", "taskType": "TRANSFORMATION"},
+        {"name": "Sales ", "taskType": "TRANSFORMATION"},
+        {"name": "[Draft] Enrich", "taskType": "TRANSFORMATION"},
+    ]
+    ids = emulator.configure_data_job(POOL, JOB, tasks=tasks, **FAST_JOB)["task_ids"]
+    emulator.configure_data_pool("pool-spaced", POOL_NAME + " ")
+    op = job_op(
+        fast_retries,
+        False,
+        data_pool_name=POOL_NAME + " ",
+        data_job_name=None,
+        data_job_id=JOB,
+    )
+    op.resolve_names()
+    assert op.data_pool_id == "pool-spaced"
+    op = job_op(
+        fast_retries, False, transformation_names=["Sales ", "[Draft] Enrich"], wait_for_completion=False
+    )
+    op.execute(make_context())
+    assert emulator.data_job_report(POOL, JOB)["runs"][-1]["configuration"]["transformations"] == ids[1:]
+    op = job_op(fast_retries, False, transformation_names="[Draft] Enrich")
+    op.resolve_names()
+    assert op.transformations == [ids[2]]
+
+
+def test_two_names_of_one_task_are_refused_before_the_start(
+    pools: dict[str, Any], fast_retries: dict[str, float]
+) -> None:
+    emulator = pools["emulator"]
+    for names in (["Enrich orders", "enrich orders"], ["Enrich orders", "Enrich orders"]):
+        op = job_op(fast_retries, False, transformation_names=names)
+        with pytest.raises(CelonisConfigurationError, match=r"both mean transformation"):
+            op.execute(make_context())
+    assert executions(emulator) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("data_job_name", ["Daily delta load"], "is a list"),
+        ("data_pool_name", True, "is a bool"),
+        ("extraction_names", [{"name": ["x"]}], "has the item"),
+        ("transformation_names", [None], "has the item"),
+        ("transformation_names", {"a": 1}, "is a dict"),
+    ],
+)
+def test_a_name_rendered_to_something_else_than_text_is_a_clear_error(
+    pools: dict[str, Any], fast_retries: dict[str, float], field: str, value: Any, problem: str
+) -> None:
+    op = job_op(fast_retries, False, **{field: value})
+    with pytest.raises(CelonisConfigurationError, match=rf"{field}.*{problem}") as raised:
+        op.execute(make_context())
+    assert not isinstance(raised.value, CelonisNameError)  # refused before any list is read
+    assert executions(pools["emulator"]) == 0
