@@ -27,6 +27,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
+from airflow_provider_celonis.lineage.facts import remember
 from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 from airflow_provider_celonis.waiting.outcomes import (
     blocker_ended,
@@ -386,6 +387,7 @@ class CelonisExecuteDataJobOperator(NamesInsteadOfIds, BaseOperator):
     def _push_execution(self, context: Context, execution_id: str, start_ms: Any) -> None:
         ti = context["ti"]
         ti.xcom_push(key="celonis_execution_id", value=execution_id)
+        remember(self, execution_id=execution_id)  # for lineage's externalQuery (docs/lineage.md)
         if start_ms is not None:
             ti.xcom_push(key="celonis_execution_start_ms", value=start_ms)
 

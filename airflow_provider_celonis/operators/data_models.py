@@ -21,6 +21,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
+from airflow_provider_celonis.lineage.facts import remember
 from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 from airflow_provider_celonis.waiting.outcomes import blocker_ended, check_target, finish_load, run_event
 from airflow_provider_celonis.waiting.run_ledger import RunLedger, adopt_load, keep_ledger
@@ -256,6 +257,7 @@ class CelonisReloadDataModelOperator(NamesInsteadOfIds, BaseOperator):
             self._ledger.clear()  # the outcome is known: a retry or a clear requests a fresh load
         if checked.data_load_id:
             context["ti"].xcom_push(key="celonis_data_load_id", value=event["data_load_id"])
+            remember(self, load_id=checked.data_load_id)  # for lineage's externalQuery (docs/lineage.md)
         if event["status"] == TIMEOUT:
             raise CelonisJobTimeoutError(
                 f"Data model {self.data_model_id} in pool {self.data_pool_id}: {event['message']} "

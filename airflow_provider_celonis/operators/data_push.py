@@ -283,6 +283,7 @@ class CelonisDataPushOperator(NamesInsteadOfIds, BaseOperator):
         """Called by :class:`~airflow_provider_celonis.push.run.PushRun` for each job it creates."""
         self._job_id = job_id
         self._ti.xcom_push(key="celonis_push_job_id", value=job_id)
+        remember(self, job_id=job_id)  # lineage names the job even if the task fails or does not wait
 
     def discard(self, job_id: str, why: str) -> bool:
         """Delete a job this task will not execute (best effort: a NEW job commits nothing)."""

@@ -101,3 +101,46 @@ def test_push_without_a_pool_id_reports_its_sources_only() -> None:
     lineage = push_report(op)
     assert lineage.inputs == [Dataset("file", "/d/a.csv")]
     assert lineage.outputs == []
+
+
+class _TI:
+    def __init__(self) -> None:
+        self.pushed: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
+def test_data_job_reports_the_execution_it_ran() -> None:
+    """The Celonis execution id reaches the event (``externalQuery``), as the push's job id does."""
+    job = CelonisExecuteDataJobOperator(task_id="j", data_pool_id="pool-1", data_job_id="job-1")
+    job.celonis_url = f"{TEAM}/integration/ui/pools/pool-1/data-configuration/data-jobs/job-1"
+    job._push_execution({"ti": _TI()}, "exec-7", 123)  # type: ignore[arg-type]
+    lineage = data_job_report(job)
+    assert (lineage.external_id, lineage.external_source) == ("exec-7", NS)
+
+
+def test_data_model_reports_the_load_it_ran() -> None:
+    model = CelonisReloadDataModelOperator(task_id="m", data_pool_id="pool-1", data_model_id="model-1")
+    model.celonis_url = f"{TEAM}/integration/ui/pools/pool-1/process-data-models/model-1"
+    event = {
+        "status": "success",
+        "message": "loaded",
+        "data_pool_id": "pool-1",
+        "data_model_id": "model-1",
+        "data_load_id": "load-3",
+        "load_status": "SUCCESS",
+    }
+    assert model._finish({"ti": _TI()}, event) == "load-3"  # type: ignore[arg-type]
+    lineage = data_model_report(model)
+    assert (lineage.external_id, lineage.external_source) == ("load-3", NS)
+
+
+def test_push_reports_its_job_as_soon_as_it_owns_one() -> None:
+    """A fire-and-forget push (``wait_for_completion=False``) or one that fails while waiting
+    still names its Celonis job in the event: kept when the job is created, not at the end."""
+    op = CelonisDataPushOperator(task_id="p", data_pool_id="pool-1", target_table="orders", source="/d/a.csv")
+    op.celonis_pool_url = f"{TEAM}/integration/ui/pools/pool-1"
+    op._ti = _TI()  # type: ignore[assignment]
+    op.own_job("job-5")
+    assert push_report(op).external_id == "job-5"
