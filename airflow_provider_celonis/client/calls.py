@@ -90,9 +90,14 @@ class Call:
         return self.method.upper() == "GET" or self.reads_answer
 
 
-def decode(call: Call, text: str, content_type: str | None) -> Any:
-    """The answer of ``call`` as JSON (``None`` for an empty body), by the rules of the module."""
+def decode(call: Call, body: bytes | str, content_type: str | None) -> Any:
+    """The answer of ``call`` as JSON (``None`` for an empty body), by the rules of the module.
+
+    JSON is parsed from the bytes (UTF-8, a BOM or UTF-16/32 detected, as RFC 8259 says), never
+    from text decoded by a guessed charset: ``requests`` reads an unlabelled ``text/plain``
+    body as Latin-1 ('Zürich' became 'ZÃ¼rich' on the sync path only)."""
     method = call.method.upper()
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if not call.decodes:
         if "html" in (content_type or "").lower():  # a proxy's or login page: not Celonis's answer
             raise CelonisRequestMaybeSentError(
@@ -104,8 +109,8 @@ def decode(call: Call, text: str, content_type: str | None) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text)
-    except ValueError:
+        return json.loads(body)
+    except ValueError:  # UnicodeDecodeError included
         excerpt = response_excerpt(text)
         if method != "GET":
             raise CelonisRequestMaybeSentError(

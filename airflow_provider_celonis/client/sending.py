@@ -233,9 +233,10 @@ class RetryingSender:
                         method, target, **{**options, "timeout": aiohttp.ClientTimeout(total=left)}, **proxy
                     ) as response,
                 ):
-                    text = await response.text()
+                    body = await response.read()
                     headers = {k.lower(): v for k, v in response.headers.items()}
-                    return transport.CelonisResponse(response.status, headers, text)
+                    text = transport.body_text(body, response.charset)
+                    return transport.CelonisResponse(response.status, headers, text, body)
             except (aiohttp.ClientError, asyncio.TimeoutError) as err:  # not builtin TimeoutError on 3.10
                 self._raise_transport(err, transport.aiohttp_error_sent(err), idempotent, method, target)
 

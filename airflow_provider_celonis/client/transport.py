@@ -104,14 +104,28 @@ def describe(error: BaseException) -> str:
 
 @dataclass(frozen=True)
 class CelonisResponse:
-    """A fully read answer, as the async path returns it."""
+    """A fully read answer, as the async path returns it: ``body`` as sent, ``text`` decoded by
+    :func:`body_text` (never raises)."""
 
     status: int
     headers: dict[str, str] = field(repr=False)
     text: str = field(repr=False)
+    body: bytes = field(default=b"", repr=False)
 
     def json(self) -> Any:
-        return json.loads(self.text) if self.text.strip() else None
+        """The JSON answer, read from the bytes (UTF-8 per RFC 8259, whatever the label says)."""
+        raw: bytes | str = self.body or self.text
+        return json.loads(raw) if raw.strip() else None
+
+
+def body_text(body: bytes, charset: str | None) -> str:
+    """``body`` as text for messages, as ``requests`` shows it: the declared charset (UTF-8 if none
+    or unknown), undecodable bytes replaced. aiohttp's ``text()`` raised a raw
+    ``UnicodeDecodeError`` on a body that is not valid in its charset."""
+    try:
+        return body.decode(charset or "utf-8", "replace")
+    except LookupError:  # an unknown charset label
+        return body.decode("utf-8", "replace")
 
 
 @dataclass

@@ -272,7 +272,7 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
     def request_json(self, method: str, path: str, *, api: CelonisApi | str, **kwargs: Any) -> Any:
         """:meth:`request` and decode JSON; an empty body (204) gives None."""
         with self.request(method, path, api=api, **kwargs) as response:
-            return response.json() if response.content.strip() else None
+            return json.loads(response.content) if response.content.strip() else None  # UTF-8 (RFC 8259)
 
     @contextlib.contextmanager
     def call_response(self, call: Call) -> Iterator[requests.Response]:
@@ -300,7 +300,7 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
         :func:`~airflow_provider_celonis.client.calls.decode`.
         """
         with self.call_response(call) as response:
-            return decode(call, response.text, response.headers.get("content-type"))
+            return decode(call, response.content, response.headers.get("content-type"))
 
     async def acall(self, call: Call) -> Any:
         """Async twin of :meth:`call` (triggers): same request core, never blocks the loop."""
@@ -311,7 +311,7 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
         except CelonisApiError as err:
             raise self.explain(err, call) from err
         try:
-            return decode(call, response.text, response.headers.get("content-type"))
+            return decode(call, response.body or response.text, response.headers.get("content-type"))
         except CelonisError as err:  # as in call_response: the body may echo the request
             raise scrubbed(err, self.scrub)  # noqa: B904 (the same error, scrubbed in place)
 
