@@ -50,7 +50,9 @@ class EmulatorClient:
         return result
 
     def recent_requests(self) -> list[dict[str, Any]]:
-        """The emulator's request log: method, path, status, time, injected fault."""
+        """The emulator's request log: method, path, status, time, injected ``fault`` (if any) and
+        ``route``, the template of the route that answered (``/api/pools/{pool_id}/jobs/{job_id}``;
+        absent when no route matched), so a test can tell which endpoint an id reached."""
         result: list[dict[str, Any]] = self._call("GET", "/requests")
         return result
 
