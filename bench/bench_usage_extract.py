@@ -4,6 +4,7 @@ Run by hand (not a test; timings depend on the machine)::
 
     python bench/bench_usage_extract.py            # throughput (1M) and peak RSS (100k vs 1M)
     python bench/bench_usage_extract.py --rounds 1 --events 1000000
+    python bench/bench_usage_extract.py --max-concurrency 1   # the sequential (read-ahead) path
 
 Throughput: records per second of the operator (ordering, de-duplication, atomic jsonl
 write) against a plain ``requests.Session`` loop that only fetches and parses the same pages,
@@ -62,10 +63,15 @@ def plain_loop(base_url: str, end: str) -> int:
         number += 1
 
 
+MAX_CONCURRENCY = int(os.environ.get("BENCH_MAX_CONCURRENCY", "8"))
+
+
 def operator_pull(end: str, output: str) -> int:
     from airflow_provider_celonis.operators.usage import CelonisAuditLogOperator
 
-    op = CelonisAuditLogOperator(task_id="bench", output_path=output, start=START, end=end)
+    op = CelonisAuditLogOperator(
+        task_id="bench", output_path=output, start=START, end=end, max_concurrency=MAX_CONCURRENCY
+    )
     return int(op.execute({})["records"])
 
 
@@ -117,8 +123,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--max-concurrency", type=int, default=8, help="1: sequential read-ahead")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ["BENCH_MAX_CONCURRENCY"] = str(args.max_concurrency)  # the RSS children too
+    global MAX_CONCURRENCY
+    MAX_CONCURRENCY = args.max_concurrency
     if args.rss_child:
         child_rss(args.rss_child)
         return 0

@@ -13,8 +13,9 @@ sub-window's request is widened by one resolution unit on each side and trimmed 
 starts with :data:`START_LIMIT` requests in flight, adds one per clean answer until the first
 trouble (a slow start, doubling per round), then one per round of clean answers,
 halves on a 429 or a 5xx (at most once per round), holds every new request until the reset a
-429 announced, and from then on paces requests to the ``x-ratelimit-limit`` it read (assumed
-per second, as Celonis's published limits are; docs/celonis-api.md 1.4). It never exceeds
+429 announced, and from then on paces requests to 90 % of the ``x-ratelimit-limit`` it read
+(assumed per second, as Celonis's published limits are; docs/celonis-api.md 1.4), the hook's
+own retries of rate-limited requests included in the schedule. It never exceeds
 ``max_concurrency``. Retries stay the hook's (each request keeps its own deadline and policy).
 """
 
@@ -82,7 +83,8 @@ class AdaptiveLimit:
         self._last_cut = -1.0  # no cut yet
         self._best: float | None = None
         self._rate: float | None = None  # requests/s once a 429 named the limit
-        self._sent: deque[float] = deque()
+        self._sent: deque[float] = deque()  # send times of the last second
+        self._next_at = 0.0  # paced: the earliest time of the next send
         self._cancelled = False
 
     def cancel(self) -> None:
@@ -106,6 +108,10 @@ class AdaptiveLimit:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
             self._sent.append(now)
+            while self._sent[0] <= now - 1.0:
+                self._sent.popleft()
+            if self._rate is not None:
+                self._next_at = max(now, self._next_at) + 1.0 / self._rate
         try:
             yield
         finally:
@@ -118,10 +124,8 @@ class AdaptiveLimit:
             return self._paused_until - now
         if self.in_flight >= self.limit:
             return 0.5
-        while self._sent and self._sent[0] <= now - 1.0:
-            self._sent.popleft()
-        if self._rate is not None and len(self._sent) >= self._rate:
-            return self._sent[0] + 1.0 - now
+        if self._rate is not None and now < self._next_at:
+            return self._next_at - now
         return 0.0
 
     def observe(self, response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -136,8 +140,12 @@ class AdaptiveLimit:
                     self.throttled += 1
                     self._learn_rate(response.headers)
                     hint = wait_hint_from_headers(response.headers)
-                    if hint is not None:
-                        self._paused_until = max(self._paused_until, now + min(hint, 300.0))
+                    retry_at = now if hint is None else now + min(hint, 300.0)
+                    self._paused_until = max(self._paused_until, retry_at)
+                    # The hook's retry of this request goes out at the reset, inside its slot:
+                    # give it its place in the schedule, so new requests come after it.
+                    assert self._rate is not None
+                    self._next_at = max(self._next_at, retry_at) + 1.0 / self._rate
                 else:
                     self.server_errors += 1
                 if (
@@ -167,7 +175,7 @@ class AdaptiveLimit:
         if limit and limit > 0:
             # Sends and arrivals drift by the latency: stay a little under the limit.
             self._rate = max(1.0, limit * 0.9)
-        else:  # no number: about what got through in the last second
+        elif self._rate is None:  # no number: about what got through in the last second
             self._rate = max(1.0, 0.9 * (len(self._sent) - 1))
 
     def summary(self) -> str:
@@ -270,3 +278,38 @@ def pull_windows(
                 on_failure()
         for thread in threads:
             thread.join()
+
+
+def concurrent_records(
+    hook: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    whole: Callable[[], Iterable[Any]],
+    part: Callable[[datetime, datetime], Iterable[Any]],
+    cap: int,
+    resolution: float,
+    log: Any,
+    on_window_done: Callable[[int, int], None] | None = None,
+) -> Iterator[Any]:
+    """The records of ``[start, end)``: ``part(sub_start, sub_end)`` for each sub-window in up to
+    ``cap`` threads sharing ``hook`` under one :class:`AdaptiveLimit`, or ``whole()`` when the
+    window is too short to split. Twice as many sub-windows as threads, so that a dense one does
+    not leave the others idle (each costs one call past its last page); at least 1 s, or ten
+    resolution units (Login History: 10 s)."""
+    windows = split_window(start, end, 2 * cap, resolution=resolution, min_span=max(1.0, 10 * resolution))
+    if len(windows) == 1:
+        yield from whole()
+        return
+    hook.get_config()  # connection, session and token ready before the threads share them
+    hook.get_session()
+    pacer = AdaptiveLimit(cap)
+    hook.pacer = pacer
+    log.info("Pulling %d sub-windows with up to %d requests in flight (max_concurrency)", len(windows), cap)
+    try:
+        yield from pull_windows(
+            windows, part, workers=cap, on_window_done=on_window_done, on_failure=pacer.cancel
+        )
+    finally:
+        hook.pacer = None
+        log.info("Concurrent pull: %s", pacer.summary())

@@ -265,3 +265,35 @@ def recheck_targets(
         used[path] = (begin, finish)
         targets.append((begin, finish, path))
     return targets
+
+
+class Overlap:
+    """Digests of the records at or after ``newest - overlap``, kept as records stream in
+    unordered; pruned as the newest timestamp moves, so memory holds about one overlap."""
+
+    def __init__(self, overlap: float) -> None:
+        self.overlap = timedelta(seconds=overlap)
+        self.newest: str | None = None
+        self.items: list[tuple[str, str]] = []
+        self._limit = 10_000
+
+    def add(self, ts: str | None, digest: str) -> None:
+        if ts is None:
+            return
+        if self.newest is None or ts > self.newest:
+            self.newest = ts
+        self.items.append((ts, digest))
+        if len(self.items) > self._limit:
+            self.items = self.kept()
+            self._limit = max(10_000, 2 * len(self.items))
+
+    def floor(self, mark: str) -> str:
+        from airflow_provider_celonis.hooks.usage import iso_ms, to_utc
+
+        return iso_ms(to_utc(mark, "high_water_mark") - self.overlap)
+
+    def kept(self) -> list[tuple[str, str]]:
+        if self.newest is None:
+            return []
+        low = self.floor(self.newest)
+        return [(ts, d) for ts, d in self.items if ts >= low]

@@ -20,6 +20,7 @@ from airflow_provider_celonis.extracts.late_data import (
     DEFAULT_SETTLE_PERIOD,
     PROGRESS_EVERY,
     HighWaterMark,
+    Overlap,
     check_period,
     load_state,
     recheck_targets,
@@ -36,38 +37,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_celonis.extracts.outputs import Columns
     from airflow_provider_celonis.extracts.spill import SortedSpill
-
-
-class _Overlap:
-    """Digests of the records at or after ``newest - overlap``, kept as records stream in
-    unordered; pruned as the newest timestamp moves, so memory holds about one overlap."""
-
-    def __init__(self, overlap: float) -> None:
-        self.overlap = timedelta(seconds=overlap)
-        self.newest: str | None = None
-        self.items: list[tuple[str, str]] = []
-        self._limit = 10_000
-
-    def add(self, ts: str | None, digest: str) -> None:
-        if ts is None:
-            return
-        if self.newest is None or ts > self.newest:
-            self.newest = ts
-        self.items.append((ts, digest))
-        if len(self.items) > self._limit:
-            self.items = self.kept()
-            self._limit = max(10_000, 2 * len(self.items))
-
-    def floor(self, mark: str) -> str:
-        from airflow_provider_celonis.hooks.usage import iso_ms, to_utc
-
-        return iso_ms(to_utc(mark, "high_water_mark") - self.overlap)
-
-    def kept(self) -> list[tuple[str, str]]:
-        if self.newest is None:
-            return []
-        low = self.floor(self.newest)
-        return [(ts, d) for ts, d in self.items if ts >= low]
 
 
 class PullMixin:
@@ -236,38 +205,22 @@ class PullMixin:
     ) -> Iterator[Any]:
         """The window's records: sub-windows in parallel threads under an adaptive limit, or a
         sequential pull (``max_concurrency=1``, Team Members' snapshot, a window too short to split)."""
-        from airflow_provider_celonis.extracts.concurrency import AdaptiveLimit, pull_windows, split_window
+        from airflow_provider_celonis.extracts.concurrency import concurrent_records
 
-        cap = self.max_concurrency
-        if start is None or end is None or not self.windowed or cap <= 1:
-            yield from self.fetch(hook, start, end)  # type: ignore[arg-type]
-            return
-        # Twice as many sub-windows as threads: a dense one does not leave the others idle, and each
-        # costs one call past its last page.
-        resolution = self.time_resolution
-        windows = split_window(start, end, 2 * cap, resolution=resolution, min_span=max(1.0, 10 * resolution))
-        if len(windows) == 1:
-            yield from self.fetch(hook, start, end)
-            return
-        hook.get_config()  # connection, session and token ready before the threads share them
-        hook.get_session()
-        pacer = AdaptiveLimit(cap)
-        hook.pacer = pacer
+        if start is None or end is None or not self.windowed or self.max_concurrency <= 1:
+            return self.fetch(hook, start, end)  # type: ignore[arg-type]
         fetch: Any = self.fetch  # windowed operators take the paging overrides
-        self.log.info(
-            "Pulling %d sub-windows with up to %d requests in flight (max_concurrency)", len(windows), cap
+        return concurrent_records(
+            hook,
+            start,
+            end,
+            whole=lambda: self.fetch(hook, start, end),
+            part=lambda begin, finish: fetch(hook, begin, finish, read_ahead=0, margin=self.time_resolution),
+            cap=self.max_concurrency,
+            resolution=self.time_resolution,
+            log=self.log,
+            on_window_done=progress.windows,
         )
-        try:
-            yield from pull_windows(
-                windows,
-                lambda begin, finish: fetch(hook, begin, finish, read_ahead=0, margin=self.time_resolution),
-                workers=cap,
-                on_window_done=progress.windows,
-                on_failure=pacer.cancel,
-            )
-        finally:
-            hook.pacer = None
-            self.log.info("Concurrent pull: %s", pacer.summary())
 
     def _pull_and_write(
         self,
@@ -288,7 +241,7 @@ class PullMixin:
         columns = Columns(self.columns, types=fmt == "parquet")
         keep, overlap, skipped = None, None, [0]
         if state is not None:
-            seen, overlap = set(state.seen), _Overlap(self.overlap)
+            seen, overlap = set(state.seen), Overlap(self.overlap)
 
             def keep(sort_key: str, line: str) -> bool:
                 digest = record_digest(line)
@@ -328,7 +281,7 @@ class PullMixin:
         return result
 
     def _save_mark(
-        self, context: Context, state: HighWaterMark, overlap: _Overlap, end: datetime | None
+        self, context: Context, state: HighWaterMark, overlap: Overlap, end: datetime | None
     ) -> str | None:
         """After the file is written: the newest timestamp so far and the overlap's digests."""
         mark: str | None

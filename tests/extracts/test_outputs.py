@@ -159,7 +159,7 @@ def test_read_ahead_stops_its_worker_when_the_consumer_leaves() -> None:
     switch = sys.getswitchinterval()
     stream = read_ahead(endless, depth=2)
     assert next(stream) == 0
-    assert sys.getswitchinterval() <= 0.0005
+    assert sys.getswitchinterval() == switch  # the worker's other threads are left alone
     stream.close()
     assert closed == [True]
     assert len(produced) <= 4  # at most depth items ahead, plus the one being put
