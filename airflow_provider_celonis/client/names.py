@@ -9,9 +9,9 @@ The matching rule (docs/data-jobs.md, "Names instead of ids"):
 1. **Exact**: the name equals the object's name character for character (case-sensitive; for a
    data model table, its name or its alias). One object: that one. Several objects: ambiguous,
    never "the first".
-2. **Friendly fallback**: only when nothing matches exactly, names compared case-insensitively
-   and with outer whitespace removed; used only if exactly one object matches (logged as a
-   warning, so the DAG can be corrected), ambiguous otherwise.
+2. **Friendly fallback**: only when nothing matches exactly, names compared case-insensitively,
+   Unicode-normalized (NFKC) and with outer whitespace removed; used only if exactly one object
+   matches (logged as a warning, so the DAG can be corrected), ambiguous otherwise.
 3. Nothing: :class:`~airflow_provider_celonis.exceptions.CelonisNameError` listing what Celonis
    listed (at most :data:`MAX_SHOWN` names with their ids).
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -101,6 +102,19 @@ def _shown(items: Sequence[dict[str, Any]], keys: Sequence[str]) -> str:
     return text + (f", and {more} more" if more > 0 else "") if text else "none"
 
 
+_ID_FIELDS = {
+    "transformation_names": "transformations",
+    "extraction_names": "extractions",
+    "table_names": "tables",
+}
+
+
+def _folded(name: str) -> str:
+    """A name as the fallback compares it: Unicode-normalized (NFKC: 'é' typed as one code point
+    or as 'e' plus an accent, a no-break space), without outer spaces, case-folded."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
 def pick(
     kind: str,
     field: str,
@@ -119,8 +133,8 @@ def pick(
     exact = _ids(i for i in items if wanted in _names(i, keys))
     if len(exact) == 1:
         return next(iter(exact.values()))
-    folded = wanted.strip().casefold()
-    loose = _ids(i for i in items if folded in {n.strip().casefold() for n in _names(i, keys)})
+    folded = _folded(wanted)
+    loose = _ids(i for i in items if folded in {_folded(n) for n in _names(i, keys)})
     if not exact and len(loose) == 1:
         item = next(iter(loose.values()))
         if log is not None:
@@ -146,6 +160,15 @@ def pick(
             ambiguous=True,
         )
     every = list(_ids(items).values())
+    id_field = _ID_FIELDS.get(field, field.removesuffix("_name") + "_id")
+    if wanted.strip() in {str(i["id"]) for i in every}:  # a pasted id: say where it belongs
+        raise CelonisNameError(
+            field,
+            f"{wanted!r} is the id of a {kind} {where}, not a name",
+            f"give it as {id_field}",
+            candidates=[],
+            ambiguous=False,
+        )
     raise CelonisNameError(
         field,
         f"{wanted!r} matches no {kind} {where}; Celonis lists {len(every)}: {_shown(every, keys)}",

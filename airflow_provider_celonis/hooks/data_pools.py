@@ -267,6 +267,7 @@ class CelonisDataPoolHook(CelonisOAuthHook):
             except CelonisNotFoundError:
                 if self.pool_listing == "all":
                     raise
+                self.log.info("GET /integration/api/pools answered 404: reading the paged pool list.")
         reads = PoolReads(self.max_pages)
         while reads.take(call := self.pools_page_call(reads.number), await self.acall(call)):
             pass

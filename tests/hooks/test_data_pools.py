@@ -298,3 +298,21 @@ def test_a_pool_list_that_never_holds_still_fails_closed(
     with pytest.raises(CelonisUnexpectedResponseError, match="changed while it was read, 3 times"):
         hook.resolve_pool("Two")
     assert emulator.requests_to("GET", PAGED) < 20  # bounded: a few reads, not a loop
+
+
+def test_the_fallback_ignores_unicode_composition_but_the_exact_match_does_not(
+    hook: CelonisDataPoolHook, emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'Café' typed on one system (é as one code point) and saved on another (e + accent) look
+    the same and are not equal: the friendly fallback compares them normalized (NFKC, which also
+    turns a no-break space into a space), with its warning."""
+    emulator.configure_data_job(POOL, JOB, name="Cafe\u0301 daily\u00a0load")
+    assert hook.resolve_job(POOL, "Caf\u00e9 daily load") == JOB
+    assert "only ignoring case" in capsys.readouterr().out
+
+
+def test_an_id_given_as_a_name_is_pointed_at_its_argument(hook: CelonisDataPoolHook) -> None:
+    with pytest.raises(CelonisNameError, match=r"is the id of a data pool .*give it as data_pool_id"):
+        hook.resolve_pool(POOL)
+    with pytest.raises(CelonisNameError, match=r"is the id of a data job .*give it as data_job_id"):
+        hook.resolve_job(POOL, JOB)

@@ -416,3 +416,40 @@ def test_a_name_rendered_to_something_else_than_text_is_a_clear_error(
         op.execute(make_context())
     assert not isinstance(raised.value, CelonisNameError)  # refused before any list is read
     assert executions(pools["emulator"]) == 0
+
+
+# -- a name that means another job on the retry -----------------------------------------------------
+class LedgerTI:
+    """A task instance with the ids the run ledger keys on (same ids on every try)."""
+
+    dag_id, task_id, run_id, map_index = "etl", "run_job", "manual__1", -1
+
+    def __init__(self, try_number: int) -> None:
+        self.try_number = try_number
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        pass
+
+
+def test_a_retry_whose_job_name_now_means_another_job_starts_nothing(
+    pools: dict[str, Any], fast_retries: dict[str, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Try 1 starts 'Daily delta load' and ends without an outcome (ledger kept); the job is then
+    renamed and another takes its name. Try 2 resolves the name to the other job: its ledger
+    entry names the first job, so the try fails closed instead of starting the other job."""
+    from airflow.sdk import Variable
+
+    variables: dict[str, str] = {}
+    monkeypatch.setattr(Variable, "get", staticmethod(lambda key, default=None, **_: variables.get(key, default)))
+    monkeypatch.setattr(Variable, "set", staticmethod(lambda key, value, **_: variables.__setitem__(key, value)))
+    monkeypatch.setattr(Variable, "delete", staticmethod(lambda key, **_: variables.pop(key, None)))
+    emulator = pools["emulator"]
+    emulator.configure_data_job(POOL, JOB, running_seconds=60)
+    with pytest.raises(CelonisError, match="timeout"):
+        job_op(fast_retries, False, timeout=1.5).execute({"ti": LedgerTI(1)})
+    assert executions(emulator) == 1 and len(variables) == 1  # kept: no outcome known
+    emulator.configure_data_job(POOL, JOB, name="Daily delta load (old)")
+    emulator.configure_data_job(POOL, "job-other", name=JOB_NAME)
+    with pytest.raises(CelonisError, match="run ledger"):
+        job_op(fast_retries, False, timeout=1.5).execute({"ti": LedgerTI(2)})
+    assert executions(emulator, job="job-other") == 0 and executions(emulator) == 1
