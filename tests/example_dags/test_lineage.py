@@ -200,11 +200,14 @@ def test_deferred_pipeline_reports_push_job_and_model(emulator: EmulatorProcess,
     job = _complete(events, ".run_data_job")
     assert [(d["namespace"], d["name"]) for d in job["inputs"]] == [(team, DEFAULT_POOL_ID)]
     assert [(d["namespace"], d["name"]) for d in job["outputs"]] == [(team, DEFAULT_POOL_ID)]
+    run = job["run"]["facets"]["externalQuery"]  # the execution the resumed operator was told of
+    assert run["externalQueryId"] and run["source"] == team
 
     model = _complete(events, ".reload_data_model")
     assert [(d["namespace"], d["name"]) for d in model["inputs"]] == [(team, DEFAULT_POOL_ID)]
     [out] = model["outputs"]
     assert out["namespace"] == team and out["name"].startswith("data-models/")
+    assert model["run"]["facets"]["externalQuery"]["externalQueryId"]  # the data load id
 
 
 def test_scim_and_knowledge_model_exports_report_their_files(
