@@ -315,9 +315,15 @@ class CelonisDataPoolHook(CelonisOAuthHook):
         tasks = self.list_tasks(pool_id, job_id, task_type)
         kind = task_type.lower()
         where = f"in data job {job_id}"
-        ids = [
-            self._resolved(field, n, pick(kind, field, n, tasks, where=where, log=self.log)) for n in names
-        ]
+        picked = [pick(kind, field, n, tasks, where=where, log=self.log) for n in names]
+        for name, task in zip(names, picked, strict=True):
+            if task.get("disabled") is True:  # it would not run, and the task would end green
+                raise CelonisConfigurationError(
+                    field,
+                    f"names {name!r}, {kind} {task['id']} {where}, which is disabled in Celonis",
+                    "enable it in Celonis, leave it out, or give its id in the id argument to send it anyway",
+                )
+        ids = [self._resolved(field, n, t) for n, t in zip(names, picked, strict=True)]
         return distinct(field, kind, names, ids)
 
     def resolve_tables(self, pool_id: str, data_model_id: str, names: Sequence[str], field: str) -> list[str]:

@@ -440,8 +440,12 @@ def test_a_retry_whose_job_name_now_means_another_job_starts_nothing(
     from airflow.sdk import Variable
 
     variables: dict[str, str] = {}
-    monkeypatch.setattr(Variable, "get", staticmethod(lambda key, default=None, **_: variables.get(key, default)))
-    monkeypatch.setattr(Variable, "set", staticmethod(lambda key, value, **_: variables.__setitem__(key, value)))
+    monkeypatch.setattr(
+        Variable, "get", staticmethod(lambda key, default=None, **_: variables.get(key, default))
+    )
+    monkeypatch.setattr(
+        Variable, "set", staticmethod(lambda key, value, **_: variables.__setitem__(key, value))
+    )
     monkeypatch.setattr(Variable, "delete", staticmethod(lambda key, **_: variables.pop(key, None)))
     emulator = pools["emulator"]
     emulator.configure_data_job(POOL, JOB, running_seconds=60)
@@ -453,3 +457,18 @@ def test_a_retry_whose_job_name_now_means_another_job_starts_nothing(
     with pytest.raises(CelonisError, match="run ledger"):
         job_op(fast_retries, False, timeout=1.5).execute({"ti": LedgerTI(2)})
     assert executions(emulator, job="job-other") == 0 and executions(emulator) == 1
+
+
+def test_a_disabled_task_named_in_a_subset_starts_nothing(
+    emulator: Any, fast_retries: dict[str, float]
+) -> None:
+    """A disabled task does not run when its job runs: naming it would end green without it."""
+    tasks = [
+        {"name": "Enrich orders", "taskType": "TRANSFORMATION", "disabled": True},
+        {"name": "Create activity table", "taskType": "TRANSFORMATION"},
+    ]
+    emulator.configure_data_job(POOL, JOB, tasks=tasks, **FAST_JOB)
+    op = job_op(fast_retries, False, transformation_names=["Create activity table", "Enrich orders"])
+    with pytest.raises(CelonisConfigurationError, match=r"transformation_names.*'Enrich orders'.*disabled"):
+        op.execute(make_context())
+    assert executions(emulator) == 0
