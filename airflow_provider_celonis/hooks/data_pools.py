@@ -65,12 +65,16 @@ def checked_list(call: Call, answer: Any, what: str, *, required: Sequence[str] 
     if not isinstance(answer, list):
         raise _unexpected(call, f"the {what} are not a list", answer)
     items: list[dict[str, Any]] = []
+    names: dict[str, Any] = {}
     for item in answer:
-        ok = isinstance(item, dict) and isinstance(item.get("id"), (str, int)) and str(item["id"]).strip()
+        id_ = item.get("id") if isinstance(item, dict) else None
+        ok = isinstance(id_, (str, int)) and not isinstance(id_, bool) and str(id_).strip()
         if not ok or not isinstance(item.get("name"), (str, type(None))):
             raise _unexpected(call, f"it lists one of the {what} without an id or with a non-text name", item)
         if missing := [f for f in required if not isinstance(item.get(f), str)]:
             raise _unexpected(call, f"it lists one of the {what} without {missing[0]}", item)
+        if names.setdefault(str(id_), item.get("name")) != item.get("name"):  # which one is it?
+            raise _unexpected(call, f"it lists {id_} twice, with two names", item)
         items.append(item)
     return items
 

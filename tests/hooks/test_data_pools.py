@@ -164,6 +164,8 @@ def test_a_paged_pool_list_of_the_wrong_shape_is_a_typed_error(
         [{"id": "x", "name": 7}],
         ["x"],
         {"content": []},
+        [{"id": True, "name": "a bool is not an id"}],
+        [{"id": "x", "name": "Sales"}, {"id": "x", "name": "Old sales"}],  # which name is x's?
     ],
 )
 def test_an_item_without_an_id_or_a_text_name_fails_closed(answer: Any) -> None:
