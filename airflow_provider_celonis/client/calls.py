@@ -50,7 +50,15 @@ which ``requests`` and ``yarl`` decode first) as "this" or "the parent" path."""
 
 
 def segment(name: str, value: Any) -> str:
-    """``value`` as one percent-encoded path segment; a dot segment or empty id is refused."""
+    """``value`` as one percent-encoded path segment; a dot segment or empty id is refused, and so
+    is a value that is not one id: ``None`` (an XCom that came back empty) would be sent as the id
+    ``None``, a list as ``['a']``."""
+    if value is None or isinstance(value, (bool, list, tuple, set, frozenset, dict)):
+        raise CelonisConfigurationError(
+            name,
+            f"is {value!r} ({type(value).__name__}), not one id",
+            "give one id, as a string (check the XCom or template that produced it)",
+        )
     text = str(value)
     if text in DOT_SEGMENTS or not text.strip():  # a blank id names the collection
         raise CelonisConfigurationError(

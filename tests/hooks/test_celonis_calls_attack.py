@@ -38,6 +38,7 @@ from airflow_provider_celonis.hooks.data_models import CelonisDataModelHook
 from airflow_provider_celonis.hooks.data_push import CelonisDataPushHook
 from airflow_provider_celonis.hooks.knowledge_model import CelonisKnowledgeModelHook
 from airflow_provider_celonis.hooks.scim import CelonisScimHook
+from tests.hooks.test_celonis_ids import CASES
 
 TOKEN = "tok-ECHOED-0123456789abcdef"
 SECRET = "pw-ECHOED-9876543210"
@@ -185,3 +186,19 @@ def test_reworded_keeps_every_field_of_the_error() -> None:
     assert isinstance(again_odd, CelonisUnexpectedResponseError)
     assert (again_odd.content_type, again_odd.excerpt) == ("text/html", "<html>")
     assert limited.fix == "wait" and str(limited).split(" Fix:")[0] == "slow down"  # not mutated
+
+
+# -- ids that are not one id ------------------------------------------------------------------
+NOT_AN_ID: list[Any] = [None, True, ["job-1"], {"id": "job-1"}, ("a", "b")]
+
+
+@pytest.mark.parametrize("bad", NOT_AN_ID, ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_an_id_that_is_not_one_id_fails_before_any_request(case, bad, emulator, fast_retries) -> None:
+    """``None`` (an XCom that came back empty) was sent as the id 'None', a list as "['job-1']":
+    a 404 about an object nobody named, or a hit on an object really called 'None'."""
+    hook_class, action, _route = CASES[case]
+    before = len(emulator.recent_requests())
+    with pytest.raises(CelonisConfigurationError):  # "not one id", or a hook's own "is empty"
+        action(hook_class(**fast_retries), bad)
+    assert [r for r in emulator.recent_requests()[before:] if "/oauth2/" not in r["path"]] == []
