@@ -13,7 +13,13 @@ without I/O, connection lookups or template rendering:
   handlers (with the Amazon provider installed: boto3), measured at 0.5 s of DAG parse time;
   a scheme starting with ``x-`` is Airflow's way to say "custom, do not normalize";
 * an extract declares its ``output_path``: ``file:///data/audit/x.jsonl`` for a local path,
-  ``s3://bucket/key`` for an object (the userinfo, a connection id or credentials, dropped).
+  ``s3://bucket/key`` for an object (the userinfo, a connection id or credentials, dropped, and
+  the query, a SAS token or signature, too; Azure's ``container@account`` kept). A local path is
+  normalized (``/data/../x`` is ``file:///x``) and percent-encoded (``my dir/ü`` is
+  ``my%20dir/%C3%BC``: Airflow 3.0 refuses non-ASCII), so one file has one URI, the one a
+  consumer writes. A URI whose authority holds part of a secret (an unencoded ``/`` in it)
+  declares nothing, and neither does a URI Airflow would store rewritten (3.0 drops Azure's
+  ``container@``: that Asset would be every container's).
   A templated path declares the folder before its first template: ``/data/audit/{{ ds }}.jsonl``
   declares ``file:///data/audit``, so a DAG scheduled on that Asset runs after every
   interval's file. An object-store Asset (``s3://``) is normalized by its provider's handler
@@ -29,10 +35,13 @@ recorded when the task succeeds, by Airflow. See docs/lineage.md.
 from __future__ import annotations
 
 import logging
+import posixpath
+import warnings
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_celonis.client.paths import path_id
+from airflow_provider_celonis.lineage.naming import shared_host
 
 __all__ = ["ASSET_SCHEME", "declare_outlets", "output_asset_uri", "pool_table_asset_uri"]
 
@@ -41,6 +50,10 @@ ASSET_SCHEME = "x-celonis"
 log = logging.getLogger(__name__)
 
 _TEMPLATE_MARKS = ("{{", "{%", "{#")
+_PATH_SAFE = "/:@!$&'()*+,;=~"
+"""RFC 3986 path characters kept as written (``dt=2025-11-01``); spaces, non-ASCII, ``?`` and
+``#`` are percent-encoded (letters, digits and ``-._`` are never encoded)."""
+_AZURE = frozenset({"abfs", "abfss", "wasb", "wasbs", "az"})
 
 
 def _templated(value: str) -> bool:
@@ -69,6 +82,18 @@ def pool_table_asset_uri(pool_id: Any, table: Any, data_connection_id: Any = Non
     return f"{ASSET_SCHEME}://data-pools/{path_id(pool)}{middle}/tables/{path_id(name)}"
 
 
+def _file_uri(path: str, *, encoded: bool) -> str | None:
+    """``file://`` and the absolute ``path`` normalized (``..``, ``.``, ``//``) and
+    percent-encoded (a URI is ASCII: Airflow 3.0 refuses anything else); None for a relative
+    path (it depends on the worker) or the root."""
+    if not path.startswith("/"):
+        return None
+    clean = "/" + posixpath.normpath(path).lstrip("/")
+    if clean == "/":
+        return None
+    return "file://" + quote(clean, safe=_PATH_SAFE + ("%" if encoded else ""))
+
+
 def output_asset_uri(output_path: Any) -> str | None:
     """The Asset URI of an extract's ``output_path`` as written (see the module docstring)."""
     if not isinstance(output_path, str) or not output_path.strip():
@@ -80,18 +105,20 @@ def output_asset_uri(output_path: Any) -> str | None:
         text = text[: text.rfind("/")] if "/" in text else ""  # the folder before the template
     if "://" not in text:
         if text[:5].lower() == "file:":
-            text = text[5:]
-        if not text.startswith("/") or text.rstrip("/") == "":
-            return None  # relative (depends on the worker) or the root / nothing left
-        return f"file://{text.rstrip('/')}"
+            return _file_uri(text[5:], encoded=True)  # RFC 8089 short form: a URI already
+        return _file_uri(text, encoded=False)
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
-    host = parts.netloc.rsplit("@", 1)[-1]
-    path = parts.path.rstrip("/")
+    host = shared_host(parts.netloc)  # userinfo dropped; None if it held part of a secret
+    if host is None:
+        return None
     if scheme in ("file", "local"):
-        if host not in ("", "localhost") or not path:
-            return None
-        return f"file://{path}"
+        return _file_uri(parts.path, encoded=True) if host in ("", "localhost") else None
+    if scheme in _AZURE and "@" in parts.netloc:
+        container, _, account = parts.netloc.rpartition("@")
+        if "." in account:  # container@account.dfs.core.windows.net: the container is the place
+            host = f"{container.rsplit('@', 1)[-1]}@{account}"
+    path = quote(parts.path.rstrip("/"), safe=_PATH_SAFE + "%")  # query and fragment dropped
     if not host or "{" in host or (cut >= 0 and not path):
         return None  # no bucket, or a whole bucket only because the key is templated
     return f"{scheme}://{host}{path}"
@@ -109,6 +136,15 @@ def declare_outlets(operator: Any, init_kwargs: dict[str, Any], uri: str | None)
     try:
         from airflow_provider_celonis.compat import Asset
 
-        operator.outlets = [Asset(uri)]
+        with warnings.catch_warnings():  # Airflow 3.0 warns when it drops an authority's '@' part
+            warnings.simplefilter("ignore")
+            asset = Asset(uri)
     except Exception as err:  # an Airflow that refuses the URI: no automatic Asset
         log.debug("No Asset declared for %s: %s", uri, err)
+        return
+    if asset.uri != uri:
+        # Airflow rewrote it (3.0 drops Azure's "container@"): the Asset would not be the one
+        # documented, nor this data only; declaring nothing beats declaring another's data.
+        log.debug("No Asset declared for %s: Airflow keeps it as %s", uri, asset.uri)
+        return
+    operator.outlets = [asset]

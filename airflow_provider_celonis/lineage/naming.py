@@ -17,7 +17,13 @@ URI                                     namespace                               
 Userinfo is never part of a name: in an Airflow ``ObjectStoragePath`` it is a connection id
 (``s3://aws_default@bucket``) or, worse, credentials; it is dropped, not redacted, so the same
 object has the same name whatever connection read it (Azure's ``container@account`` form is a
-host, not userinfo, and is kept).
+host, not userinfo, and is kept). Nor is the query or fragment (a SAS token, a presigned
+signature). A secret holding an unencoded ``/`` (``s3://KEY:ab/cd@bucket``) ends the authority
+early, so the parser sees ``KEY:ab`` as host and port: such a URI is no dataset at all
+(:func:`shared_host`), rather than a namespace holding half a secret key.
+
+A local path is normalized (``/data/../x`` and ``file:///data/./x`` are ``/x`` and ``/data/x``),
+so one file has one name however it was spelled.
 
 Celonis itself is one data source per team: namespace ``celonis://<team host>`` (the host of the
 connection's team URL, e.g. ``celonis://acme.eu-1.celonis.cloud``). Names in it:
@@ -35,6 +41,7 @@ connection's team URL, e.g. ``celonis://acme.eu-1.celonis.cloud``). Names in it:
 from __future__ import annotations
 
 import os
+import posixpath
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -43,7 +50,9 @@ __all__ = [
     "celonis_dataset",
     "celonis_namespace",
     "data_model_name",
+    "local_path",
     "pool_table_name",
+    "shared_host",
     "storage_dataset",
 ]
 
@@ -62,23 +71,42 @@ def _host_of(netloc: str) -> str:
     return netloc.rsplit("@", 1)[-1]
 
 
-def storage_dataset(uri: str) -> DatasetName:
+def shared_host(netloc: str) -> str | None:
+    """The authority without userinfo, or None when what is left cannot be a host: a ``:``
+    followed by anything but a port number is the rest of a secret whose unencoded ``/`` ended
+    the authority early (``s3://KEY:ab/cd@bucket`` parses as host ``KEY``, "port" ``ab``)."""
+    host = _host_of(netloc)
+    if host.startswith("["):  # an IPv6 literal
+        return host
+    _, colon, port = host.rpartition(":")
+    return None if colon and not port.isdigit() else host
+
+
+def local_path(path: str) -> str:
+    """An absolute local path, normalized (``..``, ``.``, ``//``); a relative one is made
+    absolute in the worker's working directory, as the file it writes."""
+    return "/" + os.path.abspath(posixpath.normpath(path or "/")).lstrip("/")
+
+
+def storage_dataset(uri: str) -> DatasetName | None:
     """The dataset of a file or object: ``uri`` is a local path or an ``ObjectStoragePath`` URI.
 
-    A relative local path is made absolute (the worker's working directory), as the file it
-    writes. Never raises for a string; credentials never reach the result.
+    Never raises for a string; credentials never reach the result: None for a URI whose
+    authority holds part of a secret (:func:`shared_host`).
     """
     text = str(uri).strip()
     if "://" not in text:
         if text[:5].lower() == "file:":  # RFC 8089 short form, file:/data/x
             text = text[5:]
-        return DatasetName("file", os.path.abspath(text))
+        return DatasetName("file", local_path(text))
     parts = urlsplit(text)
     scheme = _ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
     path = unquote(parts.path)
     if scheme == "file":
-        return DatasetName("file", path or "/")
+        return DatasetName("file", local_path(path))
     netloc = parts.netloc
+    if shared_host(netloc) is None:
+        return None
     if scheme in ("abfs", "abfss", "wasb", "wasbs", "az") and "@" in netloc:
         container, _, account = netloc.rpartition("@")
         if "." in account:  # container@account.dfs.core.windows.net: the spec's form, keep it

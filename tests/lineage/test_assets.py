@@ -102,3 +102,69 @@ def test_the_push_asset_costs_no_provider_imports_at_parse_time() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("path", "uri"),
+    [
+        # the same file has one Asset, the one a consumer writes by hand
+        ("/data/../etc/x.jsonl", "file:///etc/x.jsonl"),
+        ("file:///data/./a//x.jsonl", "file:///data/a/x.jsonl"),
+        ("//data//x.jsonl", "file:///data/x.jsonl"),
+        ("/data/../{{ ds }}.jsonl", None),  # the folder is the root: nothing stable
+        # a URI is ASCII and percent-encoded (Airflow 3.0 refuses non-ASCII Asset names)
+        ("/data/my dir/ü.jsonl", "file:///data/my%20dir/%C3%BC.jsonl"),
+        ("file:///data/my%20dir/x.jsonl", "file:///data/my%20dir/x.jsonl"),
+        ("/data/50%/x.jsonl", "file:///data/50%25/x.jsonl"),
+        ("s3://bucket/dt=2025-11-01/x.jsonl", "s3://bucket/dt=2025-11-01/x.jsonl"),
+        # Azure's container@account form: the container is part of where the data is
+        (
+            "abfss://cont@acct.dfs.core.windows.net/x/y.parquet",
+            "abfss://cont@acct.dfs.core.windows.net/x/y.parquet",
+        ),
+        ("abfs://conn_id@cont/x/y.parquet", "abfs://cont/x/y.parquet"),
+        # a SAS token or signature in the query never reaches the Asset
+        (
+            "abfs://cont@acct.dfs.core.windows.net/x?sv=1&sig=SECRET",
+            "abfs://cont@acct.dfs.core.windows.net/x",
+        ),
+        ("s3://bucket/x.jsonl?X-Amz-Signature=SECRET", "s3://bucket/x.jsonl"),
+        # an unencoded '/' in a secret ends the authority early: the secret would be the "host"
+        ("s3://AKIAEXAMPLE:ab/cd@bucket/x.jsonl", None),
+        ("s3://AKIAEXAMPLE:ab/cd@bucket/{{ ds }}.jsonl", None),
+    ],
+)
+def test_output_asset_uri_is_canonical_and_secret_free(path: str, uri: str | None) -> None:
+    assert output_asset_uri(path) == uri
+    if uri is not None:
+        assert uri.isascii() and "SECRET" not in uri
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file:///data/my%20dir/%C3%BC.jsonl",
+        "x-celonis://data-pools/p%2F1/tables/a%3Fb",
+        "abfss://cont@acct.dfs.core.windows.net/x/y.parquet",
+    ],
+)
+def test_declared_uris_are_what_airflow_keeps(uri: str) -> None:
+    """Airflow normalizes an Asset's URI; a declared URI must come back unchanged, or a consumer
+    writing the documented URI by hand would wait on another Asset."""
+    from airflow.sdk import Asset
+
+    assert Asset(uri).uri == uri
+
+
+def test_an_asset_airflow_would_rewrite_is_not_declared() -> None:
+    """Airflow 3.0 drops anything before '@' in the authority (Azure's container): that Asset
+    would be another container's too; declaring nothing beats declaring the wrong data."""
+    op = _Op()
+    declare_outlets(op, {}, "abfss://cont@acct.dfs.core.windows.net/x")
+    from airflow.sdk import Asset
+
+    kept = Asset("abfss://cont@acct.dfs.core.windows.net/x").uri
+    if kept == "abfss://cont@acct.dfs.core.windows.net/x":
+        assert [a.uri for a in op.outlets] == [kept]
+    else:  # this Airflow rewrites it
+        assert op.outlets == []

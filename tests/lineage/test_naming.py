@@ -89,3 +89,40 @@ def test_pool_table_and_model_names() -> None:
     assert pool_table_name("pool-1", "orders") == "pool-1.orders"
     assert pool_table_name("pool-1", "orders", "dc-9") == "pool-1.dc-9.orders"
     assert data_model_name("m-1") == "data-models/m-1"
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        # one file, one name, however it is spelled (a relative or '..' path is normalized too)
+        ("file:///data/../x.jsonl", ("file", "/x.jsonl")),
+        ("file:///data/./a//x.jsonl", ("file", "/data/a/x.jsonl")),
+        ("//data//x.jsonl", ("file", "/data/x.jsonl")),
+        # a SAS token, a presigned signature: the query is never part of a name
+        (
+            "abfs://cont@acct.dfs.core.windows.net/x?sv=1&sig=SECRET",
+            ("abfs://cont@acct.dfs.core.windows.net", "x"),
+        ),
+        ("s3://bucket/x.jsonl?X-Amz-Signature=SECRET#frag", ("s3://bucket", "x.jsonl")),
+    ],
+)
+def test_names_are_canonical_and_drop_queries(uri: str, expected: tuple[str, str]) -> None:
+    assert storage_dataset(uri) == DatasetName(*expected)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["s3://AKIAEXAMPLE:ab/cd@bucket/x.jsonl", "gs://user:p/w@bucket/x", "s3://KEY:SECRET/bucket/x"],
+)
+def test_a_secret_that_ends_the_authority_early_is_no_dataset(uri: str) -> None:
+    """An unencoded '/' in a secret makes the parser see ``KEY:ab`` as host and port: no
+    dataset at all rather than a namespace holding half a secret key."""
+    assert storage_dataset(uri) is None
+
+
+def test_no_output_from_a_malformed_uri_in_the_facts() -> None:
+    from airflow_provider_celonis.lineage.facts import extract_lineage, push_lineage
+
+    assert extract_lineage("https://t", ["audit-log"], "s3://AKIA:ab/cd@bucket/x", 3).outputs == []
+    lineage = push_lineage("https://t", "p", "t", sources=["s3://AKIA:ab/cd@bucket/x", "/d/a.csv"])
+    assert [d.name for d in lineage.inputs] == ["/d/a.csv"]
