@@ -189,6 +189,14 @@ def test_paged_pools_and_the_unpaged_switch(hook: CelonisOAuthHook, emulator: An
         hook.request_json("GET", "/api/pools", api=DATA_JOBS)
     with pytest.raises(RuntimeError, match="known switches"):
         emulator.configure_pool_listing(serve_paged=False)
+    emulator.configure_pool_listing(total_counts="pages")
+    page = hook.request_json("GET", "/api/pools/paged", api=DATA_JOBS, params={"limit": "1", "page": "0"})
+    assert page["totalCount"] == 2  # two pages of one
+    emulator.configure_data_pool("pool-3", "Three")
+    page = hook.request_json("GET", "/api/pools/paged", api=DATA_JOBS, params={"limit": "2", "page": "0"})
+    assert page["totalCount"] == 2  # three pools, two pages of two
+    with pytest.raises(RuntimeError, match="known switches"):
+        emulator.configure_pool_listing(total_counts="items")
 
 
 def test_lists_of_an_unknown_pool_or_job_are_404_and_bad_tasks_are_refused(

@@ -85,6 +85,17 @@ async def test_paged_list_reads_every_page_and_stops_on_an_empty_one(
     await close_loop_session()
 
 
+@pytest.mark.parametrize("counts", ["pools", "pages"])
+def test_the_paged_list_does_not_depend_on_what_total_count_counts(
+    emulator: Any, fast_retries: dict[str, float], counts: str
+) -> None:
+    for n in range(4):
+        emulator.configure_data_pool(f"pool-{n}", f"Pool {n}")
+    emulator.configure_pool_listing(total_counts=counts)
+    hook = CelonisDataPoolHook(pool_listing="paged", page_size=2, **fast_retries)
+    assert len(hook.list_pools()) == 5  # totalCount 5 or 3: every pool either way
+
+
 async def test_auto_falls_back_to_the_paged_list_on_404(
     emulator: Any, fast_retries: dict[str, float]
 ) -> None:

@@ -9,7 +9,8 @@ tables of a data model are served by :mod:`~airflow_provider_celonis.emulator.ap
 Control API (not Celonis): ``POST /_emulator/data-pools/{pool}`` creates or renames a pool
 (``{"name": ...}``); ``POST /_emulator/data-pools`` changes the listing switches
 (``{"serve_unpaged": false}``: ``GET /integration/api/pools`` answers 404, as on a team that
-only serves the paged list [guess]) and plays a pool list that changes while a client pages
+only serves the paged list [guess]; ``{"total_counts": "pages"}``: the paged list's
+``totalCount`` counts pages, not pools [guess]) and plays a pool list that changes while a client pages
 through it (``{"while_paging": {"after_page": 0, "remove": "<pool id>"}}`` or ``{..., "insert":
 ["<pool id>", "<name>"]}``: after that page is served the pool is removed, or a new one put
 first, so the items of later pages shift, as on a team where someone creates or deletes a pool;
@@ -37,7 +38,7 @@ SEEDED = "pool_listing_seeded"
 
 
 def init_state(state: EmulatorState) -> None:
-    state.ext[SETTINGS] = {"serve_unpaged": True, "while_paging": None}
+    state.ext[SETTINGS] = {"serve_unpaged": True, "while_paging": None, "total_counts": "pools"}
     state.ext[SEEDED] = state.now()  # every object's timeStamp: fixed, so two reads compare equal
 
 
@@ -66,7 +67,8 @@ def pools(request: Request, principal: Principal = Depends(requires("data_jobs")
 @router.get("/integration/api/pools/paged")
 def pools_paged(request: Request, principal: Principal = Depends(requires("data_jobs"))) -> Response:
     """``{content, pageNumber, pageSize, totalCount}`` with ``limit``/``page`` (0-based), as
-    content-cli reads it. ``totalCount`` counts pools [guess]; content-cli's loop suggests pages."""
+    content-cli reads it. ``totalCount`` counts pools [guess]; content-cli's loop suggests pages
+    (``total_counts="pages"``)."""
     state, data = _data(request)
     args = _page_args(request, 100)
     if isinstance(args, Response):
@@ -80,9 +82,14 @@ def pools_paged(request: Request, principal: Principal = Depends(requires("data_
             "content": listed[page * limit : (page + 1) * limit],
             "pageNumber": page,
             "pageSize": limit,
-            "totalCount": len(listed),
+            "totalCount": _total(len(listed), limit, state.ext[SETTINGS]["total_counts"]),
         }
     )
+
+
+def _total(pools: int, limit: int, counts: str) -> int:
+    """``totalCount``: the pools (default) or the pages (``total_counts="pages"``), a [guess]."""
+    return pools if counts == "pools" else -(-pools // limit)
 
 
 def _change_while_paging(state: EmulatorState, data: dict[str, Any], page: int) -> None:
@@ -184,10 +191,15 @@ def control_pool(request: Request, pool_id: str, spec: dict[str, Any] = Body(def
 
 @router.post(CONTROL_PREFIX + "/data-pools")
 def control_listing(request: Request, spec: dict[str, Any] = Body(default={})) -> Response:
-    """Listing switches: ``serve_unpaged`` (bool), ``while_paging`` (one change, or null)."""
+    """Listing switches: ``serve_unpaged`` (bool), ``total_counts`` (``"pools"`` or ``"pages"``),
+    ``while_paging`` (one change, or null)."""
     state = state_of(request)
     settings = state.ext[SETTINGS]
-    if set(spec) - set(settings) or not isinstance(spec.get("serve_unpaged", True), bool):
+    if (
+        set(spec) - set(settings)
+        or not isinstance(spec.get("serve_unpaged", True), bool)
+        or spec.get("total_counts", "pools") not in ("pools", "pages")
+    ):
         return JSONResponse({"error": f"known switches: {sorted(settings)}"}, status_code=400)
     if not _valid_change(spec.get("while_paging")):
         return JSONResponse(
