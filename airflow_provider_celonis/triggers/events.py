@@ -42,6 +42,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -172,6 +173,11 @@ class _CelonisEventTrigger(BaseEventTrigger):
         return CURSOR_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40]
 
     @property
+    def watches(self) -> str:
+        """What the cursor belongs to, stored in it and checked on every read."""
+        return f"{self.kind} {self.data_pool_id} {self.target_id}"
+
+    @property
     def store(self) -> CursorStore:
         if self._store is None:
             durable = self.cursor_mode == "variable" and TRIGGERS_CAN_WRITE_VARIABLES
@@ -262,6 +268,12 @@ class _CelonisEventTrigger(BaseEventTrigger):
             )
             raw = self._written
         read = None if raw is None else self._parsed(key, raw)
+        if read is not None and read.watches and read.watches != self.watches:
+            raise CelonisConfigurationError(
+                key,
+                f"is the cursor of another watcher ({read.watches}), not of {self.watches}",
+                "give each watcher its own cursor_key (a shared cursor would hide one job's runs)",
+            )
         cursor = read
         if read is not None and self._written is not None and raw != self._written:
             # A read older than this instance's own last write (a cached Variable read, a lagging
@@ -270,13 +282,13 @@ class _CelonisEventTrigger(BaseEventTrigger):
             cursor = merged(read, self._parsed(key, self._written))
         runs = await self.poll(hook, cursor)
         if cursor is None:
-            first = baseline(runs)
+            first = replace(baseline(runs), watches=self.watches)
             await self._save(key, first.to_text())
             self.log.info(
                 "Watcher %s started: %d finished run(s) recorded as old (not fired).", key, len(first.seen)
             )
             return []
-        verdict = decide(cursor, runs, self.on)
+        verdict = decide(replace(cursor, watches=self.watches), runs, self.on)  # older cursors: adopt
         for run_id in verdict.undated:
             self.log.warning(
                 "Run %s ended without a date: recorded, not fired (cannot prove it new).", run_id

@@ -14,7 +14,9 @@ triggerer rebuilds a trigger from its kwargs after every restart and kwargs cann
   did not read), and raised when old ids are dropped from ``seen`` to keep it small;
 * ``running``: ids of runs seen in progress and not yet judged. Such a run is provably new (it
   had not ended when the watcher looked), so it fires when it ends whatever its end date says
-  against ``floor_ms`` (clock skew between Celonis nodes, two runs ending in one millisecond).
+  against ``floor_ms`` (clock skew between Celonis nodes, two runs ending in one millisecond);
+* ``watches``: what the watcher watches (``"<kind> <pool id> <job or model id>"``), so a cursor
+  named by the user and copied to a watcher of another job is refused, not shared.
 
 **The verdict** (:func:`decide`): a run fires when it is finished, not in ``seen``, later than
 ``floor_ms`` (or in ``running``), and its status is one the user asked for. Every finished run is added to
@@ -29,7 +31,7 @@ Ids, never positions: a history page may repeat or reorder items, and the same i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_celonis.waiting.status import DataJobExecutionStatus, DataModelLoadStatus
@@ -64,10 +66,11 @@ class Cursor:
     seen: dict[str, int | None]
     floor_ms: int | None
     running: tuple[str, ...] = ()
+    watches: str = ""
 
     def to_text(self) -> str:
         data = {"version": VERSION, "seen": self.seen, "floor_ms": self.floor_ms, "running": self.running}
-        return json.dumps(data, sort_keys=True)
+        return json.dumps({**data, "watches": self.watches} if self.watches else data, sort_keys=True)
 
     @classmethod
     def from_text(cls, text: str) -> Cursor:
@@ -85,7 +88,10 @@ class Cursor:
         running = data.get("running", [])  # absent in cursors written before it existed
         if not isinstance(running, list) or not all(isinstance(r, str) for r in running):
             raise ValueError("its 'running' is not a list of run ids")
-        return cls(dict(seen), floor, tuple(running))
+        watches = data.get("watches", "")
+        if not isinstance(watches, str):
+            raise ValueError("its 'watches' is not a string")
+        return cls(dict(seen), floor, tuple(running), watches)
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,7 @@ def decide(cursor: Cursor, runs: list[FinishedRun], on: tuple[str, ...]) -> Verd
         elif run.status in on and (was_running or _after(run.time_ms, cursor.floor_ms)):
             fire.append(run)
     fire.sort(key=lambda r: (r.time_ms or 0, r.run_id))
-    new = _capped(Cursor(seen, cursor.floor_ms, tuple(running)))
+    new = _capped(replace(cursor, seen=seen, running=tuple(running)))
     return Verdict(new, fire, undated, new != cursor)
 
 
@@ -230,16 +236,16 @@ def merged(one: Cursor, other: Cursor) -> Cursor:
     floors = [f for f in (one.floor_ms, other.floor_ms) if f is not None]
     seen = {**one.seen, **other.seen}
     running = tuple(r for r in dict.fromkeys((*one.running, *other.running)) if r not in seen)
-    return _capped(Cursor(seen, max(floors) if floors else None, running))
+    return _capped(replace(one, seen=seen, floor_ms=max(floors) if floors else None, running=running))
 
 
 def _capped(cursor: Cursor) -> Cursor:
     if len(cursor.running) > MAX_SEEN:  # ids that never end (deleted runs): the oldest noted go
-        cursor = Cursor(cursor.seen, cursor.floor_ms, cursor.running[-MAX_SEEN:])
+        cursor = replace(cursor, running=cursor.running[-MAX_SEEN:])
     if len(cursor.seen) <= MAX_SEEN:
         return cursor
     ordered = sorted(cursor.seen.items(), key=lambda kv: (kv[1] is not None, kv[1] or 0))
     dropped, kept = ordered[: len(ordered) - MAX_SEEN], ordered[len(ordered) - MAX_SEEN :]
     times = [t for _, t in dropped if t is not None]
     floor = max([*times, *([cursor.floor_ms] if cursor.floor_ms is not None else [])], default=None)
-    return Cursor(dict(kept), floor, cursor.running)
+    return replace(cursor, seen=dict(kept), floor_ms=floor)

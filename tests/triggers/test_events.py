@@ -413,3 +413,28 @@ def test_hook_params_that_would_put_a_secret_or_garbage_in_the_kwargs_are_refuse
         CelonisDataJobExecutionEventTrigger(data_pool_id=POOL, data_job_id=JOB, hook_params=hook_params)
     assert raised.value.field == "hook_params"
     assert "s3cr3t" not in str(raised.value)
+
+
+async def test_a_named_cursor_of_another_data_job_is_refused_not_shared(emulator: Any) -> None:
+    """A ``cursor_key`` copied to a watcher of another job would share its floor and hide runs."""
+    store = MemoryCursorStore()
+    watch = Watch(job_trigger(store, cursor_key="nightly"))
+    await started(watch, store)
+    await watch.stop(settle=0.1)
+    other_job = "another-job"
+    emulator.configure_data_job(POOL, other_job)
+    other = recreate(
+        CelonisDataJobExecutionEventTrigger(
+            data_pool_id=POOL,
+            data_job_id=other_job,
+            cursor_key="nightly",
+            poll_interval=0.05,
+            cursor="memory",
+        )
+    )
+    other._store = store
+    before = dict(store.values)
+    with pytest.raises(CelonisConfigurationError, match="another watcher"):
+        await other.step(other.make_hook())
+    assert store.values == before
+    await close_loop_session()
