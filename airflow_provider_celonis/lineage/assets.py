@@ -27,9 +27,9 @@ without I/O, connection lookups or template rendering:
   (``"{{ var.value.dir }}/x.jsonl"``), a relative path, or an object URI whose bucket or whole
   key is templated declares nothing.
 
-``outlets=`` given to the operator always wins: ``outlets=[]`` turns the Asset off,
-``outlets=[Asset("...")]`` replaces it (e.g. for templated ids). An event for each outlet is
-recorded when the task succeeds, by Airflow. See docs/lineage.md.
+``outlets=`` given to the operator (or in ``default_args``) always wins: ``outlets=[]`` turns
+the Asset off, ``outlets=[Asset("...")]`` replaces it (e.g. for templated ids). An event for
+each outlet is recorded when the task succeeds, by Airflow. See docs/lineage.md.
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def declare_outlets(operator: Any, init_kwargs: dict[str, Any], uri: str | None)
     Never raises: a URI Airflow refuses only means no automatic Asset (DAG parsing must not fail
     for a convenience).
     """
-    if "outlets" in init_kwargs or uri is None:
+    defaults = init_kwargs.get("default_args")  # the DAG's and the operator's, merged by Airflow
+    if "outlets" in init_kwargs or (isinstance(defaults, dict) and "outlets" in defaults) or uri is None:
         return
     try:
         from airflow_provider_celonis.compat import Asset

@@ -168,3 +168,24 @@ def test_an_asset_airflow_would_rewrite_is_not_declared() -> None:
         assert [a.uri for a in op.outlets] == [kept]
     else:  # this Airflow rewrites it
         assert op.outlets == []
+
+
+def test_outlets_in_default_args_win_too() -> None:
+    """``default_args={"outlets": [...]}`` (the DAG's or the operator's) is the user's choice as
+    much as ``outlets=``: the automatic Asset must not overwrite it."""
+    from airflow.sdk import DAG, Asset
+
+    from airflow_provider_celonis.operators.data_push import CelonisDataPushOperator
+    from airflow_provider_celonis.operators.usage import CelonisAuditLogOperator
+
+    mine = Asset("x-mine://audit")
+    with DAG("off", default_args={"outlets": []}):
+        off = CelonisAuditLogOperator(task_id="a", output_path="/data/x.jsonl")
+        push = CelonisDataPushOperator(task_id="p", data_pool_id="p", target_table="t", source="/x.csv")
+    with DAG("own", default_args={"outlets": [mine]}):
+        own = CelonisAuditLogOperator(task_id="a", output_path="/data/x.jsonl")
+    assert off.outlets == [] and push.outlets == []
+    assert own.outlets == [mine]
+    with DAG("auto", default_args={"retries": 1}):
+        auto = CelonisAuditLogOperator(task_id="a", output_path="/data/x.jsonl")
+    assert [a.uri for a in auto.outlets] == ["file:///data/x.jsonl"]
