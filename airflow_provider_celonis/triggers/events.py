@@ -43,12 +43,11 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_celonis.client.arguments import check_number
-from airflow_provider_celonis.client.calls import unexpected_answer
 from airflow_provider_celonis.compat import TRIGGERS_CAN_WRITE_VARIABLES
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.waiting.event_cursor import (
@@ -57,53 +56,20 @@ from airflow_provider_celonis.waiting.event_cursor import (
     Cursor,
     FinishedRun,
     baseline,
-    caught_up,
     decide,
-    job_runs,
     load_runs,
     merged,
-    newest_last,
+)
+from airflow_provider_celonis.waiting.event_history import (
+    CursorStore,
+    MemoryCursorStore,
+    VariableCursorStore,
+    read_job_history,
 )
 from airflow_provider_celonis.waiting.status import error_pause, transient_errors
 
 CURSOR_PREFIX = "celonis_event_cursor__"
 CURSOR_MODES = ("variable", "memory")
-
-
-class CursorStore(Protocol):
-    async def get(self, key: str) -> str | None: ...
-    async def set(self, key: str, value: str) -> None: ...
-
-
-class VariableCursorStore:
-    """Airflow Variables, read and written from the triggerer (Airflow 3.1+), off the event loop."""
-
-    async def get(self, key: str) -> str | None:
-        from airflow.sdk import Variable
-        from asgiref.sync import sync_to_async
-
-        value = await sync_to_async(Variable.get)(key, default=None)
-        return None if value is None or value == "" else str(value)
-
-    async def set(self, key: str, value: str) -> None:
-        from airflow.sdk import Variable
-        from asgiref.sync import sync_to_async
-
-        description = "airflow-provider-celonis event watcher: the Celonis runs it already handled"
-        await sync_to_async(Variable.set)(key, value, description=description)
-
-
-class MemoryCursorStore:
-    """The cursor in the trigger instance only: lost on a restart (then rebuilt as a baseline)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    async def set(self, key: str, value: str) -> None:
-        self.values[key] = value
 
 
 class _CelonisEventTrigger(BaseEventTrigger):
@@ -377,54 +343,7 @@ class CelonisDataJobExecutionEventTrigger(_CelonisEventTrigger):
         return CelonisDataJobHook(self.celonis_conn_id, **self.hook_params)
 
     async def poll(self, hook: Any, cursor: Cursor | None) -> list[FinishedRun]:
-        first, count = await self._page(hook, 0)
-        if count == 1:
-            return first
-        last, _ = await self._page(hook, count - 1)
-        runs = [*first, *last]
-        if cursor is None or count == 2:
-            return runs  # the baseline's floor covers the pages between (all older)
-        forward = not newest_last(first, last)
-        page = first if forward else last
-        inner = range(1, count - 1) if forward else range(count - 2, 0, -1)
-        budget = max(int(getattr(hook, "max_history_pages", 200)) - 2, 0)
-        for number in inner:
-            if caught_up(cursor, page):
-                return runs
-            if budget == 0:
-                break
-            budget -= 1
-            page, _ = await self._page(hook, number)
-            runs += page
-        if not caught_up(cursor, page):
-            self.log.warning(
-                "Watcher %s: %d history pages read without reaching a run already handled; runs "
-                "further back are not fired (raise hook_params max_history_pages or history_limit).",
-                self.cursor_key,
-                count,
-            )
-        return runs
-
-    async def _page(self, hook: Any, number: int) -> tuple[list[FinishedRun], int]:
-        """One history page as runs, and the number of pages; a page without its items list fails
-        closed (read as "no runs", it would hide the runs on it)."""
-        call = hook.history_call(self.data_pool_id, self.target_id, number)
-        answer = await hook.acall(call)
-        items = answer.get("executionItems") if isinstance(answer, dict) else None
-        if not isinstance(items, list):
-            raise unexpected_answer(
-                "Data Job Execution API",
-                "GET",
-                call.path,
-                f"page {number} has no executionItems list",
-                answer,
-                "The watcher cannot tell which runs ended",
-            )
-        try:
-            count = max(int(answer.get("numOfPages") or 1), 1)
-        except (TypeError, ValueError):
-            count = 1
-        return job_runs(items), count
+        return await read_job_history(hook, self.data_pool_id, self.target_id, cursor, self.cursor_key)
 
     def payload(self, run: FinishedRun) -> dict[str, Any]:
         return {

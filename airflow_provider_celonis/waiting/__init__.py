@@ -16,4 +16,6 @@ deferrable alike, so that every path reaches the same verdict.
 - ``run_ledger``: which run a task instance started, kept across task retries, and its
   adoption by a retry.
 - ``event_cursor``: which finished runs an event watcher (``AssetWatcher``) already handled.
+- ``event_history``: what an event watcher reads (a job's history pages, as far back as its
+  cursor needs) and where its cursor lives (a Variable or memory).
 """
