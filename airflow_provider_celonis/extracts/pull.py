@@ -1,7 +1,8 @@
 """The run of an extract operator: settle, pull, write, then re-check or keep the high-water mark.
 
 Split from :mod:`._extract` (arguments and validation) so each stays readable. One pull is:
-stream the API's records (the hook reads pages ahead in a thread), spill them into sorted
+stream the API's records (sub-windows in parallel threads, :mod:`.concurrency`; a sequential
+pull reads pages ahead in a thread), spill them into sorted
 runs, merge them in order without duplicates into a temporary file, rename it to
 ``output_path``. Only a small summary goes to XCom; paths in it are redacted.
 """

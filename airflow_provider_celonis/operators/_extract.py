@@ -1,8 +1,9 @@
 """The shared base of the usage extract operators: window, validation, streaming, ordering, output.
 
 One pull is: validate every argument (no network), open a :class:`CelonisUsageHook`, stream
-the API's records (the hook reads pages ahead in a thread, so the next page downloads while
-this one is spilled), spill them into sorted runs, merge them in order without duplicates
+the API's records (sub-windows pulled in parallel threads, see
+:mod:`~airflow_provider_celonis.extracts.concurrency`; a sequential pull reads pages ahead in a
+thread), spill them into sorted runs, merge them in order without duplicates
 into a temporary file, rename it to ``output_path``. Only a small summary goes to XCom.
 The run itself (settle period, pull, re-check, high-water mark) is :class:`~._pull.PullMixin`;
 this module holds the arguments and their checks.
