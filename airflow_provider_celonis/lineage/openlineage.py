@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from airflow_provider_celonis.client.paths import redact_uris_in
 from airflow_provider_celonis.lineage.facts import Dataset, Lineage
 
 __all__ = ["facets_on_complete", "facets_on_failure", "to_operator_lineage"]
@@ -91,7 +92,7 @@ def _facets(operator: Any, report: Callable[[Any], Lineage], *, outputs: bool) -
             "OpenLineage: no lineage for task %s (%s: %s); the task's result is unaffected",
             getattr(operator, "task_id", "?"),
             type(err).__name__,
-            err,
+            redact_uris_in(str(err)),  # an error may quote an output_path or source
         )
         try:
             from airflow.providers.openlineage.extractors import OperatorLineage

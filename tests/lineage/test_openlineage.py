@@ -156,3 +156,16 @@ def test_a_broken_failure_report_never_raises(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.WARNING):
         assert facets_on_failure(Op(), broken) == OperatorLineage()
     assert "no lineage for task t2" in caplog.text
+
+
+def test_the_warning_of_a_broken_report_shows_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    class Op:
+        task_id = "t3"
+
+    def broken(op: Any) -> Lineage:
+        raise ValueError("cannot name s3://AKIAEXAMPLE:wJalrSECRET@bucket/x.jsonl")
+
+    with caplog.at_level(logging.WARNING):
+        facets_on_complete(Op(), broken)
+    assert "no lineage for task t3" in caplog.text and "s3://***@bucket/x.jsonl" in caplog.text
+    assert "wJalrSECRET" not in caplog.text
