@@ -202,3 +202,42 @@ def test_an_id_that_is_not_one_id_fails_before_any_request(case, bad, emulator, 
     with pytest.raises(CelonisConfigurationError):  # "not one id", or a hook's own "is empty"
         action(hook_class(**fast_retries), bad)
     assert [r for r in emulator.recent_requests()[before:] if "/oauth2/" not in r["path"]] == []
+
+
+# -- call_response holds a connection: released however the block ends ------------------------
+def _big(request: Received) -> tuple[int, dict[str, str], bytes]:
+    if request.path.startswith("/oauth2/token"):
+        body = json.dumps({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 900})
+        return 200, {"content-type": "application/json"}, body.encode()
+    return 200, {"content-type": "application/json"}, b"[" + b"1," * 400_000 + b"1]"
+
+
+@pytest.mark.parametrize("ending", ["error", "early-return", "generator-closed"])
+def test_call_response_releases_a_streamed_answer_however_the_block_ends(monkeypatch, ending) -> None:
+    held: list[Any] = []
+    with recorder(_big) as team:
+        _team(monkeypatch, team.url)
+        hook = CelonisOAuthHook(max_attempts=1)
+        call = Call(KNOWLEDGE_MODEL, "GET", "/api/big/{i}", {"i": "x"}, {"stream": True})
+
+        def first_bytes() -> Any:
+            with hook.call_response(call) as response:
+                held.append(response)
+                chunk = next(response.iter_content(1024))
+                if ending == "error":
+                    raise RuntimeError("the reader failed")
+                yield chunk
+                yield from response.iter_content(1024)
+
+        pages = first_bytes()
+        if ending == "error":
+            with pytest.raises(RuntimeError):
+                next(pages)
+        elif ending == "early-return":
+            assert next(pages).startswith(b"[1,")
+            pages.close()  # the consumer stopped reading (e.g. it found what it wanted)
+        else:
+            next(pages)
+            del pages  # dropped without close: CPython closes it at once
+        [response] = held
+        assert response.raw.closed, "the streamed answer still holds its connection"
