@@ -4,8 +4,9 @@ The DAG is scheduled on an asset whose ``AssetWatcher`` runs
 ``CelonisDataJobExecutionEventTrigger`` in the triggerer (Airflow 3 event-driven scheduling):
 it polls the job's execution history (GET only) and fires once per execution that ends
 ``SUCCESS`` after the watcher started, whether a Celonis schedule, the UI or another DAG
-started it. Each fired execution makes one asset event, and so one run of this DAG; the
-event's ``payload`` holds the ids, status and times of the execution (no secret).
+started it. Each fired execution makes one asset event; events that arrive close together may
+be consumed by one run of this DAG, so the task reads every event. An event's ``payload`` holds
+the ids, status and times of the execution (no secret).
 
 Once per execution, across triggerer restarts: the executions already handled are kept in the
 Airflow Variable ``celonis_event_cursor__<hash>`` (Airflow 3.1+; on 3.0 in memory, so
