@@ -438,3 +438,23 @@ async def test_a_named_cursor_of_another_data_job_is_refused_not_shared(emulator
         await other.step(other.make_hook())
     assert store.values == before
     await close_loop_session()
+
+
+async def test_the_history_walk_stops_at_max_history_pages_and_says_so(
+    emulator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cost of one poll is bounded: a longer burst fires its newest runs and warns."""
+    params = {**FLAKY_HOOK, "history_limit": 2, "max_history_pages": 3}
+    store = MemoryCursorStore()
+    first = Watch(job_trigger(store, hook_params=params))
+    await started(first, store)
+    await first.stop(settle=0.1)
+    ended = [emulator.seed_execution(POOL, JOB, "SUCCESS", age=1.5 - n * 0.05) for n in range(9)]
+    trigger = job_trigger(store, hook_params=params)
+    marks = len([r for r in emulator.recent_requests() if r["path"] == HISTORY])
+    fired = await trigger.step(trigger.make_hook())
+    await close_loop_session()
+    reads = len([r for r in emulator.recent_requests() if r["path"] == HISTORY]) - marks
+    assert reads == 3, reads
+    assert {r.run_id for r in fired} < set(ended) and len(fired) >= 4  # newest two pages (and the oldest)
+    assert "max_history_pages" in caplog.text
