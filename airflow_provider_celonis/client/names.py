@@ -139,13 +139,13 @@ def pick(
         item = next(iter(loose.values()))
         if log is not None:
             log.warning(
-                "%s %r matched %s %s only ignoring case and outer spaces (%r): using it; write the "
-                "exact name to silence this warning.",
+                "%s %r matched %s %s only ignoring case, outer spaces and Unicode composition "
+                "(%r): using it; write the exact name to silence this warning.",
                 field,
                 wanted,
                 kind,
                 item["id"],
-                _names(item, keys)[0],
+                next(n for n in _names(item, keys) if _folded(n) == folded),  # the name or alias
             )
         return item
     matches = list((exact or loose).values())

@@ -329,3 +329,12 @@ def test_an_id_given_as_a_name_is_pointed_at_its_argument(hook: CelonisDataPoolH
         hook.resolve_pool(POOL)
     with pytest.raises(CelonisNameError, match=r"is the id of a data job .*give it as data_job_id"):
         hook.resolve_job(POOL, JOB)
+
+
+def test_the_fallback_warning_names_the_alias_that_matched(
+    hook: CelonisDataPoolHook, emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.configure_data_model(POOL, MODEL, table_aliases={"VBAP": "Sales items"})
+    report = emulator.data_model_report(POOL, MODEL)["table_ids"]
+    assert hook.resolve_tables(POOL, MODEL, ["sales ITEMS"], "table_names") == [report["VBAP"]]
+    assert "('Sales items')" in capsys.readouterr().out  # not 'VBAP', which the user never wrote
