@@ -458,3 +458,28 @@ async def test_the_history_walk_stops_at_max_history_pages_and_says_so(
     assert reads == 3, reads
     assert {r.run_id for r in fired} < set(ended) and len(fired) >= 4  # newest two pages (and the oldest)
     assert "max_history_pages" in caplog.text
+
+
+def test_the_default_cursor_name_and_kwargs_are_pinned_across_releases() -> None:
+    """The cursor Variable is named by a hash of the kwargs: a release that adds, renames or
+    re-encodes a kwarg renames it, and every deployed watcher silently takes a new baseline
+    (runs ending during the upgrade never fire). Such a change must come with a migration (or a
+    kwarg left out of the hash), so this test pins today's names."""
+    job = CelonisDataJobExecutionEventTrigger(data_pool_id="p", data_job_id="j")
+    model = CelonisDataModelLoadEventTrigger(data_pool_id="p", data_model_id="m")
+    assert job.cursor_key == "celonis_event_cursor__7134136474e9fd50463b6eda6821dea706637785"
+    assert model.cursor_key == "celonis_event_cursor__466398bfcf7171e3d80d046aa3e2e4bc2326745d"
+    assert job.serialize()[1] == {
+        "data_pool_id": "p",
+        "data_job_id": "j",
+        "on": ["SUCCESS"],
+        "poll_interval": 60.0,
+        "celonis_conn_id": "celonis_default",
+        "hook_params": {},
+        "cursor": "variable",
+        "cursor_key": None,
+    }
+    assert recreate(job).cursor_key == job.cursor_key
+    assert CelonisDataJobExecutionEventTrigger(
+        data_pool_id="p", data_job_id="j", poll_interval=60
+    ).cursor_key == (job.cursor_key)
