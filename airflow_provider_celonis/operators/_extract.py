@@ -313,6 +313,7 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         """The pull, then keep what lineage reports: the final path (never the temporary file)."""
         from airflow_provider_celonis.lineage.facts import remember, team_url_of
 
+        remember(self, team_url=team_url_of(hook))  # before the pull: a failed run still names its input
         result: dict[str, Any] = super()._pull_and_write(hook, *args, **kwargs)
         remember(
             self, team_url=team_url_of(hook), output=str(self.output_path), records=result.get("records")

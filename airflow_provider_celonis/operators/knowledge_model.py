@@ -142,6 +142,7 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
             _names(self.kpis, "kpis", self.task_id),
         )
         hook = CelonisKnowledgeModelHook(self.celonis_conn_id, **self.hook_params)
+        remember(self, team_url=team_url_of(hook))  # before the export: a failed run names its input
         data = hook.data(
             str(self.knowledge_model_id or ""),
             record_id=self.record_id or None,

@@ -169,3 +169,27 @@ def test_the_warning_of_a_broken_report_shows_no_credentials(caplog: pytest.LogC
         facets_on_complete(Op(), broken)
     assert "no lineage for task t3" in caplog.text and "s3://***@bucket/x.jsonl" in caplog.text
     assert "wJalrSECRET" not in caplog.text
+
+
+def test_an_extract_failing_in_its_pull_still_names_what_it_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FAIL event with no dataset at all makes the OpenLineage provider fall back to the hook
+    lineage collector (the temporary file) or the task's outlets (the final file, claimed by a
+    failed run): an extract that reached Celonis reports its API, so neither is used."""
+    from types import SimpleNamespace
+
+    from airflow_provider_celonis.extracts.pull import PullMixin
+    from airflow_provider_celonis.operators.usage import CelonisAuditLogOperator
+
+    def failing_pull(self: Any, hook: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise RuntimeError("Celonis answered 500")
+
+    monkeypatch.setattr(PullMixin, "_pull_and_write", failing_pull)
+    hook = SimpleNamespace(get_config=lambda: SimpleNamespace(base_url="https://acme.eu-1.celonis.cloud"))
+    op = CelonisAuditLogOperator(task_id="a", output_path="/data/x.jsonl")
+    with pytest.raises(RuntimeError):
+        op._pull_and_write(hook, "jsonl", None, None, state=None, context={})
+    failed = op.get_openlineage_facets_on_failure(None)
+    assert [(d.namespace, d.name) for d in failed.inputs] == [
+        ("celonis://acme.eu-1.celonis.cloud", "audit-log")
+    ]
+    assert failed.outputs == []
