@@ -7,6 +7,11 @@ an older execution never counts, however fresh its status, and FAIL or CANCEL fa
 with Celonis's error lines. ``CelonisDataModelLoadSensor`` then waits the same way for the data
 model load. Both wait in the triggerer (``deferrable=True``) and never start or cancel anything.
 
+Both bounds are the interval's start, so the load sensor accepts any load that started since
+then, also one that started before the job ended (and so may not hold the job's output). Where
+the model must hold it, give the load sensor a later bound (the job execution's end date, read
+in a task between the two) or have Celonis start the load as the job's last step.
+
 To run the DAG on every finished execution instead of on a timetable, schedule it on a Celonis
 event (see ``on_celonis_data_job_success.py``).
 
