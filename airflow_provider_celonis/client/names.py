@@ -95,9 +95,18 @@ def _ids(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {str(item["id"]): item for item in items}  # the same object listed twice is one object
 
 
+SHOWN_CHARS = 80
+"""Characters of one name or id in a message (a listed name can be any length; the whole names
+stay in the error's ``candidates``)."""
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
 def _shown(items: Sequence[dict[str, Any]], keys: Sequence[str]) -> str:
     pairs = sorted((" / ".join(dict.fromkeys(_names(i, keys))) or "(no name)", str(i["id"])) for i in items)
-    text = ", ".join(f"{name!r} ({id_})" for name, id_ in pairs[:MAX_SHOWN])
+    text = ", ".join(f"{_short(name)!r} ({_short(id_)})" for name, id_ in pairs[:MAX_SHOWN])
     more = len(pairs) - MAX_SHOWN
     return text + (f", and {more} more" if more > 0 else "") if text else "none"
 
@@ -145,7 +154,7 @@ def pick(
                 wanted,
                 kind,
                 item["id"],
-                next(n for n in _names(item, keys) if _folded(n) == folded),  # the name or alias
+                _short(next(n for n in _names(item, keys) if _folded(n) == folded)),  # name or alias
             )
         return item
     matches = list((exact or loose).values())

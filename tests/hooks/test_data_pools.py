@@ -338,3 +338,12 @@ def test_the_fallback_warning_names_the_alias_that_matched(
     report = emulator.data_model_report(POOL, MODEL)["table_ids"]
     assert hook.resolve_tables(POOL, MODEL, ["sales ITEMS"], "table_names") == [report["VBAP"]]
     assert "('Sales items')" in capsys.readouterr().out  # not 'VBAP', which the user never wrote
+
+
+def test_huge_names_do_not_flood_the_error(hook: CelonisDataPoolHook, emulator: Any) -> None:
+    for n in range(3):
+        emulator.configure_data_pool(f"pool-{n}", f"{n}" + "x" * 20_000)
+    with pytest.raises(CelonisNameError) as raised:
+        hook.resolve_pool("Nope")
+    assert len(str(raised.value)) < 2_000 and "pool-2" in str(raised.value)
+    assert len(raised.value.candidates) == 4  # the whole names stay available to code
