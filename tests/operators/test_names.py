@@ -472,3 +472,24 @@ def test_a_disabled_task_named_in_a_subset_starts_nothing(
     with pytest.raises(CelonisConfigurationError, match=r"transformation_names.*'Enrich orders'.*disabled"):
         op.execute(make_context())
     assert executions(emulator) == 0
+
+
+async def test_a_task_waiting_for_a_blocker_whose_name_now_means_another_job_starts_nothing(
+    pools: dict[str, Any], fast_retries: dict[str, float]
+) -> None:
+    """Deferred behind a run in progress (if_running='wait'); the job is renamed and another
+    takes its name meanwhile. The resume must not start the other job."""
+    from airflow_provider_celonis.hooks.data_jobs import CelonisDataJobHook
+
+    emulator = pools["emulator"]
+    CelonisDataJobHook(**fast_retries).start_execution(POOL, JOB, "DELTA")  # someone else's run
+    op, context = job_op(fast_retries, True, if_running="wait"), make_context()
+    with pytest.raises(TaskDeferred) as raised:
+        op.execute(context)
+    assert raised.value.method_name == "execute_after_blocker"
+    emulator.configure_data_job(POOL, JOB, name="Old daily load")
+    emulator.configure_data_job(POOL, "job-other", name=JOB_NAME)
+    events = await run_trigger(recreate(raised.value.trigger))
+    with pytest.raises(CelonisError, match=r"job-other|another|not this task"):
+        getattr(fresh_instance(op), raised.value.method_name)(context, events[0])
+    assert (executions(emulator), executions(emulator, job="job-other")) == (1, 0)
