@@ -77,7 +77,10 @@ class Call:
     their values, each percent-encoded as one path segment. ``kwargs`` go to the transport as
     they are (``params``, ``json``, ``data``, ``headers``...). ``idempotent`` overrides the
     method's default (a POST that is safe to repeat, such as a cancel). ``reads_answer``: whether
-    a write's answer body is decoded (GETs always are).
+    a write's answer body is decoded (GETs always are). ``secrets``: values the call sends that
+    the hook does not know (a subscription's webhook URI and callback headers), scrubbed from
+    every error of the call as the client secret and tokens are: an error body may echo the
+    request.
     """
 
     api: CelonisApi | str
@@ -87,6 +90,7 @@ class Call:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     idempotent: bool | None = None
     reads_answer: bool = False
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def path(self) -> str:

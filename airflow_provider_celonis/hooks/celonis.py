@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -278,19 +278,23 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
     def call_response(self, call: Call) -> Iterator[requests.Response]:
         """Send one :class:`~airflow_provider_celonis.client.calls.Call` and hold its raw response
         (to stream it, or read its status and headers); closed when the block ends. Errors pass
-        through :meth:`explain`, as in :meth:`call`; a provider error raised in the block (a
-        reader quoting the body) is scrubbed of the secrets the hook knows."""
+        through :meth:`explain`, as in :meth:`call`; every provider error of the call, also one
+        raised in the block (a reader quoting the body), is scrubbed of the secrets the hook
+        knows and those the call carries (``Call.secrets``)."""
         try:
             response = self.request(
                 call.method, call.path, api=call.api, idempotent=call.idempotent, **call.kwargs
             )
-        except CelonisApiError as err:
-            raise self.explain(err, call) from err
+        except CelonisError as err:
+            explained = self._explained(err, call)
+            if explained is err:
+                raise
+            raise explained from err
         with response:
             try:
                 yield response
             except CelonisError as err:
-                raise scrubbed(err, self.scrub)  # noqa: B904 (the same error, scrubbed in place)
+                raise scrubbed(err, self._scrubber(call))  # noqa: B904 (the same error, scrubbed in place)
 
     def call(self, call: Call) -> Any:
         """Send one :class:`~airflow_provider_celonis.client.calls.Call` and decode its answer.
@@ -308,12 +312,23 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
             response = await self.arequest(
                 call.method, call.path, api=call.api, idempotent=call.idempotent, **call.kwargs
             )
-        except CelonisApiError as err:
-            raise self.explain(err, call) from err
+        except CelonisError as err:
+            explained = self._explained(err, call)
+            if explained is err:
+                raise
+            raise explained from err
         try:
             return decode(call, response.body or response.text, response.headers.get("content-type"))
         except CelonisError as err:  # as in call_response: the body may echo the request
-            raise scrubbed(err, self.scrub)  # noqa: B904 (the same error, scrubbed in place)
+            raise scrubbed(err, self._scrubber(call))  # noqa: B904 (the same error, scrubbed in place)
+
+    def _scrubber(self, call: Call) -> Callable[[str], str]:
+        return lambda text: transport.scrub(self.scrub(text), call.secrets)
+
+    def _explained(self, err: CelonisError, call: Call) -> CelonisError:
+        """``err`` scrubbed in place (so no unscrubbed copy stays chained), then :meth:`explain`."""
+        scrubbed(err, self._scrubber(call))
+        return self.explain(err, call) if isinstance(err, CelonisApiError) else err
 
     def explain(self, err: CelonisApiError, call: Call) -> CelonisApiError:
         """A hook's chance to say what an error means for this endpoint (default: as it is)."""

@@ -13,6 +13,7 @@ fails the task without a half-made subscription.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from airflow_provider_celonis.client.apis import EVENT_SUBSCRIPTION
@@ -56,6 +57,13 @@ def sub_call(
     template = f"{SUB}/{action}" if action else SUB
     ids = {"subscription_id": subscription_id}
     return Call(EVENT_SUBSCRIPTION, method, template, ids, kwargs, idempotent, reads_answer)
+
+
+def callback_secrets(body: dict[str, Any]) -> tuple[str, ...]:
+    """The webhook URI and header values of a subscription body: never shown in an error, even
+    when Celonis's answer repeats the request (``Call.secrets``)."""
+    info = body.get("callbackInfo") or {}
+    return (str(info.get("uri") or ""), *(str(v) for v in (info.get("headers") or {}).values()))
 
 
 def check_callback(
@@ -174,7 +182,13 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         body = self.body(name, callback_uri, headers, configurations, where=where)
         ids = {"km_id": km_id, "trigger_id": trigger_id}
         create = Call(
-            EVENT_SUBSCRIPTION, "POST", TRIGGER + "/subscriptions", ids, {"json": body}, reads_answer=True
+            EVENT_SUBSCRIPTION,
+            "POST",
+            TRIGGER + "/subscriptions",
+            ids,
+            {"json": body},
+            reads_answer=True,
+            secrets=callback_secrets(body),
         )
         before = {str(s.get("id")) for s in self.list_subscriptions()}
         try:
@@ -216,7 +230,10 @@ class CelonisEventSubscriptionHook(CelonisOAuthHook):
         where: str | None = None,
     ) -> Any:
         body = self.body(name, callback_uri, headers, configurations, where=where)
-        return self.call(sub_call("PUT", subscription_id, json=body, reads_answer=True))
+        call = replace(
+            sub_call("PUT", subscription_id, json=body, reads_answer=True), secrets=callback_secrets(body)
+        )
+        return self.call(call)
 
     def delete_subscription(self, subscription_id: str) -> None:
         self.call(sub_call("DELETE", subscription_id))

@@ -241,3 +241,35 @@ def test_call_response_releases_a_streamed_answer_however_the_block_ends(monkeyp
             del pages  # dropped without close: CPython closes it at once
         [response] = held
         assert response.raw.closed, "the streamed answer still holds its connection"
+
+
+# -- secrets a call carries that the hook does not know ---------------------------------------
+WEBHOOK = "https://hooks.slack.example/services/T000/B000/WEBHOOKSECRET42"
+HEADER_SECRET = "hdr-SECRET-value-77"
+
+
+@pytest.mark.parametrize("method", ["create", "update"])
+def test_an_error_echoing_a_subscriptions_callback_does_not_show_it(emulator, caplog, method) -> None:
+    """A subscription's callback URI (a Slack or Teams webhook is itself a secret) and header
+    values (an ``Authorization`` for the receiver) are in the request body; a 400 that repeats
+    the body showed them in the error, which the hook's own scrub (client secret, tokens)
+    did not cover."""
+    from airflow_provider_celonis.hooks.event_subscriptions import CelonisEventSubscriptionHook
+
+    route = (
+        "/knowledge-models/km-order-to-cash/triggers/trg-late-orders/subscriptions$"
+        if method == "create"
+        else "/subscriptions/0b7e5a52-5c1a-4e55-9a1e-000000000001$"
+    )
+    emulator.add_faults([{"path": route, "kind": "echo", "status": 400, "times": 1}])
+    hook = CelonisEventSubscriptionHook(max_attempts=1)
+    options = {"name": "n", "callback_uri": WEBHOOK, "headers": {"Authorization": HEADER_SECRET}}
+    send = {
+        "create": lambda: hook.create_subscription("km-order-to-cash", "trg-late-orders", **options),
+        "update": lambda: hook.update_subscription("0b7e5a52-5c1a-4e55-9a1e-000000000001", **options),
+    }[method]
+    with pytest.raises(CelonisError) as info:
+        send()
+    text = _everything(info.value) + repr(info.value.__cause__) + caplog.text
+    assert "Rejected request" in text  # the echo reached the error...
+    assert "WEBHOOKSECRET42" not in text and HEADER_SECRET not in text, text  # ...without the secrets
