@@ -9,6 +9,7 @@
 - ``intelligence``: event subscriptions and their failed events (also re-exports ``agents``).
 - ``agents``: ask an AI agent, call a Studio asset's tool.
 - ``_extract``, ``_base``: shared bases (extract to a file; connection id and hook parameters).
+- ``_names``: names instead of ids (which argument is used, resolved when the task runs).
 
 Hooks and triggers are imported inside ``execute`` only, so that parsing a DAG never imports
 requests, aiohttp or a hook (tests/operators/test_import_light.py checks every module).
