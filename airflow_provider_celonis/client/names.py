@@ -189,14 +189,29 @@ def pick(
 
 def one_name(field: str, value: Any) -> str | None:
     """A rendered ``*_name`` as written (outer spaces kept: names are matched exactly first), or
-    None when blank; a number is its text; anything else (a list, a bool) is refused."""
+    None when blank; a number is its text; anything else (a list, a bool, a list rendered as
+    text by a template: ``"['a']"``) is refused."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
+        if isinstance(_as_list(value), list):
+            raise CelonisConfigurationError(field, f"is a list rendered as text ({value!r})", "give one name")
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise CelonisConfigurationError(field, f"is a {type(value).__name__} ({value!r})", "give one name (text)")
+
+
+def _as_list(text: str) -> list[Any] | None:
+    """``text`` as the list it spells (``"['a', 'b']"``, a templated list rendered as text), or
+    None: ``"[Draft] job"`` is a name."""
+    if not text.strip().startswith("["):
+        return None
+    try:
+        parsed = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return list(parsed) if isinstance(parsed, (list, tuple)) else None
 
 
 def _name_item(value: Any) -> str | None:
@@ -217,11 +232,8 @@ def name_list(value: Any, field: str, *, with_tables: bool = False) -> list[Any]
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
-        try:
-            parsed = ast.literal_eval(value.strip()) if value.strip().startswith("[") else None
-        except (ValueError, SyntaxError):
-            parsed = None
-        if not isinstance(parsed, (list, tuple)):
+        parsed = _as_list(value)
+        if parsed is None:
             return [value]
         value = parsed
     if not isinstance(value, (list, tuple)):

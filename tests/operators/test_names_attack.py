@@ -68,6 +68,7 @@ def test_two_names_of_one_task_are_refused_before_the_start(
     ("field", "value", "problem"),
     [
         ("data_job_name", ["Daily delta load"], "is a list"),
+        ("data_job_name", "['Daily delta load']", "is a list"),  # a list rendered as text
         ("data_pool_name", True, "is a bool"),
         ("extraction_names", [{"name": ["x"]}], "has the item"),
         ("transformation_names", [None], "has the item"),
