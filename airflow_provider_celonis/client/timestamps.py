@@ -49,6 +49,8 @@ def parse_iso(value: Any) -> datetime | None:
     if not text:
         return None
     if text[-1] in "Zz":
+        if text[-2:-1] in ("Z", "z"):  # "...ZZ": Python 3.10 would read it as UTC, 3.11+ refuses
+            return None
         text = text[:-1] + "+00:00"
     try:
         when = datetime.fromisoformat(text)
