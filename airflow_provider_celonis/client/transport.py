@@ -118,6 +118,16 @@ class CelonisResponse:
         return json.loads(raw) if raw.strip() else None
 
 
+def charset_of(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, or None (then :func:`body_text` reads
+    UTF-8, where ``requests`` would read an unlabelled ``text/*`` body as Latin-1)."""
+    for part in (content_type or "").split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip("\"'") or None
+    return None
+
+
 def body_text(body: bytes, charset: str | None) -> str:
     """``body`` as text for messages, as ``requests`` shows it: the declared charset (UTF-8 if none
     or unknown), undecodable bytes replaced. aiohttp's ``text()`` raised a raw

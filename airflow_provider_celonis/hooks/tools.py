@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from airflow_provider_celonis.client import transport
 from airflow_provider_celonis.client.apis import TOOLS
 from airflow_provider_celonis.client.calls import Call
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
@@ -80,10 +81,11 @@ class CelonisToolsHook(CelonisOAuthHook):
         payload = tool_body(arguments, arguments_key, body)
         ids = {"asset_id": asset_id, "tool_id": tool_id}
         kwargs = {"params": {"draft": "true" if draft else "false"}, "json": payload}
-        # the raw text: a tool may answer a bare string, which is its result, not a broken body
+        # the raw bytes: a tool may answer a bare string, which is its result, not a broken body;
+        # JSON is UTF-8 whatever the label, a string is read in its declared charset (else UTF-8)
         with self.call_response(Call(TOOLS, "POST", TOOL, ids, kwargs, idempotent)) as response:
-            text = response.text
+            raw, charset = response.content, transport.charset_of(response.headers.get("content-type"))
         try:
-            return json.loads(text) if text.strip() else None
-        except ValueError:
-            return text
+            return json.loads(raw) if raw.strip() else None
+        except ValueError:  # UnicodeDecodeError included
+            return transport.body_text(raw, charset)

@@ -273,3 +273,26 @@ def test_an_error_echoing_a_subscriptions_callback_does_not_show_it(emulator, ca
     text = _everything(info.value) + repr(info.value.__cause__) + caplog.text
     assert "Rejected request" in text  # the echo reached the error...
     assert "WEBHOOKSECRET42" not in text and HEADER_SECRET not in text, text  # ...without the secrets
+
+
+# -- a tool's answer is text as the server wrote it --------------------------------------------
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        ("text/plain", "Zürich ☃".encode(), "Zürich ☃"),  # requests read text/* as Latin-1
+        ("text/plain; charset=iso-8859-1", "Zürich".encode("latin-1"), "Zürich"),
+        ("text/plain", json.dumps({"city": "Zürich"}, ensure_ascii=False).encode(), {"city": "Zürich"}),
+        ("application/json", b"\xef\xbb\xbf" + json.dumps(["ü"]).encode(), ["ü"]),
+    ],
+)
+def test_a_tool_answer_is_decoded_as_the_server_wrote_it(monkeypatch, content_type, body, expected) -> None:
+    from airflow_provider_celonis.hooks.tools import CelonisToolsHook
+
+    def reply(request: Received) -> tuple[int, dict[str, str], bytes]:
+        if request.path.startswith("/oauth2/token"):
+            return _page_echoing_secrets(request)
+        return 200, {"content-type": content_type}, body
+
+    with recorder(reply) as team:
+        _team(monkeypatch, team.url)
+        assert CelonisToolsHook(max_attempts=1).call_tool("asset", "tool", {}) == expected
