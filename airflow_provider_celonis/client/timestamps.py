@@ -34,6 +34,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
 MS_THRESHOLD = 1e11
 """A number above this is epoch milliseconds, below epoch seconds (1e11 s is the year 5138)."""
+_FRACTION = re.compile(r"(T\d{2}:\d{2}:\d{2})[.,](\d+)")
+"""Fractional seconds of any length: Python 3.10 reads only 3 or 6 digits, 3.11+ any number."""
 _DISPLAY_TIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}), (\d{1,2}):(\d{2}):(\d{2}) ([AP]M) UTC$")
 
 
@@ -42,6 +44,7 @@ def parse_iso(value: Any) -> datetime | None:
 
     Surrounding blanks are ignored; a trailing ``Z`` or ``z`` means UTC (Python 3.10's
     ``fromisoformat`` knows neither); an offset is converted to UTC; no zone means UTC.
+    Fractional seconds may have any number of digits (beyond microseconds they are cut).
     """
     if not isinstance(value, str):
         return None
@@ -52,6 +55,8 @@ def parse_iso(value: Any) -> datetime | None:
         if text[-2:-1] in ("Z", "z"):  # "...ZZ": Python 3.10 would read it as UTC, 3.11+ refuses
             return None
         text = text[:-1] + "+00:00"
+    # Microseconds at most (nanoseconds are cut, never rounded up into the next microsecond).
+    text = _FRACTION.sub(lambda m: f"{m.group(1)}.{(m.group(2) + '00000')[:6]}", text, count=1)
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

@@ -39,6 +39,9 @@ T0_MS = 1738765800000
             T0 + timedelta(microseconds=123456) - timedelta(hours=5, minutes=30),
         ),
         ("2025-02-06T00:00:00+09:30", datetime(2025, 2, 5, 14, 30, tzinfo=UTC)),  # crosses a day
+        ("2025-02-05T14:30:00.5Z", T0 + timedelta(milliseconds=500)),  # one digit (3.10 refused it)
+        ("2025-02-05T14:30:00,25Z", T0 + timedelta(milliseconds=250)),  # ISO's decimal comma
+        ("2025-02-05T14:30:00.123456789Z", T0 + timedelta(microseconds=123456)),  # nanoseconds: cut
     ],
 )
 def test_parse_iso_forms(text: str, expected: datetime) -> None:
