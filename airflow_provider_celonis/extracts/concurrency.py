@@ -38,7 +38,7 @@ class PullCancelled(Exception):
     """Raised by :meth:`AdaptiveLimit.slot` once the pull failed: no further request is sent."""
 
 
-START_LIMIT = 2
+START_LIMIT = 4
 """Requests in flight at first; grown while answers are fast and clean."""
 BATCH = 200
 """Records handed from a worker to the consumer at once (one page's worth)."""

@@ -60,7 +60,7 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
     :param read_ahead: pages fetched ahead in a thread while the current one is processed,
         when the pull is sequential (``max_concurrency=1``, or Team Members); 0 turns it off.
     :param max_concurrency: at most this many page requests in flight at once: the window is
-        cut into sub-windows pulled in parallel threads, starting with 2 in flight and growing
+        cut into sub-windows pulled in parallel threads, starting with 4 in flight and growing
         while Celonis answers fast and clean, halving on 429/5xx (default 8, 1 to 16; 1 pulls
         sequentially). The output is the same bytes either way.
     :param settle_period: seconds (or a timedelta) a window's end must lie in the past before

@@ -52,7 +52,7 @@ def answer(status: int, elapsed: float = 0.05, **headers: str) -> Any:
 
 
 def test_limit_grows_on_clean_answers_up_to_the_cap_only() -> None:
-    gate = AdaptiveLimit(5, clock=Clock())
+    gate = AdaptiveLimit(5, start=2, clock=Clock())
     assert gate.limit == 2
     for _ in range(50):
         gate.observe(answer(200))
@@ -60,7 +60,7 @@ def test_limit_grows_on_clean_answers_up_to_the_cap_only() -> None:
 
 
 def test_limit_does_not_grow_when_answers_slow_down() -> None:
-    gate = AdaptiveLimit(8, clock=Clock())
+    gate = AdaptiveLimit(8, start=2, clock=Clock())
     gate.observe(answer(200, 0.05))
     for _ in range(20):
         gate.observe(answer(200, 1.0))  # the server slows down under our load
@@ -69,7 +69,7 @@ def test_limit_does_not_grow_when_answers_slow_down() -> None:
 
 def test_429_halves_once_a_round_pauses_for_the_reset_and_paces_to_the_limit() -> None:
     clock = Clock()
-    gate = AdaptiveLimit(8, clock=clock)
+    gate = AdaptiveLimit(8, start=2, clock=clock)
     for _ in range(20):
         gate.observe(answer(200))
     assert gate.limit == 8
