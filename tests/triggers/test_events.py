@@ -494,3 +494,21 @@ def test_the_default_cursor_name_and_kwargs_are_pinned_across_releases() -> None
     assert CelonisDataJobExecutionEventTrigger(
         data_pool_id="p", data_job_id="j", poll_interval=60
     ).cursor_key == (job.cursor_key)
+
+
+async def test_a_run_in_progress_at_the_baseline_that_ends_while_the_triggerer_is_down_fires_once(
+    emulator: Any,
+) -> None:
+    store = MemoryCursorStore()
+    running = seed_running(emulator, 0.6)
+    first = Watch(job_trigger(store))
+    await started(first, store)
+    assert running in json.loads(next(iter(store.values.values())))["running"]
+    await first.stop(settle=0.05)
+    await asyncio.sleep(0.8)  # it ends while no trigger runs
+    second = Watch(job_trigger(store))
+    await second.until(1)
+    events = await second.stop(settle=0.4)
+    assert [e["execution_id"] for e in events] == [running]
+    third = Watch(job_trigger(store))  # and a later restart does not fire it again
+    assert await third.stop(settle=0.4) == []
