@@ -22,7 +22,7 @@ from airflow_provider_celonis.client.connection import CelonisConnectionConfig
 from airflow_provider_celonis.client.error_mapping import parse_error_body, scrub_body, token_error
 from airflow_provider_celonis.client.retry_policy import RetryableStatus
 from airflow_provider_celonis.client.sending import RetryingSender
-from airflow_provider_celonis.client.transport import scrub
+from airflow_provider_celonis.client.transport import scrub, text_of
 from airflow_provider_celonis.exceptions import CelonisAuthenticationError
 
 
@@ -53,7 +53,7 @@ class ClientCredentialsGrant:
         except RetryableStatus as final:
             raise self._refused(final.status, final.body, config, scope, api) from None
         with response:
-            return self._token(response.status_code, response.text, config, scope, api)
+            return self._token(response.status_code, text_of(response), config, scope, api)
 
     async def afetch(
         self, config: CelonisConnectionConfig, scope: str, api: CelonisApi | None

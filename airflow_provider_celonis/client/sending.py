@@ -172,7 +172,7 @@ class RetryingSender:
                 response.close()
             if status_is_retryable(response.status_code, idempotent):
                 with response:
-                    raise retryable(response.status_code, response.headers, response.text)
+                    raise retryable(response.status_code, response.headers, transport.text_of(response))
             return response
 
         return self._retrying(attempt)

@@ -118,6 +118,12 @@ class CelonisResponse:
         return json.loads(raw) if raw.strip() else None
 
 
+def text_of(response: Any) -> str:
+    """A ``requests`` response's body as text, decoded as the async path decodes it
+    (:func:`body_text`): an error message reads the same in a worker and in a triggerer."""
+    return body_text(response.content or b"", charset_of(response.headers.get("content-type")))
+
+
 def charset_of(content_type: str | None) -> str | None:
     """The ``charset`` parameter of a Content-Type header, or None (then :func:`body_text` reads
     UTF-8, where ``requests`` would read an unlabelled ``text/*`` body as Latin-1)."""

@@ -140,7 +140,7 @@ class HttpHookCompat(HttpHook):
             path = response.request.path_url if response.request else ""
             raise self._hook()._api_error(
                 response.status_code,
-                response.text,
+                transport.text_of(response),
                 response.headers,
                 TEAM,
                 self._hook().get_config(),

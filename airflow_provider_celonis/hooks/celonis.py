@@ -259,7 +259,7 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
             with response:
                 raise self._api_error(
                     response.status_code,
-                    response.text,
+                    transport.text_of(response),
                     response.headers,
                     api,
                     config,

@@ -39,6 +39,8 @@ ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
     "not-found-echo": (404, {"content-type": "application/json"}, json.dumps({"message": TOKEN}).encode()),
     "conflict": (409, {"content-type": "application/json"}, b'{"title": "busy", "detail": "running"}'),
     "rate-limited": (429, {"x-ratelimit-reset": "7"}, b"{}"),
+    "bad-request-text-plain": (400, {"content-type": "text/plain"}, "Ungültige ID ☃".encode()),
+    "unavailable-text-plain": (503, {"content-type": "text/plain"}, "Wartung läuft".encode()),
     "server-error": (500, {"content-type": "text/html"}, f"<p>Bearer {TOKEN}</p>".encode()),
 }
 
