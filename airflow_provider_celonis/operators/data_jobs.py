@@ -26,8 +26,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
 from airflow_provider_celonis.lineage.facts import remember
+from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
 from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 from airflow_provider_celonis.waiting.outcomes import (
     blocker_ended,

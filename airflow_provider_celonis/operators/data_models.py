@@ -20,8 +20,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
-from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
 from airflow_provider_celonis.lineage.facts import remember
+from airflow_provider_celonis.links import DATA_MODEL_URL_KEY, CelonisDataModelLink
 from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 from airflow_provider_celonis.waiting.outcomes import blocker_ended, check_target, finish_load, run_event
 from airflow_provider_celonis.waiting.run_ledger import RunLedger, adopt_load, keep_ledger
