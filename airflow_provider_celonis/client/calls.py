@@ -42,7 +42,7 @@ from airflow_provider_celonis.exceptions import (
     response_excerpt,
 )
 
-__all__ = ["Call", "decode", "reworded", "scrubbed", "segment", "unexpected_answer"]
+__all__ = ["Call", "decode", "reworded", "said", "scrubbed", "segment", "unexpected_answer"]
 
 DOT_SEGMENTS = (".", "..")
 """Ids that no encoding keeps in their own segment: clients resolve them (also as ``%2E``,
@@ -162,6 +162,13 @@ def unexpected_answer(
         excerpt=excerpt,
         fix="retry later; if it persists, the endpoint changed: report it",
     )
+
+
+def said(err: CelonisError) -> str:
+    """What ``err`` says without its ``Fix:`` part, to build on in :func:`reworded` (which gives
+    the new fix): one error, one fix."""
+    text, suffix = str(err), f" Fix: {err.fix}"
+    return text[: -len(suffix)] if err.fix and text.endswith(suffix) else text
 
 
 def reworded(err: CelonisApiError, message: str, fix: str) -> CelonisApiError:

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from airflow_provider_celonis.client.apis import DATA_JOBS
 from airflow_provider_celonis.client.arguments import check_int
-from airflow_provider_celonis.client.calls import Call, reworded, segment, unexpected_answer
+from airflow_provider_celonis.client.calls import Call, reworded, said, segment, unexpected_answer
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
     CelonisConfigurationError,
@@ -140,7 +140,7 @@ def explain_internal(err: CelonisApiError, call: Call) -> CelonisApiError:
     what = "refused" if err.status == 403 else "does not know"
     return reworded(
         err,
-        f"{err} The internal Celonis endpoint {call.method} {call.path} {what} this request. The "
+        f"{said(err)} The internal Celonis endpoint {call.method} {call.path} {what} this request. The "
         "provider needs it to read the run history and logs (there is no public endpoint for "
         "them): the OAuth client may lack view permission on the data pool, or Celonis changed or "
         "removed this undocumented endpoint.",

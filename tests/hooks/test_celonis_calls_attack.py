@@ -296,3 +296,23 @@ def test_a_tool_answer_is_decoded_as_the_server_wrote_it(monkeypatch, content_ty
     with recorder(reply) as team:
         _team(monkeypatch, team.url)
         assert CelonisToolsHook(max_attempts=1).call_tool("asset", "tool", {}) == expected
+
+
+# -- explain(): one message, one fix, same type, on both paths --------------------------------
+@pytest.mark.parametrize(("status", "kind"), [(403, "CelonisPermissionError"), (404, "CelonisNotFoundError")])
+def test_an_explained_error_keeps_its_type_and_says_one_fix(emulator, fast_retries, status, kind) -> None:
+    """The rewording of an internal endpoint's 403/404 kept the generic fix inside the message
+    and added its own: two contradicting "Fix:" in one error."""
+    from airflow_provider_celonis.emulator.apis.data_jobs import DEFAULT_POOL_ID
+
+    emulator.add_faults([{"path": "/logs/", "method": "GET", "status": status, "times": -1}])
+    hook = CelonisDataJobHook(**fast_retries)
+    with pytest.raises(CelonisError) as sync:
+        hook.list_executions(DEFAULT_POOL_ID, "job")
+    with pytest.raises(CelonisError) as asyn:
+        asyncio.run(CelonisDataJobHook(**fast_retries).alist_executions(DEFAULT_POOL_ID, "job"))
+    for raised in (sync.value, asyn.value):
+        assert type(raised).__name__ == kind and raised.status == status
+        assert str(raised).count("Fix:") == 1 and "view and manage permission" in str(raised.fix)
+        assert "internal Celonis endpoint" in str(raised)
+    assert str(sync.value) == str(asyn.value)
