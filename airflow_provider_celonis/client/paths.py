@@ -18,6 +18,10 @@ __all__ = ["path_id", "redact_uri", "redact_uris_in"]
 
 # scheme://userinfo@ ; the userinfo ends at the last '@' before the first '/', '?' or '#'.
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#\s]*@)")
+# scheme://user:secret@ where the secret holds an unencoded '/', '?' or '#' (AWS secret keys often
+# hold '/'): not a valid URI, but exactly what a user pastes, and the rule above would stop at the
+# '/' and show the secret. A ':' after the user and an '@' before any blank mark it as userinfo.
+_USER_COLON_SECRET = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#\s@:]*:[^\s@]*@)")
 
 
 def path_id(value: object) -> str:
@@ -36,4 +40,5 @@ def redact_uri(uri: object) -> str:
 
 def redact_uris_in(text: str) -> str:
     """Every URI inside ``text`` (a message, a traceback line) with its userinfo redacted."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
+    return _USER_COLON_SECRET.sub(lambda m: f"{m['scheme']}***@", text)
