@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_celonis.client.arguments import check_int
+from airflow_provider_celonis.client.arguments import check_int, check_number
 from airflow_provider_celonis.client.paths import redact_uri, redact_uris_in
 from airflow_provider_celonis.client.timestamps import canonical_ts
 from airflow_provider_celonis.compat import conf
@@ -40,6 +40,8 @@ MAX_READ_AHEAD = 8
 MAX_CONCURRENCY = 16
 """Sub-windows pulled at once; the hook's connection pool keeps 10 connections alive."""
 DEFAULT_MAX_CONCURRENCY = 8
+MAX_TIME_RESOLUTION = 86_400.0
+"""A day: an API that takes dates only."""
 MAX_RECHECK = 62
 """Re-checking more intervals than about two months of days is better done as a backfill."""
 
@@ -75,6 +77,11 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
     :param high_water_mark_variable: keep the "since last load" state in this Airflow Variable
         (default: this task's XCom of the previous run).
     :param overlap: seconds (or a timedelta) before the high-water mark to pull again; default 3600.
+    :param time_resolution: seconds, the coarsest step in which the API may read ``from``/``to``
+        (default: the operator's :attr:`time_resolution`). Sub-window bounds fall on multiples
+        of it and each sub-window's request is widened by it on each side, so a server that
+        cuts the bounds down to its own resolution loses nothing; a window shorter than ten
+        units is pulled whole. Raise it when an API turns out coarser (86400 for dates).
     """
 
     template_fields: Sequence[str] = ("output_path", "start", "end")
@@ -82,8 +89,8 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
     windowed = True
     sort_field = "timestamp"
     columns: tuple[str, ...] = ()
-    time_resolution = 0.001
-    """Seconds: the finest step of the API's ``from``/``to``; sub-window requests are widened by
+    time_resolution: float = 0.001
+    """Seconds: the coarsest step of the API's ``from``/``to``; sub-window requests are widened by
     it on each side and trimmed client-side, so boundary events land once whatever the server's
     bound inclusivity."""
 
@@ -106,6 +113,7 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         since_last_load: bool = False,
         high_water_mark_variable: str | None = None,
         overlap: float | timedelta = DEFAULT_OVERLAP,
+        time_resolution: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -142,6 +150,10 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
             None if settle_period is None else check_period("settle_period", settle_period, self.task_id)
         )
         self.overlap = check_period("overlap", overlap, self.task_id)
+        if time_resolution is not None:
+            self.time_resolution = check_number(
+                "time_resolution", time_resolution, above=0, maximum=MAX_TIME_RESOLUTION, where=self.task_id
+            )
         self.recheck_intervals = check_int(
             "recheck_intervals", recheck_intervals, minimum=0, maximum=MAX_RECHECK, where=self.task_id
         )

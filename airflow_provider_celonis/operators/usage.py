@@ -76,6 +76,9 @@ class CelonisStudioAdoptionOperator(CelonisExtractOperator):
     """
 
     template_fields: Sequence[str] = (*CelonisExtractOperator.template_fields, "extra_params")
+    time_resolution = 1.0
+    """[guess] The API's resolution is undocumented: whole seconds is the safe assumption (sub-window
+    bounds at 1 ms lose events on a server that reads seconds); ``time_resolution=`` changes it."""
 
     def __init__(
         self,

@@ -50,8 +50,9 @@ def pull_default(operator: type, path: Path, **kwargs: Any) -> dict[str, Any]:
     [
         (CelonisAuditLogOperator, {"api_version": 1}, "audit"),
         (CelonisAuditLogOperator, {"api_version": 2}, "audit"),
-        (CelonisStudioAdoptionOperator, {"api_version": 1}, "adoption"),
-        (CelonisStudioAdoptionOperator, {"api_version": 2}, "adoption"),
+        # At 1 ms, not the Adoption default of 1 s, so the 16 s window splits into 16.
+        (CelonisStudioAdoptionOperator, {"api_version": 1, "time_resolution": 0.001}, "adoption"),
+        (CelonisStudioAdoptionOperator, {"api_version": 2, "time_resolution": 0.001}, "adoption"),
     ],
 )
 def test_bursts_exactly_at_sub_window_boundaries_land_once(

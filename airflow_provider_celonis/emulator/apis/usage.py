@@ -53,6 +53,10 @@ class UsageSettings:
     """Items in no particular order within a page, as the real API (XSOAR sorts them itself)."""
     to_inclusive: bool = False
     """[guess] whether ``to`` is inclusive."""
+    time_resolution: float = 0.0
+    """[guess] The server's time resolution in seconds: ``from`` and ``to`` are cut down to a
+    multiple of it before events are selected (1: a server that reads whole seconds, so
+    ``to=…05.437Z`` selects nothing from 05.000 on); 0: taken to the millisecond as sent."""
     v2_last_page: str = "absent"
     """[guess] the last v2 page's ``nextPageToken``: ``absent``, ``empty`` ("") or ``null``."""
     login_empty_status: int = 204
@@ -179,6 +183,9 @@ def _window(
         now_ms -= delay_ms + jitter_ms
     from_ms = _parse_time(request.query_params.get(names["from"]), names["from"], local_only=local_only)
     to_ms = _parse_time(request.query_params.get(names["to"]), names["to"], local_only=local_only)
+    unit_ms = round(float(settings.time_resolution) * 1000)
+    if unit_ms > 1 and not half_open:  # a coarser server cuts both bounds down to its unit
+        from_ms, to_ms = (None if v is None else v - v % unit_ms for v in (from_ms, to_ms))
     start = data.EPOCH_MS if from_ms is None else from_ms
     end = now_ms + 1 if to_ms is None else to_ms + (1 if settings.to_inclusive and not half_open else 0)
     with state.lock:

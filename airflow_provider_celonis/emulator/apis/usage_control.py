@@ -49,7 +49,13 @@ def set_settings(request: Request, values: dict[str, Any] = Body(...)) -> JSONRe
             {"error": "rate_limit_key: team|client; rate_limit_reset_format: seconds|datetime|retry_after"},
             status_code=400,
         )
-    for name in ("visibility_delay", "visibility_jitter", "latency", "rate_limit_per_second"):
+    for name in (
+        "visibility_delay",
+        "visibility_jitter",
+        "latency",
+        "rate_limit_per_second",
+        "time_resolution",
+    ):
         delay = values.get(name, 0)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay < 10**9:
             return JSONResponse({"error": f"{name}: seconds, 0 or more"}, status_code=400)
