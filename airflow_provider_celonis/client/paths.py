@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-__all__ = ["path_id", "redact_uri", "redact_uris_in"]
+__all__ = ["path_id", "redact_uri", "redact_uris_in", "uri_password"]
 
 # scheme://userinfo@ ; the userinfo ends at the last '@' before the first '/', '?' or '#'.
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#\s]*@)")
@@ -42,3 +42,18 @@ def redact_uris_in(text: str) -> str:
     """Every URI inside ``text`` (a message, a traceback line) with its userinfo redacted."""
     text = _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
     return _USER_COLON_SECRET.sub(lambda m: f"{m['scheme']}***@", text)
+
+
+def uri_password(uri: object) -> str | None:
+    """The password in ``uri``'s userinfo (what to register with the log masker), or None.
+
+    Read like :func:`redact_uris_in` reads it: ``s3://KEY:abc/def@bucket/x`` gives ``abc/def``
+    (``urlsplit`` would stop at the ``/`` and leave the rest of the secret unmasked).
+    """
+    found = _USER_COLON_SECRET.match(str(uri).strip())
+    if found:
+        return found["userinfo"].split(":", 1)[1][:-1] or None
+    found = _USERINFO.match(str(uri).strip())
+    if found and ":" in found["userinfo"]:
+        return found["userinfo"][:-1].split(":", 1)[1] or None
+    return None

@@ -29,7 +29,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.client import transport
 from airflow_provider_celonis.client.arguments import check_duration, check_int
-from airflow_provider_celonis.client.paths import redact_uri
+from airflow_provider_celonis.client.paths import redact_uri, uri_password
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import (
     CelonisError,
@@ -218,10 +218,10 @@ class CelonisDataPushOperator(NamesInsteadOfIds, BaseOperator):
         for value in (self.source, self.delete_source):
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(item, str) and "://" in item:
-                    parts = urlsplit(item.strip())
-                    transport.mask(parts.password)
-                    if parts.password is None:
-                        transport.mask(parts.username)
+                    # uri_password, not urlsplit: an unencoded '/' in the secret (AWS keys) would
+                    # cut it, and the rest would show in rendered fields.
+                    secret = uri_password(item)
+                    transport.mask(secret if secret else urlsplit(item.strip()).username)
 
     # -- execute ----------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.sdk import BaseOperator
 
+from airflow_provider_celonis.client import transport
+from airflow_provider_celonis.client.paths import redact_uri, redact_uris_in, uri_password
 from airflow_provider_celonis.exceptions import CelonisConfigurationError, CelonisError
 from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
 from airflow_provider_celonis.extracts.records import write_in_order
@@ -133,8 +136,16 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         from airflow_provider_celonis.hooks.knowledge_model import CelonisKnowledgeModelHook
 
         fmt = check_format(self.output_format)
-        path = str(self.output_path)
-        check_output_path(path)
+        path, shown = str(self.output_path), self.shown_path
+        try:
+            check_output_path(path)
+        except CelonisConfigurationError as error:  # its text may quote credentials of the URI
+            raise CelonisConfigurationError(
+                error.field,
+                redact_uris_in(error.problem),
+                redact_uris_in(error.fix or ""),
+                where=self.task_id,
+            ) from None
         allow_cut = self._allow_cut()
         fields, filters, kpis = (
             _names(self.fields, "fields", self.task_id),
@@ -157,12 +168,12 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
         )
         where = f"record {self.record_id}" if self.record_id else "model-level data"
         self.log.info(
-            "Exporting Knowledge Model %s (%s) to %s (%s)", self.knowledge_model_id, where, path, fmt
+            "Exporting Knowledge Model %s (%s) to %s (%s)", self.knowledge_model_id, where, shown, fmt
         )
         rows = data if allow_cut else _stop_on_cut(data, self._cut_fix())
         count = write_in_order(rows, path, fmt, preferred=[*fields, *kpis], spill_dir=self.spill_dir)
         remember(self, team_url=team_url_of(hook), output=path, records=count)  # for lineage, not XCom
-        self.log.info("Wrote %d rows (server total %s) to %s", count, data.total, path)
+        self.log.info("Wrote %d rows (server total %s) to %s", count, data.total, shown)
         if data.cut:
             self.log.warning(
                 "The export holds only %d of %s rows: Celonis cuts a filtered or sorted table at 5,000 "
@@ -170,7 +181,24 @@ class CelonisKnowledgeModelDataOperator(BaseOperator):
                 count,
                 data.total,
             )
-        return {"path": path, "records": count, "total": data.total, "cut": data.cut}
+        return {"path": shown, "records": count, "total": data.total, "cut": data.cut}
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render, then register the password of an ``output_path`` URI with Airflow's masker, so
+        rendered fields and logs show ``***`` (this runs before Airflow stores rendered fields)."""
+        super().render_template_fields(context, jinja_env)
+        # Only the password: a bare userinfo is usually a connection id (s3://aws_default@bucket),
+        # and masking it would hide that name everywhere in the task log.
+        secret = uri_password(self.output_path)
+        if secret:
+            transport.mask(secret)
+            if unquote(secret) != secret:
+                transport.mask(unquote(secret))  # a library's error may quote it decoded
+
+    @property
+    def shown_path(self) -> str:
+        """``output_path`` as logs, XCom and errors show it: credentials replaced by ``***``."""
+        return redact_uri(self.output_path)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the Knowledge Model in, the final ``output_path`` out (docs/lineage.md)."""

@@ -228,3 +228,15 @@ def test_credentials_in_a_source_uri_never_show(
     shown = repr(result) + repr(context["ti"].xcom) + logs
     assert result["status"] == "DONE" and "TOPSECRET" not in shown and "AKIAKEY" not in shown
     assert "s3://***@bucket/x.csv" in logs
+
+
+def test_a_secret_with_a_slash_is_masked_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS secret keys hold '/': pasted unencoded, urlsplit cuts the password at it, and only the
+    part before the '/' would reach the masker (the rendered field then showed the rest)."""
+    from airflow_provider_celonis.client import transport as _transport
+
+    masked: list[str] = []
+    monkeypatch.setattr(_transport, "mask", lambda secret: masked.append(secret) if secret else None)
+    op = make_op(source=["s3://AKIAKEY:ab/cd+ef@bucket/x.csv"], delete_source="s3://token@bucket/d.csv")
+    op.render_template_fields(make_context())  # type: ignore[arg-type]
+    assert masked == ["ab/cd+ef", "token"]
