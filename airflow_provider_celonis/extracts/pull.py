@@ -208,19 +208,29 @@ class PullMixin:
         sequential pull (``max_concurrency=1``, Team Members' snapshot, a window too short to split)."""
         from airflow_provider_celonis.extracts.concurrency import concurrent_records
 
-        if start is None or end is None or not self.windowed or self.max_concurrency <= 1:
+        if start is None or end is None or not self.windowed:
             return self.fetch(hook, start, end)  # type: ignore[arg-type]
         fetch: Any = self.fetch  # windowed operators take the paging overrides
+
+        def whole() -> Iterator[Any]:
+            # Widened by the resolution and trimmed back as every sub-window is: a server reading
+            # coarser than the window's end would otherwise drop the events of its last unit.
+            records: Iterator[Any] = fetch(hook, start, end, margin=self.time_resolution)
+            return records
+
+        if self.max_concurrency <= 1:
+            return whole()
         return concurrent_records(
             hook,
             start,
             end,
-            whole=lambda: self.fetch(hook, start, end),
+            whole=whole,
             part=lambda begin, finish: fetch(hook, begin, finish, read_ahead=0, margin=self.time_resolution),
             cap=self.max_concurrency,
             resolution=self.time_resolution,
             log=self.log,
             on_window_done=progress.windows,
+            on_idle=progress.idle,
         )
 
     def _pull_and_write(

@@ -78,11 +78,13 @@ def test_bad_time_resolution_is_refused_at_parse_time(bad: Any) -> None:
 def test_a_window_shorter_than_ten_resolution_units_is_pulled_whole(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
-    """A day-resolution guess on a 160 s window: no split at all, one sequential pull, all events."""
-    emulator.configure_usage(**DENSE)
+    """A server that reads whole hours, told so: a 2 h window is not split (ten units are 10 h),
+    and its one request asks an hour more on each side, trimmed back: every event, once."""
+    emulator.configure_usage(time_resolution=3600)
+    end = T0 + pendulum.duration(hours=2)
     emulator.usage_stats(reset=True)
-    got = pull(CelonisStudioAdoptionOperator, tmp_path / "a.jsonl", time_resolution=86_400, page_size=200)
-    assert got["records"] == 16_000
+    got = pull(CelonisStudioAdoptionOperator, tmp_path / "a.jsonl", end=end, time_resolution=3600)
+    assert got["records"] == emulator.usage_count("adoption", T0.isoformat(), end.isoformat()) == 180
     assert emulator.usage_stats()["max_in_flight"] == 1
 
 
@@ -136,3 +138,16 @@ def test_a_timeout_in_the_main_thread_stops_every_worker_and_writes_nothing(
     assert pull_threads() == [], "worker threads still running after the task failed"
     assert not out.exists()
     assert raised.value.args == ("Timeout, PID: 1",)
+
+
+@pytest.mark.parametrize("max_concurrency", [1, 8])
+def test_a_window_ending_inside_a_second_keeps_its_last_events_on_a_coarse_server(
+    emulator: EmulatorProcess, tmp_path: Path, max_concurrency: int
+) -> None:
+    """An end at 20.5 s asked of a server reading whole seconds selects nothing from 20.000 on,
+    unless the request is widened by the resolution (and trimmed back) as sub-windows are: the
+    sequential pull (``max_concurrency=1``, or a window too short to split) is widened too."""
+    emulator.configure_usage(time_resolution=1.0, **DENSE)
+    end = T0 + pendulum.duration(seconds=20, milliseconds=500)
+    got = pull(CelonisStudioAdoptionOperator, tmp_path / "a.jsonl", end=end, max_concurrency=max_concurrency)
+    assert got["records"] == emulator.usage_count("adoption", T0.isoformat(), end.isoformat()) == 2060
