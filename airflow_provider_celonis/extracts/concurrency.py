@@ -192,6 +192,7 @@ def pull_windows(
     workers: int,
     on_window_done: Callable[[int, int], None] | None = None,
     on_failure: Callable[[], None] | None = None,
+    on_idle: Callable[[], None] | None = None,
 ) -> Iterator[Any]:
     """Records of every sub-window, pulled by ``workers`` threads (``fetch(start, end)`` each),
     yielded in the caller's thread in no particular order.
@@ -199,7 +200,8 @@ def pull_windows(
     At most ``2 * workers`` batches of records wait in memory. The first error of any
     sub-window is raised here; ``on_failure`` is called at once (the gate then refuses further
     requests), the other workers stop before their next record and are joined (a request in
-    progress finishes within the hook's deadline), so nothing runs on after.
+    progress finishes within the hook's deadline), so nothing runs on after. ``on_idle`` is
+    called about every 0.1 s while no record arrives (progress keeps its cadence).
     """
     todo: queue.SimpleQueue[tuple[datetime, datetime]] = queue.SimpleQueue()
     for window in windows:
@@ -264,6 +266,8 @@ def pull_windows(
             try:
                 item = out.get(timeout=0.1)
             except queue.Empty:
+                if on_idle is not None:
+                    on_idle()
                 continue
             if item is _DONE:
                 done += 1
@@ -291,6 +295,7 @@ def concurrent_records(
     resolution: float,
     log: Any,
     on_window_done: Callable[[int, int], None] | None = None,
+    on_idle: Callable[[], None] | None = None,
 ) -> Iterator[Any]:
     """The records of ``[start, end)``: ``part(sub_start, sub_end)`` for each sub-window in up to
     ``cap`` threads sharing ``hook`` under one :class:`AdaptiveLimit`, or ``whole()`` when the
@@ -308,7 +313,12 @@ def concurrent_records(
     log.info("Pulling %d sub-windows with up to %d requests in flight (max_concurrency)", len(windows), cap)
     try:
         yield from pull_windows(
-            windows, part, workers=cap, on_window_done=on_window_done, on_failure=pacer.cancel
+            windows,
+            part,
+            workers=cap,
+            on_window_done=on_window_done,
+            on_failure=pacer.cancel,
+            on_idle=on_idle,
         )
     finally:
         hook.pacer = None

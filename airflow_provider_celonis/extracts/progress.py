@@ -36,6 +36,12 @@ class PullProgress:
         if received % CHECK_EVERY == 0 and self._clock() - self.last >= self.every:
             self.report()
 
+    def idle(self) -> None:
+        """Called while no record arrives (every worker waits out a 429's reset, or a slow
+        answer): the line still comes at the cadence, so a waiting pull does not look hung."""
+        if self._clock() - self.last >= self.every:
+            self.report()
+
     def report(self) -> None:
         now = self._clock()
         self.last = now

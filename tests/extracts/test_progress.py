@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+from airflow_provider_celonis.extracts.concurrency import pull_windows
 from airflow_provider_celonis.extracts.progress import CHECK_EVERY, PullProgress
 
 
@@ -38,3 +43,29 @@ def test_progress_of_a_sequential_pull_has_no_sub_windows() -> None:
     progress.began = 0.0
     progress.tick(CHECK_EVERY)
     assert log.lines == ["Pulled 5000 records so far (500 records/s)"]
+
+
+def test_a_pull_whose_workers_all_wait_still_reports_at_the_cadence() -> None:
+    """Every worker waiting (a 429's reset of minutes, a slow answer): no record arrives, so
+    the per-record check never runs; the consumer's idle turns keep the line coming, and the
+    task does not look hung."""
+    now = [0.0]
+    log = Log()
+    progress = PullProgress(log, every=60, clock=lambda: now[0])
+    release = threading.Event()
+    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    windows = [(t0 + timedelta(seconds=i), t0 + timedelta(seconds=i + 1)) for i in range(4)]
+
+    def fetch(start: datetime, end: datetime) -> Iterator[int]:
+        release.wait(60)  # stands for the wait; released once a progress line came
+        yield from range(3)
+
+    def idle() -> None:
+        now[0] += 61
+        progress.idle()
+        if log.lines:
+            release.set()
+
+    got = list(pull_windows(windows, fetch, workers=2, on_window_done=progress.windows, on_idle=idle))
+    assert len(got) == 12
+    assert log.lines and log.lines[0].startswith("Pulled 0 records so far")
