@@ -7,13 +7,22 @@ I/O: a template counts as given); ``resolve_names`` runs at the start of ``execu
 resume method, turns the rendered names into ids with
 :func:`airflow_provider_celonis.hooks.data_pools.resolve_ids` and stores them in the id
 attributes, which everything after uses (start, run ledger, XCom, links, trigger).
+
+A resume method calls ``resolve_names_on_resume``: the names are resolved again (a name that now
+means another object fails the resume's check of the event's ids), but when that listing fails
+for a transient reason (no answer, 5xx, 429) after Celonis already did the work, the ids the
+event carries are used instead, with a warning: they come from the trigger this task built with
+the ids its names meant when it started, and failing there would turn a done run red (and a
+retried push would push again).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow_provider_celonis.client.names import check_id_or_name, check_subset_pair
+from airflow_provider_celonis.waiting.status import transient_errors
 
 SUBSET_IDS = {
     "transformation_names": "transformations",
@@ -70,6 +79,39 @@ class NamesInsteadOfIds:
         for attribute, value in found.items():
             setattr(self, attribute, value)
         self._names_resolved = True
+
+    def resolve_names_on_resume(self, event: Any, *, subsets: bool = False) -> None:
+        """``resolve_names`` in a resume method; on a transient failure of the listing, the ids
+        of the event (the caller still checks the event against them) instead of a red task."""
+        try:
+            self.resolve_names(subsets=subsets)
+        except transient_errors() as err:
+            carried = self._ids_in(event)
+            if carried is None:
+                raise  # the event cannot stand in for the names: fail as the listing did
+            log = getattr(self, "log", logging.getLogger(__name__))
+            log.warning(
+                "Could not resolve the names again on resume (%s: %s); using the ids the trigger "
+                "event carries, which this task resolved them to when it started: %s",
+                type(err).__name__,
+                err,
+                carried,
+            )
+            for attribute, value in carried.items():
+                setattr(self, attribute, value)
+            self._names_resolved = True
+
+    def _ids_in(self, event: Any) -> dict[str, str] | None:
+        """The event's id for each object given by name, or None when one is missing."""
+        carried: dict[str, str] = {}
+        for kind in self.name_pairs:
+            if getattr(self, f"{kind}_name") in (None, ""):
+                continue  # given by id: nothing to stand in for
+            value = event.get(f"{kind}_id") if isinstance(event, dict) else None
+            if not isinstance(value, str) or not value.strip():
+                return None
+            carried[f"{kind}_id"] = value
+        return carried
 
     def _pair(self, kind: str) -> tuple[Any, Any]:
         return getattr(self, f"{kind}_id"), getattr(self, f"{kind}_name")

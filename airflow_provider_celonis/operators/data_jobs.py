@@ -352,7 +352,7 @@ class CelonisExecuteDataJobOperator(NamesInsteadOfIds, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
         """Resume after the trigger: map its one event to success, skip, or a typed exception."""
-        self.resolve_names(subsets=False)  # the event must name the objects the names mean now
+        self.resolve_names_on_resume(event)  # the event must name the objects the names mean now
         check_target(event, self.data_pool_id, data_job_id=self.data_job_id)
         if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
             self._ledger = RunLedger.for_context(

@@ -242,7 +242,7 @@ class CelonisReloadDataModelOperator(NamesInsteadOfIds, BaseOperator):
         return watch_load(self.hook, wait, poll_interval=self.poll_interval, ledger=self._ledger)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
-        self.resolve_names(subsets=False)  # the event must name the objects the names mean now
+        self.resolve_names_on_resume(event)  # the event must name the objects the names mean now
         check_target(event, self.data_pool_id, data_model_id=self.data_model_id)
         if self.run_ledger:  # so that _finish deletes the entry once the outcome is known
             self._ledger = RunLedger.for_context(

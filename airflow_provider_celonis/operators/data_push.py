@@ -322,7 +322,7 @@ class CelonisDataPushOperator(NamesInsteadOfIds, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: its one event becomes the result or a typed exception."""
-        self.resolve_names()  # by name: the pool the name means now, which the event must name
+        self.resolve_names_on_resume(event)  # the pool the name means now, which the event must name
         if isinstance(event, dict) and event.get("data_pool_id") not in (None, self.data_pool_id):
             check_target(event, self.data_pool_id)  # an event about another pool fails closed
         self.celonis_pool_url = self.hook.pool_url(self.data_pool_id)

@@ -125,7 +125,7 @@ class CelonisWaitSensor(NamesInsteadOfIds, BaseSensorOperator):
             raise
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str | None:
-        self.resolve_names()  # the event must name the objects the names mean now
+        self.resolve_names_on_resume(event)  # the event must name the objects the names mean now
         target = {k: getattr(self, k) for k in ("data_job_id", "data_model_id") if hasattr(self, k)}
         check_target(event, self.data_pool_id, **target)
         self.celonis_url = self.object_url()
