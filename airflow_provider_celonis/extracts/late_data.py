@@ -269,16 +269,22 @@ def recheck_targets(
 
 class Overlap:
     """Digests of the records at or after ``newest - overlap``, kept as records stream in
-    unordered; pruned as the newest timestamp moves, so memory holds about one overlap."""
+    unordered; pruned as the newest timestamp moves, so memory holds about one overlap.
+
+    Records whose timestamp does not parse cannot be placed in time: their digests are kept in
+    :attr:`untimed` for as long as the server returns them (each run that sees one remembers it
+    again), so they are delivered once, not by every run whose overlap they fall in."""
 
     def __init__(self, overlap: float) -> None:
         self.overlap = timedelta(seconds=overlap)
         self.newest: str | None = None
         self.items: list[tuple[str, str]] = []
+        self.untimed: set[str] = set()
         self._limit = 10_000
 
     def add(self, ts: str | None, digest: str) -> None:
         if ts is None:
+            self.untimed.add(digest)
             return
         if self.newest is None or ts > self.newest:
             self.newest = ts

@@ -297,7 +297,7 @@ class PullMixin:
         """After the file is written: the newest timestamp so far and the overlap's digests."""
         mark: str | None
         if overlap.newest is not None and (state.mark is None or overlap.newest >= state.mark):
-            mark, seen = overlap.newest, sorted({d for _, d in overlap.kept()})
+            mark, seen = overlap.newest, sorted({d for _, d in overlap.kept()} | overlap.untimed)
         else:
             # Nothing at or after the old mark came back (its event was deleted, or the window
             # ended earlier): the old overlap still applies, plus what this run delivered in it
@@ -305,7 +305,7 @@ class PullMixin:
             mark, seen = state.mark, state.seen
             if mark is not None:
                 floor = overlap.floor(mark)
-                seen = sorted(set(seen) | {d for ts, d in overlap.kept() if ts >= floor})
+                seen = sorted(set(seen) | {d for ts, d in overlap.kept() if ts >= floor} | overlap.untimed)
         start_state = HighWaterMark(mark=state.mark, seen=state.seen, run_id=state.run_id, until=state.until)
         new = HighWaterMark(
             mark=mark,

@@ -379,3 +379,19 @@ def test_two_runs_at_the_same_time_do_not_both_deliver_the_same_events(
     assert "'r3'" in str(caught.value)
     assert not (tmp_path / "r2.jsonl").exists()
     assert json.loads(variables.values["hwm"])["run_id"] == "r3"
+
+
+@pytest.mark.parametrize("max_concurrency", [1, 8])
+def test_an_event_with_an_unreadable_timestamp_is_delivered_once(
+    attack_server: AttackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_concurrency: int
+) -> None:
+    """An event whose timestamp does not parse cannot be placed in time: it is kept (never
+    dropped), and it must be remembered as delivered like the overlap's other events, or every
+    run whose overlap the server still answers it for delivers it again."""
+    Variables(monkeypatch)
+    odd = ev("2025-01-01T01:30:00.000Zjunk", "odd")  # the server places it; the client cannot
+    attack_server.events = [ev("2025-01-01T01:00:00.000Z", "a"), odd, ev("2025-01-01T02:00:00.000Z", "b")]
+    for run in ("r1", "r2", "r3"):
+        incremental(tmp_path, run, max_concurrency=max_concurrency)
+    got = delivered(tmp_path, "r1", "r2", "r3")
+    assert sorted(got) == sorted(json.dumps(e, sort_keys=True) for e in attack_server.events)
