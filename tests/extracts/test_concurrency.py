@@ -138,3 +138,31 @@ def test_pull_windows_yields_everything_and_raises_the_first_error() -> None:
         list(pull_windows(windows, broken, workers=2, on_failure=lambda: failed.append(True)))
     assert failed == [True]
     assert not [t for t in threading.enumerate() if t.name.startswith("celonis-pull-")]
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "ten", "nan", "inf", "1e400", "", "1e12", " 5 "])
+@pytest.mark.parametrize(
+    "reset",
+    [
+        {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},  # in the past
+        {"Retry-After": "999999"},  # eleven days
+        {"Retry-After": "-5"},
+        {"x-ratelimit-reset": "soon"},
+        {},
+    ],
+)
+def test_a_lying_429_never_stalls_the_gate_beyond_five_minutes_nor_stops_pacing(
+    limit: str, reset: dict[str, str]
+) -> None:
+    """Whatever a 429 claims, the gate halves, waits at most 300 s and keeps a finite pace
+    of at least one request a second (the hook's own patience decides whether to retry)."""
+    clock = Clock()
+    gate = AdaptiveLimit(8, start=8, clock=clock)
+    with gate.slot():
+        gate.observe(answer(429, **{"x-ratelimit-limit": limit}, **reset))
+    assert gate.limit == 4 and gate.throttled == 1
+    wait = gate._wait_needed(clock.now)
+    assert 0 <= wait <= 300
+    assert gate._rate is not None and gate._rate >= 1.0
+    clock.now += 301
+    assert gate._wait_needed(clock.now) <= 1.0  # paced, never paused for good
