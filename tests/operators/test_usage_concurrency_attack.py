@@ -151,3 +151,23 @@ def test_a_window_ending_inside_a_second_keeps_its_last_events_on_a_coarse_serve
     end = T0 + pendulum.duration(seconds=20, milliseconds=500)
     got = pull(CelonisStudioAdoptionOperator, tmp_path / "a.jsonl", end=end, max_concurrency=max_concurrency)
     assert got["records"] == emulator.usage_count("adoption", T0.isoformat(), end.isoformat()) == 2060
+
+
+def test_an_error_page_echoing_the_token_in_a_worker_thread_reaches_the_task_scrubbed(
+    emulator: EmulatorProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sub-window's error page repeats the bearer token; the error crosses from the worker
+    thread to the task's thread and into its log without it."""
+    emulator.configure_usage(latency=0.01, **DENSE)
+    emulator.add_faults([{"path": "/log/api/external/audit", "kind": "echo", "status": 400, "skip": 6}])
+    out = tmp_path / "a.jsonl"
+    with caplog.at_level("DEBUG"), pytest.raises(Exception, match="Rejected request") as raised:
+        pull(CelonisAuditLogOperator, out, page_size=50)
+    tokens = emulator.issued_tokens()
+    assert tokens  # the premise: a token was sent, and echoed
+    assert "400" in str(raised.value) and "Rejected request" in str(raised.value)  # the echo, scrubbed
+    shown = f"{raised.value!s} {raised.value!r} {raised.value.args!r} {caplog.text}"
+    for token in tokens:
+        assert token not in shown
+    assert not out.exists()
+    assert pull_threads() == []
