@@ -166,3 +166,31 @@ def test_a_lying_429_never_stalls_the_gate_beyond_five_minutes_nor_stops_pacing(
     assert gate._rate is not None and gate._rate >= 1.0
     clock.now += 301
     assert gate._wait_needed(clock.now) <= 1.0  # paced, never paused for good
+
+
+def test_fast_producers_wait_for_a_slow_consumer() -> None:
+    """The queue between the threads bounds memory: with the consumer stalled, the workers stop
+    after about ``2 * workers`` batches (plus the one each is filling) instead of pulling on."""
+    import time
+
+    from airflow_provider_celonis.extracts.concurrency import BATCH
+
+    produced = [0]
+    lock = threading.Lock()
+    windows = [(T0 + timedelta(seconds=i), T0 + timedelta(seconds=i + 1)) for i in range(8)]
+
+    def fetch(start: datetime, end: datetime) -> Any:
+        for n in range(50 * BATCH):
+            with lock:
+                produced[0] += 1
+            yield n
+
+    records = pull_windows(windows, fetch, workers=4)
+    next(records)  # the consumer takes one record, then stalls
+    last, deadline = -1, time.monotonic() + 20
+    while produced[0] != last and time.monotonic() < deadline:  # until the workers stall
+        last = produced[0]
+        time.sleep(0.3)
+    assert produced[0] <= (2 * 4 + 4 + 1) * BATCH + 4
+    records.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("celonis-pull-")]
