@@ -5,10 +5,15 @@ here before any network call, so a typo fails with the field's name and the fix 
 of a raw ``ValueError`` after a job was started, a busy poll loop, or no timeout at all.
 Pure functions, no I/O: operators call them in ``__init__`` for arguments that are not
 templated, and in ``execute`` for the ones that are.
+
+Also the data job arguments an operator checks before its hook is imported: ``check_mode``
+(``FULL``/``DELTA``) and ``subset_list`` (a subset of transformations, extractions, data models
+or tables given as a list, a comma-separated string or a rendered list).
 """
 
 from __future__ import annotations
 
+import ast
 import math
 from datetime import timedelta
 from typing import Any
@@ -103,3 +108,55 @@ def check_duration(
     if allow_zero:
         return check_number(name, value, minimum=0, where=where)
     return check_number(name, value, above=0, where=where)
+
+
+MODES = ("FULL", "DELTA")
+"""A data job's load modes."""
+
+
+def subset_list(value: Any, name: str, id_key: str | None = None) -> list[Any] | None:
+    """A subset argument as a list, checked before any call; ``None`` (or blank) means "all".
+
+    Accepts a list/tuple of ids (or, with ``id_key``, dicts carrying that key and optional
+    ``tables``), or a string: comma-separated ids, or a rendered list (``"['a', 'b']"``: a
+    templated list renders as text unless the DAG sets ``render_template_as_native_obj``).
+    A plain string is never split into characters.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                raise CelonisConfigurationError(
+                    name, f"is the text {text!r}, not a list", "give a list, or ids separated by commas"
+                ) from None
+        else:
+            return [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise CelonisConfigurationError(
+            name, f"is a {type(value).__name__}", "give a list of ids, or ids separated by commas"
+        )
+    shape = f"ids or {{'{id_key}': ..., 'tables': [...]}}" if id_key else "ids (strings)"
+    items: list[Any] = []
+    for item in value:
+        if isinstance(item, dict) and id_key and item.get(id_key):
+            tables = item.get("tables") or []
+            if isinstance(tables, str):
+                tables = [t.strip() for t in tables.split(",") if t.strip()]
+            items.append({**item, "tables": list(tables)})
+        elif isinstance(item, (str, int)) and not isinstance(item, bool) and str(item).strip():
+            items.append(str(item).strip())
+        else:
+            raise CelonisConfigurationError(name, f"has the item {item!r}", f"use {shape}")
+    return items
+
+
+def check_mode(mode: str) -> str:
+    """A data job's load mode, upper-cased: ``FULL`` or ``DELTA``."""
+    mode = str(mode).upper()
+    if mode not in MODES:
+        raise CelonisConfigurationError("mode", f"is {mode!r}", "use 'FULL' or 'DELTA'")
+    return mode

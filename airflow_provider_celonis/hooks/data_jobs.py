@@ -12,12 +12,11 @@ internal ``/api/pools/...`` family for execute-with-configuration, cancel, histo
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from airflow_provider_celonis.client.apis import DATA_JOBS
-from airflow_provider_celonis.client.arguments import check_int
+from airflow_provider_celonis.client.arguments import MODES, check_int, check_mode, subset_list
 from airflow_provider_celonis.client.calls import Call, reworded, said, segment, unexpected_answer
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
@@ -28,7 +27,16 @@ from airflow_provider_celonis.exceptions import (
 )
 from airflow_provider_celonis.hooks.celonis import CelonisOAuthHook
 
-MODES = ("FULL", "DELTA")
+# check_mode, subset_list and MODES live with the other argument checks (operators use them
+# without importing a hook module); re-exported here for code that imported them from here.
+__all__ = [
+    "MODES",
+    "CelonisDataJobHook",
+    "check_mode",
+    "execution_configuration",
+    "explain_internal",
+    "subset_list",
+]
 
 
 def _extraction(spec: Any) -> dict[str, Any]:
@@ -79,53 +87,6 @@ def execution_configuration(
         "dataModels": [_data_model(d) for d in data_models or []],
     }
     return body
-
-
-def subset_list(value: Any, name: str, id_key: str | None = None) -> list[Any] | None:
-    """A subset argument as a list, checked before any call; ``None`` (or blank) means "all".
-
-    Accepts a list/tuple of ids (or, with ``id_key``, dicts carrying that key and optional
-    ``tables``), or a string: comma-separated ids, or a rendered list (``"['a', 'b']"``: a
-    templated list renders as text unless the DAG sets ``render_template_as_native_obj``).
-    A plain string is never split into characters.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise CelonisConfigurationError(
-                    name, f"is the text {text!r}, not a list", "give a list, or ids separated by commas"
-                ) from None
-        else:
-            return [part.strip() for part in text.split(",") if part.strip()]
-    if not isinstance(value, (list, tuple)):
-        raise CelonisConfigurationError(
-            name, f"is a {type(value).__name__}", "give a list of ids, or ids separated by commas"
-        )
-    shape = f"ids or {{'{id_key}': ..., 'tables': [...]}}" if id_key else "ids (strings)"
-    items: list[Any] = []
-    for item in value:
-        if isinstance(item, dict) and id_key and item.get(id_key):
-            tables = item.get("tables") or []
-            if isinstance(tables, str):
-                tables = [t.strip() for t in tables.split(",") if t.strip()]
-            items.append({**item, "tables": list(tables)})
-        elif isinstance(item, (str, int)) and not isinstance(item, bool) and str(item).strip():
-            items.append(str(item).strip())
-        else:
-            raise CelonisConfigurationError(name, f"has the item {item!r}", f"use {shape}")
-    return items
-
-
-def check_mode(mode: str) -> str:
-    mode = str(mode).upper()
-    if mode not in MODES:
-        raise CelonisConfigurationError("mode", f"is {mode!r}", "use 'FULL' or 'DELTA'")
-    return mode
 
 
 def explain_internal(err: CelonisApiError, call: Call) -> CelonisApiError:

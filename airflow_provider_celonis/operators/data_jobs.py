@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_celonis.client.arguments import check_mode, subset_list
 from airflow_provider_celonis.compat import conf
-from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.lineage.facts import remember
 from airflow_provider_celonis.links import JOB_URL_KEY, CelonisDataJobLink
 from airflow_provider_celonis.operators._names import NamesInsteadOfIds
@@ -34,6 +34,7 @@ from airflow_provider_celonis.waiting.outcomes import (
     check_on_skipped,
     check_target,
     finish_job,
+    job_timeout_error,
     run_event,
 )
 from airflow_provider_celonis.waiting.run_ledger import RunLedger, adopt_job, keep_ledger
@@ -65,41 +66,29 @@ DEFAULT_TIMEOUT = 12 * 3600.0
 class CelonisExecuteDataJobOperator(NamesInsteadOfIds, BaseOperator):
     """Execute a Celonis data job (FULL or DELTA) and, by default, wait until it finishes.
 
-    :param data_pool_id: the pool (from the job's UI URL ``.../pools/{poolId}/...``). Templated.
+    Every parameter is described in docs/data-jobs.md (``CelonisExecuteDataJobOperator``).
+
+    :param data_pool_id: the pool (``.../pools/{poolId}/...`` in the job's UI URL). Templated.
     :param data_job_id: the job (``?jobId=...`` in the job's UI URL). Templated.
-    :param data_pool_name: the pool's name instead of ``data_pool_id`` (exactly one of the two),
-        resolved when the task runs (docs/data-jobs.md, "Names instead of ids"). Templated.
-    :param data_job_name: the job's name instead of ``data_job_id``. Templated.
-    :param transformation_names: transformation names instead of ``transformations``. Templated.
-    :param extraction_names: extraction names (or ``{"name", "tables"}``) instead of ``extractions``.
+    :param data_pool_name: the pool's name instead of its id, resolved when the task runs
+        (docs/data-jobs.md, "Names instead of ids"); likewise ``data_job_name``,
+        ``transformation_names`` and ``extraction_names``. Templated.
     :param mode: ``DELTA`` (tables changed since the last extraction) or ``FULL``. Templated.
     :param wait_for_completion: wait for the execution to finish; otherwise return once started.
-    :param deferrable: wait in the triggerer instead of holding a worker slot; defaults to
-        ``[operators] default_deferrable``.
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.
-    :param timeout: wall-clock limit (seconds or timedelta) of the wait, counted from the
-        task's start; when it passes the remote execution is cancelled and the task fails.
-        ``None`` waits without limit (not recommended).
+    :param timeout: wall-clock limit (seconds or timedelta) from the task's start; when it
+        passes the remote execution is cancelled and the task fails (``None``: no limit).
     :param cancel_on_kill: cancel the remote execution when the task is killed.
-    :param transformations: run only these transformation ids (uses the internal
-        execute-with-configuration endpoint). Templated.
-    :param extractions: run only these extractions: ids or ``{"extractionId", "tables"}``. Templated.
-    :param data_models: load only these data models: data model execution ids or
-        ``{"dataModelExecutionId", "tables"}``. Templated.
-    :param if_running: when the job is already QUEUED or RUNNING: ``"wait"`` (default) for it
-        to end, then start a fresh run; ``"reuse"`` that run as this task's (it may miss data
-        loaded upstream); ``"fail"`` at once with CelonisJobAlreadyRunningError.
+    :param transformations: run only these transformation ids (internal endpoint). Templated.
+    :param extractions: only these extractions: ids or ``{"extractionId", "tables"}``. Templated.
+    :param data_models: only these data model execution ids (or dicts with ``tables``). Templated.
+    :param if_running: a run already QUEUED or RUNNING: ``"wait"`` (default), ``"reuse"``, ``"fail"``.
     :param reuse_running_execution: legacy switch: ``True`` is ``if_running="reuse"``.
-    :param on_skipped: outcome of a job-level SKIPPED execution: ``"skip"`` (default),
-        ``"success"`` or ``"fail"`` (what SKIPPED means at job level is undocumented).
-    :param start_grace_period: seconds the new execution has to appear in the execution
-        history after the execute call ([guess] Celonis may list it late), and the time given
-        to find it after a start whose answer was lost before starting again.
-    :param run_ledger: record the execution this task instance started in
-        an Airflow Variable (``celonis_run_ledger__...``, ids only) so that a retry after a lost
-        worker adopts it instead of starting the job twice
-        (:mod:`airflow_provider_celonis.waiting.run_ledger`).
-        Default ``True``; ``False`` turns it off (e.g. no Variable write access).
+    :param on_skipped: a job-level SKIPPED run: ``"skip"`` (default), ``"success"`` or ``"fail"``.
+    :param start_grace_period: seconds the new execution may take to appear in the history.
+    :param run_ledger: record the started execution (ids only) in an Airflow Variable so that a
+        retry after a lost worker adopts it (default ``True``).
     :param celonis_conn_id: the Celonis connection.
     :param hook_params: extra :class:`CelonisDataJobHook` arguments (retry bounds, timeout...).
 
@@ -228,9 +217,6 @@ class CelonisExecuteDataJobOperator(NamesInsteadOfIds, BaseOperator):
 
     def _check_arguments(self) -> None:
         """Normalize ``mode`` and the subset lists (a comma-separated string is accepted)."""
-        # Lazy: the checks live in the hook module, which DAG parsing must not import.
-        from airflow_provider_celonis.hooks.data_jobs import check_mode, subset_list
-
         self.mode = check_mode(self.mode)
         self.transformations = subset_list(self.transformations, "transformations")
         self.extractions = subset_list(self.extractions, "extractions", "extractionId")
@@ -371,15 +357,7 @@ class CelonisExecuteDataJobOperator(NamesInsteadOfIds, BaseOperator):
             self._push_execution(context, str(event["execution_id"]), event.get("start_ms"))
         try:
             if event["status"] == TIMEOUT:
-                cancelled, problem = self._cancel()
-                what = "cancelled it" if cancelled else f"could NOT cancel it ({problem})"
-                raise CelonisJobTimeoutError(
-                    f"Data job {self.data_job_id} in pool {self.data_pool_id}: {event['message']} "
-                    f"(timeout {self.timeout} s); the operator {what}.",
-                    execution_id=event.get("execution_id"),
-                    cancelled=cancelled,
-                    fix="raise the operator's timeout, or look at why the job is slow in Celonis",
-                )
+                raise job_timeout_error(event, self.timeout, *self._cancel())
             return finish_job(event, self.hook, self.on_skipped)
         finally:
             self._remote_run_owned = False

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_celonis.client.arguments import subset_list
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisJobTimeoutError
 from airflow_provider_celonis.lineage.facts import remember
@@ -143,9 +144,6 @@ class CelonisReloadDataModelOperator(NamesInsteadOfIds, BaseOperator):
 
     def _check_tables(self) -> None:
         """Before any call; a comma-separated (or rendered) string is a list, never characters."""
-        # Lazy: the check lives in a hook module, which DAG parsing must not import.
-        from airflow_provider_celonis.hooks.data_jobs import subset_list
-
         self.tables = subset_list(self.tables, "tables")
 
     def execute_after_blocker(self, context: Context, event: dict[str, Any]) -> str | None:

@@ -172,6 +172,20 @@ def finish_job(event: dict[str, Any], hook: Any, on_skipped: str = "skip") -> st
     raise AssertionError(f"timeout events are handled by the caller: {event!r}")  # pragma: no cover
 
 
+def job_timeout_error(
+    event: dict[str, Any], timeout: float | None, cancelled: bool, problem: str | None
+) -> CelonisJobTimeoutError:
+    """The error of a data job whose wait passed its timeout, saying whether the cancel worked."""
+    what = "cancelled it" if cancelled else f"could NOT cancel it ({problem})"
+    return CelonisJobTimeoutError(
+        f"Data job {event.get('data_job_id')} in pool {event.get('data_pool_id')}: {event['message']} "
+        f"(timeout {timeout} s); the operator {what}.",
+        execution_id=event.get("execution_id"),
+        cancelled=cancelled,
+        fix="raise the operator's timeout, or look at why the job is slow in Celonis",
+    )
+
+
 def finish_load(event: dict[str, Any]) -> str | None:
     """Success returns the data load id (WARNING is logged); error raises CelonisJobFailedError."""
     status = run_event(event).status
