@@ -33,7 +33,6 @@ from airflow_provider_celonis.client.paths import redact_uri, uri_password
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import (
     CelonisError,
-    CelonisJobFailedError,
     CelonisJobTimeoutError,
     CelonisNotFoundError,
 )
@@ -44,11 +43,10 @@ from airflow_provider_celonis.operators._names import NamesInsteadOfIds
 from airflow_provider_celonis.push.chunking import CELONIS_CHUNK_LIMIT
 from airflow_provider_celonis.push.plan import make_plan
 from airflow_provider_celonis.push.run import PushRun, checked_job
-from airflow_provider_celonis.waiting.outcomes import check_event, check_target
+from airflow_provider_celonis.waiting.outcomes import check_event, check_target, finish_push
 from airflow_provider_celonis.waiting.push_wait import NOT_EXECUTED, PushWait, judge_push
 from airflow_provider_celonis.waiting.status import (
     ERROR,
-    SUCCESS,
     TIMEOUT,
     deadline_after,
     deadline_passed,
@@ -331,45 +329,18 @@ class CelonisDataPushOperator(NamesInsteadOfIds, BaseOperator):
 
     # -- finish -----------------------------------------------------------------------------
     def _finish(self, event: dict[str, Any]) -> dict[str, Any]:
-        status = check_event(event)["status"]
-        job_id = str(event.get("job_id"))
-        where = f"Push job {job_id} into table {self.target_table} of pool {self.data_pool_id}"
-        if status == SUCCESS:
-            self._job_id = None
-            # The summary rode through the trigger's kwargs: it never replaces the polled job's id.
-            result = {**(event.get("summary") or {}), "job_id": job_id, "status": event.get("job_status")}
-            remember(self, rows=result.get("rows"), bytes=result.get("bytes"), job_id=job_id)
-            self.log.info("%s: %s; %s", where, event["message"], result)
-            return result
-        if status == TIMEOUT:
-            cancelled, what = self._stop_after_timeout(job_id)
-            raise CelonisJobTimeoutError(
-                f"{where}: {event['message']} (timeout {self.timeout} s); {what}.",
-                execution_id=job_id,
-                cancelled=cancelled,
-                fix="raise the operator's timeout, or look in the data pool why the push is slow",
-            )
-        if status == ERROR and event.get("reason") == NOT_EXECUTED:
-            deleted = self._delete(job_id, "the execute call did not take effect")
-            self._job_id = None
-            what = "deleted it and its chunks" if deleted else "could NOT delete it (delete it in Celonis)"
-            raise CelonisJobFailedError(
-                f"{where}: {event['message']}; the operator {what}.",
-                status=event.get("job_status"),
-                execution_id=job_id,
-                fix="retry the task: it creates a new job and uploads the files again "
-                "(the execute call's answer was lost and Celonis never ran this job)",
-            )
-        if status == ERROR:
-            self._job_id = None
-            raise CelonisJobFailedError(
-                f"{where}: {event['message']}.",
-                status=event.get("job_status"),
-                execution_id=job_id,
-                error_lines=list(event.get("logs") or []),
-                fix="compare the file's columns and keys with the table (see the Celonis Data Pool link)",
-            )
-        raise CelonisJobFailedError(f"{where}: unexpected event {event!r}; failing closed.")
+        if check_event(event)["status"] != TIMEOUT:
+            self._job_id = None  # the outcome is known: the task no longer owns the job
+        result = finish_push(
+            event,
+            f"Push job {event.get('job_id')} into table {self.target_table} of pool {self.data_pool_id}",
+            self.timeout,
+            stop_after_timeout=self._stop_after_timeout,
+            delete=lambda job_id: self._delete(job_id, "the execute call did not take effect"),
+        )
+        remember(self, rows=result.get("rows"), bytes=result.get("bytes"), job_id=result["job_id"])
+        self.log.info("%s", result.pop("message"))
+        return result
 
     def _stop_after_timeout(self, job_id: str) -> tuple[bool, str]:
         """Delete the job; report CANCELED if Celonis shows it, else say it was abandoned."""

@@ -9,6 +9,7 @@ started a run cancels it first; a sensor that only watched does not.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_celonis import exceptions
@@ -19,6 +20,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisJobFailedError,
     CelonisJobTimeoutError,
 )
+from airflow_provider_celonis.waiting.push_wait import NOT_EXECUTED
 from airflow_provider_celonis.waiting.status import ERROR, SKIPPED, SUCCESS, TIMEOUT
 from airflow_provider_celonis.waiting.waits import RunEvent
 
@@ -184,6 +186,51 @@ def job_timeout_error(
         cancelled=cancelled,
         fix="raise the operator's timeout, or look at why the job is slow in Celonis",
     )
+
+
+def finish_push(
+    event: dict[str, Any],
+    where: str,
+    timeout: float | None,
+    *,
+    stop_after_timeout: Callable[[str], tuple[bool, str]],
+    delete: Callable[[str], bool],
+) -> dict[str, Any]:
+    """A push job's outcome: DONE returns the summary with ``job_id``, ``status`` and a
+    ``message`` to log; a timeout stops the job first (``stop_after_timeout`` says what became
+    of it); a job never executed is deleted (``delete``); ERROR carries the job's log lines."""
+    status = check_event(event)["status"]
+    job_id = str(event.get("job_id"))
+    if status == SUCCESS:
+        # The summary rode through the trigger's kwargs: it never replaces the polled job's id.
+        result = {**(event.get("summary") or {}), "job_id": job_id, "status": event.get("job_status")}
+        return {**result, "message": f"{where}: {event['message']}; {result}"}
+    if status == TIMEOUT:
+        cancelled, what = stop_after_timeout(job_id)
+        raise CelonisJobTimeoutError(
+            f"{where}: {event['message']} (timeout {timeout} s); {what}.",
+            execution_id=job_id,
+            cancelled=cancelled,
+            fix="raise the operator's timeout, or look in the data pool why the push is slow",
+        )
+    if status == ERROR and event.get("reason") == NOT_EXECUTED:
+        what = "deleted it and its chunks" if delete(job_id) else "could NOT delete it (delete it in Celonis)"
+        raise CelonisJobFailedError(
+            f"{where}: {event['message']}; the operator {what}.",
+            status=event.get("job_status"),
+            execution_id=job_id,
+            fix="retry the task: it creates a new job and uploads the files again "
+            "(the execute call's answer was lost and Celonis never ran this job)",
+        )
+    if status == ERROR:
+        raise CelonisJobFailedError(
+            f"{where}: {event['message']}.",
+            status=event.get("job_status"),
+            execution_id=job_id,
+            error_lines=list(event.get("logs") or []),
+            fix="compare the file's columns and keys with the table (see the Celonis Data Pool link)",
+        )
+    raise CelonisJobFailedError(f"{where}: unexpected event {event!r}; failing closed.")
 
 
 def finish_load(event: dict[str, Any]) -> str | None:
