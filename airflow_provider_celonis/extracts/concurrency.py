@@ -16,7 +16,10 @@ halves on a 429 or a 5xx (at most once per round), holds every new request until
 429 announced, and from then on paces requests to 90 % of the ``x-ratelimit-limit`` it read
 (assumed per second, as Celonis's published limits are; docs/celonis-api.md 1.4), the hook's
 own retries of rate-limited requests included in the schedule. It never exceeds
-``max_concurrency``. Retries stay the hook's (each request keeps its own deadline and policy).
+``max_concurrency``. Retries stay the hook's (each request keeps its own deadline and policy),
+but once a 429 or 5xx is seen only one request in flight retries (the probe); the others
+hold their retry until a clean answer ends the trouble, or give up when the pull fails, so a
+lasting storm costs about the retries of one request, not of every request in flight.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ class AdaptiveLimit:
         self._sent: deque[float] = deque()  # send times of the last second
         self._next_at = 0.0  # paced: the earliest time of the next send
         self._cancelled = False
+        self._trouble = False  # a 429/5xx seen, no clean answer since
+        self._prober: int | None = None  # the thread whose request may retry meanwhile
 
     def cancel(self) -> None:
         """Refuse every further slot (a sub-window failed); requests in flight finish."""
@@ -117,6 +122,8 @@ class AdaptiveLimit:
         finally:
             with self._cond:
                 self.in_flight -= 1
+                if self._prober == threading.get_ident():  # done: another may probe
+                    self._prober = None
                 self._cond.notify_all()
 
     def _wait_needed(self, now: float) -> float:
@@ -153,7 +160,12 @@ class AdaptiveLimit:
                 ):  # once a round
                     self.limit = max(1, self.limit // 2)
                     self._last_cut, self._clean = now, 0
+                self._trouble = True
+                self._hold_retry()
             elif status < 400:
+                self._trouble = False  # the trouble is over: held retries go
+                if self._prober == threading.get_ident():
+                    self._prober = None
                 self._best = elapsed if self._best is None else min(self._best, elapsed)
                 if elapsed <= 2 * self._best + 0.05:  # not slowed down by the load we add
                     self._clean += 1
@@ -165,6 +177,20 @@ class AdaptiveLimit:
                         self._clean = 0
             self._cond.notify_all()
         return response
+
+    def _hold_retry(self) -> None:
+        """After a 429/5xx (the hook may retry it): go on as the probe, or wait until the
+        probe's clean answer or its end; raise :class:`PullCancelled` once the pull failed."""
+        me = threading.get_ident()
+        while True:
+            if self._cancelled:
+                raise PullCancelled("the pull failed in another sub-window")
+            if self._prober in (None, me):
+                self._prober = me
+                return
+            if not self._trouble:
+                return
+            self._cond.wait(0.5)
 
     def _learn_rate(self, headers: Any) -> None:
         raw = headers.get("x-ratelimit-limit") if hasattr(headers, "get") else None

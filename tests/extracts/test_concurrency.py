@@ -194,3 +194,49 @@ def test_fast_producers_wait_for_a_slow_consumer() -> None:
     assert produced[0] <= (2 * 4 + 4 + 1) * BATCH + 4
     records.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("celonis-pull-")]
+
+
+def test_after_trouble_one_request_retries_and_the_others_hold_until_a_clean_answer() -> None:
+    gate = AdaptiveLimit(8, start=8)
+    probe_in, held_out, order = threading.Event(), threading.Event(), []
+
+    def probe() -> None:
+        with gate.slot():
+            gate.observe(answer(503))  # the probe: goes on to its retry at once
+            order.append("probe retries")
+            probe_in.set()
+            held_out.wait(0.3)  # a held request does not get through meanwhile
+            order.append("probe clean")
+            gate.observe(answer(200))
+
+    def held() -> None:
+        probe_in.wait(5)
+        with gate.slot():
+            gate.observe(answer(503))  # held until the probe's clean answer
+            order.append("held retries")
+            held_out.set()
+
+    threads = [threading.Thread(target=probe), threading.Thread(target=held)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert order == ["probe retries", "probe clean", "held retries"]
+
+    gate = AdaptiveLimit(8, start=8)
+    with gate.slot():
+        gate.observe(answer(429))  # this thread probes
+        failed: list[BaseException] = []
+
+        def waiter() -> None:
+            try:
+                with gate.slot():
+                    gate.observe(answer(429))
+            except PullCancelled as err:
+                failed.append(err)
+
+        other = threading.Thread(target=waiter)
+        other.start()
+        gate.cancel()  # the pull failed: the held retry is given up, not sent
+        other.join(10)
+    assert len(failed) == 1

@@ -14,7 +14,7 @@ from usage_support import context, read_jsonl
 
 from airflow_provider_celonis.emulator.client import EmulatorProcess
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
-from airflow_provider_celonis.extracts.concurrency import split_window
+from airflow_provider_celonis.extracts.concurrency import START_LIMIT, split_window
 from airflow_provider_celonis.operators.usage import (
     CelonisAuditLogOperator,
     CelonisStudioAdoptionOperator,
@@ -171,3 +171,25 @@ def test_an_error_page_echoing_the_token_in_a_worker_thread_reaches_the_task_scr
         assert token not in shown
     assert not out.exists()
     assert pull_threads() == []
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_lasting_storm_is_not_multiplied_by_the_requests_in_flight(
+    emulator: EmulatorProcess, tmp_path: Path, status: int
+) -> None:
+    """Every page answers 429 (or 503) for good. Each request in flight retried on its own, so
+    a concurrent pull sent 4 x the retries of a sequential one (20 requests against 5). Once
+    trouble is seen, one request probes with its retries while the others wait for its clean
+    answer (or for the pull's end): at most the first round plus one request's retries."""
+    hook_params = {"max_attempts": 5, "min_wait": 0.05, "max_wait": 0.2}
+    emulator.add_faults([{"path": "/log/api/external/audit", "status": status, "times": -1}])
+    with pytest.raises(Exception, match=str(status)):
+        pull(CelonisAuditLogOperator, tmp_path / "s.jsonl", max_concurrency=1, hook_params=hook_params)
+    sequential = emulator.requests_to("GET", "/log/api/external/audit")
+    assert sequential == 5
+    with pytest.raises(Exception, match=str(status)):
+        pull(CelonisAuditLogOperator, tmp_path / "c.jsonl", hook_params=hook_params)
+    concurrent = emulator.requests_to("GET", "/log/api/external/audit") - sequential
+    assert concurrent <= sequential + START_LIMIT - 1
+    assert pull_threads() == []
+    assert list(tmp_path.iterdir()) == []
