@@ -89,8 +89,15 @@ TRIGGERS_CAN_WRITE_VARIABLES = _minor(AIRFLOW_VERSION) >= (3, 1)
 """The triggerer relays ``Variable.set`` from trigger code from Airflow 3.1 (3.0 relays only
 reads), so the event triggers keep their durable cursor in a Variable only from 3.1."""
 
+OUTLETS_RUN_UNDER_DAGS_TEST = _minor(AIRFLOW_VERSION) >= (3, 1)
+"""Airflow 3.0's ``airflow dags test`` fails every task that has an Asset in its outlets
+(``AirflowInactiveAssetInInletOrOutletException``: nothing activates the asset without a
+scheduler), so the operators declare their Assets by themselves only from 3.1; on 3.0 a user who
+wants one passes ``outlets=`` (docs/lineage.md)."""
+
 __all__ = [
     "AIRFLOW_VERSION",
+    "OUTLETS_RUN_UNDER_DAGS_TEST",
     "PROVIDER_INFO_CARRIES_FORM",
     "TRIGGERS_CAN_WRITE_VARIABLES",
     "AirflowNotFoundException",

@@ -80,6 +80,17 @@ def test_declare_outlets_sets_the_asset_unless_the_user_gave_outlets() -> None:
     assert none.outlets == []
 
 
+def test_no_automatic_asset_where_an_outlet_fails_dags_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.0's `airflow dags test` fails a task with any outlet (checked on 3.0.6 with a plain
+    PythonOperator): an automatic Asset there would break a user's `dags test` of our operators."""
+    from airflow_provider_celonis import compat
+
+    monkeypatch.setattr(compat, "OUTLETS_RUN_UNDER_DAGS_TEST", False)
+    op = _Op()
+    declare_outlets(op, {}, "x-celonis://data-pools/p/tables/t")
+    assert op.outlets == []
+
+
 def test_an_asset_airflow_refuses_does_not_fail_the_dag() -> None:
     op = _Op()
     declare_outlets(op, {}, "airflow://reserved")  # Airflow reserves the scheme: ValueError
