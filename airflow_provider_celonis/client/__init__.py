@@ -6,7 +6,8 @@ between releases.
 - ``connection``: an Airflow Connection turned into validated settings (pure, no I/O).
 - ``tls``: ``verify`` read strictly, and the TLS and proxy options of both transports.
 - ``apis``: the Celonis APIs, with the scope, path prefix and permission of each.
-- ``arguments``: the checks of every number a user gives (extras, hook and operator arguments).
+- ``arguments``: the checks of every number a user gives (extras, hook and operator arguments),
+  and of a data job's ``mode`` and subset lists.
 - ``paths``: ids into URL path segments, credentials out of URIs.
 - ``timestamps``: every Celonis timestamp form (ISO with Z/z/offset or none, epoch seconds or
   milliseconds, HTTP-dates, the Team Members display form) parsed in one place.
@@ -16,4 +17,6 @@ between releases.
 - ``error_mapping``: Celonis error answers to typed exceptions.
 - ``usage_pages``, ``intelligence_pages``: what a page must look like before it is trusted.
 - ``names``: names given instead of ids: which argument is used, and which listed object a name means.
+- ``pool_pages``: what a list of the integration service (pools, jobs, tasks, data models,
+  tables) must look like before a name is matched against it; the paged pool list's reads.
 """
