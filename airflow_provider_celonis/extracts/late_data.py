@@ -27,6 +27,7 @@ from airflow_provider_celonis.client.arguments import check_duration
 from airflow_provider_celonis.client.timestamps import canonical_ts
 from airflow_provider_celonis.client.timestamps import iso_utc as _iso_utc
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.waiting.progress import PROGRESS_EVERY
 
 DEFAULT_SETTLE_PERIOD = 900.0
 """15 minutes: a window is pulled once its end is this old (connection extra ``settle_period``)."""
@@ -34,8 +35,6 @@ DEFAULT_OVERLAP = 3600.0
 """1 hour: how far before the high-water mark a "since last load" pull starts again."""
 MAX_PERIOD = 7 * 86400.0
 """A settle period or overlap above a week is a typo (and would hold a deferral that long)."""
-PROGRESS_EVERY = 60.0
-"""Seconds between log lines while a synchronous task waits for its window to settle."""
 STATE_KEY = "celonis_high_water_mark"
 """XCom key of the "since last load" state (also the Variable's JSON shape)."""
 

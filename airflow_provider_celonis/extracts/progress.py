@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from airflow_provider_celonis.extracts.late_data import PROGRESS_EVERY
+from airflow_provider_celonis.waiting.progress import PROGRESS_EVERY, Cadence
 
 CHECK_EVERY = 5000
 
@@ -21,8 +21,7 @@ class PullProgress:
     about every ``every`` seconds."""
 
     def __init__(self, log: Any, every: float = PROGRESS_EVERY, clock: Any = time.monotonic) -> None:
-        self.log, self.every, self._clock = log, every, clock
-        self.began = self.last = clock()
+        self.log, self.cadence = log, Cadence(every, clock)
         self.received = 0
         self.done = 0
         self.total: int | None = None
@@ -33,19 +32,17 @@ class PullProgress:
 
     def tick(self, received: int) -> None:
         self.received = received
-        if received % CHECK_EVERY == 0 and self._clock() - self.last >= self.every:
+        if received % CHECK_EVERY == 0 and self.cadence.due():
             self.report()
 
     def idle(self) -> None:
         """Called while no record arrives (every worker waits out a 429's reset, or a slow
         answer): the line still comes at the cadence, so a waiting pull does not look hung."""
-        if self._clock() - self.last >= self.every:
+        if self.cadence.due():
             self.report()
 
     def report(self) -> None:
-        now = self._clock()
-        self.last = now
-        elapsed = max(now - self.began, 1e-9)
+        elapsed = max(self.cadence.elapsed, 1e-9)
         parts = [f"Pulled {self.received} records so far ({self.received / elapsed:.0f} records/s"]
         if self.total:
             parts.append(f", {self.done} of {self.total} sub-windows done")

@@ -40,7 +40,7 @@ def test_progress_reports_at_a_steady_cadence_with_sub_windows_and_eta() -> None
 def test_progress_of_a_sequential_pull_has_no_sub_windows() -> None:
     log = Log()
     progress = PullProgress(log, every=0, clock=lambda: 10.0)
-    progress.began = 0.0
+    progress.cadence.began = 0.0
     progress.tick(CHECK_EVERY)
     assert log.lines == ["Pulled 5000 records so far (500 records/s)"]
 
