@@ -50,7 +50,9 @@ from airflow_provider_celonis.client.retry_policy import (
 )
 from airflow_provider_celonis.client.sending import RetryingSender, given_once
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
+from airflow_provider_celonis.get_provider_info import UI_FIELD_BEHAVIOUR
 from airflow_provider_celonis.hooks._authorization import AuthorizationMixin
+from airflow_provider_celonis.hooks._connection_test import run_connection_test
 from airflow_provider_celonis.hooks._http_compat import HttpHookCompat
 
 if TYPE_CHECKING:
@@ -112,8 +114,6 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
 
         @classmethod
         def get_ui_field_behaviour(cls) -> dict[str, Any]:
-            from airflow_provider_celonis.get_provider_info import UI_FIELD_BEHAVIOUR
-
             return UI_FIELD_BEHAVIOUR
 
     # -- configuration ---------------------------------------------------------------------
@@ -165,9 +165,7 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
     async def aget_config(self) -> CelonisConnectionConfig:
         """Async variant using Airflow's async-safe connection API (for triggers)."""
         if self._config is None:
-            from airflow_provider_celonis.compat import aget_connection
-
-            conn = await aget_connection(self, self.celonis_conn_id)  # any store, also under dags test
+            conn = await compat.aget_connection(self, self.celonis_conn_id)  # any store, also under dags test
             self._config = self._config_from(conn)
             for secret in (self._config.api_key, *self._config.proxy_secrets()):
                 await transport.amask(secret)
@@ -372,8 +370,6 @@ class CelonisOAuthHook(AuthorizationMixin, HttpHookCompat):
     # -- the UI's Test button --------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
         """Fetch tokens (no API call, no side effect) and report which scopes were granted."""
-        from airflow_provider_celonis.hooks._connection_test import run_connection_test
-
         return run_connection_test(self)
 
     # -- async session lifetime ------------------------------------------------------------
