@@ -36,36 +36,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="celonis-bench-airflow-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-RATE = 1_000_000  # audit events per hour in the emulator
-START = "2025-01-01T00:00:00.000Z"
-
-
-def window_end(events: int) -> str:
-    seconds = round(events * 3600 / RATE)
-    return f"2025-01-01T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000Z"
-
-
-def plain_loop(base_url: str, end: str) -> int:
-    """The baseline: one session, one page after the other, a 429's reset waited out."""
-    import requests
-
-    session = requests.Session()
-    grant = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-secret"}
-    answer = session.post(f"{base_url}/oauth2/token", data={**grant, "scope": "audit.log:read"}, timeout=30)
-    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-    count, number = 0, 0
-    while True:
-        params: dict[str, Any] = {"from": START, "to": end, "pageSize": 200, "pageNumber": number}
-        page = session.get(f"{base_url}/log/api/external/audit", params=params, headers=headers, timeout=60)
-        if page.status_code == 429:
-            time.sleep(float(page.headers.get("x-ratelimit-reset") or page.headers.get("retry-after") or 1))
-            continue
-        page.raise_for_status()
-        content = page.json()["content"]
-        if not content:
-            return count
-        count += len(content)
-        number += 1
+# The window arithmetic and the sequential baseline are the ones of the single-stream benchmark.
+from bench_usage_extract import RATE, START, plain_loop, window_end  # noqa: E402 - after the path setup
 
 
 def operator_pull(end: str, output: str, **kwargs: Any) -> int:

@@ -45,7 +45,8 @@ def window_end(events: int) -> str:
 
 
 def plain_loop(base_url: str, end: str) -> int:
-    """The baseline: one session, fetch and parse every page, nothing else."""
+    """The baseline: one session, one page after the other (a 429's reset waited out), fetch and
+    parse every page, nothing else."""
     import requests
 
     session = requests.Session()
@@ -56,6 +57,10 @@ def plain_loop(base_url: str, end: str) -> int:
     while True:
         params: dict[str, Any] = {"from": START, "to": end, "pageSize": 200, "pageNumber": number}
         page = session.get(f"{base_url}/log/api/external/audit", params=params, headers=headers, timeout=60)
+        if page.status_code == 429:
+            time.sleep(float(page.headers.get("x-ratelimit-reset") or page.headers.get("retry-after") or 1))
+            continue
+        page.raise_for_status()
         content = page.json()["content"]
         if not content:
             return count
