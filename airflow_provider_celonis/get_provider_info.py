@@ -118,6 +118,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_celonis.operators.scim",
                     "airflow_provider_celonis.operators.knowledge_model",
                     "airflow_provider_celonis.operators.intelligence",
+                    "airflow_provider_celonis.operators.agents",
                 ],
             }
         ],

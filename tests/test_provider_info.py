@@ -129,3 +129,29 @@ def test_one_version_source() -> None:
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in pyproject
     assert "\nversion =" not in pyproject.split("[tool.setuptools.dynamic]")[0]
+
+
+def test_every_public_hook_operator_and_sensor_module_is_listed() -> None:
+    """A module Airflow does not list is missing from the providers UI and docs (the agents
+    operators were left out): each public module defining a hook, operator or sensor class."""
+    import inspect
+
+    from airflow.sdk import BaseHook, BaseOperator
+
+    import airflow_provider_celonis
+
+    info = get_provider_info()
+    root = Path(airflow_provider_celonis.__file__).parent
+    for kind in ("hooks", "operators", "sensors"):
+        listed = {m for entry in info.get(kind, []) for m in entry["python-modules"]}
+        for path in sorted((root / kind).glob("[!_]*.py")):
+            name = f"airflow_provider_celonis.{kind}.{path.stem}"
+            module = importlib.import_module(name)
+            defines = [
+                cls
+                for cls_name, cls in inspect.getmembers(module, inspect.isclass)
+                if cls.__module__ == name
+                and not cls_name.startswith("_")
+                and issubclass(cls, (BaseHook, BaseOperator))
+            ]
+            assert not defines or name in listed, f"{name} ({defines}) is not in get_provider_info {kind}"
