@@ -2,7 +2,8 @@
 
 ``subscribe`` creates a subscription that pushes every "late order" of the Knowledge Model to an
 HTTPS endpoint of the ERP; ``pause`` and ``resume_from_latest`` show a maintenance window of the
-endpoint (events raised meanwhile are skipped, not delivered late); ``unsubscribe`` deletes it.
+endpoint (events raised meanwhile are skipped, not delivered late); ``unsubscribe`` deletes it,
+whatever happened in between, unless ``subscribe`` created nothing (then it is skipped).
 ``save_failed_events`` reads the failed events of an existing subscription into a JSON Lines
 file (reading consumes them in Celonis, so every page read is written; see
 docs/process-intelligence.md).
@@ -62,7 +63,7 @@ def celonis_event_subscription_lifecycle() -> None:
         task_id="resume_from_latest", action="resume_from_latest", subscription_id=NEW_ID
     )
     unsubscribe = CelonisEventSubscriptionOperator(
-        task_id="unsubscribe", action="delete", subscription_id=NEW_ID, trigger_rule="all_done"
+        task_id="unsubscribe", action="delete", subscription_id=NEW_ID
     )
     save_failed = CelonisSubscriptionFailedEventsOperator(
         task_id="save_failed_events",
@@ -71,11 +72,17 @@ def celonis_event_subscription_lifecycle() -> None:
         "/failed_events/{{ ds }}.jsonl",
     )
 
+    @task.short_circuit(trigger_rule="all_done")
+    def subscription_created(**context: Any) -> bool:
+        """Clean up only what exists: when ``subscribe`` failed there is no id, and ``unsubscribe``
+        is skipped rather than failing on a delete of the subscription "None"."""
+        return bool(context["ti"].xcom_pull(task_ids="subscribe"))
+
     @task
     def report(saved: dict[str, Any]) -> None:
         print(f"DEMO: {saved['records']} failed events saved to {saved['path']}")
 
-    subscribe >> pause >> resume >> unsubscribe
+    subscribe >> pause >> resume >> subscription_created() >> unsubscribe
     report(save_failed.output)
 
 
