@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_celonis.client.arguments import check_int, check_number
-from airflow_provider_celonis.client.paths import redact_uri, redact_uris_in
+from airflow_provider_celonis.client.paths import redact_uri, redact_uris_in, uri_password
 from airflow_provider_celonis.client.timestamps import canonical_ts
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
@@ -311,14 +311,13 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         """Render, then register the password of an ``output_path`` URI with Airflow's masker, so
         rendered fields and logs show ``***`` (this runs before Airflow stores rendered fields)."""
         super().render_template_fields(context, jinja_env)
-        from urllib.parse import urlsplit
-
         from airflow_provider_celonis.client.transport import mask
 
         if "://" in str(self.output_path):
-            # Only the password: a bare userinfo is usually a connection id (s3://aws_default@bucket),
-            # and masking it would hide that name everywhere in the task log.
-            mask(urlsplit(str(self.output_path)).password)
+            # Only the password, whole even when it holds an unencoded '/' (AWS secret keys do):
+            # a bare userinfo is usually a connection id (s3://aws_default@bucket), and masking it
+            # would hide that name everywhere in the task log.
+            mask(uri_password(self.output_path))
 
     # -- lineage (docs/lineage.md) --------------------------------------------------------
     def _pull_and_write(self, hook: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -29,6 +29,20 @@ def test_rendering_registers_the_password_with_airflows_masker() -> None:
     assert op.shown_path == "nosuchfs://***@bucket/audit/2025-01-01.jsonl"
 
 
+def test_a_secret_holding_a_slash_is_masked_whole() -> None:
+    """AWS secret keys hold '/': pasted unencoded, the whole secret is registered, not the part
+    before the '/' that a URL parser reads as the password."""
+    try:
+        from airflow.sdk.log import redact  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - older task SDK
+        from airflow.sdk.execution_time.secrets_masker import redact  # type: ignore[no-redef]
+    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCY"
+    op = CelonisAuditLogOperator(task_id="t", output_path=f"nosuchfs://AKIAKEY:{secret}@bucket/a.jsonl")
+    op.render_template_fields(context())
+    shown = str(redact(f"writing to {op.output_path}"))
+    assert "K7MDENG" not in shown and "wJalrXUtnFEMI" not in shown, shown
+
+
 def test_a_path_error_names_the_path_without_its_credentials(emulator: EmulatorProcess) -> None:
     op = CelonisAuditLogOperator(task_id="t", output_path=URI)
     ctx = context()
