@@ -83,7 +83,7 @@ class FaultMiddleware:
         if rule.kind in PAGE_SHAPE_KINDS:
             await page_shape_fault(rule.kind, self.app, scope, receive, send)
             return
-        if rule.kind in HOSTILE_KINDS:  # redirect, echo, trickle: see emulator/hostile_faults.py
+        if rule.kind in HOSTILE_KINDS:  # redirect, echo, trickle: see emulator/faults/hostile.py
             await play_hostile(rule, self.app, scope, receive, send)
             return
         if is_ambiguous(rule):  # a stall, or an action that lands after the fault

@@ -99,7 +99,7 @@ class FaultRule:
     (sleep ``delay`` seconds, then answer normally), and the page shapes of
     ``faults.PAGE_SHAPE_KINDS`` (``ignore_paging``, ``html``, ``truncate``, ``no_list``,
     ``rename_list``: a 200 a client must refuse), and the hostile servers of
-    ``hostile_faults.HOSTILE_KINDS`` (``redirect`` to ``location``, ``echo`` of the request's
+    ``faults.hostile.HOSTILE_KINDS`` (``redirect`` to ``location``, ``echo`` of the request's
     credentials, ``trickle`` one byte per ``delay``). With ``process`` the request is handled
     first and the fault replaces its answer: the server acted, the client cannot know.
     """
@@ -118,7 +118,7 @@ class FaultRule:
     """Kind ``redirect``: the ``Location`` to answer (absolute, or a path on the emulator)."""
     late: float = 0.0
     """With ``process``: Celonis acts this many seconds after the fault answered (kind
-    ``timeout`` stalls instead of answering); see ``emulator/ambiguous_faults.py``."""
+    ``timeout`` stalls instead of answering); see ``emulator/faults/ambiguous.py``."""
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
