@@ -103,7 +103,7 @@ class OwnAuthorization(requests.auth.AuthBase):
 
 
 class _Session(requests.Session):
-    """The hook follows redirects by its own rule (:mod:`._redirects`), so ``requests`` must not
+    """The hook follows redirects by its own rule (:mod:`.redirects`), so ``requests`` must not
     even look at one: with ``allow_redirects=False`` it still parses the Location to prepare
     ``Response.next``, and a Location it cannot parse (``http://team:443:/x``) raised a raw
     ``ValueError`` out of the call."""
@@ -152,7 +152,7 @@ class RetryingSender:
         **kwargs: Any,
     ) -> requests.Response:
         """One request under the policy; ``follow_redirects=False`` refuses every redirect (token
-        endpoint), else only same-origin reads are followed (:mod:`._redirects`)."""
+        endpoint), else only same-origin reads are followed (:mod:`.redirects`)."""
         session = self.session()
         options = {**requests_options(config), **kwargs, "allow_redirects": False}
         # A streamed body (generator, open file) is consumed by the first attempt; a retry or
@@ -188,7 +188,7 @@ class RetryingSender:
         left: float | None = None,
     ) -> requests.Response:
         """One HTTP exchange within what is ``left`` of a total deadline of ``timeout`` seconds
-        (:mod:`._deadline`)."""
+        (:mod:`.deadline`)."""
         left = timeout if left is None else left
         if left <= 0:
             err = requests.exceptions.ReadTimeout(f"no complete answer within {timeout:g} s")

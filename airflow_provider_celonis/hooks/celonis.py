@@ -14,8 +14,9 @@ It subclasses providers-http's ``HttpHook`` so ``run()``, ``run_and_check()`` an
 :meth:`CelonisOAuthHook.request` (:mod:`._http_compat`): ``HttpHook`` itself turns 429/5xx into a
 bare ``AirflowException`` a retry predicate cannot inspect, and ``HttpAsyncHook`` neither
 retries 429 nor sleeps between attempts. Sync and async paths share one policy
-(:mod:`airflow_provider_celonis.client.retry_policy`), one redirect rule (:mod:`._redirects`) and a
-total deadline per request (:mod:`._deadline` on the sync path). Security: docs/security.md.
+(:mod:`airflow_provider_celonis.client.retry_policy`), one redirect rule
+(:mod:`airflow_provider_celonis.client.redirects`) and a total deadline per request
+(:mod:`airflow_provider_celonis.client.deadline` on the sync path). Security: docs/security.md.
 """
 
 from __future__ import annotations
