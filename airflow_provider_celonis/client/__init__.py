@@ -12,6 +12,8 @@ between releases.
 - ``timestamps``: every Celonis timestamp form (ISO with Z/z/offset or none, epoch seconds or
   milliseconds, HTTP-dates, the Team Members display form) parsed in one place.
 - ``retry_policy``: when to retry and how long to wait, one policy for sync and async.
+- ``calls``: ``Call``, the description of one endpoint (API, method, path template, ids, body)
+  that the hooks' ``call``/``acall`` send.
 - ``sending``, ``transport``, ``deadline``, ``redirects``: one request over requests or aiohttp,
   with a total deadline and the redirect rule.
 - ``error_mapping``: Celonis error answers to typed exceptions.

@@ -8,4 +8,15 @@ Run it with ``python -m airflow_provider_celonis.emulator --port 8765`` and poin
 
 Importing this package imports nothing heavy; FastAPI and uvicorn load only when the app
 is built.
+
+- ``app``: the ASGI app (token endpoint, API modules, control API, fault middleware).
+- ``apis``: the emulated Celonis APIs' routes (and their control routes).
+- ``stores``: what each emulated API remembers between requests.
+- ``faults``: the faults injected on demand (status codes, drops, lies, lost answers).
+- ``oauth``: ``/oauth2/token`` and the access check every API route runs.
+- ``problems``: error answers shaped like Celonis's own.
+- ``control``: the ``/_emulator/...`` control API.
+- ``client``: :class:`~airflow_provider_celonis.emulator.client.EmulatorClient`, which starts the
+  emulator as a child process and steers it.
+- ``__main__``: the command line.
 """
