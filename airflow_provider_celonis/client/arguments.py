@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ast
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_celonis.client.timestamps import parse_iso
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
 
@@ -160,3 +161,32 @@ def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise CelonisConfigurationError("mode", f"is {mode!r}", "use 'FULL' or 'DELTA'")
     return mode
+
+
+def to_utc(value: datetime | str, name: str) -> datetime:
+    """An aware UTC datetime from a datetime (naive = UTC) or an ISO 8601 string."""
+    if isinstance(value, str):
+        text = value.strip()
+        parsed = parse_iso(text)
+        if parsed is None:
+            raise CelonisConfigurationError(
+                name, f"is {text!r}, not an ISO 8601 date-time", "use e.g. 2025-02-05T14:30:00Z"
+            )
+        value = parsed
+    if not isinstance(value, datetime):
+        raise CelonisConfigurationError(name, f"is {value!r}", "pass a datetime or an ISO 8601 string")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    value = value.astimezone(timezone.utc)
+    # A plain datetime: pendulum's DateTime with this tzinfo loses it in arithmetic.
+    return datetime(*value.timetuple()[:6], value.microsecond, tzinfo=timezone.utc)
+
+
+def check_window(start: datetime | str, end: datetime | str) -> tuple[datetime, datetime]:
+    """Validated ``(start, end)`` in UTC; an end before the start is a configuration error."""
+    begin, finish = to_utc(start, "start"), to_utc(end, "end")
+    if finish < begin:
+        raise CelonisConfigurationError(
+            "end", f"({finish.isoformat()}) is before start ({begin.isoformat()})", "swap start and end"
+        )
+    return begin, finish

@@ -7,6 +7,10 @@ milliseconds (Data Integration execution dates), a US display form in the Team M
 rendered templates or epoch numbers. Each of those is read here and nowhere else, so that one
 rule holds everywhere: **no zone means UTC**, and every result is an aware UTC value.
 
+It also writes the forms the usage APIs are asked in (:func:`iso_ms`, :func:`local_seconds`);
+the windows users give are checked with these readers in
+:mod:`airflow_provider_celonis.client.arguments` (``to_utc``, ``check_window``).
+
 No Airflow or HTTP imports: the extract operators call :func:`canonical_ts` for every record,
 and the operators import this module at DAG parse time.
 """
@@ -22,7 +26,9 @@ from typing import Any
 __all__ = [
     "canonical_ts",
     "epoch_ms",
+    "iso_ms",
     "iso_utc",
+    "local_seconds",
     "parse_display_time",
     "parse_http_date",
     "parse_iso",
@@ -168,3 +174,14 @@ def parse_display_time(value: Any) -> str | None:
     except ValueError:
         return None
     return f"{when:%Y-%m-%dT%H:%M:%S}Z"
+
+
+def iso_ms(when: datetime) -> str:
+    """``2025-02-05T14:30:00.000Z``, the form XSOAR sends to the Audit Log API."""
+    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"
+
+
+def local_seconds(when: datetime, *, ceil: bool = False) -> str:
+    """``yyyy-MM-ddTHH:mm:ss`` (UTC, no zone) as the Login History API documents."""
+    seconds = int(when.timestamp()) + (1 if ceil and when.microsecond else 0)
+    return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}"

@@ -10,7 +10,7 @@ nightly extract complete (docs/usage-extracts.md, "Late events"):
   event's timestamp) minus an overlap; records of the overlap that were already delivered
   are recognised by a digest and dropped.
 
-Pure helpers, no network: the operator in :mod:`._extract` calls them.
+Pure helpers, no network: the operator in :mod:`airflow_provider_celonis.operators._extract` calls them.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_celonis.client.arguments import check_duration
-from airflow_provider_celonis.client.timestamps import canonical_ts
+from airflow_provider_celonis.client.arguments import check_duration, to_utc
+from airflow_provider_celonis.client.paths import redact_uri
+from airflow_provider_celonis.client.timestamps import canonical_ts, iso_ms
 from airflow_provider_celonis.client.timestamps import iso_utc as _iso_utc
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.waiting.progress import PROGRESS_EVERY
@@ -244,7 +245,6 @@ def recheck_targets(
     runs) would have the re-check replace this run's file, or one interval's file, with another
     interval's events: refused here, before any call.
     """
-    from airflow_provider_celonis.client.paths import redact_uri
 
     targets: list[tuple[datetime, datetime, str]] = []
     used = {current: (start, end)}
@@ -293,7 +293,6 @@ class Overlap:
             self._limit = max(10_000, 2 * len(self.items))
 
     def floor(self, mark: str) -> str:
-        from airflow_provider_celonis.hooks.usage import iso_ms, to_utc
 
         return iso_ms(to_utc(mark, "high_water_mark") - self.overlap)
 

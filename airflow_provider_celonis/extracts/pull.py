@@ -1,7 +1,8 @@
 """The run of an extract operator: settle, pull, write, then re-check or keep the high-water mark.
 
-Split from :mod:`._extract` (arguments and validation) so each stays readable. One pull is:
-stream the API's records (sub-windows in parallel threads, :mod:`.concurrency`; a sequential
+Split from :mod:`airflow_provider_celonis.operators._extract` (arguments and validation) so each
+stays readable. One pull is: stream the API's records (sub-windows in parallel threads,
+:mod:`.concurrency`; a sequential
 pull reads pages ahead in a thread), spill them into sorted
 runs, merge them in order without duplicates into a temporary file, rename it to
 ``output_path``. Only a small summary goes to XCom; paths in it are redacted.
@@ -16,10 +17,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+from airflow_provider_celonis.client.arguments import to_utc
+from airflow_provider_celonis.client.paths import redact_uri
 from airflow_provider_celonis.client.timestamps import canonical_ts
+from airflow_provider_celonis.exceptions import CelonisConfigurationError
+from airflow_provider_celonis.extracts.concurrency import concurrent_records
 from airflow_provider_celonis.extracts.late_data import (
     DEFAULT_SETTLE_PERIOD,
-    PROGRESS_EVERY,
     HighWaterMark,
     Overlap,
     check_period,
@@ -31,17 +35,19 @@ from airflow_provider_celonis.extracts.late_data import (
     utcnow,
     wait_until,
 )
+from airflow_provider_celonis.extracts.outputs import Columns, write_records
 from airflow_provider_celonis.extracts.progress import PullProgress
+from airflow_provider_celonis.extracts.records import count_records, same_bytes
+from airflow_provider_celonis.extracts.spill import SortedSpill, canonical, scratch_dir
+from airflow_provider_celonis.waiting.progress import PROGRESS_EVERY
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_celonis.extracts.outputs import Columns
-    from airflow_provider_celonis.extracts.spill import SortedSpill
-
 
 class PullMixin:
-    """``execute`` of :class:`~._extract.CelonisExtractOperator` (which provides the attributes)."""
+    """``execute`` of :class:`~airflow_provider_celonis.operators._extract.CelonisExtractOperator`
+    (which provides the attributes)."""
 
     task_id: str
     log: Any
@@ -132,7 +138,6 @@ class PullMixin:
     def _since_last_load(
         self, context: Context, start: datetime, end: datetime, settle: float
     ) -> tuple[HighWaterMark, datetime, datetime]:
-        from airflow_provider_celonis.hooks.usage import to_utc
 
         state = load_state(context, self.task_id, self.high_water_mark_variable)
         self._loaded_state = state.to_json()  # compared again before writing (runs at the same time)
@@ -157,7 +162,6 @@ class PullMixin:
         """Before writing: if another run saved a state since this one loaded it, both started
         from the same mark and would deliver the same events. Fail without writing; a retry
         starts from the new mark. (Narrows the race to the write itself; max_active_runs=1 closes it.)"""
-        from airflow_provider_celonis.exceptions import CelonisConfigurationError
 
         now = load_state(context, self.task_id, self.high_water_mark_variable).to_json()
         if now != self._loaded_state:
@@ -183,7 +187,6 @@ class PullMixin:
     ) -> int:
         """Stream the window's records into ``spill``; returns how many arrived. A long pull logs
         its progress about every :data:`PROGRESS_EVERY` seconds (:class:`PullProgress`)."""
-        from airflow_provider_celonis.extracts.spill import canonical
 
         add, key, received = spill.add, self.sort_key, 0
         progress = PullProgress(self.log, PROGRESS_EVERY)
@@ -206,7 +209,6 @@ class PullMixin:
     ) -> Iterator[Any]:
         """The window's records: sub-windows in parallel threads under an adaptive limit, or a
         sequential pull (``max_concurrency=1``, Team Members' snapshot, a window too short to split)."""
-        from airflow_provider_celonis.extracts.concurrency import concurrent_records
 
         if start is None or end is None or not self.windowed:
             return self.fetch(hook, start, end)  # type: ignore[arg-type]
@@ -243,8 +245,6 @@ class PullMixin:
         state: HighWaterMark | None,
         context: Context,
     ) -> dict[str, Any]:
-        from airflow_provider_celonis.extracts.outputs import Columns, write_records
-        from airflow_provider_celonis.extracts.spill import SortedSpill, scratch_dir
 
         path = str(self.output_path)
         window = f" for [{start.isoformat()}, {end.isoformat()})" if start and end else ""
@@ -333,10 +333,6 @@ class PullMixin:
         )
 
     def _recheck(self, hook: Any, fmt: str, targets: list[tuple[datetime, datetime, str]]) -> dict[str, Any]:
-        from airflow_provider_celonis.client.paths import redact_uri
-        from airflow_provider_celonis.extracts.outputs import Columns, write_records
-        from airflow_provider_celonis.extracts.records import count_records, same_bytes
-        from airflow_provider_celonis.extracts.spill import SortedSpill, scratch_dir
 
         checked = rewritten = late = 0
         missing: list[str] = []

@@ -3,9 +3,10 @@
 The usage extracts sort and de-duplicate (:mod:`airflow_provider_celonis.extracts.spill`); Knowledge
 Model rows and failed events must not be: two identical rows can both be real, and the API's
 order is the one asked for. CSV and Parquet need every column before the first row, so rows
-are spooled to a private temporary JSON Lines file while :class:`~airflow_provider_celonis.
-outputs.Columns` collects the columns, then handed to :func:`~airflow_provider_celonis.extracts.outputs.
-write_records`, which writes ``output_path`` atomically. Memory stays flat whatever the size.
+are spooled to a private temporary JSON Lines file while
+:class:`~airflow_provider_celonis.extracts.outputs.Columns` collects the columns, then handed to
+:func:`~airflow_provider_celonis.extracts.outputs.write_records`, which writes ``output_path``
+atomically. Memory stays flat whatever the size.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+from airflow_provider_celonis.extracts.outputs import Columns, is_uri, write_records
+from airflow_provider_celonis.extracts.spill import canonical
 
 
 def write_in_order(
@@ -24,9 +28,6 @@ def write_in_order(
     spill_dir: str | None = None,
 ) -> int:
     """Write ``records`` (dicts; anything else as ``{"value": ...}``) to ``path``; returns the count."""
-    from airflow_provider_celonis.extracts.outputs import Columns, write_records
-    from airflow_provider_celonis.extracts.spill import canonical
-
     columns = Columns(preferred, types=output_format == "parquet")
     with tempfile.TemporaryFile("w+", encoding="utf-8", dir=spill_dir, prefix="celonis-rows-") as spool:
         for record in records:
@@ -44,7 +45,6 @@ def write_in_order(
 
 def _open(path: str) -> Any:
     """``path`` opened for reading bytes (local or an ``ObjectStoragePath`` URI); None if absent."""
-    from airflow_provider_celonis.extracts.outputs import is_uri
 
     if is_uri(path):
         from airflow.sdk import ObjectStoragePath

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_provider_celonis.client.apis import (
@@ -27,10 +27,12 @@ from airflow_provider_celonis.client.apis import (
     TEAM_MEMBERS,
     CelonisApi,
 )
+from airflow_provider_celonis.client.arguments import check_window, to_utc
 from airflow_provider_celonis.client.timestamps import (
     canonical_ts,
+    iso_ms,
+    local_seconds,
     parse_display_time,
-    parse_iso,
     timestamp_ms,
 )
 from airflow_provider_celonis.client.usage_pages import PageCheck, RawPage, decode_json
@@ -50,46 +52,6 @@ __all__ = [
 
 Record = dict[str, Any]
 DEFAULT_ADOPTION_PARAMS = {"pageNumber": "pageNumber", "pageSize": "pageSize", "from": "from", "to": "to"}
-
-
-def to_utc(value: datetime | str, name: str) -> datetime:
-    """An aware UTC datetime from a datetime (naive = UTC) or an ISO 8601 string."""
-    if isinstance(value, str):
-        text = value.strip()
-        parsed = parse_iso(text)
-        if parsed is None:
-            raise CelonisConfigurationError(
-                name, f"is {text!r}, not an ISO 8601 date-time", "use e.g. 2025-02-05T14:30:00Z"
-            )
-        value = parsed
-    if not isinstance(value, datetime):
-        raise CelonisConfigurationError(name, f"is {value!r}", "pass a datetime or an ISO 8601 string")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
-    # A plain datetime: pendulum's DateTime with this tzinfo loses it in arithmetic.
-    return datetime(*value.timetuple()[:6], value.microsecond, tzinfo=timezone.utc)
-
-
-def check_window(start: datetime | str, end: datetime | str) -> tuple[datetime, datetime]:
-    """Validated ``(start, end)`` in UTC; an end before the start is a configuration error."""
-    begin, finish = to_utc(start, "start"), to_utc(end, "end")
-    if finish < begin:
-        raise CelonisConfigurationError(
-            "end", f"({finish.isoformat()}) is before start ({begin.isoformat()})", "swap start and end"
-        )
-    return begin, finish
-
-
-def iso_ms(when: datetime) -> str:
-    """``2025-02-05T14:30:00.000Z``, the form XSOAR sends to the Audit Log API."""
-    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"
-
-
-def local_seconds(when: datetime, *, ceil: bool = False) -> str:
-    """``yyyy-MM-ddTHH:mm:ss`` (UTC, no zone) as the Login History API documents."""
-    seconds = int(when.timestamp()) + (1 if ceil and when.microsecond else 0)
-    return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}"
 
 
 def _raw(response: Any) -> RawPage:

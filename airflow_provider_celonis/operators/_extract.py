@@ -5,8 +5,9 @@ the API's records (sub-windows pulled in parallel threads, see
 :mod:`~airflow_provider_celonis.extracts.concurrency`; a sequential pull reads pages ahead in a
 thread), spill them into sorted runs, merge them in order without duplicates
 into a temporary file, rename it to ``output_path``. Only a small summary goes to XCom.
-The run itself (settle period, pull, re-check, high-water mark) is :class:`~._pull.PullMixin`;
-this module holds the arguments and their checks.
+The run itself (settle period, pull, re-check, high-water mark) is
+:class:`~airflow_provider_celonis.extracts.pull.PullMixin`; this module holds the arguments and
+their checks.
 
 Subclasses name the hook generator to call (:meth:`CelonisExtractOperator.fetch`) and the
 field records are ordered by.
@@ -21,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_celonis.client.arguments import check_int, check_number
+from airflow_provider_celonis.client.arguments import check_int, check_number, check_window
 from airflow_provider_celonis.client.paths import redact_uri, redact_uris_in, uri_password
 from airflow_provider_celonis.client.timestamps import canonical_ts
 from airflow_provider_celonis.compat import conf
 from airflow_provider_celonis.exceptions import CelonisConfigurationError
 from airflow_provider_celonis.extracts.late_data import DEFAULT_OVERLAP, check_period
+from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
 from airflow_provider_celonis.extracts.pull import PullMixin
 from airflow_provider_celonis.lineage.assets import declare_outlets, output_asset_uri
 
@@ -250,7 +252,6 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
 
     # -- validation ------------------------------------------------------------------------
     def _window(self, context: Context) -> tuple[datetime | None, datetime | None]:
-        from airflow_provider_celonis.hooks.usage import check_window
 
         if not self.windowed:
             return None, None
@@ -288,7 +289,6 @@ class CelonisExtractOperator(PullMixin, BaseOperator):
         return check_window(start, end)
 
     def _validate(self, context: Context) -> tuple[str, datetime | None, datetime | None]:
-        from airflow_provider_celonis.extracts.outputs import check_format, check_output_path
 
         fmt = check_format(self.output_format)
         try:
