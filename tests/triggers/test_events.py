@@ -401,12 +401,15 @@ async def test_a_run_in_progress_at_the_baseline_fires_even_if_it_ends_before_th
 ) -> None:
     """Clock skew between Celonis nodes (or two ends in one millisecond): a run the watcher saw in
     progress is provably new, whatever end date it reports against the newest finished run."""
-    emulator.seed_execution(POOL, JOB, "SUCCESS", age=0.2)  # its end date is 0.8 s ahead: a fast node
-    running = seed_running(emulator, 0.3)
+    # Its end date is 5 s ahead (a fast node); the other run ends in 3 s, long enough for the
+    # watcher's first poll to see it in progress even on a loaded machine.
+    emulator.seed_execution(POOL, JOB, "SUCCESS", age=-4)
+    running = seed_running(emulator, 3)
     store = MemoryCursorStore()
     watch = Watch(job_trigger(store))
     await started(watch, store)
-    await watch.until(1, timeout=3)
+    assert running in json.loads(next(iter(store.values.values())))["running"], "seen in progress"
+    await watch.until(1, timeout=10)
     events = await watch.stop(settle=0.3)
     assert [e["execution_id"] for e in events] == [running]
     assert events[0]["end_ms"] <= json.loads(next(iter(store.values.values())))["floor_ms"]  # really skewed
